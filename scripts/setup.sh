@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Idempotent set-up shared by `npm test` and `npm run demo`: system packages when root
+# and missing, then node_modules when absent or older than the lockfile.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+need=()
+command -v clang >/dev/null || need+=(clang llvm)
+[ -f /usr/include/bpf/libbpf.h ] || need+=(libbpf-dev)
+command -v tcpdump >/dev/null || need+=(tcpdump)
+command -v ip >/dev/null || need+=(iproute2)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "setup: installing ${need[*]}" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  else
+    echo "setup: missing ${need[*]} (not root: kernel parts will be skipped)" >&2
+  fi
+fi
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund >&2
+fi

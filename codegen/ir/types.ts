@@ -1,0 +1,119 @@
+// PolicyIR: the endpoint-agnostic, lowered form of a policy set. Produced by lower()
+// (codegen/ir/lower.ts) from the policy AST, consumed by codegen/emit (C header + tables)
+// and by the loader (which evaluates `selectors` against the inventory at deploy time).
+// Everything here is plain data: deterministic, JSON-serialisable except the DFA tables.
+import type { DfaTables } from '../regex/index.ts';
+
+export type Protocol = 'TCP' | 'UDP' | 'SCTP' | 'ANY';
+export type Direction = 'ingress' | 'egress';
+
+/** A selector the kernel tests as one bit. Bit i of an identity's bitset = selectors[i] matches it. */
+export interface SelectorIR {
+  readonly index: number;
+  /** human text, e.g. `app=frontend,io.kubernetes.pod.namespace=default` or `entity:world` or `cidr:10.0.0.0/8 except 10.1.0.0/16` */
+  readonly description: string;
+  /** what the loader evaluates against identities / addresses */
+  readonly match:
+    | { readonly kind: 'labels'; readonly selector: SelectorSpec }
+    | { readonly kind: 'entity'; readonly entity: string }
+    | { readonly kind: 'cidr'; readonly cidr: string; readonly except: readonly string[] };
+}
+
+/** Label selector in the form the oracle uses (keys without source prefix). */
+export interface SelectorSpec {
+  readonly matchLabels: Readonly<Record<string, string>>;
+  readonly matchExpressions: readonly {
+    readonly key: string;
+    readonly operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+    readonly values: readonly string[];
+  }[];
+}
+
+export type ActionIR =
+  | { readonly kind: 'deny' }
+  | { readonly kind: 'allow' }
+  /** allowed at L4, requests must match some http rule of l7Sets[set] */
+  | { readonly kind: 'l7'; readonly set: number };
+
+/** One (local selector, peer selector, port range, protocol) -> action row. */
+export interface PortEntryIR {
+  /** selector index the local (policy-selected) endpoint must match */
+  readonly local: number;
+  /** selector index the peer must match; -1 = any peer (a rule with toPorts and no peer field) */
+  readonly peer: number;
+  /** inclusive range; 0..65535 means any port */
+  readonly portLo: number;
+  readonly portHi: number;
+  readonly proto: Protocol;
+  readonly action: ActionIR;
+  /** index into PolicyIR.rules */
+  readonly rule: number;
+}
+
+export interface DirectionIR {
+  /** selector indices: a local endpoint matching any of them is default-deny in this direction */
+  readonly enforced: readonly number[];
+  readonly entries: readonly PortEntryIR[];
+}
+
+/** One http rule (or grpc rule lowered to one). Fields are ANDed; null = any. */
+export interface HttpRuleIR {
+  readonly index: number;
+  /** index into PolicyIR.rules */
+  readonly rule: number;
+  /** pattern index in matchers.method / path / host (each DFA has one pattern per http rule; absent fields use `.*` or are skipped via `anyMethod` etc.) */
+  readonly method: string | null;
+  readonly path: string | null;
+  readonly host: string | null;
+  /** indices into PolicyIR.headerReqs that must all be satisfied */
+  readonly headers: readonly number[];
+  /** gRPC rules only match HTTP/2 requests */
+  readonly http2Only: boolean;
+}
+
+/** `name` (lowercase) present, with `value` exactly when value !== null (OWS trimmed). */
+export interface HeaderReqIR {
+  readonly index: number;
+  readonly name: string;
+  readonly value: string | null;
+}
+
+export interface L7SetIR {
+  readonly index: number;
+  /** indices into PolicyIR.httpRules */
+  readonly httpRules: readonly number[];
+}
+
+export interface RuleRefIR {
+  readonly index: number;
+  readonly policy: string;
+  readonly namespace: string | null;
+  readonly section: 'ingress' | 'egress' | 'ingressDeny' | 'egressDeny';
+  /** `file:line` of the rule */
+  readonly source: string;
+}
+
+/**
+ * Multi-pattern DFAs, one pattern per http rule (pattern i = httpRules[i]'s field, `.*` when null),
+ * so one pass over a field yields the bitset of rules whose field matches.
+ * headerName: one pattern per headerReq (case-insensitive literal name);
+ * headerValue: one pattern per headerReq (literal value; `.*` for presence-only).
+ */
+export interface MatchersIR {
+  readonly method: DfaTables;
+  readonly path: DfaTables;
+  readonly host: DfaTables;
+  readonly headerName: DfaTables;
+  readonly headerValue: DfaTables;
+}
+
+export interface PolicyIR {
+  readonly selectors: readonly SelectorIR[];
+  readonly ingress: DirectionIR;
+  readonly egress: DirectionIR;
+  readonly httpRules: readonly HttpRuleIR[];
+  readonly headerReqs: readonly HeaderReqIR[];
+  readonly l7Sets: readonly L7SetIR[];
+  readonly matchers: MatchersIR;
+  readonly rules: readonly RuleRefIR[];
+}

@@ -1,0 +1,159 @@
+// Client -> server HTTP/1 parsing for one connection: llhttp in strict mode, paused at each
+// header-block end and message end so the raw head and its stream offsets are exact.
+import {
+  ERR_OK, ERR_PAUSED, ERR_PAUSED_UPGRADE, TYPE_REQUEST, errorName, llhttp, methodName,
+  type Llhttp, type LlhttpHandler,
+} from './llhttp.ts';
+import { HeadFields, framingOf, joinParts } from './head-fields.ts';
+import type { RequestEvent } from '../replay/types.ts';
+
+export type RequestParserState = 'idle' | 'head' | 'body' | 'upgrade-pending' | 'opaque' | 'dead';
+
+/** Receives each request event in stream order; returns false to stop (the request was denied). */
+export type RequestSink = (ev: RequestEvent) => boolean;
+
+const PAUSE_NONE = 0;
+const PAUSE_HEAD = 1;
+const PAUSE_MESSAGE = 2;
+
+export class RequestParser implements LlhttpHandler {
+  state: RequestParserState = 'idle';
+  /** Stream offset of the next byte to be fed. */
+  streamOff = 0;
+  private readonly ll: Llhttp;
+  private ptr: number;
+  private readonly limit: number;
+  private readonly f = new HeadFields();
+  private headStart = 0;
+  private headParts: Uint8Array[] = [];
+  private headLen = 0;
+  private tooLongReported = false;
+  private upgrade = false;
+  private pause = PAUSE_NONE;
+
+  constructor(inspectionLimit: number) {
+    this.ll = llhttp();
+    this.ptr = this.ll.x.llhttp_alloc(TYPE_REQUEST);
+    this.limit = inspectionLimit;
+  }
+
+  free(): void {
+    if (this.ptr) this.ll.x.llhttp_free(this.ptr);
+    this.ptr = 0;
+    this.state = 'dead';
+  }
+
+  /** Feeds new in-order bytes data[start, end). Stops early when the sink returns false. */
+  feed(data: Uint8Array, start: number, end: number, sink: RequestSink): void {
+    let base = -1;
+    let i = start;
+    while (i < end) {
+      if (this.state === 'idle') {
+        // empty lines before a request line are allowed (RFC 9112 2.2); they are not part of the head
+        while (i < end && (data[i] === 13 || data[i] === 10)) { i++; this.streamOff++; }
+        if (i === end) return;
+        this.beginHead();
+      }
+      if (this.state === 'upgrade-pending') {
+        this.state = 'dead';
+        sink({ kind: 'violation', code: 'data-before-upgrade', detail: 'client sent bytes after an upgrade request before the server accepted or refused it', offset: this.streamOff, head: new Uint8Array(0) });
+        return;
+      }
+      if (this.state !== 'head' && this.state !== 'body') return;
+      if (base < 0) base = this.ll.load(data, start, end) - start; // wasm address of data[0]
+      const ret = this.ll.execute(this.ptr, this, base + i, end - i);
+      const pos = ret === ERR_OK ? end : this.ll.x.llhttp_get_error_pos(this.ptr) - base;
+      const wasHead = this.state === 'head';
+      if (wasHead) {
+        if (!this.takeHead(data, i, pos, ret === ERR_PAUSED && this.pause === PAUSE_HEAD, sink)) return;
+      }
+      this.streamOff += pos - i;
+      i = pos;
+      if (ret === ERR_OK) return;
+      if (ret === ERR_PAUSED) {
+        this.ll.x.llhttp_resume(this.ptr);
+        if (this.pause === PAUSE_HEAD) this.state = 'body';
+        else if (this.pause === PAUSE_MESSAGE) this.state = this.upgrade ? 'upgrade-pending' : 'idle';
+        this.pause = PAUSE_NONE;
+        continue;
+      }
+      if (ret === ERR_PAUSED_UPGRADE) {
+        this.state = 'upgrade-pending';
+        continue;
+      }
+      this.state = 'dead';
+      const head = joinParts(this.headParts, Math.min(this.headLen, this.limit));
+      sink({ kind: 'parse-error', code: errorName(ret), reason: this.ll.reason(this.ptr), offset: this.streamOff, head });
+      return;
+    }
+  }
+
+  /** The server accepted the upgrade: nothing after it is HTTP. */
+  upgraded(): void {
+    if (this.upgrade && (this.state === 'upgrade-pending' || this.state === 'body')) this.state = 'opaque';
+  }
+
+  /** The server refused the upgrade: the connection goes on as HTTP/1 with a fresh parser. */
+  upgradeRefused(): void {
+    if (!this.upgrade || (this.state !== 'upgrade-pending' && this.state !== 'body')) return;
+    this.ll.x.llhttp_reset(this.ptr);
+    this.upgrade = false;
+    this.state = 'idle';
+  }
+
+  private beginHead(): void {
+    this.state = 'head';
+    this.headStart = this.streamOff;
+    this.headParts = [];
+    this.headLen = 0;
+    this.tooLongReported = false;
+    this.upgrade = false;
+    this.f.clear();
+  }
+
+  /** Accounts head bytes data[i, pos); on completion emits the request. False = stop. */
+  private takeHead(data: Uint8Array, i: number, pos: number, complete: boolean, sink: RequestSink): boolean {
+    const n = pos - i;
+    const room = this.limit + 1 - this.headLen;
+    if (room > 0) this.headParts.push(complete && this.headParts.length === 0 ? data.subarray(i, pos) : data.slice(i, i + Math.min(n, room)));
+    this.headLen += n;
+    if (this.headLen > this.limit && !this.tooLongReported) {
+      this.tooLongReported = true;
+      const head = joinParts(this.headParts, this.limit);
+      const ok = sink({ kind: 'violation', code: 'head-too-long', detail: `request head exceeds the inspection limit of ${this.limit} bytes`, offset: this.headStart + this.limit, head });
+      if (!ok) return false;
+    }
+    if (!complete) return true;
+    const head = joinParts(this.headParts, Math.min(this.headLen, this.tooLongReported ? this.limit : this.headLen));
+    const x = this.ll.x;
+    return sink({
+      kind: 'request',
+      method: methodName(x.llhttp_get_method(this.ptr)),
+      target: this.f.url,
+      version: `${x.llhttp_get_http_major(this.ptr)}.${x.llhttp_get_http_minor(this.ptr)}`,
+      headers: this.f.headers,
+      head: complete && this.headParts.length === 1 ? head.slice() : head,
+      headStart: this.headStart,
+      headEnd: this.headStart + this.headLen,
+      framing: framingOf(this.f.headers),
+      upgrade: this.upgrade,
+    });
+  }
+
+  onMessageBegin(): number { return 0; }
+  onUrl(at: number, len: number): number { this.f.url += this.ll.latin1(at, len); return 0; }
+  onStatus(): number { return 0; }
+  onHeaderField(at: number, len: number): number { this.f.addField(this.ll, at, len); return 0; }
+  onHeaderValue(at: number, len: number): number { this.f.addValue(this.ll, at, len); return 0; }
+  onHeadersComplete(_s: number, upgrade: boolean): number {
+    this.f.finish();
+    this.upgrade = upgrade;
+    this.pause = PAUSE_HEAD;
+    return ERR_PAUSED;
+  }
+  onBody(): number { return 0; }
+  onMessageComplete(): number {
+    this.pause = PAUSE_MESSAGE;
+    return ERR_PAUSED;
+  }
+}

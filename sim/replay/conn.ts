@@ -1,0 +1,79 @@
+// State of one TCP connection in the replay: sequence state per direction, HTTP parsers,
+// requests waiting for their response.
+import { DirState } from '../stream/seq.ts';
+import type { RequestParser } from '../http1/request-parser.ts';
+import type { ResponseParser, ResponseOwner } from '../http1/response-parser.ts';
+import type { ConnInfo, ConnVerdict, RequestRecord, RequestVerdict } from './types.ts';
+
+/**
+ * l4-denied: every packet dropped. l7: inspected. l4: allowed, not inspected.
+ * midstream: no SYN seen, passes unjudged. denied: reset after an L7 deny, later packets drop.
+ * closed: FIN both ways or RST; kept as a tombstone so late ACKs are not a new connection.
+ */
+export type ConnMode = 'l4-denied' | 'l7' | 'l4' | 'midstream' | 'denied' | 'closed';
+
+export interface PendingRequest<CV extends ConnVerdict, RV extends RequestVerdict> {
+  readonly rec: RequestRecord<CV, RV>;
+  readonly method: string;
+  readonly upgrade: boolean;
+}
+
+/** Requests kept waiting for a response per connection; older ones are emitted unanswered. */
+export const MAX_PENDING = 1024;
+
+export class Conn<CV extends ConnVerdict, RV extends RequestVerdict> implements ResponseOwner {
+  touched = false;
+  mode: ConnMode;
+  readonly c2s = new DirState();
+  readonly s2c = new DirState();
+  req: RequestParser | null = null;
+  resp: ResponseParser | null = null;
+  pending: PendingRequest<CV, RV>[] = [];
+  packets = 0;
+  requests = 0;
+  /** ts of the packet being processed (for response latency). */
+  nowTs = 0n;
+
+  constructor(
+    readonly key: string,
+    readonly info: ConnInfo,
+    readonly verdict: CV,
+    /** Client endpoint identity used to tell directions apart. */
+    readonly clientEp: number | string,
+    readonly clientIsn: number,
+    private readonly emit: (r: RequestRecord<CV, RV>) => void,
+  ) {
+    this.mode = !verdict.allowed ? 'l4-denied' : info.midstream ? 'midstream' : verdict.inspect ? 'l7' : 'l4';
+  }
+
+  pendingMethod(): string | undefined {
+    return this.pending[0]?.method;
+  }
+
+  response(status: number): void {
+    const p = this.pending.shift();
+    if (!p) return;
+    this.emit({ ...p.rec, response: { status, latencyNs: this.nowTs - p.rec.ts } });
+    const accepted = status === 101 || (p.method === 'CONNECT' && status >= 200 && status < 300);
+    if (p.upgrade && !accepted) this.req?.upgradeRefused();
+  }
+
+  upgraded(): void {
+    this.req?.upgraded();
+  }
+
+  addPending(p: PendingRequest<CV, RV>): void {
+    this.pending.push(p);
+    if (this.pending.length > MAX_PENDING) this.emit(this.pending.shift()!.rec);
+  }
+
+  /** Emits unanswered requests and releases the parsers (the entry may stay as a tombstone). */
+  release(): void {
+    for (const p of this.pending) this.emit(p.rec);
+    this.pending = [];
+    this.req?.free();
+    this.resp?.free();
+    this.req = null;
+    this.resp = null;
+  }
+}

@@ -1,0 +1,241 @@
+// The replay engine: one packet at a time, the kernel model's per-packet action plus
+// request verdicts from the judge. Knows nothing about policies.
+import type { CaptureRecord } from '../capture/types.ts';
+import { PacketView, decodeInto, dstString, srcString, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../decode/index.ts';
+import { RequestParser } from '../http1/request-parser.ts';
+import { ResponseParser } from '../http1/response-parser.ts';
+import { classifySegment, seqAdd, SEG_HOLE, SEG_RETRANSMISSION } from '../stream/seq.ts';
+import { ConnTable } from '../stream/table.ts';
+import { Conn } from './conn.ts';
+import type {
+  CloseReason, ConnVerdict, PacketActionKind, PacketReason, ReplayOptions, ReplaySummary, RequestEvent,
+  RequestVerdict, RequestRecord,
+} from './types.ts';
+
+export const DEFAULT_INSPECTION_LIMIT = 8192;
+export const DEFAULT_MAX_CONNECTIONS = 65536;
+
+export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends RequestVerdict = RequestVerdict> {
+  readonly summary: ReplaySummary = {
+    packets: 0, bytes: 0, connections: 0, requests: 0, denied: 0, evicted: 0,
+    actions: { pass: 0, drop: 0, reset: 0 }, reasons: {},
+  };
+  private readonly o: ReplayOptions<CV, RV>;
+  private readonly limit: number;
+  private readonly table: ConnTable<Conn<CV, RV>>;
+  private readonly v = new PacketView();
+  private nextConnId = 1;
+  // per-packet scratch, read by the request sink
+  private cur: Conn<CV, RV> | null = null;
+  private curIndex = 0;
+  private curTs = 0n;
+  private decided = 0;
+  private deniedNow = false;
+  private readonly sink = (ev: RequestEvent): boolean => this.onRequestEvent(ev);
+  private readonly emitRequest = (r: RequestRecord<CV, RV>): void => this.o.onRequest?.(r);
+  private readonly evict = (c: Conn<CV, RV>): void => this.closeConn(c, 'evicted');
+
+  constructor(o: ReplayOptions<CV, RV>) {
+    this.o = o;
+    this.limit = o.inspectionLimit ?? DEFAULT_INSPECTION_LIMIT;
+    this.table = new ConnTable(o.maxConnections ?? DEFAULT_MAX_CONNECTIONS);
+  }
+
+  push(rec: CaptureRecord): void {
+    const index = this.summary.packets++;
+    this.summary.bytes += rec.data.length;
+    const v = this.v;
+    const st = decodeInto(v, rec.linkType, rec.data);
+    if (st !== 'tcp') {
+      const reason: PacketReason = st === 'not-ip' ? 'not-ip' : st === 'not-tcp' ? 'not-tcp' : st === 'fragment' ? 'ip-fragment' : 'decode-error';
+      this.act(rec, index, reason === 'ip-fragment' ? 'drop' : 'pass', reason, 0);
+      return;
+    }
+    let srcEp: number | string;
+    let dstEp: number | string;
+    if (v.ipVersion === 4) {
+      srcEp = v.src4 * 65536 + v.sport;
+      dstEp = v.dst4 * 65536 + v.dport;
+    } else {
+      srcEp = ep6(v.data, v.src6, v.sport);
+      dstEp = ep6(v.data, v.dst6, v.dport);
+    }
+    const key = srcEp < dstEp ? `${srcEp}|${dstEp}` : `${dstEp}|${srcEp}`;
+    let c = this.table.get(key);
+    const syn = (v.flags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_SYN;
+    // a new SYN on this tuple (closed, another ISN, or from the other side): connection reuse
+    if (c && syn && (c.mode === 'closed' || srcEp !== c.clientEp || v.seq !== c.clientIsn)) {
+      this.closeConn(c, 'reused');
+      c = undefined;
+    }
+    if (!c) c = this.open(key, srcEp, dstEp, rec.ts);
+    c.packets++;
+    c.nowTs = rec.ts;
+    this.segment(c, rec, index, srcEp === c.clientEp);
+  }
+
+  /** Ends the replay: pending requests are emitted unanswered, connections closed. */
+  finish(): ReplaySummary {
+    for (const c of this.table.map.values()) this.closeConn(c, 'end');
+    this.table.map.clear();
+    return this.summary;
+  }
+
+  private open(key: string, srcEp: number | string, dstEp: number | string, ts: bigint): Conn<CV, RV> {
+    const v = this.v;
+    const f = v.flags;
+    const synAck = (f & (TCP_SYN | TCP_ACK)) === (TCP_SYN | TCP_ACK);
+    const midstream = (f & TCP_SYN) === 0;
+    // the SYN sender is the client; a SYN-ACK names the server; otherwise guess: lower port serves
+    const srcIsClient = synAck ? false : midstream ? v.sport > v.dport : true;
+    const src = srcString(v);
+    const dst = dstString(v);
+    const info = {
+      id: this.nextConnId++, proto: 'TCP' as const, ipVersion: v.ipVersion as 4 | 6,
+      srcIp: srcIsClient ? src : dst, srcPort: srcIsClient ? v.sport : v.dport,
+      dstIp: srcIsClient ? dst : src, dstPort: srcIsClient ? v.dport : v.sport,
+      midstream, guessed: midstream, startTs: ts,
+    };
+    const verdict = this.o.judge.connection(info);
+    const clientIsn = srcIsClient && !midstream ? v.seq : synAck ? (v.ack - 1) >>> 0 : 0;
+    const c = new Conn<CV, RV>(key, info, verdict, srcIsClient ? srcEp : dstEp, clientIsn, this.emitRequest);
+    if (synAck) {
+      c.c2s.start(v.ack);
+      c.s2c.start(v.seq + 1);
+    } else if (!midstream) {
+      c.c2s.start(v.seq + 1);
+    }
+    if (c.mode === 'l7') {
+      c.req = new RequestParser(this.limit);
+      c.resp = new ResponseParser(c);
+    }
+    this.summary.connections++;
+    this.table.set(key, c, this.evict);
+    this.o.onConnection?.({ type: 'open', conn: info, verdict });
+    return c;
+  }
+
+  private segment(c: Conn<CV, RV>, rec: CaptureRecord, index: number, fromClient: boolean): void {
+    const v = this.v;
+    const id = c.info.id;
+    switch (c.mode) {
+      case 'l4-denied': return this.act(rec, index, 'drop', 'l4-denied', id);
+      case 'denied': return this.act(rec, index, 'drop', 'flow-denied', id);
+      case 'closed': return this.act(rec, index, 'pass', 'closed', id);
+      default: break;
+    }
+    if (v.flags & TCP_RST) {
+      this.act(rec, index, 'pass', 'rst', id);
+      return this.closeConn(c, 'rst');
+    }
+    if (c.mode === 'midstream' || c.mode === 'l4') {
+      this.act(rec, index, 'pass', c.mode === 'l4' ? 'l4-allowed' : 'midstream', id);
+      return this.trackFin(c, fromClient);
+    }
+    const dir = fromClient ? c.c2s : c.s2c;
+    if (v.flags & TCP_SYN) {
+      if (!fromClient) dir.start(v.seq + 1);
+      return this.act(rec, index, 'pass', 'handshake', id);
+    }
+    if (!dir.init) dir.start(v.seq);
+    const len = v.payloadLen;
+    if (len === 0) {
+      this.act(rec, index, 'pass', 'control', id);
+      return this.trackFin(c, fromClient);
+    }
+    const skip = classifySegment(dir.nextSeq, v.seq, len);
+    if (skip === SEG_RETRANSMISSION) return this.act(rec, index, 'pass', fromClient ? 'retransmission' : 'reply', id);
+    if (skip === SEG_HOLE) {
+      if (fromClient) return this.act(rec, index, 'drop', 'hole', id);
+      // replies are never dropped; the response side just cannot be followed any more
+      c.resp?.free();
+      c.resp = null;
+      return this.act(rec, index, 'pass', 'reply', id);
+    }
+    dir.nextSeq = seqAdd(v.seq, len);
+    dir.bytes += len - skip;
+    const start = v.payloadOff + skip;
+    const end = v.payloadOff + len;
+    if (!fromClient) {
+      c.resp?.feed(v.data, start, end);
+      this.act(rec, index, 'pass', 'reply', id);
+    } else {
+      this.inspect(c, rec, index, start, end);
+    }
+    if (c.mode === 'l7') this.trackFin(c, fromClient);
+  }
+
+  private inspect(c: Conn<CV, RV>, rec: CaptureRecord, index: number, start: number, end: number): void {
+    const req = c.req!;
+    const id = c.info.id;
+    if (req.state === 'opaque') return this.act(rec, index, 'pass', 'opaque', id);
+    if (req.state === 'dead') return this.act(rec, index, 'pass', 'unparsed', id);
+    this.cur = c;
+    this.curIndex = index;
+    this.curTs = rec.ts;
+    this.decided = 0;
+    this.deniedNow = false;
+    req.feed(this.v.data, start, end, this.sink);
+    this.cur = null;
+    if (this.deniedNow) {
+      this.act(rec, index, 'reset', 'request-denied', id);
+      c.mode = 'denied';
+      this.summary.denied++;
+      this.o.onConnection?.({ type: 'close', conn: c.info, reason: 'denied', packets: c.packets, requests: c.requests });
+      c.release();
+      return;
+    }
+    this.act(rec, index, 'pass', this.decided > 0 ? 'request-allowed' : 'in-order', id);
+  }
+
+  private onRequestEvent(ev: RequestEvent): boolean {
+    const c = this.cur!;
+    const verdict = this.o.judge.request(c.info, ev, c.verdict);
+    c.requests++;
+    this.summary.requests++;
+    this.decided++;
+    const rec: RequestRecord<CV, RV> = { conn: c.info, connVerdict: c.verdict, request: ev, verdict, packetIndex: this.curIndex, ts: this.curTs };
+    if (!verdict.allowed) {
+      this.deniedNow = true;
+      c.addPending({ rec, method: '', upgrade: false });
+      return false;
+    }
+    if (ev.kind === 'request') c.addPending({ rec, method: ev.method, upgrade: ev.upgrade });
+    else this.o.onRequest?.(rec);
+    return true;
+  }
+
+  private trackFin(c: Conn<CV, RV>, fromClient: boolean): void {
+    const v = this.v;
+    if (!(v.flags & TCP_FIN)) return;
+    const dir = fromClient ? c.c2s : c.s2c;
+    // the FIN counts only in sequence (after all data of its direction)
+    if (c.mode === 'l7' && dir.init && ((v.seq + v.payloadLen) >>> 0) !== ((dir.nextSeq) >>> 0)) return;
+    if (c.mode === 'l7' && !dir.fin) dir.nextSeq = seqAdd(dir.nextSeq, 1);
+    dir.fin = true;
+    if (c.c2s.fin && c.s2c.fin) this.closeConn(c, 'fin');
+  }
+
+  private closeConn(c: Conn<CV, RV>, reason: CloseReason): void {
+    if (c.mode === 'closed') return;
+    const wasDenied = c.mode === 'denied';
+    c.release();
+    c.mode = 'closed';
+    if (reason === 'evicted') this.summary.evicted++;
+    if (!wasDenied) this.o.onConnection?.({ type: 'close', conn: c.info, reason, packets: c.packets, requests: c.requests });
+  }
+
+  private act(rec: CaptureRecord, index: number, action: PacketActionKind, reason: PacketReason, connId: number): void {
+    const s = this.summary;
+    s.actions[action]++;
+    s.reasons[reason] = (s.reasons[reason] ?? 0) + 1;
+    this.o.onPacket?.({ index, offset: rec.offset, ts: rec.ts, action, reason, connId });
+  }
+}
+
+/** IPv6 endpoint identity: address bytes + port as a string. */
+function ep6(d: Uint8Array, off: number, port: number): string {
+  let s = '';
+  for (let i = 0; i < 16; i++) s += String.fromCharCode(d[off + i]!);
+  return s + String.fromCharCode(port >> 8, port & 255);
+}

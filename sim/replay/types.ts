@@ -1,0 +1,161 @@
+// Public types of the replay engine: the judge callbacks, per-packet actions, events.
+
+/** What the kernel program does with a packet. */
+export type PacketActionKind = 'pass' | 'drop' | 'reset';
+
+export type PacketReason =
+  | 'not-ip'          // not IPv4/IPv6: passes (policy is about IP traffic)
+  | 'not-tcp'         // UDP, ICMP, ...: passes (L7 policy here is TCP only)
+  | 'ip-fragment'     // a TCP fragment cannot be inspected: dropped (fail closed)
+  | 'decode-error'    // malformed or snaplen-truncated frame: passes, bytes unknown
+  | 'handshake'       // SYN / SYN-ACK of an allowed connection
+  | 'l4-denied'       // connection denied at L3/L4: every packet dropped
+  | 'flow-denied'     // after an L7 deny: every later packet dropped
+  | 'request-denied'  // this packet completed (or broke) a denied request: reset
+  | 'request-allowed' // this packet completed the head of allowed request(s)
+  | 'in-order'        // new bytes inspected, no decision taken on this packet
+  | 'retransmission'  // only already inspected bytes
+  | 'hole'            // after a sequence hole: dropped, the sender retransmits
+  | 'control'         // no payload (ACK, FIN)
+  | 'rst'             // RST of an allowed connection
+  | 'reply'           // server -> client: never subject to policy
+  | 'l4-allowed'      // connection allowed without L7 inspection
+  | 'opaque'          // after an accepted upgrade / CONNECT: not HTTP any more
+  | 'unparsed'        // after a parse error the judge allowed: nothing left to parse
+  | 'midstream'       // connection seen without its SYN: not judged at L7
+  | 'closed';         // segment of a connection already closed (late ACK)
+
+export interface ConnInfo {
+  /** 1-based, in order of first sight. */
+  readonly id: number;
+  readonly proto: 'TCP';
+  readonly ipVersion: 4 | 6;
+  /** Client = SYN sender (or guessed: see `guessed`). */
+  readonly srcIp: string;
+  readonly srcPort: number;
+  readonly dstIp: string;
+  readonly dstPort: number;
+  /** The capture starts after the handshake: bytes are not judged as requests. */
+  readonly midstream: boolean;
+  /** Client/server guessed (lower port = server) because no SYN was seen. */
+  readonly guessed: boolean;
+  readonly startTs: bigint;
+}
+
+export interface ConnVerdict {
+  readonly allowed: boolean;
+  /** false: allowed without L7 parsing (bytes pass, no per-request work). */
+  readonly inspect: boolean;
+}
+
+export interface RequestVerdict {
+  readonly allowed: boolean;
+}
+
+export type BodyFraming = 'none' | 'content-length' | 'chunked';
+
+/** A request whose header block is complete. */
+export interface HttpRequest {
+  readonly kind: 'request';
+  readonly method: string;
+  /** The raw request-target as sent. */
+  readonly target: string;
+  /** "1.1", "1.0", ... */
+  readonly version: string;
+  /** Raw [name, value] pairs in order (values as llhttp delivers them: OWS trimmed). */
+  readonly headers: readonly (readonly [string, string])[];
+  /** Request line through the blank line, exactly as on the wire. */
+  readonly head: Uint8Array;
+  /** Client stream offsets (bytes after the SYN): head start, head end (exclusive). */
+  readonly headStart: number;
+  readonly headEnd: number;
+  readonly framing: BodyFraming;
+  /** CONNECT or an Upgrade request: the direction stops being parsed. */
+  readonly upgrade: boolean;
+}
+
+/** The request stream broke: the judge should deny (fail closed). */
+export interface HttpParseError {
+  readonly kind: 'parse-error';
+  /** llhttp errno name, e.g. HPE_INVALID_HEADER_TOKEN. */
+  readonly code: string;
+  readonly reason: string;
+  /** Client stream offset of the offending byte. */
+  readonly offset: number;
+  /** Bytes of the broken head seen so far (capped at the inspection limit). */
+  readonly head: Uint8Array;
+}
+
+export type ViolationCode = 'head-too-long' | 'data-before-upgrade';
+
+/** A rule of the kernel model broken before llhttp would complain. */
+export interface HttpViolation {
+  readonly kind: 'violation';
+  readonly code: ViolationCode;
+  readonly detail: string;
+  readonly offset: number;
+  readonly head: Uint8Array;
+}
+
+export type RequestEvent = HttpRequest | HttpParseError | HttpViolation;
+
+export interface Judge<CV extends ConnVerdict = ConnVerdict, RV extends RequestVerdict = RequestVerdict> {
+  connection(conn: ConnInfo): CV;
+  request(conn: ConnInfo, req: RequestEvent, connVerdict: CV): RV;
+}
+
+export interface PacketEvent {
+  readonly index: number;
+  readonly offset: number;
+  readonly ts: bigint;
+  readonly action: PacketActionKind;
+  readonly reason: PacketReason;
+  /** 0 when the packet belongs to no TCP connection. */
+  readonly connId: number;
+}
+
+export interface ResponseInfo {
+  readonly status: number;
+  /** From the packet completing the request head to the one completing the response head. */
+  readonly latencyNs: bigint;
+}
+
+export interface RequestRecord<CV extends ConnVerdict = ConnVerdict, RV extends RequestVerdict = RequestVerdict> {
+  readonly conn: ConnInfo;
+  readonly connVerdict: CV;
+  readonly request: RequestEvent;
+  readonly verdict: RV;
+  /** Index of the packet on which the verdict was taken. */
+  readonly packetIndex: number;
+  readonly ts: bigint;
+  readonly response?: ResponseInfo;
+}
+
+export type CloseReason = 'fin' | 'rst' | 'evicted' | 'reused' | 'end' | 'denied';
+
+export type ConnectionEvent<CV extends ConnVerdict = ConnVerdict> =
+  | { readonly type: 'open'; readonly conn: ConnInfo; readonly verdict: CV }
+  | { readonly type: 'close'; readonly conn: ConnInfo; readonly reason: CloseReason; readonly packets: number; readonly requests: number };
+
+export interface ReplayOptions<CV extends ConnVerdict = ConnVerdict, RV extends RequestVerdict = RequestVerdict> {
+  readonly judge: Judge<CV, RV>;
+  /** Longest request head (request line + headers + blank line) inspected; default 8192. */
+  readonly inspectionLimit?: number;
+  /** Connections tracked at once; least recently used ones beyond are evicted. Default 65536. */
+  readonly maxConnections?: number;
+  readonly onPacket?: (e: PacketEvent) => void;
+  readonly onRequest?: (e: RequestRecord<CV, RV>) => void;
+  readonly onConnection?: (e: ConnectionEvent<CV>) => void;
+  readonly onError?: (e: Error) => void;
+}
+
+export interface ReplaySummary {
+  packets: number;
+  bytes: number;
+  connections: number;
+  requests: number;
+  denied: number;
+  evicted: number;
+  actions: Record<PacketActionKind, number>;
+  reasons: Partial<Record<PacketReason, number>>;
+}

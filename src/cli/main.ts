@@ -1,0 +1,49 @@
+// l7bpf command line: one file per command; this file only wires them.
+import { Command, Option } from 'commander';
+import { checkCommand } from './check.ts';
+import { explainCommand } from './explain.ts';
+import { PolicyError } from '../policy/diagnostics.ts';
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+export function buildCli(): Command {
+  const program = new Command('l7bpf').description('L7 (HTTP/gRPC) network policy in eBPF, with a capture simulator').showHelpAfterError();
+  program
+    .command('check')
+    .description('validate policies and warn about classic mistakes (exit 1 on errors)')
+    .argument('<files...>', 'policy YAML files')
+    .option('--endpoints <file>', 'inventory, to warn about selectors that match nothing')
+    .action((files: string[], o) => exit(checkCommand(files, o)));
+  program
+    .command('explain')
+    .description('the verdict for one flow/request, with reasons and the rules involved')
+    .requiredOption('--policy <file>', 'policy file (repeatable)', collect)
+    .requiredOption('--endpoints <file>', 'inventory (YAML or kubectl get pods -A -o json)')
+    .requiredOption('--from <pod>', 'source: name, namespace/name or IP')
+    .requiredOption('--to <pod:port>', 'destination and port')
+    .option('--protocol <proto>', 'TCP, UDP or SCTP', 'TCP')
+    .option('--method <method>', 'HTTP method')
+    .option('--path <path>', 'request-target, query included')
+    .option('--host <host>', 'Host header')
+    .option('--header <header>', "'Name: value' (repeatable)", collect)
+    .option('--grpc <service/method>', 'a gRPC call (HTTP/2 POST /service/method)')
+    .addOption(new Option('--output <format>', 'output format').choices(['text', 'json']).default('text'))
+    .action((o) => exit(explainCommand(o)));
+  return program;
+}
+
+function exit(code: number): void {
+  process.exitCode = code;
+}
+
+export async function main(argv: readonly string[]): Promise<void> {
+  try {
+    await buildCli().parseAsync([...argv]);
+  } catch (e) {
+    if (e instanceof PolicyError) process.stderr.write(e.message + '\n');
+    else process.stderr.write(`l7bpf: error: ${(e as Error).message}\n`);
+    process.exitCode = 1;
+  }
+}
+
+await main(process.argv);

@@ -1,0 +1,214 @@
+// Strict request rules (fail closed), shared semantics of oracle, simulator and kernel.
+// A request head is denied when its framing or path is ambiguous. Every rule has a
+// detection offset (the byte at which a streaming parser knows); when a head breaks
+// several rules, the one detected first wins (bare CR/LF before others at one offset).
+import { DEFAULT_LIMITS } from './limits.ts';
+import { KNOWN_METHODS, type HttpRequest, type HttpVersion } from './http.ts';
+import { targetProblem } from './target.ts';
+
+export const STRICT_RULES = {
+  'head-too-long': 'request line and headers longer than the inspection limit',
+  'bare-cr-lf': 'bare CR or LF (lines must end with CRLF)',
+  malformed: 'not a valid HTTP/1.x request head',
+  'unknown-method': 'method unknown to HTTP parsers',
+  'not-origin-form': 'request-target not in origin-form',
+  'path-not-canonical': 'path not canonical',
+  'bad-version': 'HTTP version other than 1.0/1.1',
+  'obs-fold': 'obsolete line folding',
+  'space-before-colon': 'whitespace between header name and colon',
+  'duplicate-content-length': 'more than one Content-Length',
+  'bad-content-length': 'non-numeric Content-Length',
+  'bad-transfer-encoding': 'Transfer-Encoding other than exactly "chunked"',
+  'cl-and-te': 'both Content-Length and Transfer-Encoding',
+  'multiple-host': 'more than one Host header',
+  upgrade: 'protocol upgrade (the connection could not be inspected after it)',
+} as const;
+export type StrictRule = keyof typeof STRICT_RULES;
+
+export interface StrictViolation {
+  readonly rule: StrictRule;
+  readonly detail: string;
+  /** byte offset from the start of the request */
+  readonly offset: number;
+}
+
+export type BodyFraming = { readonly kind: 'none' } | { readonly kind: 'length'; readonly length: number } | { readonly kind: 'chunked' };
+
+export type HeadResult =
+  | { readonly kind: 'ok'; readonly request: HttpRequest; readonly framing: BodyFraming; /** head length incl. CRLFCRLF */ readonly length: number }
+  | { readonly kind: 'violation'; readonly violation: StrictViolation }
+  /** the head has not ended yet and no rule is broken so far */
+  | { readonly kind: 'incomplete' };
+
+const CR = 13;
+const LF = 10;
+const TCHAR = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+interface Line {
+  readonly start: number;
+  /** offset of the CR ending the line */
+  readonly end: number;
+  readonly text: string;
+}
+
+/** Parses the head at the start of `bytes` (later bytes, e.g. a body, are ignored). */
+export function parseRequestHead(bytes: Uint8Array, limit: number = DEFAULT_LIMITS.headBytes): HeadResult {
+  const window = bytes.subarray(0, limit);
+  const { lines, headEnd, bareAt } = splitLines(window);
+  const found: StrictViolation[] = [];
+  if (bareAt >= 0) found.push({ rule: 'bare-cr-lf', detail: `bare ${window[bareAt] === CR ? 'CR' : 'LF'}`, offset: bareAt });
+  if (headEnd < 0 && bytes.length >= limit) found.push({ rule: 'head-too-long', detail: `no end of headers within ${limit} bytes`, offset: limit });
+  const [first, ...rest] = lines;
+  const rl = first ? checkRequestLine(first) : null;
+  if (rl?.violation) found.push(rl.violation);
+  const hs = checkHeaders(rest);
+  found.push(...hs.violations);
+  const v = earliest(found);
+  if (v) return { kind: 'violation', violation: v };
+  if (headEnd < 0 || !rl?.request) return { kind: 'incomplete' };
+  const request: HttpRequest = { ...rl.request, headers: hs.headers };
+  return { kind: 'ok', request, framing: hs.framing, length: headEnd };
+}
+
+function earliest(vs: readonly StrictViolation[]): StrictViolation | null {
+  let best: StrictViolation | null = null;
+  for (const v of vs) {
+    if (!best || v.offset < best.offset || (v.offset === best.offset && v.rule === 'bare-cr-lf')) best = v;
+  }
+  return best;
+}
+
+/** Lines ending in CRLF up to the empty line; the first bare CR or LF; the head length. */
+function splitLines(b: Uint8Array): { lines: Line[]; headEnd: number; bareAt: number } {
+  const lines: Line[] = [];
+  let start = 0;
+  for (let i = 0; i < b.length; i++) {
+    const c = b[i];
+    if (c === LF) return { lines, headEnd: -1, bareAt: i };
+    if (c !== CR) continue;
+    if (i + 1 >= b.length) break;
+    if (b[i + 1] !== LF) return { lines, headEnd: -1, bareAt: i };
+    if (i === start && lines.length > 0) return { lines, headEnd: i + 2, bareAt: -1 };
+    lines.push({ start, end: i, text: latin1(b.subarray(start, i)) });
+    start = i + 2;
+    i++;
+  }
+  // a partial last line still counts for rules detected inside it
+  if (start < b.length) lines.push({ start, end: -1, text: latin1(b.subarray(start)) });
+  return { lines, headEnd: -1, bareAt: -1 };
+}
+
+function latin1(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
+}
+
+function violation(rule: StrictRule, detail: string, offset: number): StrictViolation {
+  return { rule, detail, offset };
+}
+
+type RequestLineResult = { violation?: StrictViolation; request?: Omit<HttpRequest, 'headers'> };
+
+function checkRequestLine(line: Line): RequestLineResult {
+  const t = line.text;
+  const sp1 = t.indexOf(' ');
+  if (sp1 <= 0) {
+    const bad = firstNonToken(t);
+    if (bad >= 0 && bad < (sp1 < 0 ? t.length : sp1)) return { violation: violation('malformed', 'invalid character in method', line.start + bad) };
+    if (line.end < 0) return {};
+    return { violation: violation('malformed', sp1 === 0 ? 'empty method' : 'request line without target', sp1 === 0 ? line.start : line.end) };
+  }
+  const method = t.slice(0, sp1);
+  const bad = firstNonToken(method);
+  if (bad >= 0) return { violation: violation('malformed', 'invalid character in method', line.start + bad) };
+  if (!KNOWN_METHODS.has(method)) return { violation: violation('unknown-method', `method "${method}"`, line.start + sp1) };
+  const sp2 = t.indexOf(' ', sp1 + 1);
+  if (sp2 < 0) {
+    if (line.end < 0) return {};
+    return { violation: violation('malformed', 'request line without HTTP version', line.end) };
+  }
+  const target = t.slice(sp1 + 1, sp2);
+  const problem = targetProblem(method, target);
+  if (problem) return { violation: violation(problem.rule, problem.detail, line.start + sp2) };
+  if (line.end < 0) return {};
+  const version = t.slice(sp2 + 1);
+  if (version !== 'HTTP/1.1' && version !== 'HTTP/1.0') return { violation: violation('bad-version', `version "${version}"`, line.end) };
+  return { request: { method, target, version: version as HttpVersion } };
+}
+
+function firstNonToken(s: string): number {
+  for (let i = 0; i < s.length; i++) if (!TCHAR.test(s[i] ?? '')) return i;
+  return -1;
+}
+
+interface HeaderState {
+  headers: [string, string][];
+  violations: StrictViolation[];
+  framing: BodyFraming;
+}
+
+function checkHeaders(lines: readonly Line[]): HeaderState {
+  const st: HeaderState = { headers: [], violations: [], framing: { kind: 'none' } };
+  const count = new Map<string, number>();
+  for (const line of lines) {
+    const v = checkHeaderLine(line, st, count);
+    if (v) {
+      st.violations.push(v);
+      break;
+    }
+  }
+  return st;
+}
+
+function checkHeaderLine(line: Line, st: HeaderState, count: Map<string, number>): StrictViolation | null {
+  const t = line.text;
+  if (t[0] === ' ' || t[0] === '\t') return violation('obs-fold', 'header line starts with whitespace', line.start);
+  const colon = t.indexOf(':');
+  const nameEnd = colon < 0 ? t.length : colon;
+  for (let i = 0; i < nameEnd; i++) {
+    const c = t[i] ?? '';
+    if (c === ' ' || c === '\t') return violation('space-before-colon', `after "${t.slice(0, i)}"`, line.start + i);
+    if (!TCHAR.test(c)) return violation('malformed', 'invalid character in header name', line.start + i);
+  }
+  if (colon === 0) return violation('malformed', 'empty header name', line.start);
+  const badValue = colon < 0 ? -1 : firstCtl(t, colon + 1);
+  if (badValue >= 0) return violation('malformed', 'control character in header value', line.start + badValue);
+  if (line.end < 0) return null;
+  if (colon < 0) return violation('malformed', 'header line without colon', line.end);
+  const name = t.slice(0, colon);
+  const value = t.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '');
+  st.headers.push([name, value]);
+  const lower = name.toLowerCase();
+  count.set(lower, (count.get(lower) ?? 0) + 1);
+  return headerSemantics(lower, value, count, line.end, st);
+}
+
+function firstCtl(s: string, from: number): number {
+  for (let i = from; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if ((c < 0x20 && c !== 9) || c === 0x7f) return i;
+  }
+  return -1;
+}
+
+function headerSemantics(name: string, value: string, count: Map<string, number>, at: number, st: HeaderState): StrictViolation | null {
+  const n = count.get(name) ?? 0;
+  switch (name) {
+    case 'content-length':
+      if (n > 1) return violation('duplicate-content-length', 'second Content-Length', at);
+      if (!/^[0-9]{1,18}$/.test(value)) return violation('bad-content-length', `Content-Length "${value}"`, at);
+      if (count.has('transfer-encoding')) return violation('cl-and-te', 'Content-Length after Transfer-Encoding', at);
+      st.framing = { kind: 'length', length: Number(value) };
+      return null;
+    case 'transfer-encoding':
+      if (n > 1 || value !== 'chunked') return violation('bad-transfer-encoding', `Transfer-Encoding "${value}"`, at);
+      if (count.has('content-length')) return violation('cl-and-te', 'Transfer-Encoding after Content-Length', at);
+      st.framing = { kind: 'chunked' };
+      return null;
+    case 'host':
+      return n > 1 ? violation('multiple-host', 'second Host header', at) : null;
+    case 'upgrade':
+      return violation('upgrade', `Upgrade: ${value}`, at);
+    default:
+      return null;
+  }
+}

@@ -27,7 +27,7 @@ export class ConnTable<C extends Touchable> {
   set(key: string, c: C, onEvict: (c: C) => void): void {
     this.map.delete(key);
     this.map.set(key, c);
-    c.touched = false;
+    c.touched = true; // a new entry gets its second chance like a used one
     while (this.map.size > this.cap) this.evictOne(key, onEvict);
   }
 

@@ -47,6 +47,15 @@ class Builder {
   alts: number[][] = [];
   uses = new Set<Assertion>();
   private seqCache = new Map<CharSet, number[][]>();
+  /** (lo, hi, next) -> byte node: UTF-8 tails like [80-BF] -> next are shared, as in RE2's compiler. */
+  private byteCache = new Map<number, number>();
+
+  byte(lo: number, hi: number, next: number): number {
+    const key = (next * 256 + lo) * 256 + hi;
+    let n = this.byteCache.get(key);
+    if (n === undefined) this.byteCache.set(key, (n = this.add(Op.Byte, lo, hi, next)));
+    return n;
+  }
 
   add(op: Op, arg: number, hi: number, out: number, alts: number[] = []): number {
     this.op.push(op);
@@ -67,13 +76,27 @@ class Builder {
       seqs = utf8Sequences(set).map((s) => s.flatMap(([lo, hi]) => [lo, hi]));
       this.seqCache.set(set, seqs);
     }
-    const entries = seqs.map((seq) => {
-      let at = next;
-      for (let k = seq.length - 2; k >= 0; k -= 2) at = this.add(Op.Byte, seq[k]!, seq[k + 1]!, at);
-      return at;
-    });
     // An empty set (e.g. [^\x00-\x{10FFFF}]) matches nothing: a split with no way out.
-    return entries.length === 0 ? this.add(Op.Split, 0, 0, -1, []) : this.split(entries);
+    return seqs.length === 0 ? this.add(Op.Split, 0, 0, -1, []) : this.seqTrie(seqs, 0, next);
+  }
+
+  /** Sequences sharing a leading byte range share its node (prefix trie);
+   * the byte cache shares equal tails. The lead byte fixes the length, so a
+   * group's sequences all end at the same depth. */
+  seqTrie(seqs: readonly number[][], depth: number, next: number): number {
+    const groups = new Map<number, number[][]>();
+    for (const seq of seqs) {
+      const key = seq[depth]! * 256 + seq[depth + 1]!;
+      const g = groups.get(key) ?? [];
+      g.push(seq);
+      groups.set(key, g);
+    }
+    const alts: number[] = [];
+    for (const [key, group] of groups) {
+      const tail = group[0]!.length === depth + 2 ? next : this.seqTrie(group, depth + 2, next);
+      alts.push(this.byte(key >> 8, key & 255, tail));
+    }
+    return this.split(alts);
   }
 
   build(node: RegexNode, next: number): number {

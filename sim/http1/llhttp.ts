@@ -93,8 +93,8 @@ export class Llhttp {
       if (this.inPtr) this.x.free(this.inPtr);
       this.inSize = Math.max(65536, Math.ceil(n / 65536) * 65536);
       this.inPtr = this.x.malloc(this.inSize);
+      this.refresh();
     }
-    this.refresh();
     this.mem.set(data.subarray(start, end), this.inPtr);
     return this.inPtr;
   }
@@ -102,12 +102,17 @@ export class Llhttp {
   /** Runs the parser `p` on [ptr, ptr+len) with `h` receiving callbacks. */
   execute(p: number, h: LlhttpHandler, ptr: number, len: number): number {
     this.current = h;
-    try {
-      return this.x.llhttp_execute(p, ptr, len);
-    } finally {
-      this.current = null;
-      this.refresh();
-    }
+    // llhttp does not allocate while executing, so the memory view stays valid
+    const ret = this.x.llhttp_execute(p, ptr, len);
+    this.current = null;
+    return ret;
+  }
+
+  /** A new parser of `type`; allocation may grow the memory. */
+  alloc(type: number): number {
+    const p = this.x.llhttp_alloc(type);
+    this.refresh();
+    return p;
   }
 
   refresh(): void {

@@ -33,7 +33,7 @@ export class RequestParser implements LlhttpHandler {
 
   constructor(inspectionLimit: number) {
     this.ll = llhttp();
-    this.ptr = this.ll.x.llhttp_alloc(TYPE_REQUEST);
+    this.ptr = this.ll.alloc(TYPE_REQUEST);
     this.limit = inspectionLimit;
   }
 

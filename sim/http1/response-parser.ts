@@ -22,7 +22,7 @@ export class ResponseParser implements LlhttpHandler {
 
   constructor(owner: ResponseOwner) {
     this.ll = llhttp();
-    this.ptr = this.ll.x.llhttp_alloc(TYPE_RESPONSE);
+    this.ptr = this.ll.alloc(TYPE_RESPONSE);
     this.owner = owner;
   }
 

@@ -53,7 +53,11 @@ export class Conn<CV extends ConnVerdict, RV extends RequestVerdict> implements 
   response(status: number): void {
     const p = this.pending.shift();
     if (!p) return;
-    this.emit({ ...p.rec, response: { status, latencyNs: this.nowTs - p.rec.ts } });
+    const r = p.rec;
+    this.emit({
+      conn: r.conn, connVerdict: r.connVerdict, request: r.request, verdict: r.verdict, packetIndex: r.packetIndex, ts: r.ts,
+      response: { status, latencyNs: this.nowTs - r.ts },
+    });
     const accepted = status === 101 || (p.method === 'CONNECT' && status >= 200 && status < 300);
     if (p.upgrade && !accepted) this.req?.upgradeRefused();
   }

@@ -1,7 +1,8 @@
 // The replay engine: one packet at a time, the kernel model's per-packet action plus
 // request verdicts from the judge. Knows nothing about policies.
 import type { CaptureRecord } from '../capture/types.ts';
-import { PacketView, decodeInto, dstString, srcString, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../decode/index.ts';
+import { decodeInto, dstString, srcString } from '../decode/index.ts';
+import { PacketView, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../decode/view.ts';
 import { RequestParser } from '../http1/request-parser.ts';
 import { ResponseParser } from '../http1/response-parser.ts';
 import { classifySegment, seqAdd, SEG_HOLE, SEG_RETRANSMISSION } from '../stream/seq.ts';
@@ -53,14 +54,17 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
     }
     let srcEp: number | string;
     let dstEp: number | string;
+    let key: string;
     if (v.ipVersion === 4) {
       srcEp = v.src4 * 65536 + v.sport;
       dstEp = v.dst4 * 65536 + v.dport;
+      // a short key of 16-bit char codes: much cheaper to build and hash than decimal text
+      key = srcEp < dstEp ? key4(v.src4, v.sport, v.dst4, v.dport) : key4(v.dst4, v.dport, v.src4, v.sport);
     } else {
       srcEp = ep6(v.data, v.src6, v.sport);
       dstEp = ep6(v.data, v.dst6, v.dport);
+      key = srcEp < dstEp ? srcEp + dstEp : dstEp + srcEp;
     }
-    const key = srcEp < dstEp ? `${srcEp}|${dstEp}` : `${dstEp}|${srcEp}`;
     let c = this.table.get(key);
     const syn = (v.flags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_SYN;
     // a new SYN on this tuple (closed, another ISN, or from the other side): connection reuse
@@ -231,6 +235,10 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
     s.reasons[reason] = (s.reasons[reason] ?? 0) + 1;
     this.o.onPacket?.({ index, offset: rec.offset, ts: rec.ts, action, reason, connId });
   }
+}
+
+function key4(a: number, ap: number, b: number, bp: number): string {
+  return String.fromCharCode(a >>> 16, a & 0xffff, ap, b >>> 16, b & 0xffff, bp);
 }
 
 /** IPv6 endpoint identity: address bytes + port as a string. */

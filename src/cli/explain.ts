@@ -2,6 +2,8 @@
 // reasons and the rules involved.
 import { loadPolicies } from '../policy/index.ts';
 import { loadInventory, findEndpoint, type Inventory } from '../endpoints/index.ts';
+import { selectorMatches } from '../verdict/peers.ts';
+import type { Policy } from '../policy/types.ts';
 import { decide, resolveIp, describePeer, parseRequestHead, type PeerRef, type L7Input, type Protocol, type Verdict } from '../verdict/index.ts';
 
 export interface ExplainOptions {
@@ -27,7 +29,8 @@ export function explainCommand(opts: ExplainOptions): number {
   const protocol = (opts.protocol ?? 'TCP').toUpperCase() as Protocol;
   const input = requestInput(opts);
   const verdict = decide(policies, { src, dst, dstPort: port, protocol }, input);
-  process.stdout.write(opts.output === 'json' ? JSON.stringify(toJson(verdict, src, dst, port, protocol), null, 2) + '\n' : toText(verdict));
+  const selects = policySelections(policies, inv);
+  process.stdout.write(opts.output === 'json' ? JSON.stringify({ ...toJson(verdict, src, dst, port, protocol), policies: selects }, null, 2) + '\n' : toText(verdict) + selectsText(selects));
   return 0;
 }
 
@@ -83,4 +86,16 @@ function toJson(v: Verdict, src: PeerRef, dst: PeerRef, port: number, protocol: 
     chain: v.chain,
     rules: v.rules,
   };
+}
+
+/** Which known endpoints each policy selects: makes a policy on the wrong side visible. */
+function policySelections(policies: readonly Policy[], inv: Inventory) {
+  return policies.map((p) => ({
+    policy: p.namespace ? `${p.namespace}/${p.name}` : p.name,
+    selects: inv.endpoints.filter((e) => p.specs.some((s) => selectorMatches(s.endpointSelector, e.labels))).map((e) => `${e.namespace}/${e.name}`),
+  }));
+}
+
+function selectsText(list: ReturnType<typeof policySelections>): string {
+  return 'policies:\n' + list.map((p) => `  ${p.policy} selects ${p.selects.length ? p.selects.join(', ') : 'no known endpoint'}\n`).join('');
 }

@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 import { checkCommand } from './check.ts';
 import { explainCommand } from './explain.ts';
+import { replayCommand } from './replay.ts';
 import { PolicyError } from '../policy/diagnostics.ts';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -29,6 +30,18 @@ export function buildCli(): Command {
     .option('--grpc <service/method>', 'a gRPC call (HTTP/2 POST /service/method)')
     .addOption(new Option('--output <format>', 'output format').choices(['text', 'json']).default('text'))
     .action((o) => exit(explainCommand(o)));
+  program
+    .command('replay')
+    .description('replay a pcap/pcapng capture through the policies: what would the kernel do?')
+    .argument('<capture>', 'pcap or pcapng file')
+    .requiredOption('--policy <file>', 'policy file (repeatable)', collect)
+    .requiredOption('--endpoints <file>', 'inventory (YAML or kubectl get pods -A -o json)')
+    .addOption(new Option('--output <format>', 'summary table or Hubble jsonpb lines').choices(['table', 'jsonpb']).default('table'))
+    .option('--fail-on-deny', 'exit 1 when anything is denied')
+    .option('--expect <file>', 'expected verdicts ("allowed GET /x" per line); exit 1 on any difference')
+    .option('--node-name <name>', 'node_name in flows')
+    .option('--inspection-limit <bytes>', 'longest request head inspected (default 8192)')
+    .action((capture: string, o) => exit(replayCommand(capture, o)));
   return program;
 }
 
@@ -46,4 +59,9 @@ export async function main(argv: readonly string[]): Promise<void> {
   }
 }
 
+// `l7bpf replay ... | head` must end quietly
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw e;
+});
 await main(process.argv);

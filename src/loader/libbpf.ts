@@ -1,0 +1,227 @@
+// libbpf 1.x through koffi. The ONLY module importing koffi (scripts/lint.mjs enforces it).
+// Structs passed by pointer are built by hand in koffi-allocated memory: libbpf's *_opts
+// need `sz` set, and data_out must be memory the kernel can write into.
+import koffi, { type LibraryHandle, type TypeObject } from 'koffi';
+import type { Libbpf, MapDesc, ObjectHandle, ProgInfo, ProgramDesc, ProgramHandle, RingbufHandle, TestRunInput, TestRunResult } from './types.ts';
+
+export class LibbpfUnavailableError extends Error {
+  constructor(cause: string) {
+    super(`libbpf: cannot load libbpf.so.1 (${cause}) (hint: apt-get install libbpf1)`);
+  }
+}
+
+type Fn = (...args: unknown[]) => any;
+interface Raw {
+  open_file: Fn; open_mem: Fn; next_program: Fn; prog_name: Fn; prog_fd: Fn; set_log_buf: Fn; set_log_level: Fn;
+  load: Fn; close: Fn; next_map: Fn; map_fd: Fn; map_name: Fn; map_type: Fn; key_size: Fn; value_size: Fn;
+  max_entries: Fn; update: Fn; lookup: Fn; del: Fn; next_key: Fn; test_run: Fn; info: Fn; get_error: Fn;
+  rb_new: Fn; rb_consume: Fn; rb_epoll: Fn; rb_free: Fn; set_print: Fn; vsnprintf: Fn;
+}
+
+let singleton: Libbpf | null = null;
+
+/** The process-wide binding (libbpf keeps global state such as the print callback). */
+export function openLibbpf(): Libbpf {
+  if (singleton) return singleton;
+  let lib: LibraryHandle;
+  let libc: LibraryHandle;
+  try {
+    lib = koffi.load('libbpf.so.1');
+    libc = koffi.load('libc.so.6');
+  } catch (e) {
+    throw new LibbpfUnavailableError((e as Error).message);
+  }
+  singleton = bind(lib, libc);
+  return singleton;
+}
+
+function bind(lib: LibraryHandle, libc: LibraryHandle): Libbpf {
+  const obj = koffi.pointer('bpf_object', koffi.opaque());
+  const prog = koffi.pointer('bpf_program', koffi.opaque());
+  const map = koffi.pointer('bpf_map', koffi.opaque());
+  const rb = koffi.pointer('ring_buffer', koffi.opaque());
+  const SampleFn = koffi.proto('int l7_sample_fn(void *ctx, void *data, size_t size)');
+  const PrintFn = koffi.proto('int l7_print_fn(int level, const char *fmt, void *args)');
+  const raw: Raw = {
+    open_file: lib.func('bpf_object *bpf_object__open_file(const char *path, void *opts)'),
+    open_mem: lib.func('bpf_object *bpf_object__open_mem(const void *buf, size_t sz, void *opts)'),
+    next_program: lib.func('bpf_program *bpf_object__next_program(bpf_object *obj, bpf_program *prog)'),
+    prog_name: lib.func('const char *bpf_program__name(bpf_program *prog)'),
+    prog_fd: lib.func('int bpf_program__fd(bpf_program *prog)'),
+    set_log_buf: lib.func('int bpf_program__set_log_buf(bpf_program *prog, void *buf, size_t size)'),
+    set_log_level: lib.func('int bpf_program__set_log_level(bpf_program *prog, uint32_t level)'),
+    load: lib.func('int bpf_object__load(bpf_object *obj)'),
+    close: lib.func('void bpf_object__close(bpf_object *obj)'),
+    next_map: lib.func('bpf_map *bpf_object__next_map(bpf_object *obj, bpf_map *map)'),
+    map_fd: lib.func('int bpf_map__fd(bpf_map *map)'),
+    map_name: lib.func('const char *bpf_map__name(bpf_map *map)'),
+    map_type: lib.func('int bpf_map__type(bpf_map *map)'),
+    key_size: lib.func('uint32_t bpf_map__key_size(bpf_map *map)'),
+    value_size: lib.func('uint32_t bpf_map__value_size(bpf_map *map)'),
+    max_entries: lib.func('uint32_t bpf_map__max_entries(bpf_map *map)'),
+    update: lib.func('int bpf_map_update_elem(int fd, const void *key, const void *value, uint64_t flags)'),
+    lookup: lib.func('int bpf_map_lookup_elem(int fd, const void *key, _Out_ void *value)'),
+    del: lib.func('int bpf_map_delete_elem(int fd, const void *key)'),
+    next_key: lib.func('int bpf_map_get_next_key(int fd, const void *key, _Out_ void *next)'),
+    test_run: lib.func('int bpf_prog_test_run_opts(int fd, void *opts)'),
+    info: lib.func('int bpf_obj_get_info_by_fd(int fd, void *info, _Inout_ uint32_t *len)'),
+    get_error: lib.func('long libbpf_get_error(const void *ptr)'),
+    rb_new: lib.func('ring_buffer *ring_buffer__new(int fd, l7_sample_fn *cb, void *ctx, void *opts)'),
+    rb_consume: lib.func('int ring_buffer__consume(ring_buffer *rb)'),
+    rb_epoll: lib.func('int ring_buffer__epoll_fd(ring_buffer *rb)'),
+    rb_free: lib.func('void ring_buffer__free(ring_buffer *rb)'),
+    set_print: lib.func('void *libbpf_set_print(l7_print_fn *fn)'),
+    vsnprintf: libc.func('int vsnprintf(_Out_ uint8_t *buf, size_t size, const char *fmt, void *args)'),
+  };
+  void obj; void prog; void map; void rb;
+
+  // libbpf messages are collected, not printed: callers put them into typed errors.
+  const messages: string[] = [];
+  const line = Buffer.alloc(1 << 20);
+  const printCb = koffi.register((level: number, fmt: string, args: unknown) => {
+    const n = raw.vsnprintf(line, line.length, fmt, args) as number;
+    const text = line.subarray(0, Math.max(0, Math.min(n, line.length - 1))).toString('utf8').trimEnd();
+    if (process.env.L7BPF_LIBBPF_DEBUG) process.stderr.write(`libbpf[${level}]: ${text}\n`);
+    if (messages.length < 2000) messages.push(text);
+    return 0;
+  }, koffi.pointer(PrintFn));
+  raw.set_print(printCb);
+
+  const logBufs = new Map<unknown, { ptr: unknown; size: number }>();
+  const isNull = (p: unknown): boolean => p === null || p === undefined;
+  const errOf = (p: unknown): number => (isNull(p) ? -22 : Number(raw.get_error(p)));
+
+  function opened(p: unknown, what: string): ObjectHandle {
+    if (isNull(p) || errOf(p) !== 0) {
+      throw new Error(`libbpf: cannot open ${what}: ${messages.splice(0).slice(-5).join('; ')} (hint: is it a BPF ELF object built by clang -target bpf?)`);
+    }
+    return p as ObjectHandle;
+  }
+
+  return {
+    openFile: (path) => opened(raw.open_file(path, null), path),
+    openMem(data, name) {
+      // libbpf keeps pointers into the buffer until close: copy into stable memory
+      const mem = koffi.alloc('uint8_t', data.length);
+      Buffer.from(koffi.view(mem, data.length)).set(data);
+      const h = opened(raw.open_mem(mem, data.length, null), name);
+      keep.set(h, mem);
+      return h;
+    },
+    programs(o) {
+      const out: ProgramDesc[] = [];
+      for (let p = raw.next_program(o, null); !isNull(p); p = raw.next_program(o, p)) {
+        out.push({ name: raw.prog_name(p) as string, handle: p as ProgramHandle });
+      }
+      return out;
+    },
+    setProgramLog(p, size, level) {
+      const ptr = koffi.alloc('uint8_t', size);
+      Buffer.from(koffi.view(ptr, size)).fill(0);
+      logBufs.set(p, { ptr, size });
+      raw.set_log_buf(p, ptr, size);
+      raw.set_log_level(p, level);
+    },
+    programLog(p) {
+      const b = logBufs.get(p);
+      if (!b) return '';
+      const view = Buffer.from(koffi.view(b.ptr, b.size));
+      const end = view.indexOf(0);
+      return view.subarray(0, end < 0 ? b.size : end).toString('utf8');
+    },
+    load: (o) => raw.load(o) as number,
+    programFd: (p) => raw.prog_fd(p) as number,
+    maps(o) {
+      const out: MapDesc[] = [];
+      for (let m = raw.next_map(o, null); !isNull(m); m = raw.next_map(o, m)) {
+        out.push({
+          name: raw.map_name(m) as string, fd: raw.map_fd(m) as number, type: raw.map_type(m) as number,
+          keySize: raw.key_size(m) as number, valueSize: raw.value_size(m) as number, maxEntries: raw.max_entries(m) as number,
+        });
+      }
+      return out;
+    },
+    mapUpdate: (fd, key, value, flags = 0) => raw.update(fd, key, value, flags) as number,
+    mapLookup(fd, key, valueSize) {
+      const out = Buffer.alloc(valueSize);
+      return (raw.lookup(fd, key, out) as number) === 0 ? out : null;
+    },
+    mapDelete: (fd, key) => raw.del(fd, key) as number,
+    mapNextKey(fd, key, keySize) {
+      const out = Buffer.alloc(keySize);
+      return (raw.next_key(fd, key, out) as number) === 0 ? out : null;
+    },
+    testRun: (fd, input) => testRun(raw, fd, input),
+    progInfo(fd): ProgInfo {
+      const info = Buffer.alloc(232);
+      const len = [info.length];
+      const r = raw.info(fd, info, len) as number;
+      if (r !== 0) return { verifiedInsns: -1, xlatedLen: -1, jitedLen: -1 };
+      return { verifiedInsns: info.readUInt32LE(216), xlatedLen: info.readUInt32LE(20), jitedLen: info.readUInt32LE(16) };
+    },
+    ringbufOpen: (fd) => ringbufOpen(raw, SampleFn, fd),
+    close(o) {
+      raw.close(o);
+      keep.delete(o);
+    },
+    takeMessages: () => messages.splice(0),
+  };
+}
+
+const keep = new Map<unknown, unknown>();
+
+// struct bpf_test_run_opts (libbpf 1.1.2, x86_64/aarch64): sz@0 data_in@8 data_out@16
+// data_size_in@24 data_size_out@28 ctx_in@32 ctx_out@40 ctx_size_in@48 ctx_size_out@52
+// retval@56 repeat@60 duration@64 flags@68 cpu@72 batch_size@76; sizeof 80.
+function testRun(raw: Raw, fd: number, input: TestRunInput): TestRunResult {
+  const outSize = input.dataOutSize ?? Math.max(256, input.data.length + 256);
+  const total = 80 + input.data.length + outSize;
+  const mem = koffi.alloc('uint8_t', total);
+  const view = Buffer.from(koffi.view(mem, total));
+  view.fill(0);
+  const base = koffi.address(mem);
+  view.set(input.data, 80);
+  view.writeBigUInt64LE(80n, 0);
+  view.writeBigUInt64LE(base + 80n, 8);
+  view.writeBigUInt64LE(base + 80n + BigInt(input.data.length), 16);
+  view.writeUInt32LE(input.data.length, 24);
+  view.writeUInt32LE(outSize, 28);
+  view.writeInt32LE(input.repeat ?? 1, 60);
+  const r = raw.test_run(fd, mem) as number;
+  const outLen = Math.min(view.readUInt32LE(28), outSize);
+  const start = 80 + input.data.length;
+  const result: TestRunResult = {
+    err: r,
+    retval: view.readUInt32LE(56),
+    durationNs: view.readUInt32LE(64),
+    dataOut: Buffer.from(view.subarray(start, start + outLen)),
+  };
+  koffi.free(mem);
+  return result;
+}
+
+function ringbufOpen(raw: Raw, SampleFn: TypeObject, fd: number): RingbufHandle {
+  let pending: Buffer[] = [];
+  const cb = koffi.register((_ctx: unknown, data: unknown, size: number | bigint) => {
+    pending.push(Buffer.from(koffi.view(data, Number(size))));
+    return 0;
+  }, koffi.pointer(SampleFn));
+  const h = raw.rb_new(fd, cb, null, null);
+  if (h === null || Number(raw.get_error(h)) !== 0) {
+    koffi.unregister(cb);
+    throw new Error(`libbpf: ring_buffer__new(fd ${fd}) failed (hint: is the map a BPF_MAP_TYPE_RINGBUF?)`);
+  }
+  return {
+    consume() {
+      raw.rb_consume(h);
+      const out = pending;
+      pending = [];
+      return out;
+    },
+    epollFd: () => raw.rb_epoll(h) as number,
+    free() {
+      raw.rb_free(h);
+      koffi.unregister(cb);
+    },
+  };
+}

@@ -1,0 +1,54 @@
+// The simulator's judge backed by the oracle: connection decisions at SYN, request verdicts
+// from the raw head bytes (strict rules first, then http rules). It also turns what it
+// judged into flow records.
+import type { Inventory } from '../endpoints/types.ts';
+import type { Policy } from '../policy/types.ts';
+import { decide, decideConnection, parseRequestHead, resolveIp, type DirectionDecision, type L7Input, type Verdict } from '../verdict/index.ts';
+import type { PeerRef } from '../verdict/peers.ts';
+import type { ConnInfo, Judge, RequestEvent } from '../../sim/index.ts';
+
+export interface OracleConnVerdict {
+  readonly allowed: boolean;
+  readonly inspect: boolean;
+  readonly src: PeerRef;
+  readonly dst: PeerRef;
+  readonly directions: readonly DirectionDecision[];
+  readonly verdict: Verdict;
+}
+
+export interface OracleRequestVerdict {
+  readonly allowed: boolean;
+  readonly verdict: Verdict;
+  readonly input: L7Input;
+}
+
+export function oracleJudge(policies: readonly Policy[], inv: Inventory, limit?: number): Judge<OracleConnVerdict, OracleRequestVerdict> {
+  return {
+    connection(conn: ConnInfo): OracleConnVerdict {
+      const src = resolveIp(inv, conn.srcIp);
+      const dst = resolveIp(inv, conn.dstIp);
+      const flow = { src, dst, dstPort: conn.dstPort, protocol: 'TCP' as const };
+      const directions = decideConnection(policies, flow);
+      const verdict = decide(policies, flow);
+      return { allowed: verdict.allowed, inspect: verdict.allowed && directions.some((d) => d.l7 !== null), src, dst, directions, verdict };
+    },
+    request(conn: ConnInfo, req: RequestEvent, cv: OracleConnVerdict): OracleRequestVerdict {
+      const input = l7InputOf(req, limit);
+      const verdict = decide(policies, { src: cv.src, dst: cv.dst, dstPort: conn.dstPort, protocol: 'TCP' }, input);
+      return { allowed: verdict.allowed, verdict, input };
+    },
+  };
+}
+
+/** What the oracle judges for a request event: our strict parse of the raw head decides. */
+export function l7InputOf(req: RequestEvent, limit?: number): L7Input {
+  if (req.kind === 'violation' && req.code === 'head-too-long') {
+    return { kind: 'violation', violation: { rule: 'head-too-long', detail: req.detail, offset: req.offset } };
+  }
+  const head = parseRequestHead(req.head, limit);
+  if (head.kind === 'violation') return { kind: 'violation', violation: head.violation };
+  if (head.kind === 'ok' && req.kind === 'request') return { kind: 'request', request: head.request };
+  const detail = req.kind === 'parse-error' ? `${req.code}: ${req.reason}` : req.kind === 'violation' ? req.detail : 'request head not understood';
+  const offset = req.kind === 'request' ? 0 : req.offset;
+  return { kind: 'violation', violation: { rule: 'malformed', detail, offset } };
+}

@@ -1,0 +1,56 @@
+// Replay events -> flow records (Hubble shape) and the per-request rows the summary uses.
+import type { FlowRecord, FlowSide } from '../flow/build.ts';
+import type { ConnInfo, RequestRecord } from '../../sim/index.ts';
+import { describePeer } from '../verdict/peers.ts';
+import { STRICT_RULES } from '../verdict/strict.ts';
+import type { Direction, Verdict } from '../verdict/types.ts';
+import type { OracleConnVerdict, OracleRequestVerdict } from './judge.ts';
+
+export interface RequestRow {
+  readonly pair: string;
+  readonly line: string;
+  readonly allowed: boolean;
+  readonly reason: string;
+  readonly rule: string;
+}
+
+function sides(conn: ConnInfo, cv: OracleConnVerdict): { src: FlowSide; dst: FlowSide } {
+  return { src: { ip: conn.srcIp, port: conn.srcPort, peer: cv.src }, dst: { ip: conn.dstIp, port: conn.dstPort, peer: cv.dst } };
+}
+
+function directionOf(v: Verdict, cv: OracleConnVerdict): Direction {
+  return v.deniedBy ?? cv.directions.find((d) => d.l7 !== null)?.direction ?? cv.directions.at(-1)?.direction ?? 'ingress';
+}
+
+export function connectionFlow(conn: ConnInfo, cv: OracleConnVerdict, nodeName: string): FlowRecord {
+  const v = cv.verdict;
+  return {
+    timeNs: conn.startTs, nodeName, ...sides(conn, cv), kind: 'l3l4', allowed: v.allowed, denyRule: v.reason === 'deny-rule',
+    direction: directionOf(v, cv), isReply: false, tcpFlags: { SYN: true }, policies: v.rules,
+  };
+}
+
+export function requestFlows(r: RequestRecord<OracleConnVerdict, OracleRequestVerdict>, nodeName: string): FlowRecord[] {
+  const v = r.verdict.verdict;
+  const req = r.verdict.input.kind === 'request' ? r.verdict.input.request : undefined;
+  const base = { nodeName, ...sides(r.conn, r.connVerdict), denyRule: false, direction: directionOf(v, r.connVerdict), policies: v.rules, ...(req ? { request: req } : {}) };
+  const out: FlowRecord[] = [{ ...base, timeNs: r.ts, kind: 'l7-request', allowed: v.allowed, isReply: false, ...(v.allowed ? {} : { summary: `${req ? `${req.method} ${req.target}` : 'request'} denied: ${v.summary}` }) }];
+  if (r.response) {
+    out.push({ ...base, timeNs: r.ts + r.response.latencyNs, kind: 'l7-response', allowed: true, isReply: true, status: r.response.status, latencyNs: r.response.latencyNs });
+  }
+  return out;
+}
+
+export function requestRow(r: RequestRecord<OracleConnVerdict, OracleRequestVerdict>): RequestRow {
+  const v = r.verdict.verdict;
+  const input = r.verdict.input;
+  const line = input.kind === 'request' ? `${input.request.method} ${input.request.target}` : `<${input.violation.rule}>`;
+  const reason = v.reason === 'strict' && v.violation ? `strict: ${STRICT_RULES[v.violation.rule]} (${v.violation.detail})` : v.reason;
+  return {
+    pair: `${describePeer(r.connVerdict.src)} -> ${describePeer(r.connVerdict.dst)}:${r.conn.dstPort}`,
+    line,
+    allowed: v.allowed,
+    reason,
+    rule: v.rules.map((x) => x.source).join(',') || '-',
+  };
+}

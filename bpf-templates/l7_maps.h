@@ -1,0 +1,135 @@
+/* maps and per-flow state */
+#ifndef L7_MAPS_H
+#define L7_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "l7_limits.h"
+#include "event.generated.h"
+
+/* ipcache: lpm trie keyed by prefix length + 16 address bytes.
+ * v4 addresses are stored as ::ffff:a.b.c.d (prefixlen + 96), so one trie
+ * serves both families. */
+struct l7_ipcache_key {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+
+struct l7_ipcache_val {
+	__u32 identity;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, L7_IPCACHE_ENTRIES);
+	__type(key, struct l7_ipcache_key);
+	__type(value, struct l7_ipcache_val);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} ipcache SEC(".maps");
+
+/* selectors: identity -> bitset of selector indices it matches */
+struct l7_sel_bits {
+	__u64 w[L7_SEL_WORDS];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, L7_IDENTITY_ENTRIES);
+	__type(key, __u32);
+	__type(value, struct l7_sel_bits);
+} selectors SEC(".maps");
+
+/* flows are keyed client -> server plus the policy direction that decided
+ * them, so a pod talking to a pod on the same node keeps two entries (the
+ * client's egress, the server's ingress) in the one shared map. */
+struct l7_flow_key {
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u16 sport;	/* network order */
+	__u16 dport;
+	__u8 family;
+	__u8 dir;	/* L7_DIR_* */
+	__u8 proto;
+	__u8 pad;
+};
+
+/* resumable http/1 request parser (see l7_http1.h) */
+struct l7_h1 {
+	__u8 st;	/* H_* */
+	__u8 seg;	/* path canonical-form checker state */
+	__u8 pct;	/* percent-escape position 0..2 */
+	__u8 pcthi;	/* first hex digit of an escape */
+	__u16 flags;	/* HF_* */
+	__u8 hkind;	/* special header being read: HK_* */
+	__u8 spec;	/* special-name candidates while reading a name */
+	__u16 pos;	/* position in the current literal / token */
+	__u16 mst;	/* method dfa */
+	__u16 pst;	/* path dfa */
+	__u16 hst;	/* host dfa, current */
+	__u16 hcommit;	/* host dfa, before trailing whitespace */
+	__u16 nst;	/* header-name dfa */
+	__u16 vst;	/* header-value dfa, current */
+	__u16 vcommit;	/* header-value dfa, before trailing whitespace */
+	__u16 line_len;	/* bytes of the request line */
+	__u32 hdr_len;	/* bytes of request line + headers */
+	__u32 req_seq;	/* seq of the request's first byte */
+	__u64 hsat;	/* header requirements satisfied */
+	__u64 clen;	/* content-length / body or chunk bytes left */
+};
+
+#define L7_FLOW_ALLOW 1
+#define L7_FLOW_L7 2
+#define L7_FLOW_DENY 3		/* l3/l4 deny: drop everything */
+#define L7_FLOW_RESET 4		/* l7 deny happened: drop the rest */
+
+struct l7_flow {
+	__u8 kind;	/* L7_FLOW_* */
+	__u8 family;
+	__u8 pad[2];
+	__u32 local_id;
+	__u32 peer_id;
+	__s32 rule;
+	__u32 next_seq;	/* next client byte to inspect */
+	__u32 pad2;
+	__u64 l7rules[L7_RULE_WORDS];	/* http rules the connection may use */
+	struct l7_h1 h1;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, L7_FLOW_ENTRIES);
+	__type(key, struct l7_flow_key);
+	__type(value, struct l7_flow);
+} flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, L7_RINGBUF_BYTES);
+} events SEC(".maps");
+
+/* per-cpu scratch: the chunk buffer and the scan cursor live here, not on
+ * the 512-byte stack */
+struct l7_scratch {
+	__u8 buf[L7_CHUNK];
+	__u32 off;	/* next payload byte (skb offset) */
+	__u32 end;	/* end of payload (skb offset) */
+	__u32 seq;	/* seq of the byte at `off` */
+	__u16 reason;	/* L7_REASON_* when the scan stopped on a deny */
+	__u8 stop;	/* 1 = stop, decision in reason */
+	__u8 pad;
+	__s32 http_rule;	/* last allowed http rule */
+	__u32 pkt_seq;
+	__u32 payload_off;	/* skb offset of this packet's tcp payload */
+	struct l7_flow_key key;
+	struct l7_event ev;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct l7_scratch);
+} scratch SEC(".maps");
+
+#endif

@@ -1,0 +1,122 @@
+/* l7 deny: reset both ends (docs/datapath.md, "reset recipe").
+ * the denied client segment becomes the server's rst to the client (a clone
+ * is injected with bpf_clone_redirect), then the client's rst to the server
+ * (the skb itself goes on). needs bpf_skb_change_tail (4.9) and
+ * bpf_clone_redirect (4.2). */
+#ifndef L7_RESET_H
+#define L7_RESET_H
+
+#include <linux/pkt_cls.h>
+#include "l7_parse.h"
+
+static __always_inline __u16 l7_csum_fold(__s64 sum)
+{
+	__u32 s = (__u32)sum;
+
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return ~s;
+}
+
+struct l7_v6_pseudo {
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__be32 len;
+	__be32 nh;
+};
+
+struct l7_v4_pseudo {
+	__be32 saddr;
+	__be32 daddr;
+	__be16 proto;
+	__be16 len;
+};
+
+/* writes mac/ip/tcp headers for a 20-byte tcp rst from (src, sport) to (dst, dport) */
+static __always_inline int l7_write_rst(struct __sk_buff *skb, const struct l7_pkt *p, int swap, __u32 seq, __u32 ack)
+{
+	__u8 macs[12], tmp[6];
+	struct tcphdr th;
+	__s64 sum;
+
+	if (bpf_skb_load_bytes(skb, 0, macs, 12))
+		return -1;
+	__builtin_memcpy(tmp, macs, 6);
+	__builtin_memcpy(macs, macs + 6, 6);
+	__builtin_memcpy(macs + 6, tmp, 6);
+	if (bpf_skb_store_bytes(skb, 0, macs, 12, 0))
+		return -1;
+
+	__builtin_memset(&th, 0, sizeof(th));
+	th.source = swap ? p->dport : p->sport;
+	th.dest = swap ? p->sport : p->dport;
+	th.seq = bpf_htonl(seq);
+	th.ack_seq = bpf_htonl(ack);
+	th.doff = 5;
+	th.rst = 1;
+	th.ack = 1;
+
+	if (p->family == 4) {
+		struct iphdr ip;
+		struct l7_v4_pseudo ph;
+
+		if (bpf_skb_load_bytes(skb, p->l3_off, &ip, sizeof(ip)))
+			return -1;
+		__builtin_memcpy(&ph.saddr, (swap ? p->daddr : p->saddr) + 12, 4);
+		__builtin_memcpy(&ph.daddr, (swap ? p->saddr : p->daddr) + 12, 4);
+		ip.saddr = ph.saddr;
+		ip.daddr = ph.daddr;
+		ip.tot_len = bpf_htons(sizeof(ip) + sizeof(th));
+		ip.ttl = 64;
+		ip.id = 0;
+		ip.frag_off = bpf_htons(0x4000);
+		ip.check = 0;
+		ip.check = l7_csum_fold(bpf_csum_diff(0, 0, (__be32 *)&ip, sizeof(ip), 0));
+		if (bpf_skb_store_bytes(skb, p->l3_off, &ip, sizeof(ip), 0))
+			return -1;
+		ph.proto = bpf_htons(IPPROTO_TCP);
+		ph.len = bpf_htons(sizeof(th));
+		sum = bpf_csum_diff(0, 0, (__be32 *)&ph, sizeof(ph), 0);
+	} else {
+		struct ipv6hdr ip6;
+		struct l7_v6_pseudo ph;
+
+		if (bpf_skb_load_bytes(skb, p->l3_off, &ip6, sizeof(ip6)))
+			return -1;
+		__builtin_memcpy(ph.saddr, swap ? p->daddr : p->saddr, 16);
+		__builtin_memcpy(ph.daddr, swap ? p->saddr : p->daddr, 16);
+		__builtin_memcpy(&ip6.saddr, ph.saddr, 16);
+		__builtin_memcpy(&ip6.daddr, ph.daddr, 16);
+		ip6.payload_len = bpf_htons(sizeof(th));
+		ip6.hop_limit = 64;
+		if (bpf_skb_store_bytes(skb, p->l3_off, &ip6, sizeof(ip6), 0))
+			return -1;
+		ph.len = bpf_htonl(sizeof(th));
+		ph.nh = bpf_htonl(IPPROTO_TCP);
+		sum = bpf_csum_diff(0, 0, (__be32 *)&ph, sizeof(ph), 0);
+	}
+	sum = bpf_csum_diff(0, 0, (__be32 *)&th, sizeof(th), (__u32)sum);
+	th.check = l7_csum_fold(sum);
+	return bpf_skb_store_bytes(skb, p->l4_off, &th, sizeof(th), 0);
+}
+
+/* rst_seq: the first client byte the server has not received */
+static __always_inline int l7_reset(struct __sk_buff *skb, const struct l7_pkt *p, __u32 rst_seq)
+{
+	__u32 ifindex = skb->ifindex;
+
+	if (p->family == 4 && p->l4_off != p->l3_off + sizeof(struct iphdr))
+		return TC_ACT_SHOT;
+	if (bpf_skb_change_tail(skb, p->l4_off + sizeof(struct tcphdr), 0))
+		return TC_ACT_SHOT;
+	/* server -> client: seq = what the client acked, ack = past this segment */
+	if (l7_write_rst(skb, p, 1, p->ack, p->seq + p->payload_len))
+		return TC_ACT_SHOT;
+	bpf_clone_redirect(skb, ifindex, BPF_F_INGRESS);
+	/* client -> server, back in the original orientation (macs swap back) */
+	if (l7_write_rst(skb, p, 0, rst_seq, p->ack))
+		return TC_ACT_SHOT;
+	return TC_ACT_OK;
+}
+
+#endif

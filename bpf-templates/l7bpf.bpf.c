@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: GPL-2.0
+/* l7bpf tc program: l3/l4 policy at connection start, strict http/1 request
+ * policy on the client's byte stream. attach l7_from_pod to tc ingress and
+ * l7_to_pod to tc egress of an endpoint's host-side veth. */
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+
+#ifdef L7_POLICY_HEADER
+#include L7_POLICY_HEADER
+#else
+#include "policy_default.h"
+#endif
+#include "l7_limits.h"
+#include "l7_maps.h"
+#include "l7_parse.h"
+#include "l7_policy.h"
+#include "l7_scan.h"
+#include "l7_reset.h"
+
+_Static_assert(L7_NUM_SELECTORS <= L7_MAX_SELECTORS, "too many selectors");
+_Static_assert(L7_NUM_HTTP_RULES <= L7_MAX_HTTP_RULES, "too many http rules");
+_Static_assert(L7_NUM_HDR_REQS <= L7_MAX_HEADER_REQS, "too many header requirements");
+_Static_assert(L7_INGRESS_NUM_ENTRIES <= L7_MAX_PORT_ENTRIES, "too many ingress entries");
+_Static_assert(L7_EGRESS_NUM_ENTRIES <= L7_MAX_PORT_ENTRIES, "too many egress entries");
+
+char LICENSE[] SEC("license") = "GPL";
+
+static __always_inline void l7_key(struct l7_flow_key *k, const struct l7_pkt *p, int reverse, __u8 dir)
+{
+	__builtin_memcpy(k->saddr, reverse ? p->daddr : p->saddr, 16);
+	__builtin_memcpy(k->daddr, reverse ? p->saddr : p->daddr, 16);
+	k->sport = reverse ? p->dport : p->sport;
+	k->dport = reverse ? p->sport : p->dport;
+	k->family = p->family;
+	k->dir = dir;
+	k->proto = p->proto;
+	k->pad = 0;
+}
+
+/* connection decision for a packet entering the policy direction `dir` */
+static __always_inline void l7_ask(struct l7_conn_q *q, const struct l7_pkt *p, __u8 dir)
+{
+	/* egress: the local endpoint is the sender; ingress: the receiver */
+	__builtin_memcpy(q->local, dir == L7_DIR_EGRESS ? p->saddr : p->daddr, 16);
+	__builtin_memcpy(q->peer, dir == L7_DIR_EGRESS ? p->daddr : p->saddr, 16);
+	q->port = p->odd ? 0 : bpf_ntohs(p->dport);
+	q->proto = p->odd ? 0 : p->proto;
+	q->dir = dir;
+	l7_decide_conn(q);
+}
+
+static __always_inline int l7_drop(struct l7_scratch *sc, __u16 reason)
+{
+	l7_ev_send(&sc->ev, L7_EV_DROP, L7_VERDICT_DROPPED, reason);
+	return TC_ACT_SHOT;
+}
+
+/* first packet of a flow (tcp syn, first udp datagram, or mid-stream) */
+static __always_inline int l7_new_flow(struct l7_scratch *sc, const struct l7_pkt *p, __u8 dir)
+{
+	struct l7_conn_q q = {};
+	struct l7_flow f = {};
+	int syn = p->proto == IPPROTO_TCP && (p->flags & (L7_TH_SYN | L7_TH_ACK)) == L7_TH_SYN;
+
+	l7_ask(&q, p, dir);
+	sc->ev.local_id = q.local_id;
+	sc->ev.peer_id = q.peer_id;
+	sc->ev.rule = q.rule;
+	if (q.kind == L7_FLOW_DENY) {
+		l7_ev_send(&sc->ev, L7_EV_CONN, L7_VERDICT_DROPPED, q.reason);
+		return TC_ACT_SHOT;
+	}
+	/* no l4 header, or l7 rules without the stream from its start: fail closed */
+	if (q.kind == L7_FLOW_L7 && (p->odd || p->proto != IPPROTO_TCP || !syn || p->payload_len)) {
+		l7_ev_send(&sc->ev, L7_EV_CONN, L7_VERDICT_DROPPED,
+			   p->odd ? L7_REASON_UNSUPPORTED : L7_REASON_NO_FLOW_STATE);
+		return TC_ACT_SHOT;
+	}
+	l7_ev_send(&sc->ev, L7_EV_CONN, L7_VERDICT_FORWARDED, L7_REASON_NONE);
+	if (p->odd)
+		return TC_ACT_OK;
+	f.kind = q.kind;
+	f.family = p->family;
+	f.local_id = q.local_id;
+	f.peer_id = q.peer_id;
+	f.rule = q.rule;
+	f.next_seq = p->seq + 1;
+#pragma unroll
+	for (int w = 0; w < L7_RULE_WORDS; w++)
+		f.l7rules[w] = q.rules[w];
+	l7_h1_next(&f.h1);
+	bpf_map_update_elem(&flows, &sc->key, &f, BPF_ANY);
+	return TC_ACT_OK;
+}
+
+/* client bytes of an l7 flow: the stream rule, then the framer */
+static __always_inline int l7_stream(struct __sk_buff *skb, struct l7_scratch *sc, struct l7_flow *f,
+				     const struct l7_pkt *p)
+{
+	struct l7_scan_ctx c = { .skb = skb, .f = f, .sc = sc };
+	__u32 skip, start;
+
+	if (p->payload_len == 0)
+		return TC_ACT_OK;
+	if ((__s32)(p->seq - f->next_seq) > 0)
+		return l7_drop(sc, L7_REASON_STREAM_HOLE);
+	if ((__s32)(p->seq + p->payload_len - f->next_seq) <= 0)
+		return TC_ACT_OK;	/* pure retransmission of inspected bytes */
+	skip = f->next_seq - p->seq;
+	start = f->next_seq;
+	sc->payload_off = p->payload_off;
+	sc->pkt_seq = p->seq;
+	sc->off = p->payload_off + skip;
+	sc->end = p->payload_off + p->payload_len;
+	sc->seq = start;
+	sc->stop = 0;
+	sc->reason = L7_REASON_NONE;
+	sc->http_rule = -1;
+	bpf_loop(L7_MAX_PAYLOAD, l7_scan_cb, &c, 0);
+	f->next_seq = sc->seq;
+	if (!sc->stop)
+		return TC_ACT_OK;
+	f->kind = L7_FLOW_RESET;
+	l7_emit_req(skb, sc, sc->payload_off + (f->h1.req_seq - sc->pkt_seq));
+	return l7_reset(skb, p, start);
+}
+
+__attribute__((noinline)) int l7_handle(struct __sk_buff *skb, __u32 dir)
+{
+	__u32 zero = 0;
+	struct l7_scratch *sc;
+	struct l7_flow *f;
+	struct l7_pkt p;
+
+	if (!skb)
+		return TC_ACT_OK;
+	if (l7_parse(skb, &p))
+		return TC_ACT_OK;	/* not ip: not ours to judge */
+	sc = bpf_map_lookup_elem(&scratch, &zero);
+	if (!sc)
+		return TC_ACT_SHOT;
+	l7_ev_init(&sc->ev, skb, &p, dir);
+	l7_key(&sc->key, &p, 0, dir);
+	if (p.odd || (p.proto != IPPROTO_TCP && p.proto != IPPROTO_UDP))
+		return l7_new_flow(sc, &p, dir);
+	f = bpf_map_lookup_elem(&flows, &sc->key);
+	if (!f) {
+		struct l7_flow_key rk;
+
+		/* a reply of a flow the other direction's policy allowed */
+		l7_key(&rk, &p, 1, dir == L7_DIR_EGRESS ? L7_DIR_INGRESS : L7_DIR_EGRESS);
+		if (bpf_map_lookup_elem(&flows, &rk))
+			return TC_ACT_OK;
+		return l7_new_flow(sc, &p, dir);
+	}
+	/* a fresh syn re-decides (port reuse, policy swap) */
+	if (p.proto == IPPROTO_TCP && (p.flags & (L7_TH_SYN | L7_TH_ACK)) == L7_TH_SYN)
+		return l7_new_flow(sc, &p, dir);
+	sc->ev.local_id = f->local_id;
+	sc->ev.peer_id = f->peer_id;
+	sc->ev.rule = f->rule;
+	switch (f->kind) {
+	case L7_FLOW_ALLOW:
+		return TC_ACT_OK;
+	case L7_FLOW_L7:
+		if (p.proto != IPPROTO_TCP)
+			return l7_drop(sc, L7_REASON_UNSUPPORTED);
+		return l7_stream(skb, sc, f, &p);
+	default:
+		return l7_drop(sc, L7_REASON_FLOW_DENIED);
+	}
+}
+
+SEC("tc")
+int l7_from_pod(struct __sk_buff *skb)
+{
+	return l7_handle(skb, L7_DIR_EGRESS);
+}
+
+SEC("tc")
+int l7_to_pod(struct __sk_buff *skb)
+{
+	return l7_handle(skb, L7_DIR_INGRESS);
+}

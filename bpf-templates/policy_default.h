@@ -1,0 +1,54 @@
+/* default policy header: no selectors, no rules (everything allowed).
+ * lets the templates compile alone; codegen/emit writes the real one with
+ * the same names (see docs/datapath.md, "generated header contract"). */
+#ifndef L7_POLICY_H
+#define L7_POLICY_H
+
+#include "l7_types.h"
+
+#define L7_POLICY_HASH "default"
+#define L7_NUM_SELECTORS 0
+#define L7_SEL_WORDS 1
+#define L7_NUM_HTTP_RULES 0
+#define L7_RULE_WORDS 1
+#define L7_NUM_HDR_REQS 0
+#define L7_NUM_L7_SETS 0
+
+#define L7_INGRESS_NUM_ENFORCED 0
+#define L7_INGRESS_NUM_ENTRIES 0
+#define L7_EGRESS_NUM_ENFORCED 0
+#define L7_EGRESS_NUM_ENTRIES 0
+const __u16 l7_ingress_enforced[1] = { 0 };
+const struct l7_port_entry l7_ingress_entries[1] = { { 0 } };
+const __u16 l7_egress_enforced[1] = { 0 };
+const struct l7_port_entry l7_egress_entries[1] = { { 0 } };
+
+/* per l7 set: rule bitset */
+const __u64 l7_set_rules[1][L7_RULE_WORDS] = { { 0 } };
+/* rules usable by http/1 (not grpc-only) */
+const __u64 l7_h1_rules[L7_RULE_WORDS] = { 0 };
+/* per rule: header requirements that must all hold */
+const __u64 l7_rule_hdrs[1] = { 0 };
+
+/* dfas: two states (dead, start), one class, no patterns */
+#define L7_DFA_DEFAULT(NAME, WORDS)                                        \
+	const __u8 l7_##NAME##_classes[256] = { 0 };                \
+	const __u16 l7_##NAME##_trans[2] = { 0, 0 };               \
+	const __u64 l7_##NAME##_accept[2 * (WORDS)] = { 0 };
+#define L7_METHOD_STATES 2
+#define L7_METHOD_CLASSES 1
+L7_DFA_DEFAULT(method, L7_RULE_WORDS)
+#define L7_PATH_STATES 2
+#define L7_PATH_CLASSES 1
+L7_DFA_DEFAULT(path, L7_RULE_WORDS)
+#define L7_HOST_STATES 2
+#define L7_HOST_CLASSES 1
+L7_DFA_DEFAULT(host, L7_RULE_WORDS)
+#define L7_HNAME_STATES 2
+#define L7_HNAME_CLASSES 1
+L7_DFA_DEFAULT(hname, 1)
+#define L7_HVALUE_STATES 2
+#define L7_HVALUE_CLASSES 1
+L7_DFA_DEFAULT(hvalue, 1)
+
+#endif

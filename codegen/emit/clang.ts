@@ -1,0 +1,44 @@
+// The one place that runs clang. Reproducible: fixed flags, cwd = output dir, debug paths
+// mapped, so the same header and templates give a byte-identical object anywhere.
+import { spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
+
+export const TEMPLATE_MAIN = 'l7bpf.bpf.c';
+export const POLICY_HEADER = 'policy.h';
+export const OBJECT_NAME = 'l7bpf.o';
+
+export class ClangError extends Error {
+  constructor(readonly stderr: string, readonly status: number | null) {
+    super(`emit: clang failed (status ${status}):\n${stderr.trim().split('\n').slice(0, 30).join('\n')}\n(hint: check that clang >= 14 and libbpf-dev are installed)`);
+    this.name = 'ClangError';
+  }
+}
+
+export function multiarchInclude(arch: string = process.arch): string {
+  const triple = arch === 'arm64' ? 'aarch64' : arch === 'x64' ? 'x86_64' : arch;
+  return `/usr/include/${triple}-linux-gnu`;
+}
+
+/** Arguments for building <outDir>/l7bpf.o from the templates and <outDir>/policy.h (cwd = outDir). */
+export function clangArgs(templatesDir: string, outDir: string, useDefaultPolicy = false): string[] {
+  const t = resolve(templatesDir);
+  const o = resolve(outDir);
+  return [
+    '-O2', '-g', '-target', 'bpf', '-Wall', '-Werror',
+    `-I${multiarchInclude()}`, '-I.', `-I${t}`,
+    ...(useDefaultPolicy ? [] : [`-DL7_POLICY_HEADER="${POLICY_HEADER}"`]),
+    `-fdebug-prefix-map=${t}=bpf-templates`, `-fdebug-prefix-map=${o}=.`,
+    '-c', `${t}/${TEMPLATE_MAIN}`, '-o', OBJECT_NAME,
+  ];
+}
+
+export function runClang(templatesDir: string, outDir: string, useDefaultPolicy = false): void {
+  const r = spawnSync('clang', clangArgs(templatesDir, outDir, useDefaultPolicy), { cwd: outDir, encoding: 'utf8' });
+  if (r.error) throw new ClangError(String(r.error.message), null);
+  if (r.status !== 0) throw new ClangError(r.stderr, r.status);
+}
+
+export function clangAvailable(): boolean {
+  const r = spawnSync('clang', ['--version'], { encoding: 'utf8' });
+  return r.status === 0;
+}

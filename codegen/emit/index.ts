@@ -1,0 +1,40 @@
+// codegen/emit: PolicyIR -> policy.h (pure) -> clang -> l7bpf.o + manifest.json.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { PolicyIR } from '../ir/types.ts';
+import { renderPolicyHeader } from './header.ts';
+import { DEFAULT_LIMITS, type Limits } from './limits.ts';
+import { buildManifest, irJson, sha256, type Manifest } from './manifest.ts';
+import { OBJECT_NAME, POLICY_HEADER, runClang } from './clang.ts';
+
+export { renderPolicyHeader, HEADER_MARK } from './header.ts';
+export { DEFAULT_LIMITS, LimitExceededError, checkLimits, type Limits } from './limits.ts';
+export { ClangError, clangAvailable } from './clang.ts';
+export type { Manifest } from './manifest.ts';
+
+/** bpf-templates/ of this checkout */
+export const TEMPLATES_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../bpf-templates');
+
+export interface EmitResult {
+  readonly dir: string;
+  readonly objectPath: string;
+  readonly headerPath: string;
+  readonly manifestPath: string;
+  readonly manifest: Manifest;
+}
+
+/** Writes policy.h, l7bpf.o and manifest.json into `outDir`. */
+export function emitObject(ir: PolicyIR, outDir: string, limits: Limits = DEFAULT_LIMITS, templatesDir = TEMPLATES_DIR): EmitResult {
+  mkdirSync(outDir, { recursive: true });
+  const input = sha256(irJson(ir));
+  const header = renderPolicyHeader({ ir, hash: input, limits });
+  const headerPath = join(outDir, POLICY_HEADER);
+  writeFileSync(headerPath, header);
+  runClang(templatesDir, outDir);
+  const objectPath = join(outDir, OBJECT_NAME);
+  const manifest = buildManifest(ir, limits, { input, header: sha256(header), object: sha256(readFileSync(objectPath)) });
+  const manifestPath = join(outDir, 'manifest.json');
+  writeFileSync(manifestPath, JSON.stringify(manifest, null, 2) + '\n');
+  return { dir: outDir, objectPath, headerPath, manifestPath, manifest };
+}

@@ -1,0 +1,60 @@
+// manifest.json: what the loader and operators need to know about an object.
+import { createHash } from 'node:crypto';
+import type { PolicyIR } from '../ir/types.ts';
+import type { Limits } from './limits.ts';
+import { words64 } from './header.ts';
+
+export interface MapLayout {
+  readonly name: string;
+  readonly type: string;
+  readonly keySize: number;
+  readonly valueSize: number;
+  readonly maxEntries: number;
+}
+
+export interface Manifest {
+  readonly version: 1;
+  readonly object: string;
+  readonly programs: readonly { readonly name: string; readonly attach: string; readonly policyDirection: 'egress' | 'ingress' }[];
+  readonly selectors: PolicyIR['selectors'];
+  readonly rules: PolicyIR['rules'];
+  readonly httpRules: readonly { readonly index: number; readonly rule: number; readonly method: string | null; readonly path: string | null; readonly host: string | null }[];
+  readonly maps: readonly MapLayout[];
+  readonly limits: Limits;
+  readonly sha256: { readonly input: string; readonly header: string; readonly object: string };
+}
+
+export const sha256 = (data: string | Uint8Array): string => createHash('sha256').update(data).digest('hex');
+
+/** Canonical JSON of the IR (typed arrays as plain arrays): the "input" hash. */
+export function irJson(ir: PolicyIR): string {
+  return JSON.stringify(ir, (_k, v: unknown) => (ArrayBuffer.isView(v) ? Array.from(v as Uint8Array) : v));
+}
+
+/** Sizes of the C structs in bpf-templates/l7_maps.h (checked against the kernel in test/kernel). */
+export function mapLayout(ir: PolicyIR): MapLayout[] {
+  const ruleWords = words64(ir.httpRules.length);
+  return [
+    { name: 'ipcache', type: 'lpm_trie', keySize: 20, valueSize: 8, maxEntries: 65536 },
+    { name: 'selectors', type: 'hash', keySize: 4, valueSize: 8 * words64(ir.selectors.length), maxEntries: 65536 },
+    { name: 'flows', type: 'lru_hash', keySize: 40, valueSize: 80 + 8 * ruleWords, maxEntries: 65536 },
+    { name: 'events', type: 'ringbuf', keySize: 0, valueSize: 0, maxEntries: 256 * 1024 },
+  ];
+}
+
+export function buildManifest(ir: PolicyIR, limits: Limits, hashes: Manifest['sha256']): Manifest {
+  return {
+    version: 1,
+    object: 'l7bpf.o',
+    programs: [
+      { name: 'l7_from_pod', attach: 'tc ingress of the endpoint host-side veth', policyDirection: 'egress' },
+      { name: 'l7_to_pod', attach: 'tc egress of the endpoint host-side veth', policyDirection: 'ingress' },
+    ],
+    selectors: ir.selectors,
+    rules: ir.rules,
+    httpRules: ir.httpRules.map((r) => ({ index: r.index, rule: r.rule, method: r.method, path: r.path, host: r.host })),
+    maps: mapLayout(ir),
+    limits,
+    sha256: hashes,
+  };
+}

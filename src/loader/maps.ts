@@ -1,0 +1,101 @@
+// Filling the policy maps the kernel decides with: ipcache (prefix -> identity) and
+// selectors (identity -> bitset of selector indices). Key/value layouts mirror l7_maps.h.
+import { isIPv4, isIPv6 } from 'node:net';
+import type { Libbpf } from './types.ts';
+import { type LoadedObject, mapOf } from './object.ts';
+
+export interface IpcacheEntry {
+  /** "10.0.0.1", "10.0.0.0/8", "fd00::/64" */
+  readonly cidr: string;
+  readonly identity: number;
+}
+
+export interface SelectorBits {
+  readonly identity: number;
+  /** selector indices (manifest order) the identity matches */
+  readonly selectors: readonly number[];
+}
+
+export class MapKeyError extends Error {
+  constructor(what: string, hint: string) {
+    super(`loader: ${what} (hint: ${hint})`);
+    this.name = 'MapKeyError';
+  }
+}
+
+function v6Bytes(ip: string): Uint8Array {
+  const [head, tail] = ip.includes('::') ? (ip.split('::') as [string, string]) : [ip, null];
+  const groups = (s: string) => (s ? s.split(':').map((g) => parseInt(g, 16)) : []);
+  const h = groups(head);
+  const t = tail === null ? [] : groups(tail);
+  const all = [...h, ...new Array<number>(8 - h.length - t.length).fill(0), ...t];
+  const out = new Uint8Array(16);
+  all.forEach((g, i) => {
+    out[2 * i] = g >> 8;
+    out[2 * i + 1] = g & 255;
+  });
+  return out;
+}
+
+/** 16 address bytes; IPv4 as ::ffff:a.b.c.d, as the datapath stores it. */
+export function addrBytes(ip: string): Uint8Array {
+  if (isIPv4(ip)) return Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, ...ip.split('.').map(Number)]);
+  if (isIPv6(ip)) return v6Bytes(ip);
+  throw new MapKeyError(`"${ip}" is not an IP address`, 'use a.b.c.d or an IPv6 address');
+}
+
+/** struct l7_ipcache_key: u32 prefixlen (host order) + 16 address bytes. */
+export function ipcacheKey(cidr: string): Buffer {
+  const [ip = '', len] = cidr.split('/');
+  const v4 = isIPv4(ip);
+  const max = v4 ? 32 : 128;
+  const plen = len === undefined ? max : Number(len);
+  if (!Number.isInteger(plen) || plen < 0 || plen > max) throw new MapKeyError(`bad prefix length in "${cidr}"`, `0..${max}`);
+  const key = Buffer.alloc(20);
+  key.writeUInt32LE(v4 ? plen + 96 : plen, 0);
+  key.set(addrBytes(ip), 4);
+  return key;
+}
+
+export function selectorValue(selectors: readonly number[], valueSize: number): Buffer {
+  const v = Buffer.alloc(valueSize);
+  for (const s of selectors) {
+    if (s < 0 || s >= valueSize * 8) throw new MapKeyError(`selector ${s} does not fit ${valueSize * 8} bits`, 'the object was built for fewer selectors');
+    v[s >> 3] = (v[s >> 3] ?? 0) | (1 << (s & 7));
+  }
+  return v;
+}
+
+function u32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n, 0);
+  return b;
+}
+
+function update(lib: Libbpf, fd: number, key: Uint8Array, value: Uint8Array, what: string): void {
+  const r = lib.mapUpdate(fd, key, value, 0);
+  if (r !== 0) throw new MapKeyError(`${what}: bpf_map_update_elem failed (errno ${-r})`, 'map full, or not running as root');
+}
+
+export function fillIpcache(obj: LoadedObject, entries: readonly IpcacheEntry[]): void {
+  const m = mapOf(obj, 'ipcache');
+  for (const e of entries) {
+    const v = Buffer.alloc(m.valueSize);
+    v.writeUInt32LE(e.identity, 0);
+    update(obj.lib, m.fd, ipcacheKey(e.cidr), v, `ipcache ${e.cidr}`);
+  }
+}
+
+export function fillSelectors(obj: LoadedObject, entries: readonly SelectorBits[]): void {
+  const m = mapOf(obj, 'selectors');
+  for (const e of entries) update(obj.lib, m.fd, u32(e.identity), selectorValue(e.selectors, m.valueSize), `selectors ${e.identity}`);
+}
+
+/** Removes every entry of a hash/lru/lpm map (e.g. flows between test cases). */
+export function clearMap(obj: LoadedObject, name: string): number {
+  const m = mapOf(obj, name);
+  const keys: Buffer[] = [];
+  for (let k = obj.lib.mapNextKey(m.fd, null, m.keySize); k; k = obj.lib.mapNextKey(m.fd, k, m.keySize)) keys.push(k);
+  for (const k of keys) obj.lib.mapDelete(m.fd, k);
+  return keys.length;
+}

@@ -1,6 +1,6 @@
 // Evaluating spec cases with the oracle. The same request bytes feed the simulator and the
 // kernel in differential tests, so requests are built as wire bytes here.
-import { decide, parseRequestHead, type L7Input, type Verdict } from '../../src/verdict/index.ts';
+import { decide, parseRequestHead, type Flow, type L7Input, type Verdict } from '../../src/verdict/index.ts';
 import { resolvePeer } from '../../src/cli/explain.ts';
 import type { SpecCase, SpecFile } from './spec-format.ts';
 
@@ -41,13 +41,16 @@ export function l7Input(req: CaseRequest, host: string): L7Input | undefined {
   }
 }
 
-export function evaluateCase(spec: SpecFile, c: SpecCase): Verdict {
+export function caseFlow(spec: SpecFile, c: SpecCase): Flow {
   const src = resolvePeer(spec.inventory, c.from);
   const m = /^(.*):(\d+)(?:\/(TCP|UDP|SCTP))?$/.exec(c.to);
   if (!m?.[1] || !m[2]) throw new Error(`${c.file}:${c.line}: "to" must be POD:PORT[/PROTO]`);
   const dst = resolvePeer(spec.inventory, m[1].replace(/^\[(.*)\]$/, '$1'));
-  const flow = { src, dst, dstPort: Number(m[2]), protocol: (m[3] ?? 'TCP') as 'TCP' | 'UDP' | 'SCTP' };
-  return decide(spec.policies, flow, l7Input(caseRequest(c), c.to));
+  return { src, dst, dstPort: Number(m[2]), protocol: (m[3] ?? 'TCP') as 'TCP' | 'UDP' | 'SCTP' };
+}
+
+export function evaluateCase(spec: SpecFile, c: SpecCase): Verdict {
+  return decide(spec.policies, caseFlow(spec, c), l7Input(caseRequest(c), c.to));
 }
 
 /** `denied strict:path-not-canonical` style text for a verdict. */

@@ -1,0 +1,72 @@
+// A direct interpreter of PolicyIR: what the kernel program decides, in TypeScript. Used to
+// hold lower() to the oracle (same verdicts on every spec case and random policies) and by
+// the loader to compute each identity's selector bits.
+import { accepts, step, START, type DfaTables } from '../regex/tables.ts';
+import { cidrMatches, entityMatches, selectorMatches, type PeerRef } from '../../src/verdict/peers.ts';
+import type { HttpRequest } from '../../src/verdict/http.ts';
+import type { Entity } from '../../src/policy/types.ts';
+import type { Direction, PolicyIR, Protocol, SelectorIR } from './types.ts';
+
+export type IrDecision = { readonly kind: 'deny' } | { readonly kind: 'allow' } | { readonly kind: 'l7'; readonly httpRules: readonly number[] };
+
+export function selectorMatchesPeer(s: SelectorIR, peer: PeerRef): boolean {
+  switch (s.match.kind) {
+    case 'labels':
+      return peer.kind === 'endpoint' && selectorMatches(s.match.selector, peer.endpoint.labels);
+    case 'entity':
+      return entityMatches(s.match.entity as Entity, peer);
+    case 'cidr':
+      return cidrMatches({ cidr: s.match.cidr, except: s.match.except }, peer);
+  }
+}
+
+/** Indices of the selectors that match a peer (the bitset the `selectors` map holds). */
+export function selectorBits(ir: PolicyIR, peer: PeerRef): Set<number> {
+  return new Set(ir.selectors.filter((s) => selectorMatchesPeer(s, peer)).map((s) => s.index));
+}
+
+export function decideIR(ir: PolicyIR, dir: Direction, local: ReadonlySet<number>, peer: ReadonlySet<number>, port: number, proto: Exclude<Protocol, 'ANY'>): IrDecision {
+  const table = ir[dir];
+  const enforced = table.enforced.some((i) => local.has(i));
+  const hits = table.entries.filter(
+    (e) => local.has(e.local) && (e.peer < 0 || peer.has(e.peer)) && port >= e.portLo && port <= e.portHi && (e.proto === 'ANY' || e.proto === proto),
+  );
+  if (hits.some((e) => e.action.kind === 'deny')) return { kind: 'deny' };
+  if (hits.some((e) => e.action.kind === 'allow')) return { kind: 'allow' };
+  const sets = hits.flatMap((e) => (e.action.kind === 'l7' ? [e.action.set] : []));
+  if (sets.length) {
+    // without default deny, http rules only observe
+    if (!enforced) return { kind: 'allow' };
+    const rules = new Set(sets.flatMap((s) => ir.l7Sets[s]?.httpRules ?? []));
+    return { kind: 'l7', httpRules: [...rules].sort((a, b) => a - b) };
+  }
+  return enforced ? { kind: 'deny' } : { kind: 'allow' };
+}
+
+const latin1 = (s: string) => Uint8Array.from(Buffer.from(s, 'latin1'));
+
+function matchSet(t: DfaTables, input: string): Set<number> {
+  return new Set(accepts(t, step(t, START, latin1(input))));
+}
+
+/** Whether some of `httpRules` matches the request, through the field DFAs as the kernel runs them. */
+export function requestAllowedIR(ir: PolicyIR, httpRules: readonly number[], req: HttpRequest): boolean {
+  const m = ir.matchers;
+  const method = matchSet(m.method, req.method);
+  const path = matchSet(m.path, req.target);
+  const hostName = req.version === 'HTTP/2' ? ':authority' : 'host';
+  const hostValue = req.headers.find(([n]) => n.toLowerCase() === hostName)?.[1];
+  const host = hostValue === undefined ? new Set<number>() : matchSet(m.host, hostValue);
+  const satisfied = new Set<number>();
+  for (const [name, value] of req.headers) {
+    const names = matchSet(m.headerName, name);
+    for (const v of matchSet(m.headerValue, value)) if (names.has(v)) satisfied.add(v);
+  }
+  return httpRules.some((i) => {
+    const r = ir.httpRules[i];
+    if (!r) return false;
+    if (r.http2Only && req.version !== 'HTTP/2') return false;
+    const hostOk = r.host === null || host.has(i);
+    return method.has(i) && path.has(i) && hostOk && r.headers.every((h) => satisfied.has(h));
+  });
+}

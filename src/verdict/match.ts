@@ -16,7 +16,8 @@ export function matchHttpRule(rule: HttpRule, req: HttpRequest): MatchResult {
   }
   for (const h of rule.headers) {
     const values = headerValues(req, h.name);
-    if (h.value === null ? values.length === 0 : !values.includes(h.value)) {
+    // request bytes are held as latin1; compare with the policy value's UTF-8 bytes
+    if (h.value === null ? values.length === 0 : !values.includes(Buffer.from(h.value, 'utf8').toString('latin1'))) {
       return { ok: false, why: h.value === null ? `header ${h.name} is absent` : `header "${h.name}: ${h.value}" is absent` };
     }
   }

@@ -43,7 +43,10 @@ export function* readPcap(r: ChunkReader, opts: ReadOptions): Generator<CaptureR
   }
   r.skip(24);
   const limit = Math.max(h.snaplen, SANE_RECORD);
-  const unit = h.nano ? 1n : 1000n;
+  const unit = h.nano ? 1 : 1000;
+  // consecutive records share their second: convert it to a bigint once
+  let lastSec = -1;
+  let secNs = 0n;
   for (;;) {
     if (!r.ensure(16)) {
       if (r.available > 0) onError(new CaptureError('truncated-record', r.pos, `record header cut after ${r.available} of 16 bytes`, 'the capture was cut short'));
@@ -67,6 +70,10 @@ export function* readPcap(r: ChunkReader, opts: ReadOptions): Generator<CaptureR
     const at = r.start + 16;
     const data = opts.view ? r.buf.subarray(at, at + incl) : r.buf.slice(at, at + incl);
     r.skip(16 + incl);
-    yield { ts: BigInt(sec) * 1_000_000_000n + BigInt(frac) * unit, linkType: h.linkType, data, origLen: orig, offset, interfaceId: 0 };
+    if (sec !== lastSec) {
+      lastSec = sec;
+      secNs = BigInt(sec) * 1_000_000_000n;
+    }
+    yield { ts: secNs + BigInt(frac * unit), linkType: h.linkType, data, origLen: orig, offset, interfaceId: 0 };
   }
 }

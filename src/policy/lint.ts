@@ -3,6 +3,8 @@ import type { Endpoint } from '../endpoints/types.ts';
 import { selectorMatches } from '../verdict/peers.ts';
 import { describeSelector } from './selectors.ts';
 import type { Diagnostic } from './diagnostics.ts';
+import { lower } from '../../codegen/ir/lower.ts';
+import { DEFAULT_IR_LIMITS, LowerError } from '../../codegen/ir/limits.ts';
 import type { HttpRule, Policy, PolicySpec, PortRule, Rule, SourcePos } from './types.ts';
 
 export function lintPolicies(policies: readonly Policy[], endpoints?: readonly Endpoint[]): Diagnostic[] {
@@ -14,7 +16,23 @@ export function lintPolicies(policies: readonly Policy[], endpoints?: readonly E
       if (endpoints) out.push(...unmatchedSelectors(spec, endpoints));
     }
   }
+  out.push(...kernelFit(policies));
   return out;
+}
+
+/** Whether the set compiles for the kernel, and DFAs close to the state limit. */
+function kernelFit(policies: readonly Policy[]): Diagnostic[] {
+  const first = policies[0]?.pos ?? { file: '<policies>', line: 1, col: 1 };
+  try {
+    const ir = lower(policies);
+    const limit = DEFAULT_IR_LIMITS.dfaStates;
+    return Object.entries(ir.matchers)
+      .filter(([, t]) => t.numStates > limit * 0.75)
+      .map(([field, t]) => warn(first, 'dfa-size', `the ${field} DFA of this policy set has ${t.numStates} states, near the limit of ${limit}`, 'simplify regexes that begin or end with .*, or split the policy set'));
+  } catch (e) {
+    if (!(e instanceof LowerError)) throw e;
+    return [warn(first, 'not-compilable', `this policy set cannot be compiled for the kernel: ${e.message}`)];
+  }
 }
 
 function warn(pos: SourcePos, code: string, message: string, hint?: string): Diagnostic {

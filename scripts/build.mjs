@@ -6,7 +6,7 @@ await build({
   platform: 'node',
   target: 'node20',
   format: 'esm',
-  outfile: 'dist/l7bpf.mjs',
+  outfile: process.argv[2] ?? 'dist/l7bpf.mjs',
   external: ['koffi'],
   banner: { js: "#!/usr/bin/env node\nimport { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   logLevel: 'warning',

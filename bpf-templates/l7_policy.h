@@ -20,6 +20,8 @@ struct l7_conn_q {
 	__u8 pad;
 	__u16 reason;
 	__s32 rule;
+	__u32 seen;	/* 4 deny, 2 allow, 1 l7 matched */
+	__u32 enforced;
 	__u64 rules[L7_RULE_WORDS];
 };
 
@@ -33,11 +35,13 @@ static __always_inline __u32 l7_identity(const __u8 *addr)
 	return v ? v->identity : L7_ID_WORLD;
 }
 
+const struct l7_sel_bits l7_no_bits = {};
+
 static __always_inline int l7_has_bit(const struct l7_sel_bits *b, __u32 idx)
 {
 	__u32 w = idx >> 6;
 
-	if (!b || w >= L7_SEL_WORDS)
+	if (w >= L7_SEL_WORDS)
 		return 0;
 	return (b->w[w] >> (idx & 63)) & 1;
 }
@@ -54,33 +58,32 @@ static __always_inline int l7_entry_matches(const struct l7_port_entry *e, const
 	return e->peer < 0 || l7_has_bit(pb, (__u32)e->peer);
 }
 
-/* folds one matching entry into the answer: deny > allow > l7 sets */
-static __always_inline void l7_fold(const struct l7_port_entry *e, struct l7_conn_q *q, int *seen)
+/* folds one matching entry into the answer: deny > allow > l7 sets.
+ * q->seen lives in memory (not in registers) so the verifier's states at
+ * the loop head do not multiply with every combination of flags. */
+static __always_inline void l7_fold(const struct l7_port_entry *e, struct l7_conn_q *q)
 {
-	if (e->kind == L7_ACT_DENY) {
-		if (seen[0] == 0)
-			q->rule = e->rule;
-		seen[0] = 1;
-	} else if (e->kind == L7_ACT_ALLOW) {
-		if (seen[1] == 0 && seen[0] == 0)
-			q->rule = e->rule;
-		seen[1] = 1;
-	} else if (e->set < L7_NUM_L7_SETS) {
-		if (seen[0] == 0 && seen[1] == 0 && seen[2] == 0)
-			q->rule = e->rule;
-		seen[2] = 1;
+	__u32 bit = e->kind == L7_ACT_DENY ? 4 : e->kind == L7_ACT_ALLOW ? 2 : 1;
+
+	if (e->kind == L7_ACT_L7) {
+		if (e->set >= L7_NUM_L7_SETS)
+			return;
 #pragma unroll
 		for (int w = 0; w < L7_RULE_WORDS; w++)
 			q->rules[w] |= l7_set_rules[e->set][w];
 	}
+	/* the first entry of the strongest kind names the rule */
+	if (bit > q->seen)
+		q->rule = e->rule;
+	q->seen |= bit;
+	/* force a reload next iteration: keeps these out of the verifier's precise state */
+	asm volatile("" ::: "memory");
 }
 
 /* global (non-static) so the verifier checks it once, not per call site */
 __attribute__((noinline)) int l7_decide_conn(struct l7_conn_q *q)
 {
 	const struct l7_sel_bits *lb, *pb;
-	int seen[3] = { 0, 0, 0 };
-	int enforced = 0;
 	__u32 i;
 
 	if (!q)
@@ -89,32 +92,47 @@ __attribute__((noinline)) int l7_decide_conn(struct l7_conn_q *q)
 	q->peer_id = l7_identity(q->peer);
 	lb = bpf_map_lookup_elem(&selectors, &q->local_id);
 	pb = bpf_map_lookup_elem(&selectors, &q->peer_id);
+	/* non-null from here on: a pointer that may be null would double the
+	 * verifier's states in every iteration below */
+	if (!pb)
+		pb = &l7_no_bits;
 	q->rule = -1;
 	q->reason = L7_REASON_NONE;
+	q->seen = 0;
+	q->enforced = 0;
 #pragma unroll
 	for (int w = 0; w < L7_RULE_WORDS; w++)
 		q->rules[w] = 0;
+	if (!lb) {
+		/* the local endpoint matches no selector: nothing enforces, nothing matches */
+		q->kind = L7_FLOW_ALLOW;
+		return 0;
+	}
 	if (q->dir == L7_DIR_INGRESS) {
+#pragma clang loop unroll(disable)
 		for (i = 0; i < L7_INGRESS_NUM_ENFORCED; i++)
-			enforced |= l7_has_bit(lb, l7_ingress_enforced[i]);
+			q->enforced |= l7_has_bit(lb, l7_ingress_enforced[i]);
+#pragma clang loop unroll(disable)
 		for (i = 0; i < L7_INGRESS_NUM_ENTRIES; i++)
 			if (l7_entry_matches(&l7_ingress_entries[i], lb, pb, q))
-				l7_fold(&l7_ingress_entries[i], q, seen);
+				l7_fold(&l7_ingress_entries[i], q);
 	} else {
+#pragma clang loop unroll(disable)
 		for (i = 0; i < L7_EGRESS_NUM_ENFORCED; i++)
-			enforced |= l7_has_bit(lb, l7_egress_enforced[i]);
+			q->enforced |= l7_has_bit(lb, l7_egress_enforced[i]);
+#pragma clang loop unroll(disable)
 		for (i = 0; i < L7_EGRESS_NUM_ENTRIES; i++)
 			if (l7_entry_matches(&l7_egress_entries[i], lb, pb, q))
-				l7_fold(&l7_egress_entries[i], q, seen);
+				l7_fold(&l7_egress_entries[i], q);
 	}
-	if (seen[0]) {
+	if (q->seen & 4) {
 		q->kind = L7_FLOW_DENY;
 		q->reason = L7_REASON_POLICY_DENY;
-	} else if (seen[1]) {
+	} else if (q->seen & 2) {
 		q->kind = L7_FLOW_ALLOW;
-	} else if (seen[2]) {
+	} else if (q->seen & 1) {
 		q->kind = L7_FLOW_L7;
-	} else if (enforced) {
+	} else if (q->enforced) {
 		q->kind = L7_FLOW_DENY;
 		q->reason = L7_REASON_NO_MATCH;
 	} else {

@@ -18,12 +18,11 @@ __attribute__((noinline)) int l7_decide_req(struct l7_flow *f)
 	m = h->mst;
 	p = h->pst;
 	o = h->hcommit;
-	if (m >= L7_METHOD_STATES || p >= L7_PATH_STATES || o >= L7_HOST_STATES)
-		return -1;
 #pragma unroll
 	for (int w = 0; w < L7_RULE_WORDS; w++) {
-		__u64 bits = f->l7rules[w] & l7_h1_rules[w] & l7_method_accept[m * L7_RULE_WORDS + w] &
-			     l7_path_accept[p * L7_RULE_WORDS + w] & l7_host_accept[o * L7_RULE_WORDS + w];
+		__u64 bits = f->l7rules[w] & l7_h1_rules[w] & L7_DFA_ACCEPT(method, L7_METHOD, m, w, L7_RULE_WORDS) &
+			     L7_DFA_ACCEPT(path, L7_PATH, p, w, L7_RULE_WORDS) &
+			     L7_DFA_ACCEPT(host, L7_HOST, o, w, L7_RULE_WORDS);
 
 		for (__u32 b = 0; b < 64 && bits; b++) {
 			r = w * 64 + b;
@@ -58,6 +57,49 @@ __attribute__((noinline)) int l7_emit_req(struct __sk_buff *skb, struct l7_scrat
 	sc->ev.http_rule = sc->http_rule;
 	l7_ev_send(&sc->ev, L7_EV_HTTP, sc->stop ? L7_VERDICT_RESET : L7_VERDICT_FORWARDED, sc->reason);
 	return 0;
+}
+
+/* the common bytes of a request head, inline: plain header-value bytes,
+ * header-name token bytes, unreserved path bytes. exactly what l7_h1_byte
+ * does for them; anything else (and the last bytes before the inspection
+ * limit) takes the full step. returns 1 when the byte was consumed. */
+static __always_inline int l7_h1_fast(struct l7_h1 *h, __u8 c)
+{
+	__u8 st = h->st, ct = l7_ctype[c];
+
+	if (h->hdr_len >= L7_INSPECT_WINDOW - 1 || h->line_len >= L7_INSPECT_WINDOW - 1)
+		return 0;
+	if (st == H_VALUE) {
+		if (c < 0x20 || c == 0x7f || h->hkind >= HK_CL)
+			return 0;
+		if (h->flags & HF_VAL_NEEDED) {
+			h->vst = L7_DFA_STEP(hvalue, L7_HVALUE, h->vst, c);
+			if (c != ' ')
+				h->vcommit = h->vst;
+		}
+		if (h->hkind == HK_HOST) {
+			h->hst = L7_DFA_STEP(host, L7_HOST, h->hst, c);
+			if (c != ' ')
+				h->hcommit = h->hst;
+		}
+	} else if (st == H_NAME) {
+		if (!(ct & CT_TCHAR))
+			return 0;
+		h->nst = L7_DFA_STEP(hname, L7_HNAME, h->nst, c);
+		if (h->spec)
+			l7_h1_special(h, c);
+		h->pos++;
+	} else if (st == H_TARGET) {
+		if (!(ct & CT_UNRES) || c == '.' || h->pct || (h->flags & (HF_STAR | HF_TSTARTED)) != HF_TSTARTED)
+			return 0;
+		h->pst = L7_DFA_STEP(path, L7_PATH, h->pst, c);
+		h->seg = 3;
+		h->line_len++;
+	} else {
+		return 0;
+	}
+	h->hdr_len++;
+	return 1;
 }
 
 /* the body of a content-length request or of a chunk: skipped in one step */
@@ -113,13 +155,17 @@ __attribute__((noinline)) int l7_scan_step(struct __sk_buff *skb, struct l7_flow
 			sc->ev.seq = h->req_seq;
 		}
 		used = i + 1;
-		r = l7_h1_byte(h, sc->buf[i], &sc->reason);
+		if (l7_h1_fast(h, sc->buf[i]))
+			continue;
+		r = l7_h1_step(h, sc->buf[i]);
 		if (r == STEP_OK)
 			continue;
-		if (r == STEP_ERROR) {
+		if ((r & 0xff) == STEP_ERROR) {
+			sc->reason = r >> 8;
 			sc->stop = 1;
 			break;
 		}
+		r &= 0xff;
 		if (r == STEP_HEAD_DONE) {
 			rule = l7_decide_req(f);
 			sc->http_rule = rule;

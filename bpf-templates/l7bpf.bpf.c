@@ -50,19 +50,32 @@ static __always_inline void l7_ask(struct l7_conn_q *q, const struct l7_pkt *p, 
 	l7_decide_conn(q);
 }
 
-static __always_inline int l7_drop(struct l7_scratch *sc, __u16 reason)
+/* events are built only when one is sent: a pure ack pays nothing for them */
+static __always_inline void l7_ev_flow(struct l7_scratch *sc, struct __sk_buff *skb, const struct l7_pkt *p,
+				       __u8 dir, const struct l7_flow *f)
 {
+	l7_ev_init(&sc->ev, skb, p, dir);
+	sc->ev.local_id = f->local_id;
+	sc->ev.peer_id = f->peer_id;
+	sc->ev.rule = f->rule;
+}
+
+static __always_inline int l7_drop(struct l7_scratch *sc, struct __sk_buff *skb, const struct l7_pkt *p, __u8 dir,
+				   const struct l7_flow *f, __u16 reason)
+{
+	l7_ev_flow(sc, skb, p, dir, f);
 	l7_ev_send(&sc->ev, L7_EV_DROP, L7_VERDICT_DROPPED, reason);
 	return TC_ACT_SHOT;
 }
 
 /* first packet of a flow (tcp syn, first udp datagram, or mid-stream) */
-static __always_inline int l7_new_flow(struct l7_scratch *sc, const struct l7_pkt *p, __u8 dir)
+static __always_inline int l7_new_flow(struct l7_scratch *sc, struct __sk_buff *skb, const struct l7_pkt *p, __u8 dir)
 {
 	struct l7_conn_q q = {};
 	struct l7_flow f = {};
 	int syn = p->proto == IPPROTO_TCP && (p->flags & (L7_TH_SYN | L7_TH_ACK)) == L7_TH_SYN;
 
+	l7_ev_init(&sc->ev, skb, p, dir);
 	l7_ask(&q, p, dir);
 	sc->ev.local_id = q.local_id;
 	sc->ev.peer_id = q.peer_id;
@@ -96,7 +109,7 @@ static __always_inline int l7_new_flow(struct l7_scratch *sc, const struct l7_pk
 
 /* client bytes of an l7 flow: the stream rule, then the framer */
 static __always_inline int l7_stream(struct __sk_buff *skb, struct l7_scratch *sc, struct l7_flow *f,
-				     const struct l7_pkt *p)
+				     const struct l7_pkt *p, __u8 dir)
 {
 	struct l7_scan_ctx c = { .skb = skb, .f = f, .sc = sc };
 	__u32 skip, start;
@@ -104,9 +117,10 @@ static __always_inline int l7_stream(struct __sk_buff *skb, struct l7_scratch *s
 	if (p->payload_len == 0)
 		return TC_ACT_OK;
 	if ((__s32)(p->seq - f->next_seq) > 0)
-		return l7_drop(sc, L7_REASON_STREAM_HOLE);
+		return l7_drop(sc, skb, p, dir, f, L7_REASON_STREAM_HOLE);
 	if ((__s32)(p->seq + p->payload_len - f->next_seq) <= 0)
 		return TC_ACT_OK;	/* pure retransmission of inspected bytes */
+	l7_ev_flow(sc, skb, p, dir, f);
 	skip = f->next_seq - p->seq;
 	start = f->next_seq;
 	sc->payload_off = p->payload_off;
@@ -140,10 +154,9 @@ __attribute__((noinline)) int l7_handle(struct __sk_buff *skb, __u32 dir)
 	sc = bpf_map_lookup_elem(&scratch, &zero);
 	if (!sc)
 		return TC_ACT_SHOT;
-	l7_ev_init(&sc->ev, skb, &p, dir);
 	l7_key(&sc->key, &p, 0, dir);
 	if (p.odd || (p.proto != IPPROTO_TCP && p.proto != IPPROTO_UDP))
-		return l7_new_flow(sc, &p, dir);
+		return l7_new_flow(sc, skb, &p, dir);
 	f = bpf_map_lookup_elem(&flows, &sc->key);
 	if (!f) {
 		struct l7_flow_key rk;
@@ -152,23 +165,20 @@ __attribute__((noinline)) int l7_handle(struct __sk_buff *skb, __u32 dir)
 		l7_key(&rk, &p, 1, dir == L7_DIR_EGRESS ? L7_DIR_INGRESS : L7_DIR_EGRESS);
 		if (bpf_map_lookup_elem(&flows, &rk))
 			return TC_ACT_OK;
-		return l7_new_flow(sc, &p, dir);
+		return l7_new_flow(sc, skb, &p, dir);
 	}
 	/* a fresh syn re-decides (port reuse, policy swap) */
 	if (p.proto == IPPROTO_TCP && (p.flags & (L7_TH_SYN | L7_TH_ACK)) == L7_TH_SYN)
-		return l7_new_flow(sc, &p, dir);
-	sc->ev.local_id = f->local_id;
-	sc->ev.peer_id = f->peer_id;
-	sc->ev.rule = f->rule;
+		return l7_new_flow(sc, skb, &p, dir);
 	switch (f->kind) {
 	case L7_FLOW_ALLOW:
 		return TC_ACT_OK;
 	case L7_FLOW_L7:
 		if (p.proto != IPPROTO_TCP)
-			return l7_drop(sc, L7_REASON_UNSUPPORTED);
-		return l7_stream(skb, sc, f, &p);
+			return l7_drop(sc, skb, &p, dir, f, L7_REASON_UNSUPPORTED);
+		return l7_stream(skb, sc, f, &p, dir);
 	default:
-		return l7_drop(sc, L7_REASON_FLOW_DENIED);
+		return l7_drop(sc, skb, &p, dir, f, L7_REASON_FLOW_DENIED);
 	}
 }
 

@@ -32,8 +32,9 @@ export function clangArgs(templatesDir: string, outDir: string, useDefaultPolicy
   ];
 }
 
-export function runClang(templatesDir: string, outDir: string, useDefaultPolicy = false): void {
-  const r = spawnSync('clang', clangArgs(templatesDir, outDir, useDefaultPolicy), { cwd: outDir, encoding: 'utf8' });
+export function runClang(templatesDir: string, outDir: string, useDefaultPolicy = false, main = TEMPLATE_MAIN, out = OBJECT_NAME): void {
+  const args = clangArgs(templatesDir, outDir, useDefaultPolicy).map((a) => (a.endsWith(`/${TEMPLATE_MAIN}`) ? a.replace(TEMPLATE_MAIN, main) : a === OBJECT_NAME ? out : a));
+  const r = spawnSync('clang', args, { cwd: outDir, encoding: 'utf8' });
   if (r.error) throw new ClangError(String(r.error.message), null);
   if (r.status !== 0) throw new ClangError(r.stderr, r.status);
 }

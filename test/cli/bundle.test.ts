@@ -2,12 +2,13 @@
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 it('the bundled CLI checks and replays the seed example', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'l7bpf-bundle-'));
+  // inside the package, as an installed bin is: undici and koffi resolve from node_modules
+  mkdirSync('.tmp', { recursive: true });
+  const dir = mkdtempSync(join('.tmp', 'bundle-'));
   try {
     const out = join(dir, 'l7bpf.mjs');
     execFileSync(process.execPath, ['scripts/build.mjs', out]);

@@ -11,6 +11,15 @@ export function findEndpoint(inv: Inventory, ref: string): Endpoint | null {
   return found[0] ?? null;
 }
 
+// address -> endpoint, built once per inventory (replay looks up every connection)
+const byAddress = new WeakMap<Inventory, Map<string, Endpoint>>();
+
 export function endpointByIp(inv: Inventory, ip: IpAddr): Endpoint | null {
-  return inv.endpoints.find((e) => e.ips.some((a) => a.text === ip.text)) ?? null;
+  let index = byAddress.get(inv);
+  if (!index) {
+    index = new Map();
+    for (const e of inv.endpoints) for (const a of e.ips) if (!index.has(a.text)) index.set(a.text, e);
+    byAddress.set(inv, index);
+  }
+  return index.get(ip.text) ?? null;
 }

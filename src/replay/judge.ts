@@ -3,7 +3,7 @@
 // judged into flow records.
 import type { Inventory } from '../endpoints/types.ts';
 import type { Policy } from '../policy/types.ts';
-import { decide, decideConnection, parseRequestHead, resolveIp, type DirectionDecision, type L7Input, type Verdict } from '../verdict/index.ts';
+import { verdictFor, decideConnection, parseRequestHead, resolveIp, type DirectionDecision, type L7Input, type Verdict } from '../verdict/index.ts';
 import type { PeerRef } from '../verdict/peers.ts';
 import type { ConnInfo, Judge, RequestEvent } from '../../sim/index.ts';
 
@@ -29,12 +29,12 @@ export function oracleJudge(policies: readonly Policy[], inv: Inventory, limit?:
       const dst = resolveIp(inv, conn.dstIp);
       const flow = { src, dst, dstPort: conn.dstPort, protocol: 'TCP' as const };
       const directions = decideConnection(policies, flow);
-      const verdict = decide(policies, flow);
+      const verdict = verdictFor(flow, directions);
       return { allowed: verdict.allowed, inspect: verdict.allowed && directions.some((d) => d.l7 !== null), src, dst, directions, verdict };
     },
     request(conn: ConnInfo, req: RequestEvent, cv: OracleConnVerdict): OracleRequestVerdict {
       const input = l7InputOf(req, limit);
-      const verdict = decide(policies, { src: cv.src, dst: cv.dst, dstPort: conn.dstPort, protocol: 'TCP' }, input);
+      const verdict = verdictFor({ src: cv.src, dst: cv.dst, dstPort: conn.dstPort, protocol: 'TCP' }, cv.directions, input);
       return { allowed: verdict.allowed, verdict, input };
     },
   };

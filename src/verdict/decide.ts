@@ -19,7 +19,11 @@ export function decideConnection(policies: readonly Policy[], flow: Flow): Direc
 }
 
 export function decide(policies: readonly Policy[], flow: Flow, input?: L7Input): Verdict {
-  const dirs = decideConnection(policies, flow);
+  return verdictFor(flow, decideConnection(policies, flow), input);
+}
+
+/** The verdict from a connection's direction decisions (computed once per connection). */
+export function verdictFor(flow: Flow, dirs: readonly DirectionDecision[], input?: L7Input): Verdict {
   const head = `${describePeer(flow.src)} -> ${describePeer(flow.dst)}:${flow.dstPort}/${flow.protocol}`;
   const chain = [head, ...dirs.flatMap((d) => d.chain)];
   const inspected = dirs.some((d) => d.l7 !== null);
@@ -43,7 +47,7 @@ export function decide(policies: readonly Policy[], flow: Flow, input?: L7Input)
   return judgeRequest(dirs, input.request, base, chain);
 }
 
-function judgeRequest(dirs: DirectionDecision[], req: import('./http.ts').HttpRequest, base: Omit<Verdict, 'allowed' | 'reason' | 'deniedBy' | 'rules' | 'summary'>, chain: string[]): Verdict {
+function judgeRequest(dirs: readonly DirectionDecision[], req: import('./http.ts').HttpRequest, base: Omit<Verdict, 'allowed' | 'reason' | 'deniedBy' | 'rules' | 'summary'>, chain: string[]): Verdict {
   const line = `${req.method} ${req.target}`;
   const matched: RuleRef[] = [];
   for (const d of dirs) {

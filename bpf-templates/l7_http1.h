@@ -122,6 +122,10 @@ static __always_inline int l7_h1_target(struct l7_h1 *h, __u8 c, __u16 *reason)
 {
 	__u8 ct = l7_ctype[c];
 
+	/* a line that ends inside the target has no version */
+	if (c == '\r' || c == '\n')
+		L7_FAIL(L7_REASON_BAD_VERSION);
+	h->pst = L7_DFA_STEP(path, L7_PATH, h->pst, c);
 	if (!(h->flags & HF_TSTARTED)) {
 		h->flags |= HF_TSTARTED;
 		if (c == '*') {
@@ -133,7 +137,6 @@ static __always_inline int l7_h1_target(struct l7_h1 *h, __u8 c, __u16 *reason)
 	} else if (h->flags & HF_STAR) {
 		L7_FAIL(L7_REASON_TARGET_NOT_ORIGIN);
 	}
-	h->pst = L7_DFA_STEP(path, L7_PATH, h->pst, c);
 	if (!(ct & CT_TARGET)) {
 		if (c == '\\' && !(h->flags & HF_QUERY))
 			L7_FAIL(L7_REASON_PATH_BACKSLASH);

@@ -76,16 +76,29 @@ export function loadScenario(ir: PolicyIR): Scenario {
 export interface Played extends RunResult {
   readonly description: string;
   readonly from: 'client' | 'server';
+  /** pass: forwarded as is; drop: TC_ACT_SHOT; reset: forwarded rewritten into a RST */
+  readonly verdict: 'pass' | 'drop' | 'reset';
+}
+
+function tcpFlags(frame: Uint8Array): number {
+  const v6 = frame[12] === 0x86;
+  const l4 = 14 + (v6 ? 40 : (frame[14]! & 15) * 4);
+  return frame[l4 + 13] ?? 0;
+}
+
+export function verdictOf(input: Uint8Array, r: RunResult): Played['verdict'] {
+  if (r.action === SHOT) return 'drop';
+  if (r.action === OK && (tcpFlags(r.dataOut) & 4) && !(tcpFlags(input) & 4)) return 'reset';
+  return 'pass';
 }
 
 /** Plays a connection: client packets into `clientProg` (default: server-side ingress policy). */
 export function play(s: Scenario, conn: TcpConn, clientProg: ProgName = 'l7_to_pod'): Played[] {
   const serverProg: ProgName = clientProg === 'l7_to_pod' ? 'l7_from_pod' : 'l7_to_pod';
-  return conn.list.map((p) => ({
-    ...s.runner.run({ prog: p.from === 'client' ? clientProg : serverProg, frame: p.frame }),
-    description: p.description,
-    from: p.from,
-  }));
+  return conn.list.map((p) => {
+    const r = s.runner.run({ prog: p.from === 'client' ? clientProg : serverProg, frame: p.frame });
+    return { ...r, description: p.description, from: p.from, verdict: verdictOf(p.frame, r) };
+  });
 }
 
 let port = 40000;
@@ -101,5 +114,7 @@ export const SHOT = 2;
 
 /** "packet 3 (client data [0,20) of 20) was SHOT, expected OK" style summary of mismatches. */
 export function actions(played: readonly Played[]): string {
-  return played.map((p) => `${p.description}: ${p.action === OK ? 'OK' : p.action === SHOT ? 'SHOT' : p.action}`).join('\n');
+  return played.map((p) => `${p.description}: ${p.verdict}`).join('\n');
 }
+
+export const verdicts = (played: readonly Played[]): string[] => played.map((p) => p.verdict);

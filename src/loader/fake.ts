@@ -1,0 +1,96 @@
+// In-memory Libbpf for unit tests of loader logic (no root, no kernel). Maps are
+// byte-keyed dictionaries; load can be told to fail with a verifier log.
+import type { Libbpf, MapDesc, ObjectHandle, ProgramHandle, RingbufHandle, TestRunInput, TestRunResult } from './types.ts';
+
+export interface FakeObjectSpec {
+  readonly programs: readonly string[];
+  readonly maps: readonly Omit<MapDesc, 'fd'>[];
+  /** when set, load fails with -EACCES and this log on the named program */
+  readonly failProgram?: { readonly name: string; readonly log: string };
+  readonly verifiedInsns?: number;
+}
+
+interface FakeProg { name: string; fd: number; log: string; level: number }
+interface FakeObj { progs: FakeProg[]; maps: MapDesc[]; spec: FakeObjectSpec }
+
+export class FakeLibbpf implements Libbpf {
+  readonly store = new Map<number, Map<string, Buffer>>();
+  /** what testRun returns, per program fd */
+  testRunImpl: (fd: number, input: TestRunInput) => TestRunResult = (_fd, input) => ({ err: 0, retval: 0, durationNs: 1, dataOut: Buffer.from(input.data) });
+  private nextFd = 100;
+  private readonly messages: string[] = [];
+  constructor(private readonly spec: FakeObjectSpec) {}
+
+  openFile(): ObjectHandle {
+    return this.open();
+  }
+  openMem(): ObjectHandle {
+    return this.open();
+  }
+  private open(): ObjectHandle {
+    const maps = this.spec.maps.map((m) => ({ ...m, fd: this.nextFd++ }));
+    for (const m of maps) this.store.set(m.fd, new Map());
+    const obj: FakeObj = { progs: this.spec.programs.map((name) => ({ name, fd: -1, log: '', level: 0 })), maps, spec: this.spec };
+    return obj as unknown as ObjectHandle;
+  }
+  programs(o: ObjectHandle) {
+    return (o as unknown as FakeObj).progs.map((p) => ({ name: p.name, handle: p as unknown as ProgramHandle }));
+  }
+  setProgramLog(p: ProgramHandle, _size: number, level: number): void {
+    (p as unknown as FakeProg).level = level;
+  }
+  programLog(p: ProgramHandle): string {
+    return (p as unknown as FakeProg).log;
+  }
+  load(o: ObjectHandle): number {
+    const obj = o as unknown as FakeObj;
+    const fail = obj.spec.failProgram;
+    for (const p of obj.progs) {
+      if (fail && p.name === fail.name) {
+        p.log = fail.log;
+        this.messages.push(`libbpf: prog '${p.name}': failed to load: -13`);
+        return -13;
+      }
+      p.fd = this.nextFd++;
+      p.log = p.level & 4 ? `processed ${obj.spec.verifiedInsns ?? 1234} insns (limit 1000000)` : '';
+    }
+    return 0;
+  }
+  programFd(p: ProgramHandle): number {
+    return (p as unknown as FakeProg).fd;
+  }
+  maps(o: ObjectHandle): MapDesc[] {
+    return (o as unknown as FakeObj).maps;
+  }
+  mapUpdate(fd: number, key: Uint8Array, value: Uint8Array): number {
+    const m = this.store.get(fd);
+    if (!m) return -9;
+    m.set(Buffer.from(key).toString('hex'), Buffer.from(value));
+    return 0;
+  }
+  mapLookup(fd: number, key: Uint8Array): Buffer | null {
+    return this.store.get(fd)?.get(Buffer.from(key).toString('hex')) ?? null;
+  }
+  mapDelete(fd: number, key: Uint8Array): number {
+    return this.store.get(fd)?.delete(Buffer.from(key).toString('hex')) ? 0 : -2;
+  }
+  mapNextKey(fd: number, key: Uint8Array | null): Buffer | null {
+    const keys = [...(this.store.get(fd)?.keys() ?? [])].sort();
+    const i = key === null ? 0 : keys.indexOf(Buffer.from(key).toString('hex')) + 1;
+    const k = keys[i];
+    return k === undefined ? null : Buffer.from(k, 'hex');
+  }
+  testRun(fd: number, input: TestRunInput): TestRunResult {
+    return this.testRunImpl(fd, input);
+  }
+  progInfo() {
+    return { verifiedInsns: -1, xlatedLen: -1, jitedLen: -1 };
+  }
+  ringbufOpen(): RingbufHandle {
+    return { consume: () => [], epollFd: () => -1, free: () => {} };
+  }
+  close(): void {}
+  takeMessages(): string[] {
+    return this.messages.splice(0);
+  }
+}

@@ -1,0 +1,50 @@
+// Every template builds and passes the verifier: the default config alone, and generated policies.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { kernelSkip } from './harness.ts';
+import { TEMPLATES_DIR, emitObject } from '../../codegen/emit/index.ts';
+import { runClang } from '../../codegen/emit/clang.ts';
+import { openLibbpf } from '../../src/loader/libbpf.ts';
+import { loadObject } from '../../src/loader/object.ts';
+import { verifyDir } from '../../src/cli/verify.ts';
+import { frontendBackendIR, l4IR } from '../emit/ir-fixtures.ts';
+
+const skip = kernelSkip();
+
+const withDir = <T>(f: (dir: string) => T): T => {
+  const dir = mkdtempSync(join(tmpdir(), 'l7bpf-verify-'));
+  try {
+    return f(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+};
+
+test('templates with the default config (no policy) compile and verify', { skip }, () => withDir((dir) => {
+  runClang(TEMPLATES_DIR, dir, true);
+  const obj = loadObject(openLibbpf(), join(dir, 'l7bpf.o'));
+  try {
+    assert.deepEqual([...obj.programs.keys()].sort(), ['l7_from_pod', 'l7_to_pod']);
+    for (const p of obj.programs.values()) assert.ok(p.verifiedInsns > 0 && p.verifiedInsns < 1_000_000);
+  } finally {
+    obj.close();
+  }
+  runClang(TEMPLATES_DIR, dir, true, 'l7_empty.bpf.c', 'empty.o');
+  loadObject(openLibbpf(), join(dir, 'empty.o')).close();
+}));
+
+test('generated objects verify and their maps match manifest.json', { skip }, () => {
+  for (const ir of [frontendBackendIR(), l4IR()]) {
+    withDir((dir) => {
+      emitObject(ir, dir);
+      const r = verifyDir(dir);
+      assert.equal(r.programs.length, 2);
+      const named = r.maps.filter((m) => m.manifestMatches !== null);
+      assert.ok(named.length >= 3);
+      assert.ok(named.every((m) => m.manifestMatches), JSON.stringify(r.maps));
+    });
+  }
+});

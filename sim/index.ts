@@ -1,5 +1,5 @@
 // Public surface of the simulator's lower layers.
-export { readCapture } from './capture/read.ts';
+export { readCapture, CaptureStream } from './capture/read.ts';
 export { CaptureError, LINKTYPE } from './capture/types.ts';
 export type { CaptureRecord, ReadOptions, ByteSource } from './capture/types.ts';
 export { pcapBytes, PcapFileWriter } from './capture/writer.ts';

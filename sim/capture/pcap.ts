@@ -1,6 +1,7 @@
 // Classic libpcap files: both byte orders, microsecond and nanosecond magic.
 // A truncated tail or an impossible record length ends the read (pcap has no resync marker).
 import { u32 } from './bytes.ts';
+import { plainRecord, ReusedRecord, type RecordCursor, type TsConverter } from './record.ts';
 import type { ChunkReader } from './source.ts';
 import { CaptureError, type CaptureRecord, type ReadOptions } from './types.ts';
 
@@ -30,50 +31,78 @@ export function parsePcapHeader(b: Uint8Array, i: number): PcapHeader | null {
 /** Records longer than this and than the snaplen cannot be real: the file is corrupt there. */
 const SANE_RECORD = 262144;
 
-export function* readPcap(r: ChunkReader, opts: ReadOptions): Generator<CaptureRecord> {
-  const onError = opts.onError ?? (() => {});
-  if (!r.ensure(24)) {
-    onError(new CaptureError('truncated-header', 0, 'pcap global header is shorter than 24 bytes'));
-    return;
+/** (seconds, fraction) -> ns; consecutive records share their second: one bigint per second. */
+class PcapTs implements TsConverter {
+  private lastSec = -1;
+  private secNs = 0n;
+  constructor(private readonly unit: number) {}
+
+  toNs(sec: number, frac: number): bigint {
+    if (sec !== this.lastSec) {
+      this.lastSec = sec;
+      this.secNs = BigInt(sec) * 1_000_000_000n;
+    }
+    return this.secNs + BigInt(frac * this.unit);
   }
-  const h = parsePcapHeader(r.buf, r.start);
-  if (!h) {
-    onError(new CaptureError('bad-magic', 0, 'not a pcap file'));
-    return;
+}
+
+export class PcapCursor implements RecordCursor {
+  private h: PcapHeader | null = null;
+  private done = false;
+  private limit = 0;
+  private readonly conv: PcapTs;
+  private readonly rec: ReusedRecord | null;
+  private readonly onError: (e: CaptureError) => void;
+
+  constructor(private readonly r: ChunkReader, opts: ReadOptions) {
+    this.onError = opts.onError ?? (() => {});
+    this.rec = opts.view ? new ReusedRecord() : null;
+    if (!r.ensure(24)) {
+      this.onError(new CaptureError('truncated-header', 0, 'pcap global header is shorter than 24 bytes'));
+      this.done = true;
+    } else if (!(this.h = parsePcapHeader(r.buf, r.start))) {
+      this.onError(new CaptureError('bad-magic', 0, 'not a pcap file'));
+      this.done = true;
+    } else {
+      r.skip(24);
+      this.limit = Math.max(this.h.snaplen, SANE_RECORD);
+    }
+    this.conv = new PcapTs(this.h?.nano ? 1 : 1000);
   }
-  r.skip(24);
-  const limit = Math.max(h.snaplen, SANE_RECORD);
-  const unit = h.nano ? 1 : 1000;
-  // consecutive records share their second: convert it to a bigint once
-  let lastSec = -1;
-  let secNs = 0n;
-  for (;;) {
+
+  next(): CaptureRecord | null {
+    if (this.done) return null;
+    const r = this.r;
+    const h = this.h!;
     if (!r.ensure(16)) {
-      if (r.available > 0) onError(new CaptureError('truncated-record', r.pos, `record header cut after ${r.available} of 16 bytes`, 'the capture was cut short'));
-      return;
+      if (r.available > 0) this.onError(new CaptureError('truncated-record', r.pos, `record header cut after ${r.available} of 16 bytes`, 'the capture was cut short'));
+      return this.end();
     }
     const b = r.buf;
     const s = r.start;
     const offset = r.pos;
-    const sec = u32(b, s, h.le);
-    const frac = u32(b, s + 4, h.le);
     const incl = u32(b, s + 8, h.le);
-    const orig = u32(b, s + 12, h.le);
-    if (incl > limit) {
-      onError(new CaptureError('bad-record-length', offset, `captured length ${incl} exceeds snaplen ${h.snaplen}`, 'the file is corrupt from here on; earlier records were read'));
-      return;
+    if (incl > this.limit) {
+      this.onError(new CaptureError('bad-record-length', offset, `captured length ${incl} exceeds snaplen ${h.snaplen}`, 'the file is corrupt from here on; earlier records were read'));
+      return this.end();
     }
     if (!r.ensure(16 + incl)) {
-      onError(new CaptureError('truncated-record', offset, `record needs ${incl} bytes, only ${r.available - 16} left`, 'the capture was cut short'));
-      return;
+      this.onError(new CaptureError('truncated-record', offset, `record needs ${incl} bytes, only ${r.available - 16} left`, 'the capture was cut short'));
+      return this.end();
     }
+    // ensure() may have moved the window
+    const c = r.buf;
     const at = r.start + 16;
-    const data = opts.view ? r.buf.subarray(at, at + incl) : r.buf.slice(at, at + incl);
+    const sec = u32(c, r.start, h.le);
+    const frac = u32(c, r.start + 4, h.le);
+    const orig = u32(c, r.start + 12, h.le);
     r.skip(16 + incl);
-    if (sec !== lastSec) {
-      lastSec = sec;
-      secNs = BigInt(sec) * 1_000_000_000n;
-    }
-    yield { ts: secNs + BigInt(frac * unit), linkType: h.linkType, data, origLen: orig, offset, interfaceId: 0 };
+    if (this.rec) return this.rec.set(h.linkType, c.subarray(at, at + incl), orig, offset, 0, this.conv, sec, frac);
+    return plainRecord(h.linkType, c.slice(at, at + incl), orig, offset, 0, this.conv, sec, frac);
+  }
+
+  private end(): null {
+    this.done = true;
+    return null;
   }
 }

@@ -3,6 +3,7 @@
 // a malformed block is reported and skipped using its length when that length is sane.
 import { u16, u32 } from './bytes.ts';
 import { MAX_RECORD, type ChunkReader } from './source.ts';
+import { plainRecord, ReusedRecord, type RecordCursor, type TsConverter } from './record.ts';
 import { CaptureError, type CaptureRecord, type ReadOptions } from './types.ts';
 
 export const PCAPNG_SHB = 0x0a0d0d0a;
@@ -14,12 +15,22 @@ const BT_EPB = 6;
 const OPT_IF_TSRESOL = 9;
 const OPT_IF_TSOFFSET = 14;
 
-interface Iface {
-  readonly linkType: number;
-  readonly snaplen: number;
-  /** Timestamp units per second. */
-  readonly unitsPerSec: bigint;
-  readonly offsetSec: bigint;
+class Iface implements TsConverter {
+  constructor(
+    readonly linkType: number,
+    readonly snaplen: number,
+    /** Timestamp units per second. */
+    readonly unitsPerSec: bigint,
+    readonly offsetSec: bigint,
+  ) {}
+
+  toNs(hi: number, lo: number): bigint {
+    const units = (BigInt(hi) << 32n) | BigInt(lo);
+    const ns = this.unitsPerSec === 1_000_000n ? units * 1000n
+      : this.unitsPerSec === 1_000_000_000n ? units
+      : (units * 1_000_000_000n) / this.unitsPerSec;
+    return ns + this.offsetSec * 1_000_000_000n;
+  }
 }
 
 interface Section {
@@ -27,13 +38,31 @@ interface Section {
   ifaces: Iface[];
 }
 
-export function* readPcapng(r: ChunkReader, opts: ReadOptions): Generator<CaptureRecord> {
-  const onError = opts.onError ?? (() => {});
-  const sec: Section = { le: true, ifaces: [] };
-  for (;;) {
+export class PcapngCursor implements RecordCursor {
+  private readonly sec: Section = { le: true, ifaces: [] };
+  private done = false;
+  private readonly rec: ReusedRecord | null;
+  private readonly onError: (e: CaptureError) => void;
+
+  constructor(private readonly r: ChunkReader, opts: ReadOptions) {
+    this.onError = opts.onError ?? (() => {});
+    this.rec = opts.view ? new ReusedRecord() : null;
+  }
+
+  next(): CaptureRecord | null {
+    while (!this.done) {
+      const rec = this.block();
+      if (rec) return rec;
+    }
+    return null;
+  }
+
+  /** Reads one block: a packet record, or null (other block, bad block, or the end). */
+  private block(): CaptureRecord | null {
+    const { r, sec, onError } = this;
     if (!r.ensure(12)) {
       if (r.available > 0) onError(new CaptureError('truncated-record', r.pos, `block header cut after ${r.available} bytes`, 'the capture was cut short'));
-      return;
+      return this.end();
     }
     const offset = r.pos;
     const type = u32(r.buf, r.start, sec.le);
@@ -43,18 +72,18 @@ export function* readPcapng(r: ChunkReader, opts: ReadOptions): Generator<Captur
       else if (u32(r.buf, r.start + 8, false) === BYTE_ORDER_MAGIC) sec.le = false;
       else {
         onError(new CaptureError('bad-magic', offset, 'section header without byte-order magic', 'the file is corrupt from here on'));
-        return;
+        return this.end();
       }
       sec.ifaces = [];
     }
     const len = u32(r.buf, r.start + 4, sec.le);
     if (len < 12 || len % 4 !== 0 || len > MAX_RECORD) {
       onError(new CaptureError('bad-block-length', offset, `block length ${len} is not a multiple of 4 in [12, ${MAX_RECORD}]`, 'the file is corrupt from here on; earlier blocks were read'));
-      return;
+      return this.end();
     }
     if (!r.ensure(len)) {
       onError(new CaptureError('truncated-record', offset, `block of ${len} bytes cut after ${r.available}`, 'the capture was cut short'));
-      return;
+      return this.end();
     }
     const b = r.buf;
     const s = r.start;
@@ -63,16 +92,21 @@ export function* readPcapng(r: ChunkReader, opts: ReadOptions): Generator<Captur
     }
     let rec: CaptureRecord | null = null;
     if (type === BT_IDB) addInterface(sec, b, s, len, offset, onError);
-    else if (type === BT_EPB || type === BT_OPB || type === BT_SPB) rec = packetBlock(sec, type, b, s, len, offset, opts.view === true, onError);
+    else if (type === BT_EPB || type === BT_OPB || type === BT_SPB) rec = packetBlock(sec, type, b, s, len, offset, this.rec, onError);
     r.skip(len);
-    if (rec) yield rec;
+    return rec;
+  }
+
+  private end(): null {
+    this.done = true;
+    return null;
   }
 }
 
 function addInterface(sec: Section, b: Uint8Array, s: number, len: number, offset: number, onError: (e: CaptureError) => void): void {
   if (len < 20) {
     onError(new CaptureError('bad-block-length', offset, `interface block of ${len} bytes is too short`));
-    sec.ifaces.push({ linkType: -1, snaplen: 0, unitsPerSec: 1_000_000n, offsetSec: 0n });
+    sec.ifaces.push(new Iface(-1, 0, 1_000_000n, 0n));
     return;
   }
   const linkType = u16(b, s + 8, sec.le);
@@ -96,20 +130,12 @@ function addInterface(sec: Section, b: Uint8Array, s: number, len: number, offse
     }
     i += 4 + ((olen + 3) & ~3);
   }
-  sec.ifaces.push({ linkType, snaplen, unitsPerSec, offsetSec });
-}
-
-function toNs(iface: Iface, hi: number, lo: number): bigint {
-  const units = (BigInt(hi) << 32n) | BigInt(lo);
-  const ns = iface.unitsPerSec === 1_000_000n ? units * 1000n
-    : iface.unitsPerSec === 1_000_000_000n ? units
-    : (units * 1_000_000_000n) / iface.unitsPerSec;
-  return ns + iface.offsetSec * 1_000_000_000n;
+  sec.ifaces.push(new Iface(linkType, snaplen, unitsPerSec, offsetSec));
 }
 
 function packetBlock(
   sec: Section, type: number, b: Uint8Array, s: number, len: number, offset: number,
-  view: boolean, onError: (e: CaptureError) => void,
+  reuse: ReusedRecord | null, onError: (e: CaptureError) => void,
 ): CaptureRecord | null {
   const le = sec.le;
   let ifId: number;
@@ -140,8 +166,10 @@ function packetBlock(
     onError(new CaptureError('unknown-interface', offset, `packet names interface ${ifId}, section has ${sec.ifaces.length}`, 'block skipped'));
     return null;
   }
-  const data = view ? b.subarray(dataAt, dataAt + capLen) : b.slice(dataAt, dataAt + capLen);
-  return { ts: type === BT_SPB ? 0n : toNs(iface, hi, lo), linkType: iface.linkType, data, origLen, offset, interfaceId: ifId };
+  // a simple packet block has no timestamp
+  const conv = type === BT_SPB ? null : iface;
+  if (reuse) return reuse.set(iface.linkType, b.subarray(dataAt, dataAt + capLen), origLen, offset, ifId, conv, hi, lo);
+  return plainRecord(iface.linkType, b.slice(dataAt, dataAt + capLen), origLen, offset, ifId, conv, hi, lo);
 }
 
 function bad(onError: (e: CaptureError) => void, offset: number, detail: string): null {

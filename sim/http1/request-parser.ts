@@ -4,7 +4,8 @@ import {
   ERR_OK, ERR_PAUSED, ERR_PAUSED_UPGRADE, TYPE_REQUEST, errorName, llhttp, methodName,
   type Llhttp, type LlhttpHandler,
 } from './llhttp.ts';
-import { HeadFields, framingOf, joinParts } from './head-fields.ts';
+import { SpanCollector, SPAN_FIELD, SPAN_URL, SPAN_VALUE, joinParts } from './head-fields.ts';
+import { LazyRequest, versionString } from './request-event.ts';
 import type { RequestEvent } from '../replay/types.ts';
 
 export type RequestParserState = 'idle' | 'head' | 'body' | 'upgrade-pending' | 'opaque' | 'dead';
@@ -23,7 +24,10 @@ export class RequestParser implements LlhttpHandler {
   private readonly ll: Llhttp;
   private ptr: number;
   private readonly limit: number;
-  private readonly f = new HeadFields();
+  private readonly f = new SpanCollector();
+  /** While executing in the head: head length before this call and wasm address of its first byte. */
+  private execHeadLen = 0;
+  private execBase = 0;
   private headStart = 0;
   private headParts: Uint8Array[] = [];
   private headLen = 0;
@@ -61,6 +65,8 @@ export class RequestParser implements LlhttpHandler {
       }
       if (this.state !== 'head' && this.state !== 'body') return;
       if (base < 0) base = this.ll.load(data, start, end) - start; // wasm address of data[0]
+      this.execHeadLen = this.headLen;
+      this.execBase = base + i;
       const ret = this.ll.execute(this.ptr, this, base + i, end - i);
       const pos = ret === ERR_OK ? end : this.ll.x.llhttp_get_error_pos(this.ptr) - base;
       const wasHead = this.state === 'head';
@@ -126,27 +132,29 @@ export class RequestParser implements LlhttpHandler {
     if (!complete) return true;
     const head = joinParts(this.headParts, Math.min(this.headLen, this.tooLongReported ? this.limit : this.headLen));
     const x = this.ll.x;
-    return sink({
-      kind: 'request',
-      method: methodName(x.llhttp_get_method(this.ptr)),
-      target: this.f.url,
-      version: `${x.llhttp_get_http_major(this.ptr)}.${x.llhttp_get_http_minor(this.ptr)}`,
-      headers: this.f.headers,
-      head: complete && this.headParts.length === 1 ? head.slice() : head,
-      headStart: this.headStart,
-      headEnd: this.headStart + this.headLen,
-      framing: framingOf(this.f.headers),
-      upgrade: this.upgrade,
-    });
+    return sink(new LazyRequest(
+      methodName(x.llhttp_get_method(this.ptr)),
+      versionString(x.llhttp_get_http_major(this.ptr), x.llhttp_get_http_minor(this.ptr)),
+      this.headParts.length === 1 ? head.slice() : head,
+      this.headStart,
+      this.headStart + this.headLen,
+      this.upgrade,
+      this.f.take(),
+    ));
+  }
+
+  /** A URL/header piece at wasm address `at`; pieces outside the head (chunked trailers) are not the request's. */
+  private span(kind: number, at: number, len: number): number {
+    if (this.state === 'head') this.f.add(this.ll, kind, at, len, this.execHeadLen + (at - this.execBase), this.limit);
+    return 0;
   }
 
   onMessageBegin(): number { return 0; }
-  onUrl(at: number, len: number): number { this.f.url += this.ll.latin1(at, len); return 0; }
+  onUrl(at: number, len: number): number { return this.span(SPAN_URL, at, len); }
   onStatus(): number { return 0; }
-  onHeaderField(at: number, len: number): number { this.f.addField(this.ll, at, len); return 0; }
-  onHeaderValue(at: number, len: number): number { this.f.addValue(this.ll, at, len); return 0; }
+  onHeaderField(at: number, len: number): number { return this.span(SPAN_FIELD, at, len); }
+  onHeaderValue(at: number, len: number): number { return this.span(SPAN_VALUE, at, len); }
   onHeadersComplete(_s: number, upgrade: boolean): number {
-    this.f.finish();
     this.upgrade = upgrade;
     this.pause = PAUSE_HEAD;
     return ERR_PAUSED;

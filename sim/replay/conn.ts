@@ -31,8 +31,6 @@ export class Conn<CV extends ConnVerdict, RV extends RequestVerdict> implements 
   pending: PendingRequest<CV, RV>[] = [];
   packets = 0;
   requests = 0;
-  /** ts of the packet being processed (for response latency). */
-  nowTs = 0n;
 
   constructor(
     readonly key: string,
@@ -42,6 +40,8 @@ export class Conn<CV extends ConnVerdict, RV extends RequestVerdict> implements 
     readonly clientEp: number | string,
     readonly clientIsn: number,
     private readonly emit: (r: RequestRecord<CV, RV>) => void,
+    /** ts of the packet being processed (for response latency). */
+    private readonly now: () => bigint,
   ) {
     this.mode = !verdict.allowed ? 'l4-denied' : info.midstream ? 'midstream' : verdict.inspect ? 'l7' : 'l4';
   }
@@ -56,7 +56,7 @@ export class Conn<CV extends ConnVerdict, RV extends RequestVerdict> implements 
     const r = p.rec;
     this.emit({
       conn: r.conn, connVerdict: r.connVerdict, request: r.request, verdict: r.verdict, packetIndex: r.packetIndex, ts: r.ts,
-      response: { status, latencyNs: this.nowTs - r.ts },
+      response: { status, latencyNs: this.now() - r.ts },
     });
     const accepted = status === 101 || (p.method === 'CONNECT' && status >= 200 && status < 300);
     if (p.upgrade && !accepted) this.req?.upgradeRefused();

@@ -29,7 +29,9 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
   // per-packet scratch, read by the request sink
   private cur: Conn<CV, RV> | null = null;
   private curIndex = 0;
-  private curTs = 0n;
+  /** The record being processed: its bigint ts is read only when a request or response needs it. */
+  private curRec: CaptureRecord | null = null;
+  private readonly now = (): bigint => this.curRec!.ts;
   private decided = 0;
   private deniedNow = false;
   private readonly sink = (ev: RequestEvent): boolean => this.onRequestEvent(ev);
@@ -74,7 +76,7 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
     }
     if (!c) c = this.open(key, srcEp, dstEp, rec.ts);
     c.packets++;
-    c.nowTs = rec.ts;
+    this.curRec = rec;
     this.segment(c, rec, index, srcEp === c.clientEp);
   }
 
@@ -102,7 +104,7 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
     };
     const verdict = this.o.judge.connection(info);
     const clientIsn = srcIsClient && !midstream ? v.seq : synAck ? (v.ack - 1) >>> 0 : 0;
-    const c = new Conn<CV, RV>(key, info, verdict, srcIsClient ? srcEp : dstEp, clientIsn, this.emitRequest);
+    const c = new Conn<CV, RV>(key, info, verdict, srcIsClient ? srcEp : dstEp, clientIsn, this.emitRequest, this.now);
     if (synAck) {
       c.c2s.start(v.ack);
       c.s2c.start(v.seq + 1);
@@ -176,7 +178,6 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
     if (req.state === 'dead') return this.act(rec, index, 'pass', 'unparsed', id);
     this.cur = c;
     this.curIndex = index;
-    this.curTs = rec.ts;
     this.decided = 0;
     this.deniedNow = false;
     req.feed(this.v.data, start, end, this.sink);
@@ -198,7 +199,7 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
     c.requests++;
     this.summary.requests++;
     this.decided++;
-    const rec: RequestRecord<CV, RV> = { conn: c.info, connVerdict: c.verdict, request: ev, verdict, packetIndex: this.curIndex, ts: this.curTs };
+    const rec: RequestRecord<CV, RV> = { conn: c.info, connVerdict: c.verdict, request: ev, verdict, packetIndex: this.curIndex, ts: this.curRec!.ts };
     if (!verdict.allowed) {
       this.deniedNow = true;
       c.addPending({ rec, method: '', upgrade: false });

@@ -1,6 +1,7 @@
 // replay(): drive the engine from any iterable of capture records.
 import type { CaptureRecord } from '../capture/types.ts';
 import { ReplayEngine } from './engine.ts';
+import { CaptureStream } from '../capture/read.ts';
 import type { ConnVerdict, ReplayOptions, ReplaySummary, RequestVerdict } from './types.ts';
 
 export { ReplayEngine, DEFAULT_INSPECTION_LIMIT, DEFAULT_MAX_CONNECTIONS } from './engine.ts';
@@ -11,7 +12,12 @@ export function replaySync<CV extends ConnVerdict, RV extends RequestVerdict>(
   records: Iterable<CaptureRecord>, opts: ReplayOptions<CV, RV>,
 ): ReplaySummary {
   const e = new ReplayEngine(opts);
-  for (const r of records) e.push(r);
+  if (records instanceof CaptureStream) {
+    // the reader's pull loop: no iterator result object per record
+    for (let r = records.nextRecord(); r !== null; r = records.nextRecord()) e.push(r);
+  } else {
+    for (const r of records) e.push(r);
+  }
   return e.finish();
 }
 

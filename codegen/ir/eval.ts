@@ -57,11 +57,17 @@ export function requestAllowedIR(ir: PolicyIR, httpRules: readonly number[], req
   const hostName = req.version === 'HTTP/2' ? ':authority' : 'host';
   const hostValue = req.headers.find(([n]) => n.toLowerCase() === hostName)?.[1];
   const host = hostValue === undefined ? new Set<number>() : matchSet(m.host, hostValue);
-  const satisfied = new Set<number>();
+  // a requirement with a value is met by exactly one occurrence of its header with that value
+  const seen = new Map<number, number>();
+  const valueOk = new Set<number>();
   for (const [name, value] of req.headers) {
-    const names = matchSet(m.headerName, name);
-    for (const v of matchSet(m.headerValue, value)) if (names.has(v)) satisfied.add(v);
+    const values = matchSet(m.headerValue, value);
+    for (const n of matchSet(m.headerName, name)) {
+      seen.set(n, (seen.get(n) ?? 0) + 1);
+      if (values.has(n)) valueOk.add(n);
+    }
   }
+  const satisfied = new Set([...seen.keys()].filter((n) => ir.headerReqs[n]?.value === null || (seen.get(n) === 1 && valueOk.has(n))));
   return httpRules.some((i) => {
     const r = ir.httpRules[i];
     if (!r) return false;

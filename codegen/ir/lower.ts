@@ -111,7 +111,11 @@ function portRange(p: PortProtocol): { lo: number; hi: number; proto: PortEntryI
 function l7Set(b: Builder, rules: readonly HttpRule[], ruleIndex: number): number {
   const indices = rules.map((h) => {
     const index = b.httpRules.length;
-    const headers = h.headers.map((x) => b.header(x.name, x.value));
+    const headers = h.headers.map((x) => {
+      // the kernel matches one occurrence; Envoy compares repeated headers joined with ","
+      if (x.value?.includes(',')) throw new LowerError(`${h.pos.file}:${h.pos.line}:${h.pos.col}: header value "${x.value}" contains ","; the kernel cannot match it like Envoy does for repeated headers`, 'require the header without the comma-separated part');
+      return b.header(x.name, x.value);
+    });
     b.httpRules.push({ index, rule: ruleIndex, method: h.method, path: h.path, host: h.host, headers, http2Only: h.origin === 'grpc' });
     return index;
   });

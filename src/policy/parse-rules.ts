@@ -6,7 +6,7 @@ import { parseHttpRules, parseGrpcRules } from './parse-http.ts';
 import { parseCidr } from './cidr.ts';
 import {
   ENTITIES, type CidrRule, type Entity, type HttpRule, type L4Protocol, type Peer,
-  type PortProtocol, type PortRule, type Rule, type Section,
+  type PortProtocol, type PortRule, type Rule, type Section, type SelectorSpec,
 } from './types.ts';
 
 const UNSUPPORTED_PEERS = ['Requires', 'Groups', 'Nodes', 'FQDNs', 'Services'];
@@ -44,14 +44,39 @@ function parsePeer(r: Reader, m: Map<string, Node | null>, dir: string, ns: stri
     const names = kinds.map((ks) => dir + (ks.find((k) => m.has(dir + k)) ?? ''));
     r.error(node, `combining ${names.join(' and ')} in one rule is not supported`, 'split them into separate rules');
   }
-  if (m.has(dir + 'Endpoints')) {
-    const items = r.seq(m.get(dir + 'Endpoints'), dir + 'Endpoints') ?? [];
-    const selectors = items.map((s) => scopePeerSelector(parseSelector(r, s, dir + 'Endpoints[]'), ns));
-    return selectors.length ? { kind: 'endpoints', selectors } : { kind: 'none' };
-  }
+  if (m.has(dir + 'Endpoints')) return parseEndpointPeers(r, m.get(dir + 'Endpoints'), dir, ns);
   if (m.has(dir + 'Entities')) return parseEntities(r, m.get(dir + 'Entities'), dir);
   if (m.has(dir + 'CIDR') || m.has(dir + 'CIDRSet')) return parseCidrPeer(r, m, dir);
   return { kind: 'any' };
+}
+
+/**
+ * Endpoint selectors; `{matchLabels: {"reserved:host": ""}}` is how Cilium spells an
+ * entity inside fromEndpoints, so such selectors become entities (never namespace-scoped).
+ */
+function parseEndpointPeers(r: Reader, node: YNode, dir: string, ns: string | null): Peer {
+  const items = r.seq(node, dir + 'Endpoints') ?? [];
+  const selectors: SelectorSpec[] = [];
+  const entities: Entity[] = [];
+  for (const item of items) {
+    const sel = parseSelector(r, item, dir + 'Endpoints[]');
+    const reserved = Object.keys(sel.matchLabels).filter((k) => k.startsWith('reserved:'));
+    if (reserved.length === 0) {
+      selectors.push(scopePeerSelector(sel, ns));
+      continue;
+    }
+    const entity = reserved[0]?.slice('reserved:'.length) ?? '';
+    if (reserved.length > 1 || Object.keys(sel.matchLabels).length > 1 || sel.matchExpressions.length > 0 || !(ENTITIES as readonly string[]).includes(entity)) {
+      r.error(item, `selector with "reserved:" labels must name exactly one entity and nothing else`, `use ${dir}Entities: [${entity || 'host'}]`);
+      continue;
+    }
+    entities.push(entity as Entity);
+  }
+  if (selectors.length && entities.length) {
+    r.error(node, `${dir}Endpoints mixes pod selectors and reserved: selectors`, `move the reserved ones to a separate rule with ${dir}Entities`);
+  }
+  if (entities.length) return { kind: 'entities', entities };
+  return selectors.length ? { kind: 'endpoints', selectors } : { kind: 'none' };
 }
 
 function parseEntities(r: Reader, node: YNode, dir: string): Peer {

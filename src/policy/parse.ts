@@ -112,6 +112,9 @@ function parseSpec(r: Reader, node: YNode, ns: string | null): PolicySpec | null
   if (m.has('nodeSelector')) r.error(m.get('nodeSelector'), 'nodeSelector (host policies) is not supported by l7bpf', 'select pods with endpointSelector');
   if (!m.has('endpointSelector')) r.error(node, 'spec has no endpointSelector', 'add endpointSelector: {} to select every endpoint');
   const selector = parseSelector(r, m.get('endpointSelector') ?? null, 'endpointSelector');
+  if (Object.keys(selector.matchLabels).some((k) => k.startsWith('reserved:'))) {
+    r.error(m.get('endpointSelector'), 'selecting reserved identities (host policies) is not supported by l7bpf', 'select pods by their labels');
+  }
   if (!SECTIONS.some((s) => m.has(s))) {
     r.error(node, 'rule must have at least one of ingress, ingressDeny, egress, egressDeny');
   }

@@ -16,8 +16,9 @@ export function matchHttpRule(rule: HttpRule, req: HttpRequest): MatchResult {
   }
   for (const h of rule.headers) {
     const values = headerValues(req, h.name);
-    // request bytes are held as latin1; compare with the policy value's UTF-8 bytes
-    if (h.value === null ? values.length === 0 : !values.includes(Buffer.from(h.value, 'utf8').toString('latin1'))) {
+    // as Envoy: a repeated header is matched on its values joined with ","; request bytes
+    // are held as latin1, so compare with the policy value's UTF-8 bytes
+    if (h.value === null ? values.length === 0 : values.join(',') !== Buffer.from(h.value, 'utf8').toString('latin1')) {
       return { ok: false, why: h.value === null ? `header ${h.name} is absent` : `header "${h.name}: ${h.value}" is absent` };
     }
   }

@@ -82,11 +82,16 @@ function earliest(vs: readonly StrictViolation[]): StrictViolation | null {
 function splitLines(b: Uint8Array): { lines: Line[]; headEnd: number; bareAt: number } {
   const lines: Line[] = [];
   let start = 0;
+  // a CR as the last byte may yet be followed by LF: not part of the partial line
+  let end = b.length;
   for (let i = 0; i < b.length; i++) {
     const c = b[i];
     if (c === LF) return { lines, headEnd: -1, bareAt: i };
     if (c !== CR) continue;
-    if (i + 1 >= b.length) break;
+    if (i + 1 >= b.length) {
+      end = i;
+      break;
+    }
     if (b[i + 1] !== LF) return { lines, headEnd: -1, bareAt: i };
     if (i === start && lines.length > 0) return { lines, headEnd: i + 2, bareAt: -1 };
     lines.push({ start, end: i, text: latin1(b.subarray(start, i)) });
@@ -94,7 +99,7 @@ function splitLines(b: Uint8Array): { lines: Line[]; headEnd: number; bareAt: nu
     i++;
   }
   // a partial last line still counts for rules detected inside it
-  if (start < b.length) lines.push({ start, end: -1, text: latin1(b.subarray(start)) });
+  if (start < end) lines.push({ start, end: -1, text: latin1(b.subarray(start, end)) });
   return { lines, headEnd: -1, bareAt: -1 };
 }
 

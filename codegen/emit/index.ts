@@ -1,5 +1,5 @@
 // codegen/emit: PolicyIR -> policy.h (pure) -> clang -> l7bpf.o + manifest.json.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PolicyIR } from '../ir/types.ts';
@@ -13,8 +13,10 @@ export { DEFAULT_LIMITS, LimitExceededError, checkLimits, type Limits } from './
 export { ClangError, clangAvailable } from './clang.ts';
 export type { Manifest } from './manifest.ts';
 
-/** bpf-templates/ of this checkout */
-export const TEMPLATES_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../bpf-templates');
+/** bpf-templates/ of this checkout: two levels up from source (codegen/emit), one from the bundle (dist/) */
+export const TEMPLATES_DIR = ['../../bpf-templates', '../bpf-templates']
+  .map((rel) => resolve(dirname(fileURLToPath(import.meta.url)), rel))
+  .find((dir) => existsSync(join(dir, 'l7bpf.bpf.c'))) ?? resolve(dirname(fileURLToPath(import.meta.url)), '../../bpf-templates');
 
 export interface EmitResult {
   readonly dir: string;

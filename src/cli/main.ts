@@ -3,6 +3,10 @@ import { Command, Option } from 'commander';
 import { checkCommand } from './check.ts';
 import { explainCommand } from './explain.ts';
 import { replayCommand } from './replay.ts';
+import { compileCommand } from './compile.ts';
+import { verifyCommand } from './verify.ts';
+import { loadPolicies } from '../policy/index.ts';
+import { lower } from '../../codegen/ir/lower.ts';
 import { PolicyError } from '../policy/diagnostics.ts';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -42,6 +46,18 @@ export function buildCli(): Command {
     .option('--node-name <name>', 'node_name in flows')
     .option('--inspection-limit <bytes>', 'longest request head inspected (default 8192)')
     .action((capture: string, o) => exit(replayCommand(capture, o)));
+  program
+    .command('compile')
+    .description('compile policies into a verified-ready BPF object, its C header and manifest.json')
+    .requiredOption('--policy <file>', 'policy file (repeatable)', collect)
+    .requiredOption('-o, --out <dir>', 'output directory')
+    .option('--inspect-window <bytes>', 'longest request head inspected', (v: string) => Number(v))
+    .action((o) => exit(compileCommand({ ...o, toIR: (files: readonly string[]) => lower(loadPolicies(files)) })));
+  program
+    .command('verify')
+    .description('load a compiled object into the kernel without attaching it; report verifier instructions and maps')
+    .argument('<dir>', 'directory written by l7bpf compile')
+    .action((dir: string) => exit(verifyCommand(dir)));
   return program;
 }
 

@@ -107,3 +107,25 @@ export function joinParts(parts: readonly Uint8Array[], total: number): Uint8Arr
   }
   return out;
 }
+
+const SLAB = 65536;
+let slab = new Uint8Array(SLAB);
+let slabUsed = 0;
+
+/**
+ * An owned copy of data[start, end). Small copies are carved out of a shared 64 KiB slab: a
+ * typed-array `slice` allocates a backing store per call, which cost more than parsing the head.
+ * A slab stays alive while any head cut from it does (requests wait for their response only).
+ */
+export function copyBytes(data: Uint8Array, start: number, end: number): Uint8Array {
+  const n = end - start;
+  if (n > 4096) return data.slice(start, end);
+  if (slabUsed + n > SLAB) {
+    slab = new Uint8Array(SLAB);
+    slabUsed = 0;
+  }
+  const at = slabUsed;
+  slab.set(data.subarray(start, end), at);
+  slabUsed += n;
+  return slab.subarray(at, at + n);
+}

@@ -84,6 +84,38 @@ export class Llhttp {
     this.x = inst.exports as unknown as Exports;
     this.x._initialize();
     this.mem = Buffer.from(this.x.memory.buffer) as Latin1Buffer;
+    this.structOk = probeLayout(this);
+  }
+
+  /**
+   * True when the llhttp_t field offsets below match this build (checked once at start):
+   * then method, version, flags and content length are read from memory, not through calls.
+   */
+  readonly structOk: boolean;
+
+  method(p: number): number {
+    return this.structOk ? this.mem[p + OFF_METHOD]! : this.x.llhttp_get_method(p);
+  }
+
+  httpMajor(p: number): number {
+    return this.structOk ? this.mem[p + OFF_MAJOR]! : this.x.llhttp_get_http_major(p);
+  }
+
+  httpMinor(p: number): number {
+    return this.structOk ? this.mem[p + OFF_MINOR]! : this.x.llhttp_get_http_minor(p);
+  }
+
+  /**
+   * Length of a Content-Length body announced by the head just completed (call from
+   * onHeadersComplete), or -1 when the body is framed otherwise (chunked, none, until close)
+   * or the layout is unknown.
+   */
+  contentLength(p: number): number {
+    if (!this.structOk) return -1;
+    const m = this.mem;
+    const flags = m[p + OFF_FLAGS]! | (m[p + OFF_FLAGS + 1]! << 8);
+    if ((flags & F_CONTENT_LENGTH) === 0 || (flags & (F_CHUNKED | F_TRANSFER_ENCODING)) !== 0) return -1;
+    return m.readUInt32LE(p + OFF_CONTENT_LENGTH) + m.readUInt32LE(p + OFF_CONTENT_LENGTH + 4) * 2 ** 32;
   }
 
   /** Copies data into the module's input buffer; returns its pointer. */
@@ -129,6 +161,43 @@ export class Llhttp {
     const end = this.mem.indexOf(0, r);
     return this.mem.latin1Slice(r, end < 0 ? r : end);
   }
+}
+
+// llhttp 9 `struct llhttp__internal_s` on wasm32: int32 _index, 7 pointers/int32 (4 bytes each),
+// uint64 content_length at 32, then type, method, http_major, http_minor (uint8), header_state,
+// lenient_flags (uint16 at 46), upgrade, finish, flags (uint16 at 50), status_code (uint16 at 52).
+const OFF_CONTENT_LENGTH = 32;
+const OFF_METHOD = 41;
+const OFF_MAJOR = 42;
+const OFF_MINOR = 43;
+const OFF_FLAGS = 50;
+const F_CHUNKED = 0x08;
+const F_CONTENT_LENGTH = 0x20;
+const F_TRANSFER_ENCODING = 0x200;
+
+/** Parses two known messages and compares the struct reads with llhttp's own getters. */
+function probeLayout(ll: Llhttp): boolean {
+  let ok = true;
+  const probe = (type: number, text: string, check: (p: number) => boolean): void => {
+    const p = ll.alloc(type);
+    const seen = { v: false };
+    const h: LlhttpHandler = {
+      onMessageBegin: () => 0, onUrl: () => 0, onStatus: () => 0, onHeaderField: () => 0, onHeaderValue: () => 0,
+      onHeadersComplete: () => { seen.v = check(p); return 0; },
+      onBody: () => 0, onMessageComplete: () => 0,
+    };
+    const bytes = Buffer.from(text, 'latin1');
+    ll.execute(p, h, ll.load(bytes, 0, bytes.length), bytes.length);
+    ll.x.llhttp_free(p);
+    ok &&= seen.v;
+  };
+  const m = () => ll.mem;
+  probe(TYPE_REQUEST, 'PUT / HTTP/1.0\r\nContent-Length: 70000\r\n\r\n', (p) =>
+    m()[p + OFF_METHOD] === ll.x.llhttp_get_method(p) && m()[p + OFF_MAJOR] === 1 && m()[p + OFF_MINOR] === 0 &&
+    m().readUInt32LE(p + OFF_CONTENT_LENGTH) === 70000 && (m()[p + OFF_FLAGS]! & F_CONTENT_LENGTH) !== 0);
+  probe(TYPE_RESPONSE, 'HTTP/1.1 299 OK\r\nTransfer-Encoding: chunked\r\n\r\n', (p) =>
+    m().readUInt16LE(p + 52) === 299 && (m().readUInt16LE(p + OFF_FLAGS) & (F_CHUNKED | F_TRANSFER_ENCODING)) === (F_CHUNKED | F_TRANSFER_ENCODING));
+  return ok;
 }
 
 let shared: Llhttp | null = null;

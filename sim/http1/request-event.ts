@@ -1,7 +1,7 @@
 // A complete request head as an event whose string fields (target, headers, framing) are
 // decoded from the raw head on first read and then cached. The event owns its head bytes.
 import type { BodyFraming, HttpRequest } from '../replay/types.ts';
-import { framingOf, headersOf, urlOf, type HeadSpans } from './head-fields.ts';
+import { framingOf, headersOf, urlOf } from './head-fields.ts';
 
 export class LazyRequest implements HttpRequest {
   readonly kind = 'request' as const;
@@ -16,15 +16,17 @@ export class LazyRequest implements HttpRequest {
     readonly headStart: number,
     readonly headEnd: number,
     readonly upgrade: boolean,
-    private readonly spans: HeadSpans,
+    /** Where the URL and header pieces lie in `head` (see HeadSpans). */
+    readonly spans: number[],
+    readonly strs: string[] | null,
   ) {}
 
   get target(): string {
-    return (this.t ??= urlOf(this.head, this.spans));
+    return (this.t ??= urlOf(this.head, this));
   }
 
   get headers(): readonly (readonly [string, string])[] {
-    return (this.h ??= headersOf(this.head, this.spans));
+    return (this.h ??= headersOf(this.head, this));
   }
 
   get framing(): BodyFraming {

@@ -4,7 +4,7 @@ import {
   ERR_OK, ERR_PAUSED, ERR_PAUSED_UPGRADE, TYPE_REQUEST, errorName, llhttp, methodName,
   type Llhttp, type LlhttpHandler,
 } from './llhttp.ts';
-import { SpanCollector, SPAN_FIELD, SPAN_URL, SPAN_VALUE, joinParts } from './head-fields.ts';
+import { SpanCollector, SPAN_FIELD, SPAN_URL, SPAN_VALUE, copyBytes, joinParts } from './head-fields.ts';
 import { LazyRequest, versionString } from './request-event.ts';
 import type { RequestEvent } from '../replay/types.ts';
 
@@ -120,8 +120,13 @@ export class RequestParser implements LlhttpHandler {
   /** Accounts head bytes data[i, pos); on completion emits the request. False = stop. */
   private takeHead(data: Uint8Array, i: number, pos: number, complete: boolean, sink: RequestSink): boolean {
     const n = pos - i;
+    if (complete && this.headLen === 0 && n <= this.limit) {
+      // the whole head in one piece (the common case): one copy, owned by the event
+      this.headLen = n;
+      return this.emitRequest(copyBytes(data, i, pos), sink);
+    }
     const room = this.limit + 1 - this.headLen;
-    if (room > 0) this.headParts.push(complete && this.headParts.length === 0 ? data.subarray(i, pos) : data.slice(i, i + Math.min(n, room)));
+    if (room > 0) this.headParts.push(data.slice(i, i + Math.min(n, room)));
     this.headLen += n;
     if (this.headLen > this.limit && !this.tooLongReported) {
       this.tooLongReported = true;
@@ -131,15 +136,16 @@ export class RequestParser implements LlhttpHandler {
     }
     if (!complete) return true;
     const head = joinParts(this.headParts, Math.min(this.headLen, this.tooLongReported ? this.limit : this.headLen));
-    const x = this.ll.x;
+    // every part is a copy, so the joined head is owned by the event either way
+    return this.emitRequest(head, sink);
+  }
+
+  private emitRequest(head: Uint8Array, sink: RequestSink): boolean {
+    const ll = this.ll;
+    const p = this.ptr;
     return sink(new LazyRequest(
-      methodName(x.llhttp_get_method(this.ptr)),
-      versionString(x.llhttp_get_http_major(this.ptr), x.llhttp_get_http_minor(this.ptr)),
-      this.headParts.length === 1 ? head.slice() : head,
-      this.headStart,
-      this.headStart + this.headLen,
-      this.upgrade,
-      this.f.take(),
+      methodName(ll.method(p)), versionString(ll.httpMajor(p), ll.httpMinor(p)),
+      head, this.headStart, this.headStart + this.headLen, this.upgrade, this.f.spans, this.f.strs,
     ));
   }
 

@@ -3,7 +3,7 @@
 //  - `kubectl get pods -A -o json`: a List of Pods (labels, podIPs, container port names)
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, type Node } from 'yaml';
-import { Reader, type YNode } from '../policy/yaml-reader.ts';
+import { Reader, yamlMessage, type YNode } from '../policy/yaml-reader.ts';
 import { hasErrors, PolicyError, type Diagnostic } from '../policy/diagnostics.ts';
 import { NAMESPACE_LABEL } from '../policy/types.ts';
 import { parseIp, type IpAddr } from '../net/ip.ts';
@@ -16,7 +16,7 @@ export function parseInventory(text: string, file: string): { inventory: Invento
   const lines = new LineCounter();
   const r = new Reader(file, lines);
   const doc = parseDocument(text, { lineCounter: lines });
-  for (const e of doc.errors) r.error(null, `YAML: ${e.message.split('\n')[0]}`, undefined, r.posAt(e.pos[0]));
+  for (const e of doc.errors) r.error(null, `YAML: ${yamlMessage(e.message)}`, undefined, r.posAt(e.pos[0]));
   const root = doc.contents as YNode;
   const isKubectl = !!(root as { has?: (k: string) => boolean } | null)?.has?.('items');
   const { drafts, reserved } = isKubectl ? { drafts: parseKubectl(r, root), reserved: [] } : parseOurs(r, root);
@@ -108,9 +108,13 @@ interface KubePod {
   status?: { podIP?: string; podIPs?: { ip: string }[] };
 }
 
+/** Labels Cilium leaves out of identities by default (they differ per pod or per rollout). */
+const NON_IDENTITY_LABELS = /^(pod-template-hash|pod-template-generation|controller-revision-hash|controller-uid|job-name|batch\.kubernetes\.io\/.*|statefulset\.kubernetes\.io\/pod-name|apps\.kubernetes\.io\/pod-index)$/;
+
 function podDraft(pod: KubePod, name: string): Draft {
   const namespace = pod.metadata?.namespace ?? 'default';
-  const labels: Record<string, string> = { ...(pod.metadata?.labels ?? {}), [NAMESPACE_LABEL]: namespace };
+  const own = Object.entries(pod.metadata?.labels ?? {}).filter(([k]) => !NON_IDENTITY_LABELS.test(k));
+  const labels: Record<string, string> = { ...Object.fromEntries(own), [NAMESPACE_LABEL]: namespace };
   if (pod.spec?.serviceAccountName) labels['io.cilium.k8s.policy.serviceaccount'] = pod.spec.serviceAccountName;
   const ipTexts = pod.status?.podIPs?.map((p) => p.ip) ?? (pod.status?.podIP ? [pod.status.podIP] : []);
   const ips = ipTexts.map(parseIp).filter((x): x is IpAddr => x !== null);

@@ -2,7 +2,7 @@
 // Structs passed by pointer are built by hand in koffi-allocated memory: libbpf's *_opts
 // need `sz` set, and data_out must be memory the kernel can write into.
 import koffi, { type LibraryHandle, type TypeObject } from 'koffi';
-import type { Libbpf, MapDesc, ObjectHandle, ProgInfo, ProgramDesc, ProgramHandle, RingbufHandle, TestRunInput, TestRunResult } from './types.ts';
+import type { Libbpf, LibbpfDeploy, MapDesc, MapInfo, ObjectHandle, ProgInfo, ProgramDesc, ProgramHandle, RingbufHandle, TcSlot, TestRunInput, TestRunResult } from './types.ts';
 
 export class LibbpfUnavailableError extends Error {
   constructor(cause: string) {
@@ -16,6 +16,11 @@ interface Raw {
   load: Fn; close: Fn; next_map: Fn; map_fd: Fn; map_name: Fn; map_type: Fn; key_size: Fn; value_size: Fn;
   max_entries: Fn; update: Fn; lookup: Fn; del: Fn; next_key: Fn; test_run: Fn; info: Fn; get_error: Fn;
   rb_new: Fn; rb_consume: Fn; rb_epoll: Fn; rb_free: Fn; set_print: Fn; vsnprintf: Fn;
+}
+
+interface RawDeploy {
+  tc_hook_create: Fn; tc_hook_destroy: Fn; tc_attach: Fn; tc_detach: Fn; tc_query: Fn; obj_pin: Fn; obj_get: Fn;
+  find_map: Fn; reuse_fd: Fn; if_nametoindex: Fn; mmap: Fn; munmap: Fn; epoll_wait: Fn & { async: (...args: unknown[]) => void };
 }
 
 let singleton: Libbpf | null = null;
@@ -165,6 +170,108 @@ function bind(lib: LibraryHandle, libc: LibraryHandle): Libbpf {
       keep.delete(o);
     },
     takeMessages: () => messages.splice(0),
+    ...bindDeploy(lib, libc, raw),
+  };
+}
+
+// struct bpf_tc_hook (libbpf 1.1.2): sz@0 ifindex@8 attach_point@12 parent@16; sizeof 24.
+function tcHook(ifindex: number, point: number): Buffer {
+  const b = Buffer.alloc(24);
+  b.writeBigUInt64LE(24n, 0);
+  b.writeInt32LE(ifindex, 8);
+  b.writeUInt32LE(point, 12);
+  return b;
+}
+
+// struct bpf_tc_opts: sz@0 prog_fd@8 flags@12 prog_id@16 handle@20 priority@24; sizeof 32.
+function tcOpts(slot: TcSlot, progFd: number, flags: number): Buffer {
+  const b = Buffer.alloc(32);
+  b.writeBigUInt64LE(32n, 0);
+  b.writeInt32LE(progFd, 8);
+  b.writeUInt32LE(flags, 12);
+  b.writeUInt32LE(slot.handle, 20);
+  b.writeUInt32LE(slot.priority, 24);
+  return b;
+}
+
+const BPF_TC_F_REPLACE = 1;
+const PAGE = 4096;
+
+function bindDeploy(lib: LibraryHandle, libc: LibraryHandle, raw: Raw): LibbpfDeploy {
+  const d: RawDeploy = {
+    tc_hook_create: lib.func('int bpf_tc_hook_create(void *hook)'),
+    tc_hook_destroy: lib.func('int bpf_tc_hook_destroy(void *hook)'),
+    tc_attach: lib.func('int bpf_tc_attach(void *hook, _Inout_ uint8_t *opts)'),
+    tc_detach: lib.func('int bpf_tc_detach(void *hook, void *opts)'),
+    tc_query: lib.func('int bpf_tc_query(void *hook, _Inout_ uint8_t *opts)'),
+    obj_pin: lib.func('int bpf_obj_pin(int fd, const char *path)'),
+    obj_get: lib.func('int bpf_obj_get(const char *path)'),
+    find_map: lib.func('void *bpf_object__find_map_by_name(void *obj, const char *name)'),
+    reuse_fd: lib.func('int bpf_map__reuse_fd(void *map, int fd)'),
+    if_nametoindex: libc.func('unsigned int if_nametoindex(const char *name)'),
+    mmap: libc.func('void *mmap(void *addr, size_t len, int prot, int flags, int fd, long off)'),
+    munmap: libc.func('int munmap(void *addr, size_t len)'),
+    epoll_wait: libc.func('int epoll_wait(int epfd, _Out_ uint8_t *events, int maxevents, int timeout)') as RawDeploy['epoll_wait'],
+  };
+  const info = (fd: number, size: number): Buffer | null => {
+    const b = Buffer.alloc(size);
+    return (raw.info(fd, b, [size]) as number) === 0 ? b : null;
+  };
+  return {
+    tcHookCreate: (ifindex, point) => d.tc_hook_create(tcHook(ifindex, point)) as number,
+    // BPF_TC_INGRESS | BPF_TC_EGRESS: libbpf deletes the clsact qdisc itself
+    tcHookDestroy: (ifindex) => d.tc_hook_destroy(tcHook(ifindex, 3)) as number,
+    tcAttach(slot, progFd, replace) {
+      const opts = tcOpts(slot, progFd, replace ? BPF_TC_F_REPLACE : 0);
+      const err = d.tc_attach(tcHook(slot.ifindex, slot.point), opts) as number;
+      return { err, progId: opts.readUInt32LE(16) };
+    },
+    tcDetach: (slot) => d.tc_detach(tcHook(slot.ifindex, slot.point), tcOpts(slot, 0, 0)) as number,
+    tcQuery(slot) {
+      const opts = tcOpts(slot, 0, 0);
+      const err = d.tc_query(tcHook(slot.ifindex, slot.point), opts) as number;
+      return { err, progId: err === 0 ? opts.readUInt32LE(16) : 0 };
+    },
+    objPin: (fd, path) => d.obj_pin(fd, path) as number,
+    objGet: (path) => d.obj_get(path) as number,
+    reuseMapFd(obj, name, fd) {
+      const m = d.find_map(obj, name);
+      if (m === null || m === undefined) return -2;
+      return d.reuse_fd(m, fd) as number;
+    },
+    mapInfo(fd): MapInfo | null {
+      // struct bpf_map_info: type@0 id@4 key_size@8 value_size@12 max_entries@16 map_flags@20 name@24[16]
+      const b = info(fd, 96);
+      if (!b) return null;
+      const name = b.subarray(24, 40);
+      const end = name.indexOf(0);
+      return {
+        type: b.readUInt32LE(0), id: b.readUInt32LE(4), keySize: b.readUInt32LE(8), valueSize: b.readUInt32LE(12),
+        maxEntries: b.readUInt32LE(16), name: name.subarray(0, end < 0 ? 16 : end).toString('utf8'),
+      };
+    },
+    progId: (fd) => info(fd, 232)?.readUInt32LE(4) ?? 0,
+    ifIndex: (name) => d.if_nametoindex(name) as number,
+    ringbufPositions(mapFd) {
+      // consumer_pos on the first page, producer_pos on the second (kernel/bpf/ringbuf.c);
+      // PROT_READ = 1, MAP_SHARED = 1
+      const p = d.mmap(null, 2 * PAGE, 1, 1, mapFd, 0);
+      if (p === null || koffi.address(p) === 0xffffffffffffffffn) return null;
+      const view = Buffer.from(koffi.view(p, 2 * PAGE));
+      const out = { consumer: view.readBigUInt64LE(0), producer: view.readBigUInt64LE(PAGE) };
+      d.munmap(p, 2 * PAGE);
+      return out;
+    },
+    epollWait(epfd, timeoutMs) {
+      const events = Buffer.alloc(12 * 4);
+      return new Promise((resolve, reject) => {
+        d.epoll_wait.async(epfd, events, 4, timeoutMs, (err: unknown, n: number) => {
+          if (err) reject(err as Error);
+          // EINTR (a signal) reads as "nothing ready"
+          else resolve(n < 0 ? 0 : n);
+        });
+      });
+    },
   };
 }
 

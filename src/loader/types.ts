@@ -41,7 +41,7 @@ export interface ProgInfo {
   readonly jitedLen: number;
 }
 
-export interface Libbpf {
+export interface Libbpf extends LibbpfDeploy {
   /** returns a handle or throws with the libbpf messages */
   openFile(path: string): ObjectHandle;
   openMem(data: Uint8Array, name: string): ObjectHandle;
@@ -64,6 +64,55 @@ export interface Libbpf {
   close(obj: ObjectHandle): void;
   /** libbpf's own messages since the last call (warnings, load errors) */
   takeMessages(): string[];
+}
+
+/** tc clsact attach points (enum bpf_tc_attach_point) */
+export const TC_INGRESS = 1;
+export const TC_EGRESS = 2;
+export type TcAttachPoint = typeof TC_INGRESS | typeof TC_EGRESS;
+
+/** a tc filter slot: handle + priority on one hook */
+export interface TcSlot {
+  readonly ifindex: number;
+  readonly point: TcAttachPoint;
+  readonly handle: number;
+  readonly priority: number;
+}
+
+export interface MapInfo {
+  readonly type: number;
+  readonly id: number;
+  readonly keySize: number;
+  readonly valueSize: number;
+  readonly maxEntries: number;
+  readonly name: string;
+}
+
+/** Kernel side of deploy: tc hooks, pins, map reuse, ring buffer positions. */
+export interface LibbpfDeploy {
+  /** 0, or -errno (-17 EEXIST when the clsact qdisc is already there) */
+  tcHookCreate(ifindex: number, point: TcAttachPoint): number;
+  /** removes the clsact qdisc with every filter on it; 0 or -errno */
+  tcHookDestroy(ifindex: number): number;
+  /** replace=true swaps the program of an existing filter in place (BPF_TC_F_REPLACE) */
+  tcAttach(slot: TcSlot, progFd: number, replace: boolean): { readonly err: number; readonly progId: number };
+  tcDetach(slot: TcSlot): number;
+  /** program id attached at the slot; err -2 (ENOENT) when none */
+  tcQuery(slot: TcSlot): { readonly err: number; readonly progId: number };
+  /** 0 or -errno */
+  objPin(fd: number, path: string): number;
+  /** fd or -errno */
+  objGet(path: string): number;
+  /** before load: use an existing map (pinned) instead of creating one; 0 or -errno */
+  reuseMapFd(obj: ObjectHandle, name: string, fd: number): number;
+  mapInfo(fd: number): MapInfo | null;
+  progId(fd: number): number;
+  /** 0 when the interface does not exist (in this network namespace) */
+  ifIndex(name: string): number;
+  /** ring buffer map: bytes ever produced and consumed (the kernel's positions) */
+  ringbufPositions(mapFd: number): { readonly producer: bigint; readonly consumer: bigint } | null;
+  /** epoll_wait on a worker thread: resolves with the number of ready fds (0 on timeout) */
+  epollWait(epfd: number, timeoutMs: number): Promise<number>;
 }
 
 export interface RingbufHandle {

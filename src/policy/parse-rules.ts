@@ -174,7 +174,7 @@ function parsePort(r: Reader, node: Node): PortProtocol | null {
   const protocol = (protoText ?? 'ANY').toUpperCase() as L4Protocol;
   if (!PROTOCOLS.includes(protocol)) r.error(m.get('protocol'), `unsupported protocol "${protoText}"`, 'use TCP, UDP, SCTP or ANY');
   if (endPort !== null && (typeof endPort !== 'number' || typeof port !== 'number' || endPort < port)) {
-    r.error(m.get('endPort'), 'endPort must be a number not below port');
+    r.error(m.get('endPort'), 'endPort must be a number not below port', 'ranges need a numeric port, e.g. port: "8000", endPort: 8100');
   }
   if (port === null) return null;
   return { port, endPort: typeof endPort === 'number' ? endPort : null, protocol, pos: r.pos(node) };

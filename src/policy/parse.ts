@@ -2,7 +2,7 @@
 // is reported (file:line:col) in one pass; a policy with errors is left out of the result.
 import { LineCounter, parseAllDocuments, type Node } from 'yaml';
 import type { Diagnostic } from './diagnostics.ts';
-import { Reader, type YNode } from './yaml-reader.ts';
+import { Reader, yamlMessage, type YNode } from './yaml-reader.ts';
 import { parseRules } from './parse-rules.ts';
 import { parseSelector, scopeLocalSelector } from './selectors.ts';
 import type { Policy, PolicyKind, PolicySpec, Rule, Section } from './types.ts';
@@ -30,7 +30,7 @@ export function parsePolicies(text: string, file: string): ParseResult {
   const policies: Policy[] = [];
   for (const doc of parseAllDocuments(text, { lineCounter: lines })) {
     if (doc.errors.length > 0) {
-      for (const e of doc.errors) r.error(null, `YAML: ${e.message.split('\n')[0]}`, undefined, r.posAt(e.pos[0]));
+      for (const e of doc.errors) r.error(null, `YAML: ${yamlMessage(e.message)}`, undefined, r.posAt(e.pos[0]));
       continue;
     }
     if (doc.contents === null) continue;

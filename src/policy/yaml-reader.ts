@@ -129,3 +129,8 @@ function editDistance(a: string, b: string): number {
   }
   return prev[b.length] ?? 0;
 }
+
+/** The yaml package's message without its own "at line L, column C:" and source excerpt. */
+export function yamlMessage(message: string): string {
+  return (message.split('\n')[0] ?? message).replace(/ at line \d+, column \d+:?$/, '');
+}

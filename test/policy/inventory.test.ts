@@ -27,10 +27,9 @@ describe('kubectl get pods -A -o json', () => {
     assert.equal(findEndpoint(inv, 'kube-proxy-x7k2p'), null);
   });
 
-  it('labels carry the namespace and the service account, as Cilium derives them', () => {
+  it('labels carry the namespace and the service account, without per-rollout labels, as Cilium derives them', () => {
     assert.deepEqual(ep('frontend-7d9f8c6b5-abcde').labels, {
       app: 'frontend',
-      'pod-template-hash': '7d9f8c6b5',
       'io.kubernetes.pod.namespace': 'shop',
       'io.cilium.k8s.policy.serviceaccount': 'frontend',
     });

@@ -8,6 +8,10 @@ import { verifyCommand } from './verify.ts';
 import { loadPolicies } from '../policy/index.ts';
 import { lower } from '../../codegen/ir/lower.ts';
 import { PolicyError } from '../policy/diagnostics.ts';
+import { deployCommand } from './deploy.ts';
+import { undeployCommand } from './undeploy.ts';
+import { statusCommand } from './status.ts';
+import { observeCommand } from './observe.ts';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -58,6 +62,37 @@ export function buildCli(): Command {
     .description('load a compiled object into the kernel without attaching it; report verifier instructions and maps')
     .argument('<dir>', 'directory written by l7bpf compile')
     .action((dir: string) => exit(verifyCommand(dir)));
+  // deploy / status / undeploy / observe (src/loader: tc attach, pins, ring buffer)
+  program
+    .command('deploy')
+    .description("attach a compiled object to the endpoints' host-side veths; swap it in place when the deployment exists")
+    .argument('<dir>', 'directory written by l7bpf compile')
+    .requiredOption('--endpoints <file>', 'inventory (YAML or kubectl get pods -A -o json); `iface:` names the host-side veth')
+    .option('--iface-of <pod=iface>', 'host-side interface of an endpoint (repeatable)', collect)
+    .option('--name <deployment>', 'deployment name (pins under /sys/fs/bpf/l7bpf/<name>)', 'default')
+    .action((dir: string, o) => exit(deployCommand(dir, o)));
+  program
+    .command('status')
+    .description('deployments: what is attached where, object sha256, flows, event counters')
+    .option('--name <deployment>', 'only this deployment')
+    .addOption(new Option('--output <format>', 'output format').choices(['text', 'json']).default('text'))
+    .action((o) => exit(statusCommand(o)));
+  program
+    .command('undeploy')
+    .description('detach a deployment and remove its pins (and the clsact qdisc where l7bpf created it)')
+    .option('--name <deployment>', 'deployment name', 'default')
+    .action((o) => exit(undeployCommand(o)));
+  program
+    .command('observe')
+    .description('flow events from the kernel as Hubble jsonpb lines or the replay summary table')
+    .option('--name <deployment>', 'deployment (default: the only one)')
+    .option('--follow', 'keep reading until interrupted')
+    .addOption(new Option('--output <format>', 'Hubble jsonpb lines or a summary table').choices(['jsonpb', 'table']).default('jsonpb'))
+    .addOption(new Option('--verdict <verdict>', 'only allowed or denied').choices(['allowed', 'denied']))
+    .option('--pod <name>', 'only flows from or to this pod (name or namespace/name)')
+    .option('--method <method>', 'only requests with this method')
+    .option('--node-name <name>', 'node_name in flows')
+    .action(async (o) => exit(await observeCommand(o)));
   return program;
 }
 

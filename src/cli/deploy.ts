@@ -1,0 +1,47 @@
+// `l7bpf deploy DIR --endpoints INV [--iface-of POD=IFACE ...] [--name NAME]`: attach (or
+// atomically swap) a compiled object on the endpoints' host-side veths.
+import { loadInventory } from '../endpoints/index.ts';
+import { openLibbpf } from '../loader/libbpf.ts';
+import { deploy, type DeployEnv } from '../loader/deploy.ts';
+import { pinRoot } from '../loader/pin.ts';
+import { stateDir } from '../loader/deploy-state.ts';
+
+export interface DeployOptions {
+  readonly endpoints: string;
+  readonly ifaceOf?: readonly string[];
+  readonly name?: string;
+}
+
+export const DEFAULT_DEPLOYMENT = 'default';
+
+export function deployEnv(): DeployEnv {
+  return { pinRoot: pinRoot(), stateDir: stateDir() };
+}
+
+export function parseIfaceOf(pairs: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const p of pairs) {
+    const eq = p.indexOf('=');
+    if (eq <= 0 || eq === p.length - 1) throw new Error(`--iface-of "${p}": expected POD=IFACE (hint: --iface-of default/backend-1=lxc12ab)`);
+    out[p.slice(0, eq)] = p.slice(eq + 1);
+  }
+  return out;
+}
+
+export function deployCommand(dir: string, o: DeployOptions): number {
+  const name = o.name ?? DEFAULT_DEPLOYMENT;
+  try {
+    const r = deploy(openLibbpf(), { dir, inventory: loadInventory(o.endpoints), ifaceOf: parseIfaceOf(o.ifaceOf ?? []), name }, deployEnv());
+    const s = r.state;
+    if (r.mountedBpffs) console.log('mounted bpffs at /sys/fs/bpf');
+    console.log(`${r.swapped ? 'swapped' : 'deployed'} ${name} generation ${s.generation}: ${s.objectPath} (sha256 ${s.objectSha256})`);
+    for (const i of s.ifaces) console.log(`  ${i.iface} (${i.pod}): tc ingress l7_from_pod, tc egress l7_to_pod`);
+    if (r.reused.length) console.log(`  kept: ${r.reused.join(', ')} (existing flows keep their state)`);
+    if (r.swapped && r.fresh.length) console.log(`  new: ${r.fresh.join('; ')}`);
+    return 0;
+  } catch (e) {
+    console.error(`l7bpf deploy: ${(e as Error).message}`);
+    console.error(`l7bpf deploy: nothing changed; ${name} keeps what it had`);
+    return 1;
+  }
+}

@@ -1,0 +1,116 @@
+// `status`: per deployment, what is attached where (checked against the kernel, not just
+// the record), the object's sha256, the flow table and the event stream's counters.
+import { closeSync } from 'node:fs';
+import type { Libbpf } from './types.ts';
+import { attachedProgId, HOOKS, pointName, slotOf } from './attach.ts';
+import { pinPaths, pinned } from './pin.ts';
+import { listStates, type DeployState } from './deploy-state.ts';
+import type { DeployEnv } from './deploy.ts';
+
+/** Bytes per ring buffer record: 8-byte header + struct l7_event (144), 8-aligned. */
+export const EVENT_RECORD_BYTES = 152;
+
+export interface HookStatus {
+  readonly iface: string;
+  readonly pod: string;
+  readonly hook: 'ingress' | 'egress';
+  readonly program: string;
+  /** program id on the hook now, 0 when nothing is attached at our slot */
+  readonly attachedId: number;
+  /** the attached program is the one this deployment pinned */
+  readonly ours: boolean;
+}
+
+export interface DeploymentStatus {
+  readonly name: string;
+  readonly generation: number;
+  readonly objectSha256: string;
+  readonly objectPath: string;
+  readonly deployedAt: string;
+  readonly hooks: readonly HookStatus[];
+  readonly flows: { readonly total: number; readonly byKind: Readonly<Record<string, number>> } | null;
+  /** records ever written to the ring buffer, and not yet read by an observer */
+  readonly events: { readonly produced: number; readonly pending: number } | null;
+}
+
+// struct l7_flow kind byte (L7_FLOW_* in bpf-templates/l7_maps.h)
+const FLOW_KINDS: Readonly<Record<number, string>> = { 0: 'none', 1: 'allow', 2: 'l7', 3: 'deny', 4: 'reset' };
+
+export function deploymentStatus(lib: Libbpf, s: DeployState, env: DeployEnv): DeploymentStatus {
+  const paths = pinPaths(env.pinRoot, s.name);
+  const hooks: HookStatus[] = [];
+  for (const i of s.ifaces) {
+    for (const { point, prog } of HOOKS) {
+      const fd = pinned(lib, paths.generation(s.generation).prog(prog));
+      const mine = fd === null ? -1 : lib.progId(fd);
+      if (fd !== null) closeQuietly(fd);
+      const attachedId = lib.ifIndex(i.iface) === i.ifindex ? attachedProgId(lib, slotOf(i.ifindex, point, s.handle, s.priority)) : 0;
+      hooks.push({ iface: i.iface, pod: i.pod, hook: pointName(point) as HookStatus['hook'], program: prog, attachedId, ours: attachedId !== 0 && attachedId === mine });
+    }
+  }
+  return {
+    name: s.name, generation: s.generation, objectSha256: s.objectSha256, objectPath: s.objectPath, deployedAt: s.deployedAt,
+    hooks, flows: flowCounts(lib, paths.flows), events: eventCounts(lib, paths.events),
+  };
+}
+
+export function allStatus(lib: Libbpf, env: DeployEnv): DeploymentStatus[] {
+  return listStates(env.stateDir).map((s) => deploymentStatus(lib, s, env));
+}
+
+function flowCounts(lib: Libbpf, path: string): DeploymentStatus['flows'] {
+  const fd = pinned(lib, path);
+  if (fd === null) return null;
+  try {
+    const info = lib.mapInfo(fd);
+    if (!info) return null;
+    const byKind: Record<string, number> = {};
+    let total = 0;
+    for (let k = lib.mapNextKey(fd, null, info.keySize); k; k = lib.mapNextKey(fd, k, info.keySize)) {
+      const v = lib.mapLookup(fd, k, info.valueSize);
+      const kind = FLOW_KINDS[v?.[0] ?? 0] ?? `kind ${v?.[0]}`;
+      byKind[kind] = (byKind[kind] ?? 0) + 1;
+      total++;
+    }
+    return { total, byKind };
+  } finally {
+    closeQuietly(fd);
+  }
+}
+
+function eventCounts(lib: Libbpf, path: string): DeploymentStatus['events'] {
+  const fd = pinned(lib, path);
+  if (fd === null) return null;
+  try {
+    const p = lib.ringbufPositions(fd);
+    if (!p) return null;
+    return { produced: Number(p.producer / BigInt(EVENT_RECORD_BYTES)), pending: Number((p.producer - p.consumer) / BigInt(EVENT_RECORD_BYTES)) };
+  } finally {
+    closeQuietly(fd);
+  }
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // fake fds in unit tests
+  }
+}
+
+export function formatStatus(list: readonly DeploymentStatus[]): string {
+  if (list.length === 0) return 'no deployments\n';
+  const out: string[] = [];
+  for (const d of list) {
+    out.push(`deployment ${d.name} (generation ${d.generation}, deployed ${d.deployedAt})`);
+    out.push(`  object ${d.objectPath}`, `  sha256 ${d.objectSha256}`);
+    for (const h of d.hooks) {
+      const what = h.attachedId === 0 ? 'NOT ATTACHED' : h.ours ? `prog id ${h.attachedId}` : `prog id ${h.attachedId} (NOT OURS)`;
+      out.push(`  ${h.iface.padEnd(15)} tc ${h.hook.padEnd(7)} ${h.program.padEnd(12)} ${what}  (${h.pod})`);
+    }
+    const kinds = d.flows ? Object.entries(d.flows.byKind).map(([k, n]) => `${k} ${n}`).join(', ') : '';
+    out.push(d.flows ? `  flows ${d.flows.total}${kinds ? ` (${kinds})` : ''}` : '  flows: map not pinned');
+    out.push(d.events ? `  events ${d.events.produced} written, ${d.events.pending} unread` : '  events: map not pinned');
+  }
+  return out.join('\n') + '\n';
+}

@@ -1,0 +1,22 @@
+// `undeploy`: remove our tc filters, the clsact qdisc where we created it, the pins and the
+// record. Idempotent: interfaces that vanished with their pod are skipped.
+import type { Libbpf } from './types.ts';
+import { pinPaths, unpinDir } from './pin.ts';
+import { detachIface, DeployError, type DeployEnv } from './deploy.ts';
+import { readState, removeState } from './deploy-state.ts';
+
+export interface UndeployResult {
+  readonly name: string;
+  readonly detached: readonly string[];
+  readonly removedQdiscs: readonly string[];
+}
+
+export function undeploy(lib: Libbpf, name: string, env: DeployEnv): UndeployResult {
+  const s = readState(name, env.stateDir);
+  if (!s) throw new DeployError(`no deployment named ${name}`, 'see l7bpf status');
+  const present = s.ifaces.filter((i) => lib.ifIndex(i.iface) === i.ifindex);
+  for (const i of s.ifaces) detachIface(lib, s, i);
+  unpinDir(pinPaths(env.pinRoot, name).dir);
+  removeState(name, env.stateDir);
+  return { name, detached: present.map((i) => i.iface), removedQdiscs: present.filter((i) => i.createdClsact).map((i) => i.iface) };
+}

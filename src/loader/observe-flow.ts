@@ -1,0 +1,96 @@
+// Kernel events -> the flow records `replay` prints (Hubble jsonpb lines, summary rows), so
+// what the kernel did and what the simulator predicts read the same way.
+import type { FlowRecord } from '../flow/build.ts';
+import type { RequestRow } from '../replay/records.ts';
+import type { ConnRow } from '../replay/summary.ts';
+import type { Inventory } from '../endpoints/types.ts';
+import { describePeer, resolveIp, type PeerRef } from '../verdict/peers.ts';
+import type { RuleRef } from '../verdict/types.ts';
+import type { HttpRequest, HttpVersion } from '../verdict/http.ts';
+import { formatIp } from '../net/ip.ts';
+import { EVENT_KIND, POLICY_DIR, REASON, REASON_NAMES, VERDICT, type RawEvent } from './event.generated.ts';
+import type { DeployState } from './deploy-state.ts';
+
+export type Observed =
+  | { readonly kind: 'connection'; readonly record: FlowRecord; readonly row: ConnRow; readonly event: RawEvent }
+  | { readonly kind: 'request'; readonly record: FlowRecord; readonly row: RequestRow; readonly event: RawEvent }
+  | { readonly kind: 'drop'; readonly record: FlowRecord; readonly event: RawEvent };
+
+export interface ObserveContext {
+  readonly inventory: Inventory;
+  readonly rules: DeployState['rules'];
+  readonly httpRules: DeployState['httpRules'];
+  readonly nodeName: string;
+  /** wall clock ns minus CLOCK_MONOTONIC ns (bpf_ktime_get_ns) */
+  readonly clockOffsetNs: bigint;
+}
+
+/** Offset that turns bpf_ktime_get_ns() into ns since the epoch (libuv's hrtime is CLOCK_MONOTONIC). */
+export function clockOffsetNs(): bigint {
+  return BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
+}
+
+const TCP_FLAGS = ['FIN', 'SYN', 'RST', 'PSH', 'ACK', 'URG', 'ECE', 'CWR'] as const;
+
+export function tcpFlagsOf(byte: number): Record<string, boolean> {
+  const out: Record<string, boolean> = {};
+  TCP_FLAGS.forEach((name, i) => {
+    if (byte & (1 << i)) out[name] = true;
+  });
+  return out;
+}
+
+const addrOf = (bytes: Uint8Array, family: number): string => formatIp(family === 4 ? bytes.subarray(0, 4) : bytes);
+
+/** "GET /x HTTP/1.1" (the first bytes of the request line) -> a request without headers. */
+export function requestFromLine(line: Uint8Array, len: number): HttpRequest | undefined {
+  if (len === 0) return undefined;
+  const text = Buffer.from(line.subarray(0, Math.min(len, line.length))).toString('latin1').split('\r')[0] ?? '';
+  const [method = '', target = '', version = ''] = text.split(' ');
+  return { method, target, version: (version.startsWith('HTTP/') ? version : 'HTTP/1.1') as HttpVersion, headers: [] };
+}
+
+export function reasonName(code: number): string {
+  return (REASON_NAMES[code] ?? `reason ${code}`).toLowerCase().replace(/_/g, '-');
+}
+
+function ruleRefs(ctx: ObserveContext, ev: RawEvent): RuleRef[] {
+  const idx = ev.http_rule >= 0 ? ctx.httpRules[ev.http_rule]?.rule ?? ev.rule : ev.rule;
+  const r = idx >= 0 ? ctx.rules[idx] : undefined;
+  return r ? [{ policy: r.policy, namespace: r.namespace, section: r.section, source: r.source, text: '' }] : [];
+}
+
+export function observe(ctx: ObserveContext, ev: RawEvent): Observed {
+  const srcIp = addrOf(ev.saddr, ev.family);
+  const dstIp = addrOf(ev.daddr, ev.family);
+  const src: PeerRef = resolveIp(ctx.inventory, srcIp);
+  const dst: PeerRef = resolveIp(ctx.inventory, dstIp);
+  const allowed = ev.verdict === VERDICT.FORWARDED;
+  const policies = ruleRefs(ctx, ev);
+  const base = {
+    timeNs: ev.ts_ns + ctx.clockOffsetNs, nodeName: ctx.nodeName,
+    src: { ip: srcIp, port: ev.sport, peer: src }, dst: { ip: dstIp, port: ev.dport, peer: dst },
+    allowed, denyRule: ev.reason === REASON.POLICY_DENY, direction: ev.dir === POLICY_DIR.EGRESS ? 'egress' : 'ingress',
+    tcpFlags: tcpFlagsOf(ev.tcp_flags), policies,
+  } as const;
+  const pair = `${describePeer(src)} -> ${describePeer(dst)}:${ev.dport}`;
+  const source = policies.map((p) => p.source).join(',') || '-';
+  if (ev.kind === EVENT_KIND.HTTP) {
+    const request = requestFromLine(ev.line, ev.line_len);
+    const line = request ? `${request.method} ${request.target}` : '<request>';
+    const record: FlowRecord = {
+      ...base, kind: 'l7-request', isReply: false, ...(request ? { request } : {}),
+      ...(allowed ? {} : { summary: `${line} denied: ${reasonName(ev.reason)}` }),
+    };
+    return { kind: 'request', record, event: ev, row: { pair, line, allowed, reason: allowed ? 'allowed' : reasonName(ev.reason), rule: source } };
+  }
+  const record: FlowRecord = { ...base, kind: 'l3l4', isReply: false };
+  if (ev.kind === EVENT_KIND.CONN) return { kind: 'connection', record, event: ev, row: { pair, allowed, reason: allowed ? 'allowed' : reasonName(ev.reason) } };
+  return { kind: 'drop', record: { ...record, allowed: false }, event: ev };
+}
+
+/** Names of the pods on either side (for --pod filters). */
+export function podsOf(o: Observed): string[] {
+  const names = (p: PeerRef) => (p.kind === 'endpoint' ? [p.endpoint.name, `${p.endpoint.namespace}/${p.endpoint.name}`] : []);
+  return [...names(o.record.src.peer), ...names(o.record.dst.peer)];
+}

@@ -17,7 +17,7 @@ import type { Libbpf, TcSlot } from './types.ts';
 import { fillIpcache, fillSelectors } from './maps.ts';
 import { program } from './object.ts';
 import { loadForDeploy, type ReuseCandidate } from './deploy-load.ts';
-import { policyMaps } from './deploy-maps.ts';
+import { planMaps } from './plan.ts';
 import { ensureBpffs, pin, pinPaths, pinned, unpinDir, type PinPaths } from './pin.ts';
 import { attachAt, detachAt, ensureClsact, HOOKS, slotOf, DEFAULT_HANDLE, DEFAULT_PRIORITY } from './attach.ts';
 import { inventoryToState, readState, writeState, type AttachedIface, type DeployState } from './deploy-state.ts';
@@ -69,7 +69,7 @@ export function deploy(lib: Libbpf, req: DeployRequest, env: DeployEnv): DeployR
   const load = withReuse(lib, paths, (reuse) => loadForDeploy(lib, objectPath, reuse));
   const obj = load.obj;
   try {
-    const maps = policyMaps(req.inventory, manifest.selectors);
+    const maps = planMaps(manifest.selectors, req.inventory);
     fillIpcache(obj, maps.ipcache);
     fillSelectors(obj, maps.selectors);
     pinGeneration(lib, obj, paths, generation);

@@ -26,6 +26,8 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
   private readonly table: ConnTable<Conn<CV, RV>>;
   private readonly v = new PacketView();
   private nextConnId = 1;
+  private readonly shard: number;
+  private readonly shards: number;
   // per-packet scratch, read by the request sink
   private cur: Conn<CV, RV> | null = null;
   private curIndex = 0;
@@ -42,6 +44,8 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
     this.o = o;
     this.limit = o.inspectionLimit ?? DEFAULT_INSPECTION_LIMIT;
     this.table = new ConnTable(o.maxConnections ?? DEFAULT_MAX_CONNECTIONS);
+    this.shard = o.shard?.index ?? 0;
+    this.shards = o.shard?.count ?? 1;
   }
 
   push(rec: CaptureRecord): void {
@@ -49,6 +53,8 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
     this.summary.bytes += rec.data.length;
     const v = this.v;
     const st = decodeInto(v, rec.linkType, rec.data);
+    // a worker of a parallel replay handles only its share of flows (non-TCP: worker 0)
+    if (this.shards > 1 && (st === 'tcp' ? flowHash(v) % this.shards : 0) !== this.shard) return;
     if (st !== 'tcp') {
       const reason: PacketReason = st === 'not-ip' ? 'not-ip' : st === 'not-tcp' ? 'not-tcp' : st === 'fragment' ? 'ip-fragment' : 'decode-error';
       this.act(rec, index, reason === 'ip-fragment' ? 'drop' : 'pass', reason, 0);
@@ -236,6 +242,22 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
     s.reasons[reason] = (s.reasons[reason] ?? 0) + 1;
     this.o.onPacket?.({ index, offset: rec.offset, ts: rec.ts, action, reason, connId });
   }
+}
+
+/** Same value for both directions of a flow (xor is symmetric), mixed so shards are even. */
+function flowHash(v: PacketView): number {
+  let h: number;
+  if (v.ipVersion === 4) h = v.src4 ^ v.dst4;
+  else {
+    h = 0;
+    const d = v.data;
+    for (let i = 0; i < 16; i += 4) {
+      h ^= ((d[v.src6 + i]! << 24) | (d[v.src6 + i + 1]! << 16) | (d[v.src6 + i + 2]! << 8) | d[v.src6 + i + 3]!)
+        ^ ((d[v.dst6 + i]! << 24) | (d[v.dst6 + i + 1]! << 16) | (d[v.dst6 + i + 2]! << 8) | d[v.dst6 + i + 3]!);
+    }
+  }
+  h = Math.imul(h ^ (v.sport ^ v.dport) * 0x9e3779b1, 0x85ebca6b);
+  return (h ^ (h >>> 15)) >>> 0;
 }
 
 function key4(a: number, ap: number, b: number, bp: number): string {

@@ -30,3 +30,5 @@ export async function replay<CV extends ConnVerdict, RV extends RequestVerdict>(
   for await (const r of records) e.push(r);
   return e.finish();
 }
+export { replayParallel } from './parallel.ts';
+export type { JudgeSpec, ParallelOptions, ParallelSummary } from './parallel.ts';

@@ -147,6 +147,12 @@ export interface ReplayOptions<CV extends ConnVerdict = ConnVerdict, RV extends 
   readonly onRequest?: (e: RequestRecord<CV, RV>) => void;
   readonly onConnection?: (e: ConnectionEvent<CV>) => void;
   readonly onError?: (e: Error) => void;
+  /**
+   * Handle only flows whose hash falls in shard `index` of `count` (packets of other flows are
+   * counted in `packets`/`bytes` and otherwise ignored; non-TCP packets belong to shard 0).
+   * Used by replayParallel's workers.
+   */
+  readonly shard?: { readonly index: number; readonly count: number };
 }
 
 export interface ReplaySummary {

@@ -30,7 +30,9 @@ export type RegexNode =
       readonly item: RegexNode;
       readonly offset: number;
     }
-  | { readonly kind: 'assert'; readonly what: Assertion; readonly offset: number };
+  | { readonly kind: 'assert'; readonly what: Assertion; readonly offset: number }
+  /** \C: exactly one byte, any value, even inside a UTF-8 sequence or not valid UTF-8 at all. */
+  | { readonly kind: 'anyByte'; readonly offset: number };
 
 export interface ParsedRegex {
   readonly pattern: string;

@@ -105,6 +105,8 @@ class Builder {
         return next;
       case 'chars':
         return this.chars(node.set, next);
+      case 'anyByte':
+        return this.byte(0, 255, next);
       case 'concat':
         return node.items.reduceRight((at, item) => this.build(item, at), next);
       case 'alt':

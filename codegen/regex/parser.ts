@@ -125,6 +125,7 @@ function repeatIsValid(node: RegexNode, n: number): boolean {
     case 'empty':
     case 'chars':
     case 'assert':
+    case 'anyByte':
       return true;
   }
 }
@@ -184,7 +185,11 @@ function parseEscapeAtom(ctx: Ctx, flags: Flags): RegexNode {
     return assertion(what, start);
   }
   if (letter === 'C') {
-    sc.unsupported(start, '\\C', '\\C matches a single byte and can split a UTF-8 sequence; re2js (the oracle) rejects it: use . instead');
+    // One byte, whatever the flags: the DFA reads bytes, so this is exact
+    // (RE2 gives it the same meaning). re2js rejects it; the policy layer
+    // keeps refusing it there.
+    sc.pos += 2;
+    return { kind: 'anyByte', offset: start };
   }
   if (letter === 'Q') return parseQuoted(sc, flags);
   const cls = tryClassEscape(sc, flags);

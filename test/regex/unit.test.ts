@@ -49,7 +49,6 @@ test('syntax errors name the construct and where it is', () => {
 
 test('constructs without a full-match DFA meaning are typed UnsupportedRegexError', () => {
   for (const [p, construct, offset] of [
-    ['a\\C', '\\C', 1],
     ['(a)\\1', '\\1', 3],
     ['x(?=y)', '(?=', 1],
     ['(?<!y)x', '(?<!', 0],
@@ -57,6 +56,34 @@ test('constructs without a full-match DFA meaning are typed UnsupportedRegexErro
   ] as const) {
     assert.throws(() => compile([p]), (e: unknown) => e instanceof UnsupportedRegexError && e.construct === construct && e.offset === offset && e.hint.length > 0, p);
   }
+});
+
+test('\\C is one byte: invalid UTF-8, the middle of a sequence, any flags', () => {
+  const bytes = (...b: number[]): Uint8Array => Uint8Array.from(b);
+  const one = compile(['\\C', '(?i)\\C', '(?s:\\C)']);
+  for (const b of [0x00, 0x0a, 0x41, 0x7f, 0x80, 0xbf, 0xc0, 0xe6, 0xf5, 0xff]) assert.deepEqual(one.match(bytes(b)), [0, 1, 2], `byte ${b}`);
+  assert.deepEqual(one.match('é'), [], 'é is two bytes');
+  assert.deepEqual(one.match(''), []);
+  const cases: [string, Uint8Array | string, boolean][] = [
+    ['\\C\\C\\C', '日', true], // E6 97 A5
+    ['\\C\\C', '日', false],
+    ['\\C\\C', 'é', true],
+    ['é\\C', bytes(0xc3, 0xa9, 0xff), true], // a valid code point, then a stray byte
+    ['\\C\\x{A9}', 'é', false], // the literal U+00A9 is C2 A9, not the byte A9
+    ['(?:\\C\\C)+', bytes(0xe6, 0x97, 0xa5, 0x80), true],
+    ['(?:\\C\\C)+', bytes(0xe6, 0x97, 0xa5), false],
+    ['\\C*', bytes(0xff, 0xfe, 0x00, 0x0a), true],
+    ['a\\C+b', bytes(0x61, 0x0a, 0x62), true],
+    ['.\\C', bytes(0xe6, 0x97), false], // . never takes a partial sequence
+    ['.\\C', bytes(0x61, 0x97), true],
+    ['\\C.', bytes(0xe6, 0xe6, 0x97, 0xa5), true], // a lead byte alone, then a whole 日
+    ['^\\C$', bytes(0x0a), true],
+    ['(?m)\\C$\\n^\\C', bytes(0x80, 0x0a, 0x0a), true],
+    ['x\\b\\C', 'x_', false],
+    ['x\\b\\C', bytes(0x78, 0xc3), true],
+  ];
+  for (const [p, s, want] of cases) assert.equal(compile([p]).match(s).length === 1, want, `${p} on ${String(s)}`);
+  assert.equal(syntaxError('[\\C]').offset, 1, '\\C is not allowed in a class, as in RE2');
 });
 
 test('state cap gives TooManyStatesError with a hint', () => {

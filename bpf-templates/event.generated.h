@@ -19,34 +19,23 @@
 #define L7_REASON_L7_NO_RULE 3 /* request matched no http rule of the connection */
 #define L7_REASON_NO_FLOW_STATE 4 /* mid-stream packet of an l7 connection without flow state */
 #define L7_REASON_STREAM_HOLE 5 /* segment after a hole (sender retransmits) */
-#define L7_REASON_FLOW_DENIED 6 /* packet of a flow already denied */
+#define L7_REASON_FLOW_DENIED 6 /* packet of a flow already denied or reset */
 #define L7_REASON_UNSUPPORTED 7 /* ip options / ipv6 extension headers on an l7 flow */
-#define L7_REASON_TARGET_NOT_ORIGIN 16 /* request-target not origin-form */
-#define L7_REASON_ASTERISK_NOT_OPTIONS 17 /* request-target * with a method other than OPTIONS */
-#define L7_REASON_PATH_DOUBLE_SLASH 18 /* path contains // */
-#define L7_REASON_PATH_DOT_SEGMENT 19 /* path contains /./ or ends in /. */
-#define L7_REASON_PATH_DOTDOT_SEGMENT 20 /* path contains /../ or ends in /.. */
-#define L7_REASON_PATH_BACKSLASH 21 /* path contains a backslash */
-#define L7_REASON_PATH_ENCODED_SEPARATOR 22 /* path contains %2e %2f or %5c (any case) */
-#define L7_REASON_PATH_PCT_UNRESERVED 23 /* path percent-encodes an unreserved character */
-#define L7_REASON_BAD_PCT_ENCODING 24 /* % not followed by two hex digits */
-#define L7_REASON_BAD_VERSION 25 /* http version other than HTTP/1.0 or HTTP/1.1 */
-#define L7_REASON_BARE_CR 26 /* CR not followed by LF */
-#define L7_REASON_BARE_LF 27 /* LF not preceded by CR */
-#define L7_REASON_OBS_FOLD 28 /* header line starting with SP or HTAB */
-#define L7_REASON_WS_BEFORE_COLON 29 /* whitespace between header name and colon */
-#define L7_REASON_CL_DUPLICATE 30 /* more than one Content-Length */
-#define L7_REASON_CL_INVALID 31 /* Content-Length not a decimal number */
-#define L7_REASON_TE_NOT_CHUNKED 32 /* Transfer-Encoding other than exactly chunked */
-#define L7_REASON_CL_AND_TE 33 /* both Content-Length and Transfer-Encoding */
-#define L7_REASON_HOST_DUPLICATE 34 /* more than one Host */
-#define L7_REASON_REQUEST_LINE_TOO_LONG 35 /* request line longer than the inspection window */
-#define L7_REASON_HEADER_TOO_LONG 36 /* request line + header block longer than the inspection window */
-#define L7_REASON_BAD_METHOD 37 /* method empty or not a token */
-#define L7_REASON_BAD_TARGET_CHAR 38 /* byte not allowed in a request-target */
-#define L7_REASON_BAD_HEADER_NAME 39 /* header name empty or not a token */
-#define L7_REASON_BAD_HEADER_VALUE 40 /* control byte in a header value */
-#define L7_REASON_BAD_CHUNK 41 /* malformed chunked framing */
+#define L7_REASON_HEAD_TOO_LONG 16 /* request line and headers longer than the inspection window */
+#define L7_REASON_BARE_CR_LF 17 /* CR not followed by LF, or LF not preceded by CR */
+#define L7_REASON_MALFORMED 18 /* not a valid http/1.x request head (or chunked body) */
+#define L7_REASON_UNKNOWN_METHOD 19 /* method unknown to http parsers */
+#define L7_REASON_NOT_ORIGIN_FORM 20 /* request-target not in origin-form */
+#define L7_REASON_PATH_NOT_CANONICAL 21 /* path not canonical */
+#define L7_REASON_BAD_VERSION 22 /* http version other than HTTP/1.0 or HTTP/1.1 */
+#define L7_REASON_OBS_FOLD 23 /* header line starting with SP or HTAB */
+#define L7_REASON_SPACE_BEFORE_COLON 24 /* whitespace between header name and colon */
+#define L7_REASON_DUPLICATE_CONTENT_LENGTH 25 /* more than one Content-Length */
+#define L7_REASON_BAD_CONTENT_LENGTH 26 /* Content-Length not 1-18 digits */
+#define L7_REASON_BAD_TRANSFER_ENCODING 27 /* Transfer-Encoding other than exactly chunked, or sent twice */
+#define L7_REASON_CL_AND_TE 28 /* both Content-Length and Transfer-Encoding */
+#define L7_REASON_MULTIPLE_HOST 29 /* more than one Host */
+#define L7_REASON_UPGRADE 30 /* protocol upgrade requested */
 
 struct l7_event {
 	__u64 ts_ns; /* +0 bpf_ktime_get_ns() */

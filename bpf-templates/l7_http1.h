@@ -1,12 +1,19 @@
 /* resumable, strict http/1 request framer. one byte at a time, state in
  * the flow entry (struct l7_h1), so a request may be split anywhere across
  * segments. regex parts (method, path, host, header names and values) run
- * the generated dfas of the policy header. */
+ * the generated dfas of the policy header.
+ *
+ * strict rules (src/verdict/strict.ts) are detected at the byte where the
+ * oracle's parser, fed the same prefix, first reports them: target problems
+ * at the space after the target, version and per-header rules (content-
+ * length, transfer-encoding, host, upgrade, missing colon) at the LF ending
+ * their line, a bare CR at the byte after it, character rules at the byte. */
 #ifndef L7_HTTP1_H
 #define L7_HTTP1_H
 
 #include "l7_maps.h"
 #include "l7_ctype.h"
+#include "methods.generated.h"
 
 /* head states (request line + header block) come first: st < H_BODY */
 enum {
@@ -20,6 +27,8 @@ enum {
 	H_VALUE,
 	H_VALUE_LF,
 	H_END_LF,
+	H_SKIP_LINE,	/* request line starting with SP: malformed once it ends */
+	H_CR_MALFORMED,	/* CR ending a line that is malformed if the LF follows */
 	H_BODY,		/* content-length body: skipped, not scanned */
 	H_CHUNK_SIZE,
 	H_CHUNK_EXT,
@@ -34,23 +43,37 @@ enum {
 };
 
 /* h1.flags */
-#define HF_TSTARTED 0x0001	/* first target byte seen */
-#define HF_STAR 0x0002		/* target is "*" */
-#define HF_QUERY 0x0004		/* past '?' */
-#define HF_NOT_OPTIONS 0x0008	/* method is not OPTIONS */
-#define HF_HOST 0x0010
-#define HF_CL 0x0020
-#define HF_TE 0x0040
-#define HF_CL_DIGITS 0x0080
-#define HF_CL_WS 0x0100		/* whitespace after content-length digits */
-#define HF_VAL_NEEDED 0x0200	/* current header name is named by some requirement */
-#define HF_TE_TWICE 0x0400
+#define HF_NOT_OPTIONS 0x00001	/* method is not OPTIONS */
+#define HF_T_STARTED 0x00002	/* first target byte seen */
+#define HF_T_STAR 0x00004	/* target starts with '*' */
+#define HF_T_MORE 0x00008	/* target has more than one byte */
+#define HF_T_NOSLASH 0x00010	/* target does not start with '/' */
+#define HF_T_BSLASH 0x00020	/* backslash in the path */
+#define HF_T_BADCHAR 0x00040	/* byte outside pchar / query */
+#define HF_T_CANON 0x00080	/* path not canonical (dot segments, //, escapes) */
+#define HF_T_QPCT 0x00100	/* bad percent-encoding in the query */
+#define HF_QUERY 0x00200	/* past '?' */
+#define HF_BADVER 0x00400	/* version is not HTTP/1.0 or HTTP/1.1 */
+#define HF_HOST 0x00800
+#define HF_CL 0x01000
+#define HF_TE 0x02000
+#define HF_V_BAD 0x04000	/* content-length / transfer-encoding value invalid */
+#define HF_V_WS 0x08000		/* whitespace after value bytes */
+#define HF_VAL_NEEDED 0x10000	/* current header name is named by some requirement */
 
 /* h1.hkind */
 #define HK_NONE 0
 #define HK_HOST 1
 #define HK_CL 2
 #define HK_TE 3
+#define HK_UPGRADE 4
+
+/* h1.spec: special-name candidates while reading a name */
+#define SPEC_HOST 1
+#define SPEC_CL 2
+#define SPEC_TE 4
+#define SPEC_UPGRADE 8
+#define SPEC_ALL 15
 
 /* step results */
 #define STEP_OK 0
@@ -82,6 +105,7 @@ const char l7_lit_chunked[8] = "chunked";
 const char l7_lit_host[4] = { 'h', 'o', 's', 't' };
 const char l7_lit_cl[14] = { 'c', 'o', 'n', 't', 'e', 'n', 't', '-', 'l', 'e', 'n', 'g', 't', 'h' };
 const char l7_lit_te[17] = { 't', 'r', 'a', 'n', 's', 'f', 'e', 'r', '-', 'e', 'n', 'c', 'o', 'd', 'i', 'n', 'g' };
+const char l7_lit_upgrade[8] = "upgrade";
 
 static __always_inline void l7_h1_next(struct l7_h1 *h)
 {
@@ -92,74 +116,79 @@ static __always_inline void l7_h1_next(struct l7_h1 *h)
 	h->hkind = HK_NONE;
 	h->pos = 0;
 	h->mst = L7_DFA_START;
+	h->kst = L7_DFA_START;
 	h->pst = L7_DFA_START;
 	h->hst = L7_DFA_START;
 	h->hcommit = L7_DFA_START;
-	h->line_len = 0;
 	h->hdr_len = 0;
-	h->hsat = 0;
+	h->hnames = 0;
+	h->hseen = 0;
+	h->hdup = 0;
+	h->hval = 0;
 	h->clen = 0;
 }
 
 #define L7_FAIL(r) do { *reason = (r); return STEP_ERROR; } while (0)
 
-/* special names (host, content-length, transfer-encoding), case-insensitive */
+/* special names (host, content-length, transfer-encoding, upgrade), case-insensitive */
 static __always_inline void l7_h1_special(struct l7_h1 *h, __u8 c)
 {
 	__u8 lc = c | 0x20;
 	__u16 pos = h->pos;
 
-	if ((h->spec & 1) && (pos >= 4 || lc != l7_lit_host[pos & 3]))
-		h->spec &= ~1;
-	if ((h->spec & 2) && (pos >= 14 || lc != l7_lit_cl[pos < 14 ? pos : 0]))
-		h->spec &= ~2;
-	if ((h->spec & 4) && (pos >= 17 || lc != l7_lit_te[pos < 17 ? pos : 0]))
-		h->spec &= ~4;
+	if ((h->spec & SPEC_HOST) && (pos >= 4 || lc != l7_lit_host[pos & 3]))
+		h->spec &= ~SPEC_HOST;
+	if ((h->spec & SPEC_CL) && (pos >= 14 || lc != l7_lit_cl[pos < 14 ? pos : 0]))
+		h->spec &= ~SPEC_CL;
+	if ((h->spec & SPEC_TE) && (pos >= 17 || lc != l7_lit_te[pos < 17 ? pos : 0]))
+		h->spec &= ~SPEC_TE;
+	if ((h->spec & SPEC_UPGRADE) && (pos >= 7 || lc != l7_lit_upgrade[pos & 7]))
+		h->spec &= ~SPEC_UPGRADE;
 }
 
-/* request-target byte: origin-form and canonical path checks */
-static __always_inline int l7_h1_target(struct l7_h1 *h, __u8 c, __u16 *reason)
+/* request-target byte (not SP, CR, LF): problems are only recorded here and
+ * judged at the space, in the oracle's order (target.ts targetProblem) */
+static __always_inline int l7_h1_target(struct l7_h1 *h, __u8 c)
 {
 	__u8 ct = l7_ctype[c];
 
-	/* a line that ends inside the target has no version */
-	if (c == '\r' || c == '\n')
-		L7_FAIL(L7_REASON_BAD_VERSION);
 	h->pst = L7_DFA_STEP(path, L7_PATH, h->pst, c);
-	if (!(h->flags & HF_TSTARTED)) {
-		h->flags |= HF_TSTARTED;
-		if (c == '*') {
-			h->flags |= HF_STAR;
-			return STEP_OK;
-		}
+	if (!(h->flags & HF_T_STARTED)) {
+		h->flags |= HF_T_STARTED;
+		if (c == '*')
+			h->flags |= HF_T_STAR;
 		if (c != '/')
-			L7_FAIL(L7_REASON_TARGET_NOT_ORIGIN);
-	} else if (h->flags & HF_STAR) {
-		L7_FAIL(L7_REASON_TARGET_NOT_ORIGIN);
+			h->flags |= HF_T_NOSLASH;
+	} else {
+		h->flags |= HF_T_MORE;
 	}
 	if (!(ct & CT_TARGET)) {
+		/* outranks every later path problem, so path state no longer matters */
 		if (c == '\\' && !(h->flags & HF_QUERY))
-			L7_FAIL(L7_REASON_PATH_BACKSLASH);
-		L7_FAIL(L7_REASON_BAD_TARGET_CHAR);
+			h->flags |= HF_T_BSLASH;
+		h->flags |= HF_T_BADCHAR;
+		return STEP_OK;
 	}
 	if (h->pct) {
-		if (!(ct & CT_HEX))
-			L7_FAIL(L7_REASON_BAD_PCT_ENCODING);
-		if (h->pct == 1) {
-			h->pcthi = l7_hexval(c);
-			h->pct = 2;
+		if (ct & CT_HEX) {
+			if (h->pct == 1) {
+				h->pcthi = l7_hexval(c);
+				h->pct = 2;
+				return STEP_OK;
+			}
+			h->pct = 0;
+			if (!(h->flags & HF_QUERY)) {
+				__u8 v = (h->pcthi << 4) | l7_hexval(c);
+
+				/* %2f %5c, and any escaped unreserved byte (%2e among them) */
+				if (v == '/' || v == '\\' || (l7_ctype[v] & CT_UNRES))
+					h->flags |= HF_T_CANON;
+			}
 			return STEP_OK;
 		}
+		/* '%' without two hex digits; the byte itself is read normally */
+		h->flags |= (h->flags & HF_QUERY) ? HF_T_QPCT : HF_T_CANON;
 		h->pct = 0;
-		if (!(h->flags & HF_QUERY)) {
-			__u8 v = (h->pcthi << 4) | l7_hexval(c);
-
-			if (v == '.' || v == '/' || v == '\\')
-				L7_FAIL(L7_REASON_PATH_ENCODED_SEPARATOR);
-			if (l7_ctype[v] & CT_UNRES)
-				L7_FAIL(L7_REASON_PATH_PCT_UNRESERVED);
-		}
-		return STEP_OK;
 	}
 	if (c == '%') {
 		h->pct = 1;
@@ -169,16 +198,15 @@ static __always_inline int l7_h1_target(struct l7_h1 *h, __u8 c, __u16 *reason)
 	if (h->flags & HF_QUERY)
 		return STEP_OK;
 	if (c == '?' || c == '/') {
-		if (h->seg == 1)
-			L7_FAIL(L7_REASON_PATH_DOT_SEGMENT);
-		if (h->seg == 2)
-			L7_FAIL(L7_REASON_PATH_DOTDOT_SEGMENT);
+		/* "/." or "/.." ends a segment */
+		if (h->seg == 1 || h->seg == 2)
+			h->flags |= HF_T_CANON;
 		if (c == '?') {
 			h->flags |= HF_QUERY;
 			return STEP_OK;
 		}
 		if (h->seg == 0)
-			L7_FAIL(L7_REASON_PATH_DOUBLE_SLASH);
+			h->flags |= HF_T_CANON;
 		h->seg = 0;
 	} else if (c == '.') {
 		h->seg = h->seg < 2 ? h->seg + 1 : 3;
@@ -188,21 +216,31 @@ static __always_inline int l7_h1_target(struct l7_h1 *h, __u8 c, __u16 *reason)
 	return STEP_OK;
 }
 
-/* end of the request-target (the SP before the version) */
+/* the space after the request-target: judge it */
 static __always_inline int l7_h1_target_end(struct l7_h1 *h, __u16 *reason)
 {
-	if (!(h->flags & HF_TSTARTED))
-		L7_FAIL(L7_REASON_TARGET_NOT_ORIGIN);
-	if (h->pct)
-		L7_FAIL(L7_REASON_BAD_PCT_ENCODING);
-	if (h->flags & HF_STAR) {
-		if (h->flags & HF_NOT_OPTIONS)
-			L7_FAIL(L7_REASON_ASTERISK_NOT_OPTIONS);
-	} else if (!(h->flags & HF_QUERY)) {
-		if (h->seg == 1)
-			L7_FAIL(L7_REASON_PATH_DOT_SEGMENT);
-		if (h->seg == 2)
-			L7_FAIL(L7_REASON_PATH_DOTDOT_SEGMENT);
+	__u32 fl = h->flags;
+
+	if (!(fl & HF_T_STARTED))
+		L7_FAIL(L7_REASON_NOT_ORIGIN_FORM);
+	if ((fl & (HF_T_STAR | HF_T_MORE)) == HF_T_STAR) {
+		if (fl & HF_NOT_OPTIONS)
+			L7_FAIL(L7_REASON_NOT_ORIGIN_FORM);
+	} else {
+		if (fl & HF_T_NOSLASH)
+			L7_FAIL(L7_REASON_NOT_ORIGIN_FORM);
+		if (h->pct)
+			fl |= (fl & HF_QUERY) ? HF_T_QPCT : HF_T_CANON;
+		if (!(fl & HF_QUERY) && (h->seg == 1 || h->seg == 2))
+			fl |= HF_T_CANON;
+		if (fl & HF_T_BSLASH)
+			L7_FAIL(L7_REASON_PATH_NOT_CANONICAL);
+		if (fl & HF_T_BADCHAR)
+			L7_FAIL(L7_REASON_NOT_ORIGIN_FORM);
+		if (fl & HF_T_CANON)
+			L7_FAIL(L7_REASON_PATH_NOT_CANONICAL);
+		if (fl & HF_T_QPCT)
+			L7_FAIL(L7_REASON_NOT_ORIGIN_FORM);
 	}
 	h->st = H_VERSION;
 	h->pos = 0;
@@ -212,18 +250,31 @@ static __always_inline int l7_h1_target_end(struct l7_h1 *h, __u16 *reason)
 static __always_inline int l7_h1_method(struct l7_h1 *h, __u8 c, __u16 *reason)
 {
 	if (c == ' ') {
-		if (h->pos == 0)
-			L7_FAIL(L7_REASON_BAD_METHOD);
+		/* empty method: the oracle reports it once the line has ended */
+		if (h->pos == 0) {
+			h->st = H_SKIP_LINE;
+			return STEP_OK;
+		}
+		if (!l7_kmeth_accept[h->kst < L7_KMETH_STATES ? h->kst : 0])
+			L7_FAIL(L7_REASON_UNKNOWN_METHOD);
 		if (h->pos != 7)
 			h->flags |= HF_NOT_OPTIONS;
 		h->st = H_TARGET;
 		return STEP_OK;
 	}
+	if (c == '\r') {
+		/* a request line without target */
+		h->st = H_CR_MALFORMED;
+		return STEP_OK;
+	}
+	if (c == '\n')
+		L7_FAIL(L7_REASON_BARE_CR_LF);
 	if (!(l7_ctype[c] & CT_TCHAR))
-		L7_FAIL(L7_REASON_BAD_METHOD);
+		L7_FAIL(L7_REASON_MALFORMED);
 	if (h->pos >= 7 || c != l7_lit_options[h->pos & 7])
 		h->flags |= HF_NOT_OPTIONS;
 	h->mst = L7_DFA_STEP(method, L7_METHOD, h->mst, c);
+	h->kst = L7_DFA_STEP(kmeth, L7_KMETH, h->kst, c);
 	h->pos++;
 	return STEP_OK;
 }
@@ -232,20 +283,17 @@ static __always_inline int l7_h1_version(struct l7_h1 *h, __u8 c, __u16 *reason)
 {
 	__u16 pos = h->pos;
 
-	if (pos < 7) {
-		if (c != l7_lit_version[pos & 7])
-			L7_FAIL(L7_REASON_BAD_VERSION);
-	} else if (pos == 7) {
-		if (c != '0' && c != '1')
-			L7_FAIL(L7_REASON_BAD_VERSION);
-	} else {
-		if (c == '\n')
-			L7_FAIL(L7_REASON_BARE_LF);
-		if (c != '\r')
-			L7_FAIL(L7_REASON_BAD_VERSION);
+	if (c == '\r') {
 		h->st = H_RL_LF;
+		return STEP_OK;
 	}
-	h->pos = pos + 1;
+	if (c == '\n')
+		L7_FAIL(L7_REASON_BARE_CR_LF);
+	/* judged when the line ends, as the oracle does */
+	if (pos < 7 ? c != l7_lit_version[pos & 7] : pos > 7 || (c != '0' && c != '1'))
+		h->flags |= HF_BADVER;
+	if (pos < 9)
+		h->pos = pos + 1;
 	return STEP_OK;
 }
 
@@ -253,31 +301,26 @@ static __always_inline int l7_h1_version(struct l7_h1 *h, __u8 c, __u16 *reason)
 static __always_inline int l7_h1_colon(struct l7_h1 *h, __u16 *reason)
 {
 	__u32 ni = h->nst;
+	__u16 pos = h->pos;
 
-	if (h->pos == 0)
-		L7_FAIL(L7_REASON_BAD_HEADER_NAME);
+	if (pos == 0)
+		L7_FAIL(L7_REASON_MALFORMED);
 	h->hkind = HK_NONE;
-	if ((h->spec & 1) && h->pos == 4) {
-		if (h->flags & HF_HOST)
-			L7_FAIL(L7_REASON_HOST_DUPLICATE);
-		h->flags |= HF_HOST;
+	if ((h->spec & SPEC_HOST) && pos == 4) {
 		h->hkind = HK_HOST;
 		h->hst = L7_DFA_START;
 		h->hcommit = L7_DFA_START;
-	} else if ((h->spec & 2) && h->pos == 14) {
-		if (h->flags & HF_CL)
-			L7_FAIL(L7_REASON_CL_DUPLICATE);
-		h->flags |= HF_CL;
+	} else if ((h->spec & SPEC_CL) && pos == 14) {
 		h->hkind = HK_CL;
 		h->clen = 0;
-	} else if ((h->spec & 4) && h->pos == 17) {
-		if (h->flags & HF_TE)
-			h->flags |= HF_TE_TWICE;
-		h->flags |= HF_TE;
+	} else if ((h->spec & SPEC_TE) && pos == 17) {
 		h->hkind = HK_TE;
+	} else if ((h->spec & SPEC_UPGRADE) && pos == 7) {
+		h->hkind = HK_UPGRADE;
 	}
-	h->flags &= ~HF_VAL_NEEDED;
-	if (L7_DFA_ACCEPT(hname, L7_HNAME, ni, 0, 1))
+	h->flags &= ~(HF_VAL_NEEDED | HF_V_BAD | HF_V_WS);
+	h->hnames = L7_DFA_ACCEPT(hname, L7_HNAME, ni, 0, 1);
+	if (h->hnames)
 		h->flags |= HF_VAL_NEEDED;
 	h->vst = L7_DFA_START;
 	h->vcommit = L7_DFA_START;
@@ -291,27 +334,64 @@ static __always_inline int l7_h1_name(struct l7_h1 *h, __u8 c, __u16 *reason)
 	if (c == ':')
 		return l7_h1_colon(h, reason);
 	if (c == ' ' || c == '\t')
-		L7_FAIL(L7_REASON_WS_BEFORE_COLON);
+		L7_FAIL(L7_REASON_SPACE_BEFORE_COLON);
+	if (c == '\r') {
+		/* a header line without colon */
+		h->st = H_CR_MALFORMED;
+		return STEP_OK;
+	}
+	if (c == '\n')
+		L7_FAIL(L7_REASON_BARE_CR_LF);
 	if (!(l7_ctype[c] & CT_TCHAR))
-		L7_FAIL(L7_REASON_BAD_HEADER_NAME);
+		L7_FAIL(L7_REASON_MALFORMED);
 	h->nst = L7_DFA_STEP(hname, L7_HNAME, h->nst, c);
 	l7_h1_special(h, c);
 	h->pos++;
 	return STEP_OK;
 }
 
-/* CR after a header value: settle what the value meant */
-static __always_inline int l7_h1_value_end(struct l7_h1 *h, __u16 *reason)
+/* the LF ending a header line: the rules judged per line, then requirements */
+static __always_inline int l7_h1_line_end(struct l7_h1 *h, __u16 *reason)
 {
-	__u32 ni = h->nst, vi = h->vcommit;
+	__u32 fl = h->flags;
+	__u64 names = h->hnames;
 
-	if (h->hkind == HK_CL && !(h->flags & HF_CL_DIGITS))
-		L7_FAIL(L7_REASON_CL_INVALID);
-	if (h->hkind == HK_TE && (h->pos != 7 || (h->flags & HF_TE_TWICE)))
-		L7_FAIL(L7_REASON_TE_NOT_CHUNKED);
-	if (h->flags & HF_VAL_NEEDED)
-		h->hsat |= L7_DFA_ACCEPT(hname, L7_HNAME, ni, 0, 1) & L7_DFA_ACCEPT(hvalue, L7_HVALUE, vi, 0, 1);
-	h->st = H_VALUE_LF;
+	switch (h->hkind) {
+	case HK_CL:
+		if (fl & HF_CL)
+			L7_FAIL(L7_REASON_DUPLICATE_CONTENT_LENGTH);
+		if ((fl & HF_V_BAD) || h->pos == 0)
+			L7_FAIL(L7_REASON_BAD_CONTENT_LENGTH);
+		if (fl & HF_TE)
+			L7_FAIL(L7_REASON_CL_AND_TE);
+		h->flags |= HF_CL;
+		break;
+	case HK_TE:
+		if ((fl & (HF_TE | HF_V_BAD)) || h->pos != 7)
+			L7_FAIL(L7_REASON_BAD_TRANSFER_ENCODING);
+		if (fl & HF_CL)
+			L7_FAIL(L7_REASON_CL_AND_TE);
+		h->flags |= HF_TE;
+		break;
+	case HK_HOST:
+		if (fl & HF_HOST)
+			L7_FAIL(L7_REASON_MULTIPLE_HOST);
+		h->flags |= HF_HOST;
+		break;
+	case HK_UPGRADE:
+		L7_FAIL(L7_REASON_UPGRADE);
+	default:
+		break;
+	}
+	/* a requirement with a value holds for exactly one occurrence with that value */
+	if (names) {
+		h->hdup |= h->hseen & names;
+		h->hseen |= names;
+		h->hval |= names & L7_DFA_ACCEPT(hvalue, L7_HVALUE, h->vcommit, 0, 1);
+	}
+	h->hkind = HK_NONE;
+	h->hnames = 0;
+	h->st = H_LINE_START;
 	return STEP_OK;
 }
 
@@ -319,12 +399,14 @@ static __always_inline int l7_h1_value(struct l7_h1 *h, __u8 c, __u16 *reason)
 {
 	int ws = c == ' ' || c == '\t';
 
-	if (c == '\r')
-		return l7_h1_value_end(h, reason);
+	if (c == '\r') {
+		h->st = H_VALUE_LF;
+		return STEP_OK;
+	}
 	if (c == '\n')
-		L7_FAIL(L7_REASON_BARE_LF);
+		L7_FAIL(L7_REASON_BARE_CR_LF);
 	if ((c < 0x20 && c != '\t') || c == 0x7f)
-		L7_FAIL(L7_REASON_BAD_HEADER_VALUE);
+		L7_FAIL(L7_REASON_MALFORMED);
 	if (h->flags & HF_VAL_NEEDED) {
 		h->vst = L7_DFA_STEP(hvalue, L7_HVALUE, h->vst, c);
 		if (!ws)
@@ -335,20 +417,24 @@ static __always_inline int l7_h1_value(struct l7_h1 *h, __u8 c, __u16 *reason)
 		if (!ws)
 			h->hcommit = h->hst;
 	} else if (h->hkind == HK_CL) {
+		/* 1-18 digits, surrounding whitespace trimmed */
 		if (ws) {
-			h->flags |= HF_CL_WS;
+			h->flags |= HF_V_WS;
+		} else if (!(l7_ctype[c] & CT_DIGIT) || (h->flags & HF_V_WS) || h->pos >= 18) {
+			h->flags |= HF_V_BAD;
 		} else {
-			if (!(l7_ctype[c] & CT_DIGIT) || (h->flags & HF_CL_WS) || h->clen > 100000000000000ULL)
-				L7_FAIL(L7_REASON_CL_INVALID);
 			h->clen = h->clen * 10 + (c - '0');
-			h->flags |= HF_CL_DIGITS;
+			h->pos++;
 		}
 	} else if (h->hkind == HK_TE) {
-		/* exactly "chunked", trailing whitespace allowed */
-		if (ws ? h->pos != 7 : (h->pos >= 7 || c != l7_lit_chunked[h->pos & 7]))
-			L7_FAIL(L7_REASON_TE_NOT_CHUNKED);
-		if (!ws)
+		/* exactly "chunked", surrounding whitespace trimmed */
+		if (ws) {
+			h->flags |= HF_V_WS;
+		} else if ((h->flags & HF_V_WS) || h->pos >= 7 || c != l7_lit_chunked[h->pos & 7]) {
+			h->flags |= HF_V_BAD;
+		} else {
 			h->pos++;
+		}
 	}
 	return STEP_OK;
 }
@@ -360,12 +446,12 @@ static __always_inline int l7_h1_line_start(struct l7_h1 *h, __u8 c, __u16 *reas
 		return STEP_OK;
 	}
 	if (c == '\n')
-		L7_FAIL(L7_REASON_BARE_LF);
+		L7_FAIL(L7_REASON_BARE_CR_LF);
 	if (c == ' ' || c == '\t')
 		L7_FAIL(L7_REASON_OBS_FOLD);
 	h->st = H_NAME;
 	h->nst = L7_DFA_START;
-	h->spec = 7;
+	h->spec = SPEC_ALL;
 	h->pos = 0;
 	return l7_h1_name(h, c, reason);
 }
@@ -374,13 +460,13 @@ static __always_inline int l7_h1_chunk_size(struct l7_h1 *h, __u8 c, __u16 *reas
 {
 	if (l7_ctype[c] & CT_HEX) {
 		if (h->pos >= 15)
-			L7_FAIL(L7_REASON_BAD_CHUNK);
+			L7_FAIL(L7_REASON_MALFORMED);
 		h->clen = (h->clen << 4) | l7_hexval(c);
 		h->pos++;
 		return STEP_OK;
 	}
 	if (h->pos == 0 || (c != ';' && c != '\r'))
-		L7_FAIL(L7_REASON_BAD_CHUNK);
+		L7_FAIL(L7_REASON_MALFORMED);
 	h->st = c == ';' ? H_CHUNK_EXT : H_CHUNK_SIZE_LF;
 	return STEP_OK;
 }
@@ -394,29 +480,31 @@ static __always_inline int l7_h1_expect(struct l7_h1 *h, __u8 c, __u8 want, __u8
 	return STEP_OK;
 }
 
-/* one byte of the client stream */
-static __always_inline int l7_h1_byte(struct l7_h1 *h, __u8 c, __u16 *reason)
+static __always_inline int l7_h1_head_byte(struct l7_h1 *h, __u8 st, __u8 c, __u16 *reason)
 {
-	__u8 st = h->st;
-
-	if (st < H_BODY) {
-		h->hdr_len++;
-		if (st <= H_RL_LF && ++h->line_len > L7_INSPECT_WINDOW)
-			L7_FAIL(L7_REASON_REQUEST_LINE_TOO_LONG);
-		if (h->hdr_len > L7_INSPECT_WINDOW)
-			L7_FAIL(L7_REASON_HEADER_TOO_LONG);
-	}
 	switch (st) {
 	case H_METHOD:
 		return l7_h1_method(h, c, reason);
 	case H_TARGET:
 		if (c == ' ')
 			return l7_h1_target_end(h, reason);
-		return l7_h1_target(h, c, reason);
+		if (c == '\r') {
+			/* a request line without version */
+			h->st = H_CR_MALFORMED;
+			return STEP_OK;
+		}
+		if (c == '\n')
+			L7_FAIL(L7_REASON_BARE_CR_LF);
+		return l7_h1_target(h, c);
 	case H_VERSION:
 		return l7_h1_version(h, c, reason);
 	case H_RL_LF:
-		return l7_h1_expect(h, c, '\n', H_LINE_START, L7_REASON_BARE_CR, reason);
+		if (c != '\n')
+			L7_FAIL(L7_REASON_BARE_CR_LF);
+		if ((h->flags & HF_BADVER) || h->pos != 8)
+			L7_FAIL(L7_REASON_BAD_VERSION);
+		h->st = H_LINE_START;
+		return STEP_OK;
 	case H_LINE_START:
 		return l7_h1_line_start(h, c, reason);
 	case H_NAME:
@@ -429,13 +517,29 @@ static __always_inline int l7_h1_byte(struct l7_h1 *h, __u8 c, __u16 *reason)
 	case H_VALUE:
 		return l7_h1_value(h, c, reason);
 	case H_VALUE_LF:
-		return l7_h1_expect(h, c, '\n', H_LINE_START, L7_REASON_BARE_CR, reason);
+		if (c != '\n')
+			L7_FAIL(L7_REASON_BARE_CR_LF);
+		return l7_h1_line_end(h, reason);
 	case H_END_LF:
 		if (c != '\n')
-			L7_FAIL(L7_REASON_BARE_CR);
-		if ((h->flags & HF_CL) && (h->flags & HF_TE))
-			L7_FAIL(L7_REASON_CL_AND_TE);
+			L7_FAIL(L7_REASON_BARE_CR_LF);
 		return STEP_HEAD_DONE;
+	case H_SKIP_LINE:
+		if (c == '\r')
+			h->st = H_CR_MALFORMED;
+		else if (c == '\n')
+			L7_FAIL(L7_REASON_BARE_CR_LF);
+		return STEP_OK;
+	default:	/* H_CR_MALFORMED */
+		if (c != '\n')
+			L7_FAIL(L7_REASON_BARE_CR_LF);
+		L7_FAIL(L7_REASON_MALFORMED);
+	}
+}
+
+static __always_inline int l7_h1_body_byte(struct l7_h1 *h, __u8 st, __u8 c, __u16 *reason)
+{
+	switch (st) {
 	case H_CHUNK_SIZE:
 		return l7_h1_chunk_size(h, c, reason);
 	case H_CHUNK_EXT:
@@ -444,45 +548,61 @@ static __always_inline int l7_h1_byte(struct l7_h1 *h, __u8 c, __u16 *reason)
 			return STEP_OK;
 		}
 		if ((c < 0x20 && c != '\t') || c == 0x7f)
-			L7_FAIL(L7_REASON_BAD_CHUNK);
+			L7_FAIL(L7_REASON_MALFORMED);
 		return STEP_OK;
 	case H_CHUNK_SIZE_LF:
 		if (c != '\n')
-			L7_FAIL(L7_REASON_BAD_CHUNK);
+			L7_FAIL(L7_REASON_MALFORMED);
 		h->st = h->clen ? H_CHUNK_DATA : H_TRAILER_START;
 		return h->clen ? STEP_BODY : STEP_OK;
 	case H_CHUNK_DATA_CR:
-		return l7_h1_expect(h, c, '\r', H_CHUNK_DATA_LF, L7_REASON_BAD_CHUNK, reason);
+		return l7_h1_expect(h, c, '\r', H_CHUNK_DATA_LF, L7_REASON_MALFORMED, reason);
 	case H_CHUNK_DATA_LF:
 		h->pos = 0;
 		h->clen = 0;
-		return l7_h1_expect(h, c, '\n', H_CHUNK_SIZE, L7_REASON_BAD_CHUNK, reason);
+		return l7_h1_expect(h, c, '\n', H_CHUNK_SIZE, L7_REASON_MALFORMED, reason);
 	case H_TRAILER_START:
 		if (c == '\r') {
 			h->st = H_TRAILER_END_LF;
 			return STEP_OK;
 		}
 		if (c == '\n')
-			L7_FAIL(L7_REASON_BAD_CHUNK);
+			L7_FAIL(L7_REASON_MALFORMED);
 		h->st = H_TRAILER;
 		return STEP_OK;
 	case H_TRAILER:
 		if (c == '\n')
-			L7_FAIL(L7_REASON_BAD_CHUNK);
+			L7_FAIL(L7_REASON_MALFORMED);
 		if (c == '\r')
 			h->st = H_TRAILER_LF;
 		return STEP_OK;
 	case H_TRAILER_LF:
-		return l7_h1_expect(h, c, '\n', H_TRAILER_START, L7_REASON_BAD_CHUNK, reason);
+		return l7_h1_expect(h, c, '\n', H_TRAILER_START, L7_REASON_MALFORMED, reason);
 	case H_TRAILER_END_LF:
 		if (c != '\n')
-			L7_FAIL(L7_REASON_BAD_CHUNK);
+			L7_FAIL(L7_REASON_MALFORMED);
 		l7_h1_next(h);
 		return STEP_OK;
 	default:
 		/* body states never reach the byte loop */
-		L7_FAIL(L7_REASON_BAD_CHUNK);
+		L7_FAIL(L7_REASON_MALFORMED);
 	}
+}
+
+/* one byte of the client stream */
+static __always_inline int l7_h1_byte(struct l7_h1 *h, __u8 c, __u16 *reason)
+{
+	__u8 st = h->st;
+	int r;
+
+	if (st >= H_BODY)
+		return l7_h1_body_byte(h, st, c, reason);
+	h->hdr_len++;
+	r = l7_h1_head_byte(h, st, c, reason);
+	/* the window is full and the head has not ended: it cannot end inside it */
+	if (r == STEP_OK && h->hdr_len >= L7_INSPECT_WINDOW)
+		L7_FAIL(L7_REASON_HEAD_TOO_LONG);
+	return r;
 }
 
 /* the byte step as a global function: the verifier checks it once, so the

@@ -60,21 +60,24 @@ struct l7_h1 {
 	__u8 seg;	/* path canonical-form checker state */
 	__u8 pct;	/* percent-escape position 0..2 */
 	__u8 pcthi;	/* first hex digit of an escape */
-	__u16 flags;	/* HF_* */
+	__u32 flags;	/* HF_* */
 	__u8 hkind;	/* special header being read: HK_* */
 	__u8 spec;	/* special-name candidates while reading a name */
 	__u16 pos;	/* position in the current literal / token */
 	__u16 mst;	/* method dfa */
+	__u16 kst;	/* known-method dfa */
 	__u16 pst;	/* path dfa */
 	__u16 hst;	/* host dfa, current */
 	__u16 hcommit;	/* host dfa, before trailing whitespace */
 	__u16 nst;	/* header-name dfa */
 	__u16 vst;	/* header-value dfa, current */
 	__u16 vcommit;	/* header-value dfa, before trailing whitespace */
-	__u16 line_len;	/* bytes of the request line */
 	__u32 hdr_len;	/* bytes of request line + headers */
 	__u32 req_seq;	/* seq of the request's first byte */
-	__u64 hsat;	/* header requirements satisfied */
+	__u64 hnames;	/* header requirements naming the current line's header */
+	__u64 hseen;	/* requirements whose header occurred */
+	__u64 hdup;	/* ... more than once */
+	__u64 hval;	/* ... with the required value */
 	__u64 clen;	/* content-length / body or chunk bytes left */
 };
 

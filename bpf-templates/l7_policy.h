@@ -131,7 +131,8 @@ __attribute__((noinline)) int l7_decide_conn(struct l7_conn_q *q)
 	} else if (q->seen & 2) {
 		q->kind = L7_FLOW_ALLOW;
 	} else if (q->seen & 1) {
-		q->kind = L7_FLOW_L7;
+		/* without default deny, http rules only observe (codegen/ir/eval.ts decideIR) */
+		q->kind = q->enforced ? L7_FLOW_L7 : L7_FLOW_ALLOW;
 	} else if (q->enforced) {
 		q->kind = L7_FLOW_DENY;
 		q->reason = L7_REASON_NO_MATCH;

@@ -11,13 +11,18 @@ __attribute__((noinline)) int l7_decide_req(struct l7_flow *f)
 {
 	struct l7_h1 *h;
 	__u32 m, p, o, r;
+	__u64 sat;
 
 	if (!f)
 		return -1;
 	h = &f->h1;
 	m = h->mst;
 	p = h->pst;
-	o = h->hcommit;
+	/* no Host: only rules without a host field can match (the dead state
+	 * accepts exactly those) */
+	o = (h->flags & HF_HOST) ? h->hcommit : L7_DFA_DEAD;
+	/* presence: any occurrence; with a value: exactly one occurrence, with it */
+	sat = (h->hseen & ~L7_HDR_VALUED) | (h->hval & ~h->hdup & L7_HDR_VALUED);
 #pragma unroll
 	for (int w = 0; w < L7_RULE_WORDS; w++) {
 		__u64 bits = f->l7rules[w] & l7_h1_rules[w] & L7_DFA_ACCEPT(method, L7_METHOD, m, w, L7_RULE_WORDS) &
@@ -28,7 +33,7 @@ __attribute__((noinline)) int l7_decide_req(struct l7_flow *f)
 			r = w * 64 + b;
 			if (r >= L7_NUM_HTTP_RULES)
 				break;
-			if (((bits >> b) & 1) && (l7_rule_hdrs[r] & ~h->hsat) == 0)
+			if (((bits >> b) & 1) && (l7_rule_hdrs[r] & ~sat) == 0)
 				return r;
 		}
 	}
@@ -67,7 +72,7 @@ static __always_inline int l7_h1_fast(struct l7_h1 *h, __u8 c)
 {
 	__u8 st = h->st, ct = l7_ctype[c];
 
-	if (h->hdr_len >= L7_INSPECT_WINDOW - 1 || h->line_len >= L7_INSPECT_WINDOW - 1)
+	if (h->hdr_len >= L7_INSPECT_WINDOW - 1)
 		return 0;
 	if (st == H_VALUE) {
 		if (c < 0x20 || c == 0x7f || h->hkind >= HK_CL)
@@ -90,11 +95,11 @@ static __always_inline int l7_h1_fast(struct l7_h1 *h, __u8 c)
 			l7_h1_special(h, c);
 		h->pos++;
 	} else if (st == H_TARGET) {
-		if (!(ct & CT_UNRES) || c == '.' || h->pct || (h->flags & (HF_STAR | HF_TSTARTED)) != HF_TSTARTED)
+		if (!(ct & CT_UNRES) || c == '.' || h->pct || (h->flags & (HF_T_STAR | HF_T_STARTED)) != HF_T_STARTED)
 			return 0;
 		h->pst = L7_DFA_STEP(path, L7_PATH, h->pst, c);
+		h->flags |= HF_T_MORE;
 		h->seg = 3;
-		h->line_len++;
 	} else {
 		return 0;
 	}
@@ -150,7 +155,7 @@ __attribute__((noinline)) int l7_scan_step(struct __sk_buff *skb, struct l7_flow
 	for (i = 0; i < L7_CHUNK; i++) {
 		if (i >= len)
 			break;
-		if (h->st == H_METHOD && h->line_len == 0) {
+		if (h->st == H_METHOD && h->hdr_len == 0) {
 			h->req_seq = sc->seq + i;
 			sc->ev.seq = h->req_seq;
 		}

@@ -163,8 +163,13 @@ __attribute__((noinline)) int l7_handle(struct __sk_buff *skb, __u32 dir)
 
 		/* a reply of a flow the other direction's policy allowed */
 		l7_key(&rk, &p, 1, dir == L7_DIR_EGRESS ? L7_DIR_INGRESS : L7_DIR_EGRESS);
-		if (bpf_map_lookup_elem(&flows, &rk))
+		f = bpf_map_lookup_elem(&flows, &rk);
+		if (f) {
+			/* a reset connection is over for both ends (as the simulator has it) */
+			if (f->kind == L7_FLOW_RESET)
+				return l7_drop(sc, skb, &p, dir, f, L7_REASON_FLOW_DENIED);
 			return TC_ACT_OK;
+		}
 		return l7_new_flow(sc, skb, &p, dir);
 	}
 	/* a fresh syn re-decides (port reuse, policy swap) */

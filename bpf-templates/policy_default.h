@@ -29,6 +29,8 @@ const __u64 l7_set_rules[1][L7_RULE_WORDS] = { { 0 } };
 const __u64 l7_h1_rules[L7_RULE_WORDS] = { 0 };
 /* per rule: header requirements that must all hold */
 const __u64 l7_rule_hdrs[1] = { 0 };
+/* header requirements with a value (the others need presence only) */
+#define L7_HDR_VALUED 0x0ULL
 
 /* dfas: two states (dead, start), one class, no patterns */
 #define L7_DFA_DEFAULT(NAME, WORDS)                                        \

@@ -105,6 +105,7 @@ ${direction('egress', ir.egress)}
 const __u64 l7_set_rules[${Math.max(1, sets.length)}][L7_RULE_WORDS] = {${sets.length ? '\n' + sets.join('\n') + '\n' : ' { 0 } '}};
 const __u64 l7_h1_rules[L7_RULE_WORDS] = { ${split(h1, W).join(', ')} };
 const __u64 l7_rule_hdrs[${Math.max(1, hdrs.length)}] = {${cList(hdrs, 4)}};
+#define L7_HDR_VALUED ${u64(bitsOf(ir.headerReqs.filter((h) => h.value !== null).map((h) => h.index)))}
 
 ${dfa('method', m.method, W, anyBits(ir, 'method'))}
 ${dfa('path', m.path, W, anyBits(ir, 'path'))}

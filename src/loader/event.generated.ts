@@ -53,62 +53,40 @@ export const REASON = {
   NO_FLOW_STATE: 4,
   /** segment after a hole (sender retransmits) */
   STREAM_HOLE: 5,
-  /** packet of a flow already denied */
+  /** packet of a flow already denied or reset */
   FLOW_DENIED: 6,
   /** ip options / ipv6 extension headers on an l7 flow */
   UNSUPPORTED: 7,
-  /** request-target not origin-form */
-  TARGET_NOT_ORIGIN: 16,
-  /** request-target * with a method other than OPTIONS */
-  ASTERISK_NOT_OPTIONS: 17,
-  /** path contains // */
-  PATH_DOUBLE_SLASH: 18,
-  /** path contains /./ or ends in /. */
-  PATH_DOT_SEGMENT: 19,
-  /** path contains /../ or ends in /.. */
-  PATH_DOTDOT_SEGMENT: 20,
-  /** path contains a backslash */
-  PATH_BACKSLASH: 21,
-  /** path contains %2e %2f or %5c (any case) */
-  PATH_ENCODED_SEPARATOR: 22,
-  /** path percent-encodes an unreserved character */
-  PATH_PCT_UNRESERVED: 23,
-  /** % not followed by two hex digits */
-  BAD_PCT_ENCODING: 24,
+  /** request line and headers longer than the inspection window */
+  HEAD_TOO_LONG: 16,
+  /** CR not followed by LF, or LF not preceded by CR */
+  BARE_CR_LF: 17,
+  /** not a valid http/1.x request head (or chunked body) */
+  MALFORMED: 18,
+  /** method unknown to http parsers */
+  UNKNOWN_METHOD: 19,
+  /** request-target not in origin-form */
+  NOT_ORIGIN_FORM: 20,
+  /** path not canonical */
+  PATH_NOT_CANONICAL: 21,
   /** http version other than HTTP/1.0 or HTTP/1.1 */
-  BAD_VERSION: 25,
-  /** CR not followed by LF */
-  BARE_CR: 26,
-  /** LF not preceded by CR */
-  BARE_LF: 27,
+  BAD_VERSION: 22,
   /** header line starting with SP or HTAB */
-  OBS_FOLD: 28,
+  OBS_FOLD: 23,
   /** whitespace between header name and colon */
-  WS_BEFORE_COLON: 29,
+  SPACE_BEFORE_COLON: 24,
   /** more than one Content-Length */
-  CL_DUPLICATE: 30,
-  /** Content-Length not a decimal number */
-  CL_INVALID: 31,
-  /** Transfer-Encoding other than exactly chunked */
-  TE_NOT_CHUNKED: 32,
+  DUPLICATE_CONTENT_LENGTH: 25,
+  /** Content-Length not 1-18 digits */
+  BAD_CONTENT_LENGTH: 26,
+  /** Transfer-Encoding other than exactly chunked, or sent twice */
+  BAD_TRANSFER_ENCODING: 27,
   /** both Content-Length and Transfer-Encoding */
-  CL_AND_TE: 33,
+  CL_AND_TE: 28,
   /** more than one Host */
-  HOST_DUPLICATE: 34,
-  /** request line longer than the inspection window */
-  REQUEST_LINE_TOO_LONG: 35,
-  /** request line + header block longer than the inspection window */
-  HEADER_TOO_LONG: 36,
-  /** method empty or not a token */
-  BAD_METHOD: 37,
-  /** byte not allowed in a request-target */
-  BAD_TARGET_CHAR: 38,
-  /** header name empty or not a token */
-  BAD_HEADER_NAME: 39,
-  /** control byte in a header value */
-  BAD_HEADER_VALUE: 40,
-  /** malformed chunked framing */
-  BAD_CHUNK: 41,
+  MULTIPLE_HOST: 29,
+  /** protocol upgrade requested */
+  UPGRADE: 30,
 } as const;
 export const REASON_NAMES: Readonly<Record<number, string>> = {
   0: 'NONE',
@@ -119,33 +97,46 @@ export const REASON_NAMES: Readonly<Record<number, string>> = {
   5: 'STREAM_HOLE',
   6: 'FLOW_DENIED',
   7: 'UNSUPPORTED',
-  16: 'TARGET_NOT_ORIGIN',
-  17: 'ASTERISK_NOT_OPTIONS',
-  18: 'PATH_DOUBLE_SLASH',
-  19: 'PATH_DOT_SEGMENT',
-  20: 'PATH_DOTDOT_SEGMENT',
-  21: 'PATH_BACKSLASH',
-  22: 'PATH_ENCODED_SEPARATOR',
-  23: 'PATH_PCT_UNRESERVED',
-  24: 'BAD_PCT_ENCODING',
-  25: 'BAD_VERSION',
-  26: 'BARE_CR',
-  27: 'BARE_LF',
-  28: 'OBS_FOLD',
-  29: 'WS_BEFORE_COLON',
-  30: 'CL_DUPLICATE',
-  31: 'CL_INVALID',
-  32: 'TE_NOT_CHUNKED',
-  33: 'CL_AND_TE',
-  34: 'HOST_DUPLICATE',
-  35: 'REQUEST_LINE_TOO_LONG',
-  36: 'HEADER_TOO_LONG',
-  37: 'BAD_METHOD',
-  38: 'BAD_TARGET_CHAR',
-  39: 'BAD_HEADER_NAME',
-  40: 'BAD_HEADER_VALUE',
-  41: 'BAD_CHUNK',
+  16: 'HEAD_TOO_LONG',
+  17: 'BARE_CR_LF',
+  18: 'MALFORMED',
+  19: 'UNKNOWN_METHOD',
+  20: 'NOT_ORIGIN_FORM',
+  21: 'PATH_NOT_CANONICAL',
+  22: 'BAD_VERSION',
+  23: 'OBS_FOLD',
+  24: 'SPACE_BEFORE_COLON',
+  25: 'DUPLICATE_CONTENT_LENGTH',
+  26: 'BAD_CONTENT_LENGTH',
+  27: 'BAD_TRANSFER_ENCODING',
+  28: 'CL_AND_TE',
+  29: 'MULTIPLE_HOST',
+  30: 'UPGRADE',
 };
+
+/** Kernel strict reason code -> the oracle's strict rule name (src/verdict/strict.ts), 1:1. */
+export const STRICT_RULE_OF_REASON: Readonly<Record<number, string>> = {
+  16: 'head-too-long',
+  17: 'bare-cr-lf',
+  18: 'malformed',
+  19: 'unknown-method',
+  20: 'not-origin-form',
+  21: 'path-not-canonical',
+  22: 'bad-version',
+  23: 'obs-fold',
+  24: 'space-before-colon',
+  25: 'duplicate-content-length',
+  26: 'bad-content-length',
+  27: 'bad-transfer-encoding',
+  28: 'cl-and-te',
+  29: 'multiple-host',
+  30: 'upgrade',
+};
+
+/** The oracle's rule name for a kernel reason code, or null when the reason is not a strict rule. */
+export function strictRuleOf(reason: number): string | null {
+  return STRICT_RULE_OF_REASON[reason] ?? null;
+}
 
 export const EVENT_SIZE = 144;
 

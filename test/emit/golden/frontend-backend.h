@@ -35,6 +35,7 @@ const __u64 l7_h1_rules[L7_RULE_WORDS] = { 0x1ULL };
 const __u64 l7_rule_hdrs[1] = {
 	0x0ULL
 };
+#define L7_HDR_VALUED 0x0ULL
 
 #define L7_METHOD_STATES 5
 #define L7_METHOD_CLASSES 4

@@ -32,6 +32,7 @@ const struct l7_port_entry l7_egress_entries[1] = { { 0 } };
 const __u64 l7_set_rules[1][L7_RULE_WORDS] = { { 0 } };
 const __u64 l7_h1_rules[L7_RULE_WORDS] = { 0x0ULL };
 const __u64 l7_rule_hdrs[1] = {0};
+#define L7_HDR_VALUED 0x0ULL
 
 #define L7_METHOD_STATES 2
 #define L7_METHOD_CLASSES 1

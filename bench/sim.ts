@@ -2,7 +2,8 @@
 // judge and with the real oracle judge, run `l7bpf replay` itself, and compare with
 // `tshark -r FILE -Y http.request` on the same file in the same run.
 // Usage: npx tsx bench/sim.ts [sizeMB=100] [runs=3]
-//   internal: --replay FILE trivial|oracle   prints one JSON line (run in a fresh process)
+//   internal: --replay FILE trivial|oracle [passes]   one JSON line per pass (fresh process;
+//             passes > 1 shows the warm-JIT rate)   --parallel FILE trivial|oracle WORKERS
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -132,7 +133,9 @@ function line(name: string, m: { r: ReplayResult; all: number[] }, small: Replay
 
 async function main(): Promise<void> {
   if (process.argv[2] === '--replay') {
-    console.log(JSON.stringify(replayFile(process.argv[3]!, process.argv[4] ?? 'trivial')));
+    // optional passes > 1: repeat in the same process to see the rate once the JIT is warm
+    const passes = Number(process.argv[5] ?? 1);
+    for (let i = 0; i < passes; i++) console.log(JSON.stringify(replayFile(process.argv[3]!, process.argv[4] ?? 'trivial')));
     return;
   }
   if (process.argv[2] === '--parallel') {

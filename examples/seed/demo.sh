@@ -31,3 +31,15 @@ done
 say "replay with --expect (what CI runs on a policy change)"
 l7bpf replay $dir/seed-traffic.pcap --policy $dir/corrected-policy.yaml --endpoints $dir/endpoints.yaml \
   --expect $dir/expected-verdicts.txt && echo "verdicts as expected"
+
+if [ "$(id -u)" = 0 ] && command -v clang >/dev/null && [ -f /usr/include/bpf/libbpf.h ]; then
+  out=$(mktemp -d)
+  trap 'rm -rf "$out"' EXIT
+  say "compile the corrected policy into a BPF object, and verify it in the kernel"
+  l7bpf compile --policy $dir/corrected-policy.yaml -o "$out"
+  l7bpf verify "$out"
+  say "replay the capture through the kernel object (BPF_PROG_TEST_RUN) beside the simulator"
+  l7bpf replay $dir/seed-traffic.pcap --kernel "$out" --endpoints $dir/endpoints.yaml | tail -1
+else
+  say "kernel path skipped (needs root, clang and libbpf-dev: run npm run demo as root)"
+fi

@@ -40,7 +40,8 @@ export function tcpFlagsOf(byte: number): Record<string, boolean> {
   return out;
 }
 
-const addrOf = (bytes: Uint8Array, family: number): string => formatIp(family === 4 ? bytes.subarray(0, 4) : bytes);
+// the datapath stores IPv4 as ::ffff:a.b.c.d
+const addrOf = (bytes: Uint8Array, family: number): string => formatIp(family === 4 ? bytes.subarray(12, 16) : bytes);
 
 /** "GET /x HTTP/1.1" (the first bytes of the request line) -> a request without headers. */
 export function requestFromLine(line: Uint8Array, len: number): HttpRequest | undefined {

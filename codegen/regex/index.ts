@@ -1,72 +1,27 @@
 // Public API of the regex compiler: RE2 patterns -> one minimized byte DFA
-// that tells, in a single pass, which patterns fully match.
+// that tells, in a single pass, which patterns fully match; or, for rule sets
+// too big for one DFA, a few such DFAs (split.ts).
 import { parse as parseOne } from './parser.ts';
 import type { ParsedRegex } from './ast.ts';
-import { buildNfa } from './nfa.ts';
-import { determinize } from './subset.ts';
-import { minimize } from './minimize.ts';
-import { type DfaTables, accepts, step, toTables, START } from './tables.ts';
 
 export type { DfaTables } from './tables.ts';
 export type { RegexNode, ParsedRegex, Assertion } from './ast.ts';
-export { RegexSyntaxError, UnsupportedRegexError, TooManyStatesError } from './errors.ts';
+export { RegexSyntaxError, UnsupportedRegexError, TooManyStatesError, TooManyDfasError } from './errors.ts';
 export { DEAD, START } from './tables.ts';
-
-export interface CompileOptions {
-  /** Cap on DFA states during construction (default 4096; at most 65535). */
-  readonly maxStates?: number;
-  /** Whole-pattern (?i) for every pattern. */
-  readonly caseInsensitive?: boolean;
-  /** Skip minimization (for testing that minimization keeps the language). */
-  readonly minimize?: boolean;
-}
-
-export interface DfaStats {
-  readonly states: number;
-  readonly classes: number;
-  /** Bytes of classes + trans + accept as the C side stores them. */
-  readonly tableBytes: number;
-  readonly nfaStates: number;
-  readonly compileMs: number;
-}
-
-export interface Dfa {
-  readonly tables: DfaTables;
-  readonly stats: DfaStats;
-  /** Sorted indices of the patterns that fully match input (strings are UTF-8 encoded). */
-  match(input: string | Uint8Array): number[];
-  /** Resumable: step(step(START, a), b) === step(START, a ++ b). */
-  step(state: number, chunk: Uint8Array): number;
-  accepts(state: number): number[];
-}
-
-export const DEFAULT_MAX_STATES = 4096;
-const utf8 = new TextEncoder();
+export { compile, DEFAULT_MAX_STATES, type CompileOptions, type Dfa, type DfaStats } from './compile.ts';
+export {
+  compileSplit,
+  matchAll,
+  startAll,
+  stepAll,
+  acceptsAll,
+  DEFAULT_MAX_DFAS,
+  type SplitOptions,
+  type SplitDfa,
+  type SplitStats,
+  type DfaGroup,
+} from './split.ts';
 
 export function parse(pattern: string, options: { caseInsensitive?: boolean } = {}): ParsedRegex {
   return parseOne(pattern, options);
-}
-
-export function compile(patterns: readonly string[], options: CompileOptions = {}): Dfa {
-  const t0 = performance.now();
-  const maxStates = Math.min(options.maxStates ?? DEFAULT_MAX_STATES, 0xffff);
-  const caseInsensitive = options.caseInsensitive === true;
-  const roots = patterns.map((p) => parseOne(p, { caseInsensitive }).root);
-  const nfa = buildNfa(roots);
-  const raw = determinize(nfa, patterns.length, maxStates);
-  const tables = toTables(options.minimize === false ? raw : minimize(raw));
-  const stats: DfaStats = {
-    states: tables.numStates,
-    classes: tables.numClasses,
-    tableBytes: tables.classes.byteLength + tables.trans.byteLength + tables.accept.byteLength,
-    nfaStates: nfa.size,
-    compileMs: performance.now() - t0,
-  };
-  return {
-    tables,
-    stats,
-    match: (input) => accepts(tables, step(tables, START, typeof input === 'string' ? utf8.encode(input) : input)),
-    step: (state, chunk) => step(tables, state, chunk),
-    accepts: (state) => accepts(tables, state),
-  };
 }

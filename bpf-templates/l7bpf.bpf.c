@@ -91,7 +91,9 @@ static __always_inline int l7_new_flow(struct l7_scratch *sc, struct __sk_buff *
 		return TC_ACT_SHOT;
 	}
 	l7_ev_send(&sc->ev, L7_EV_CONN, L7_VERDICT_FORWARDED, L7_REASON_NONE);
-	if (p->odd)
+	/* only a syn opens tcp state: a mid-stream packet (or a syn-ack nobody asked
+	 * for) is judged alone, so it cannot make the peer's packets look like replies */
+	if (p->odd || (p->proto == IPPROTO_TCP && !syn))
 		return TC_ACT_OK;
 	f.kind = q.kind;
 	f.family = p->family;

@@ -1,6 +1,6 @@
 // The one place that runs clang. Reproducible: fixed flags, cwd = output dir, debug paths
 // mapped, so the same header and templates give a byte-identical object anywhere.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 
 export const TEMPLATE_MAIN = 'l7bpf.bpf.c';
@@ -37,6 +37,17 @@ export function runClang(templatesDir: string, outDir: string, useDefaultPolicy 
   const r = spawnSync('clang', args, { cwd: outDir, encoding: 'utf8' });
   if (r.error) throw new ClangError(String(r.error.message), null);
   if (r.status !== 0) throw new ClangError(r.stderr, r.status);
+}
+
+/** runClang without blocking: several policy objects can build at once (one clang per core). */
+export function runClangAsync(templatesDir: string, outDir: string): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn('clang', clangArgs(templatesDir, outDir), { cwd: outDir, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', (e) => reject(new ClangError(e.message, null)));
+    child.on('close', (status) => (status === 0 ? resolvePromise() : reject(new ClangError(stderr, status))));
+  });
 }
 
 export function clangAvailable(): boolean {

@@ -6,7 +6,7 @@ import type { PolicyIR } from '../ir/types.ts';
 import { renderPolicyHeader } from './header.ts';
 import { DEFAULT_LIMITS, type Limits } from './limits.ts';
 import { buildManifest, irJson, sha256, type Manifest } from './manifest.ts';
-import { OBJECT_NAME, POLICY_HEADER, runClang } from './clang.ts';
+import { OBJECT_NAME, POLICY_HEADER, runClang, runClangAsync } from './clang.ts';
 
 export { renderPolicyHeader, HEADER_MARK } from './header.ts';
 export { DEFAULT_LIMITS, LimitExceededError, checkLimits, type Limits } from './limits.ts';
@@ -28,12 +28,28 @@ export interface EmitResult {
 
 /** Writes policy.h, l7bpf.o and manifest.json into `outDir`. */
 export function emitObject(ir: PolicyIR, outDir: string, limits: Limits = DEFAULT_LIMITS, templatesDir = TEMPLATES_DIR): EmitResult {
+  const header = writeHeader(ir, outDir, limits);
+  runClang(templatesDir, outDir);
+  return finish(ir, outDir, limits, header);
+}
+
+/** emitObject with clang running in the background (build many objects in parallel). */
+export async function emitObjectAsync(ir: PolicyIR, outDir: string, limits: Limits = DEFAULT_LIMITS, templatesDir = TEMPLATES_DIR): Promise<EmitResult> {
+  const header = writeHeader(ir, outDir, limits);
+  await runClangAsync(templatesDir, outDir);
+  return finish(ir, outDir, limits, header);
+}
+
+function writeHeader(ir: PolicyIR, outDir: string, limits: Limits): { input: string; header: string; headerPath: string } {
   mkdirSync(outDir, { recursive: true });
   const input = sha256(irJson(ir));
   const header = renderPolicyHeader({ ir, hash: input, limits });
   const headerPath = join(outDir, POLICY_HEADER);
   writeFileSync(headerPath, header);
-  runClang(templatesDir, outDir);
+  return { input, header, headerPath };
+}
+
+function finish(ir: PolicyIR, outDir: string, limits: Limits, { input, header, headerPath }: { input: string; header: string; headerPath: string }): EmitResult {
   const objectPath = join(outDir, OBJECT_NAME);
   const manifest = buildManifest(ir, limits, { input, header: sha256(header), object: sha256(readFileSync(objectPath)) });
   const manifestPath = join(outDir, 'manifest.json');

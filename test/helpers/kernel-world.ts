@@ -1,0 +1,230 @@
+// A policy set compiled, loaded and filled from an inventory, so flows can be played
+// through the kernel programs the way a node would run them: a packet from a local endpoint
+// passes its l7_from_pod (egress policy), a packet to a local endpoint its l7_to_pod (ingress
+// policy), both in sequence for pod-to-pod traffic. The simulator and the oracle judge the
+// same frames, and `compareRun` says where the three differ.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { lower } from '../../codegen/ir/lower.ts';
+import { selectorBits } from '../../codegen/ir/eval.ts';
+import type { PolicyIR } from '../../codegen/ir/types.ts';
+import { emitObject, emitObjectAsync } from '../../codegen/emit/index.ts';
+import { openLibbpf } from '../../src/loader/libbpf.ts';
+import { loadObject, type LoadedObject } from '../../src/loader/object.ts';
+import { clearMap, fillIpcache, fillSelectors, type IpcacheEntry, type SelectorBits } from '../../src/loader/maps.ts';
+import { PacketRunner, TC_ACT, type ProgName } from '../../src/loader/testrun.ts';
+import { EVENT_KIND, REASON, strictRuleOf, type RawEvent } from '../../src/loader/event.generated.ts';
+import { RESERVED_IDENTITY, type Inventory } from '../../src/endpoints/types.ts';
+import type { Policy } from '../../src/policy/types.ts';
+import type { PeerRef } from '../../src/verdict/peers.ts';
+import { parseIp } from '../../src/net/ip.ts';
+import { replaySync, tcpConn, type FixturePacket, type PacketActionKind } from '../../sim/index.ts';
+import { oracleJudge, type OracleRequestVerdict } from '../../src/replay/judge.ts';
+import { records } from './spec-packets.ts';
+
+/** Cilium's first local (CIDR) identity: world addresses a policy names get their own. */
+const FIRST_CIDR_IDENTITY = 16777217;
+
+export interface KernelWorld {
+  readonly ir: PolicyIR;
+  readonly obj: LoadedObject;
+  readonly runner: PacketRunner;
+  /** forget flows and events between connections */
+  reset(): void;
+  close(): void;
+}
+
+function peerIdentity(p: PeerRef, worldIds: ReadonlyMap<string, number>): number {
+  switch (p.kind) {
+    case 'endpoint':
+      return p.endpoint.identity;
+    case 'reserved':
+      return RESERVED_IDENTITY[p.entity];
+    case 'world':
+      return (p.ip && worldIds.get(p.ip.text)) ?? RESERVED_IDENTITY.world;
+  }
+}
+
+/** ipcache and selector entries: every inventory address, and one identity per named world address. */
+export function worldMaps(ir: PolicyIR, inv: Inventory, worldIps: readonly string[]): { ipcache: IpcacheEntry[]; selectors: SelectorBits[] } {
+  const ipcache: IpcacheEntry[] = [];
+  const bits = new Map<number, number[]>();
+  const add = (p: PeerRef, id: number) => {
+    if (p.ip) ipcache.push({ cidr: p.ip.text, identity: id });
+    if (!bits.has(id)) bits.set(id, [...selectorBits(ir, p)].sort((a, b) => a - b));
+  };
+  for (const ep of inv.endpoints) for (const ip of ep.ips) add({ kind: 'endpoint', endpoint: ep, ip }, ep.identity);
+  for (const r of inv.reserved) for (const ip of r.ips) add({ kind: 'reserved', entity: r.entity, ip }, RESERVED_IDENTITY[r.entity]);
+  bits.set(RESERVED_IDENTITY.world, [...selectorBits(ir, { kind: 'world', ip: null })]);
+  [...new Set(worldIps)].forEach((text, i) => {
+    const ip = parseIp(text);
+    if (ip) add({ kind: 'world', ip }, FIRST_CIDR_IDENTITY + i);
+  });
+  return { ipcache, selectors: [...bits].map(([identity, selectors]) => ({ identity, selectors })) };
+}
+
+export function worldIdentities(worldIps: readonly string[]): Map<string, number> {
+  return new Map([...new Set(worldIps)].map((ip, i) => [ip, FIRST_CIDR_IDENTITY + i]));
+}
+
+/** lower -> emit (into `dir`) -> load -> fill maps. */
+export function buildWorld(policies: readonly Policy[], inv: Inventory, worldIps: readonly string[], dir?: string): KernelWorld {
+  const ir = lower(policies);
+  const out = dir ?? mkdtempSync(join(tmpdir(), 'l7bpf-kw-'));
+  try {
+    return loadWorld(ir, emitObject(ir, out).objectPath, inv, worldIps);
+  } finally {
+    if (dir === undefined) rmSync(out, { recursive: true, force: true });
+  }
+}
+
+/** Builds objects for many IRs, `parallel` clang processes at a time; resolves to their paths in order. */
+export async function buildObjects(irs: readonly PolicyIR[], dir: string, parallel = 2): Promise<string[]> {
+  const paths: string[] = new Array<string>(irs.length);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < irs.length; i = next++) paths[i] = (await emitObjectAsync(irs[i]!, join(dir, String(i)))).objectPath;
+  };
+  await Promise.all(Array.from({ length: parallel }, worker));
+  return paths;
+}
+
+/** Loads a built object and fills ipcache/selectors from the inventory. */
+export function loadWorld(ir: PolicyIR, objectPath: string, inv: Inventory, worldIps: readonly string[]): KernelWorld {
+  const obj = loadObject(openLibbpf(), objectPath);
+  const maps = worldMaps(ir, inv, worldIps);
+  fillIpcache(obj, maps.ipcache);
+  fillSelectors(obj, maps.selectors);
+  const runner = new PacketRunner(obj);
+  return {
+    ir, obj, runner,
+    reset: () => {
+      clearMap(obj, 'flows');
+      runner.events();
+    },
+    close: () => {
+      runner.close();
+      obj.close();
+    },
+  };
+}
+
+export type Action = PacketActionKind;
+
+export interface KernelRun {
+  readonly actions: Action[];
+  readonly events: RawEvent[];
+}
+
+function tcpFlags(frame: Uint8Array): number {
+  const v6 = frame[12] === 0x86 && frame[13] === 0xdd;
+  const l4 = 14 + (v6 ? 40 : (frame[14]! & 15) * 4);
+  return frame[l4 + 13] ?? 0;
+}
+
+/** Which programs see a packet, in order: the sender's l7_from_pod, then the receiver's l7_to_pod. */
+export function programsFor(from: PeerRef, to: PeerRef): ProgName[] {
+  const progs: ProgName[] = [];
+  if (from.kind === 'endpoint') progs.push('l7_from_pod');
+  if (to.kind === 'endpoint') progs.push('l7_to_pod');
+  return progs;
+}
+
+/** Plays one connection's packets; flow state stays in the maps between packets. */
+export function runKernel(w: KernelWorld, client: PeerRef, server: PeerRef, packets: readonly FixturePacket[]): KernelRun {
+  const actions: Action[] = [];
+  const events: RawEvent[] = [];
+  for (const p of packets) {
+    const progs = p.from === 'client' ? programsFor(client, server) : programsFor(server, client);
+    let action: Action = 'pass';
+    for (const prog of progs) {
+      const r = w.runner.run({ prog, frame: p.frame });
+      events.push(...r.events);
+      if (r.action === TC_ACT.SHOT) action = 'drop';
+      else if (r.action === TC_ACT.OK && (tcpFlags(r.dataOut) & 4) && !(tcpFlags(p.frame) & 4)) action = 'reset';
+      else if (r.action !== TC_ACT.OK) throw new Error(`${prog} returned TC action ${r.action}`);
+      if (action !== 'pass') break;
+    }
+    actions.push(action);
+  }
+  return { actions, events };
+}
+
+export interface SimRun {
+  readonly actions: Action[];
+  readonly requests: OracleRequestVerdict[];
+}
+
+export function runSim(policies: readonly Policy[], inv: Inventory, packets: readonly FixturePacket[]): SimRun {
+  const out: SimRun = { actions: [], requests: [] };
+  replaySync(records(packets), {
+    judge: oracleJudge(policies, inv),
+    onRequest: (r) => out.requests.push(r.verdict),
+    onPacket: (p) => out.actions.push(p.action),
+  });
+  return out;
+}
+
+/**
+ * The kernel's verdict in the oracle's words (verdictText of spec-eval): `allowed`, or
+ * `denied deny-rule | default-deny | l7-denied | strict:<rule>`.
+ */
+export function kernelVerdict(run: KernelRun): string {
+  const deny = run.events.find((e) => e.reason !== REASON.NONE && (e.kind === EVENT_KIND.CONN || e.kind === EVENT_KIND.HTTP));
+  if (!deny) return 'allowed';
+  if (deny.reason === REASON.POLICY_DENY) return 'denied deny-rule';
+  if (deny.reason === REASON.NO_MATCH) return 'denied default-deny';
+  if (deny.reason === REASON.L7_NO_RULE) return 'denied l7-denied';
+  const rule = strictRuleOf(deny.reason);
+  return rule ? `denied strict:${rule}` : `denied kernel:${deny.reason}`;
+}
+
+/** Request lines of allowed requests, from the HTTP events (first 64 bytes of the line). */
+export function allowedLines(run: KernelRun): string[] {
+  return run.events
+    .filter((e) => e.kind === EVENT_KIND.HTTP && e.reason === REASON.NONE && e.line_len > 0)
+    .map((e) => Buffer.from(e.line.subarray(0, e.line_len)).toString('latin1'));
+}
+
+/**
+ * Packets that cannot exist on a real wire are left out of the per-packet comparison: the
+ * server's packets after the client's SYN was dropped (the server never saw the connection).
+ */
+export function comparable(packets: readonly FixturePacket[], kernel: readonly Action[]): boolean[] {
+  const synDropped = packets[0]?.from === 'client' && kernel[0] === 'drop';
+  return packets.map((p) => !(synDropped && p.from === 'server'));
+}
+
+export function describeActions(packets: readonly FixturePacket[], kernel: readonly Action[], sim: readonly Action[], expected?: readonly Action[]): string {
+  return packets
+    .map((p, i) => {
+      const e = expected?.[i] ?? sim[i];
+      const mark = kernel[i] === e ? ' ' : '!';
+      return `${mark} ${i} ${p.from} ${p.description}: kernel ${kernel[i]}, simulator ${sim[i]}${expected ? `, expected ${e}` : ''}`;
+    })
+    .join('\n');
+}
+
+/** One address of a peer in the family asked for, or null. */
+export function addressOf(p: PeerRef, v6: boolean): string | null {
+  if (p.kind === 'endpoint') return p.endpoint.ips.find((a) => a.text.includes(':') === v6)?.text ?? null;
+  return p.ip && p.ip.text.includes(':') === v6 ? p.ip.text : null;
+}
+
+export const MSS = 1448;
+
+const hostPort = (ip: string, port: number) => (ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`);
+
+/** SYN .. request (split at `splitAt`) .. FIN of one connection, or null when a side has no address of that family. */
+export function connPackets(client: PeerRef, server: PeerRef, port: number, request: Uint8Array | null, v6: boolean, splitAt: readonly number[] = [], clientPort = 40000): FixturePacket[] | null {
+  const src = addressOf(client, v6);
+  const dst = addressOf(server, v6);
+  if (!src || !dst) return null;
+  const conn = tcpConn({ client: hostPort(src, clientPort), server: hostPort(dst, port) }).handshake();
+  // segments no larger than an Ethernet MSS, as on a wire (BPF_PROG_TEST_RUN takes at most a page)
+  const mss = request ? Array.from({ length: Math.floor((request.length - 1) / MSS) }, (_, i) => (i + 1) * MSS) : [];
+  const cuts = [...new Set([...splitAt, ...mss])].filter((x) => request && x > 0 && x < request.length).sort((a, b) => a - b);
+  if (request) conn.send(request, { splitAt: cuts });
+  return [...conn.close().list];
+}

@@ -34,7 +34,7 @@ export function oracleJudge(policies: readonly Policy[], inv: Inventory, limit?:
     },
     request(conn: ConnInfo, req: RequestEvent, cv: OracleConnVerdict): OracleRequestVerdict {
       const input = l7InputOf(req, limit);
-      const verdict = verdictFor({ src: cv.src, dst: cv.dst, dstPort: conn.dstPort, protocol: 'TCP' }, cv.directions, input);
+      const verdict = verdictFor({ src: cv.src, dst: cv.dst, dstPort: conn.dstPort, protocol: 'TCP' }, cv.directions, input, false);
       return { allowed: verdict.allowed, verdict, input };
     },
   };

@@ -23,9 +23,9 @@ export function decide(policies: readonly Policy[], flow: Flow, input?: L7Input)
 }
 
 /** The verdict from a connection's direction decisions (computed once per connection). */
-export function verdictFor(flow: Flow, dirs: readonly DirectionDecision[], input?: L7Input): Verdict {
-  const head = `${describePeer(flow.src)} -> ${describePeer(flow.dst)}:${flow.dstPort}/${flow.protocol}`;
-  const chain = [head, ...dirs.flatMap((d) => d.chain)];
+export function verdictFor(flow: Flow, dirs: readonly DirectionDecision[], input?: L7Input, explain = true): Verdict {
+  // the chain of reasons is for people (explain); replay judges many requests and skips it
+  const chain = explain ? [`${describePeer(flow.src)} -> ${describePeer(flow.dst)}:${flow.dstPort}/${flow.protocol}`, ...dirs.flatMap((d) => d.chain)] : [];
   const inspected = dirs.some((d) => d.l7 !== null);
   const base = { chain, directions: dirs, inspected, violation: null };
   const denied = dirs.find((d) => !d.allowed);
@@ -44,17 +44,17 @@ export function verdictFor(flow: Flow, dirs: readonly DirectionDecision[], input
     const d = dirs.find((x) => x.l7 !== null) as DirectionDecision;
     return { ...base, violation: v, allowed: false, reason: 'strict', deniedBy: d.direction, rules: allRules, summary: `denied: ${STRICT_RULES[v.rule]} (${v.detail})` };
   }
-  return judgeRequest(dirs, input.request, base, chain);
+  return judgeRequest(dirs, input.request, base, explain ? chain : null);
 }
 
-function judgeRequest(dirs: readonly DirectionDecision[], req: import('./http.ts').HttpRequest, base: Omit<Verdict, 'allowed' | 'reason' | 'deniedBy' | 'rules' | 'summary'>, chain: string[]): Verdict {
+function judgeRequest(dirs: readonly DirectionDecision[], req: import('./http.ts').HttpRequest, base: Omit<Verdict, 'allowed' | 'reason' | 'deniedBy' | 'rules' | 'summary'>, chain: string[] | null): Verdict {
   const line = `${req.method} ${req.target}`;
   const matched: RuleRef[] = [];
   for (const d of dirs) {
     if (d.l7 === null) continue;
     const hit = d.l7.find((h) => {
-      const m = matchHttpRule(h.rule, req);
-      chain.push(`${d.direction}: ${h.ref.text} at ${h.ref.source}: ${m.ok ? 'matches' : m.why}`);
+      const m = matchHttpRule(h.rule, req, chain !== null);
+      chain?.push(`${d.direction}: ${h.ref.text} at ${h.ref.source}: ${m.ok ? 'matches' : m.why}`);
       return m.ok;
     });
     if (!hit) {

@@ -167,8 +167,10 @@ __attribute__((noinline)) int l7_handle(struct __sk_buff *skb, __u32 dir)
 		l7_key(&rk, &p, 1, dir == L7_DIR_EGRESS ? L7_DIR_INGRESS : L7_DIR_EGRESS);
 		f = bpf_map_lookup_elem(&flows, &rk);
 		if (f) {
-			/* a reset connection is over for both ends (as the simulator has it) */
-			if (f->kind == L7_FLOW_RESET)
+			/* a reset connection is over for both ends (as the simulator has it), but a
+			 * reply-direction rst passes: it is the one we injected towards the client,
+			 * re-entering through tc ingress of this same veth */
+			if (f->kind == L7_FLOW_RESET && !(p.flags & L7_TH_RST))
 				return l7_drop(sc, skb, &p, dir, f, L7_REASON_FLOW_DENIED);
 			return TC_ACT_OK;
 		}

@@ -132,7 +132,8 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
     const id = c.info.id;
     switch (c.mode) {
       case 'l4-denied': return this.act(rec, index, 'drop', 'l4-denied', id);
-      case 'denied': return this.act(rec, index, 'drop', 'flow-denied', id);
+      // the RST l7bpf sends the client after a deny passes (as in the kernel); nothing else does
+      case 'denied': return !fromClient && v.flags & TCP_RST ? this.act(rec, index, 'pass', 'rst', id) : this.act(rec, index, 'drop', 'flow-denied', id);
       case 'closed': return this.act(rec, index, 'pass', 'closed', id);
       default: break;
     }

@@ -68,7 +68,8 @@ export function render(n: GenNode, names = { next: 0 }): string {
   }
 }
 
-// Repeats: the usual operators, lazy forms, and counted ones around 2..3.
+// Repeats: the usual operators and lazy forms; counted ones {n} {n,} {n,m}
+// (n <= 3, m <= n+2) are drawn twice as often, since off-by-one bugs hide there.
 const REPEATS: readonly { op: string; min: number; max: number }[] = [
   { op: '*', min: 0, max: -1 },
   { op: '+', min: 1, max: -1 },
@@ -111,7 +112,7 @@ export const node: fc.Arbitrary<GenNode> = fc.letrec<{ node: GenNode }>((tie) =>
     leaf,
     fc.array(tie('node'), { minLength: 2, maxLength: 4 }).map((items): GenNode => ({ k: 'cat', items })),
     fc.array(tie('node'), { minLength: 2, maxLength: 3 }).map((items): GenNode => ({ k: 'alt', items })),
-    fc.tuple(tie('node'), fc.oneof(fc.constantFrom(...REPEATS), counted)).map(([item, r]): GenNode => ({ k: 'rep', item, ...r })),
+    fc.tuple(tie('node'), fc.oneof({ weight: 1, arbitrary: fc.constantFrom(...REPEATS) }, { weight: 2, arbitrary: counted })).map(([item, r]): GenNode => ({ k: 'rep', item, ...r })),
     fc.tuple(fc.constantFrom(...GROUPS), tie('node')).map(([g, item]): GenNode => ({ k: 'group', open: g.open, flags: g.flags, item })),
   ),
 })).node;
@@ -153,10 +154,10 @@ function walkClass(m: ClassModel, f: Flags, rnd: Rnd): string {
 function count(min: number, max: number, rnd: Rnd): number {
   const r = rnd();
   const top = max < 0 ? min + 3 : max;
-  if (r < 0.1) return top + 1;
-  if (r < 0.15) return Math.max(0, min - 1);
-  if (r < 0.4) return min;
-  if (r < 0.65) return top;
+  if (r < 0.15) return top + 1;
+  if (r < 0.22) return Math.max(0, min - 1);
+  if (r < 0.45) return min;
+  if (r < 0.7) return top;
   return min + Math.floor(rnd() * (top - min + 1));
 }
 

@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { RE2JS } from 're2js';
 import { compile, START, TooManyStatesError, type CompileOptions, type Dfa } from '../../codegen/regex/index.ts';
-import { sample, text, chunks, strings, walk, mutate, prng } from './gen.ts';
+import { sample, text, chunks, strings, walk, mutate, prng, render, LITERALS } from './gen.ts';
+import { BIASED, CLASS_NAMES } from './gen-classes.ts';
 
 const SEED = 20240611;
 const enc = new TextEncoder();
@@ -39,7 +40,7 @@ test('DFA full match == re2js matches, on walked, mutated and random strings', (
       const o = oracle(s.re);
       fc.pre(o !== null);
       const dfa = build([s.re]);
-      for (const input of [...strings(s, 4), ...others]) {
+      for (const input of [...strings(s, 8), ...others]) {
         assert.equal(dfa.match(input).length === 1, o!.matches(input), `/${s.re}/ on ${JSON.stringify(input)}`);
       }
     }),
@@ -53,7 +54,7 @@ test('caseInsensitive option == (?i) prefix in re2js, on strings walked under (?
       const o = oracle(`(?i)${s.re}`);
       fc.pre(o !== null);
       const dfa = build([s.re], { caseInsensitive: true });
-      for (const input of strings(s, 3, true)) {
+      for (const input of strings(s, 6, true)) {
         assert.equal(dfa.match(input).length === 1, o!.matches(input), `(?i)/${s.re}/ on ${JSON.stringify(input)}`);
       }
     }),
@@ -127,4 +128,18 @@ test('generator strength: walks mostly match, mutations often do not', () => {
   console.log(`generator: ${walkMatches}/${walks} walks match, ${mutantMisses}/${mutants} mutations of matching walks do not`);
   assert.ok(walkMatches / walks > 0.4, `only ${walkMatches}/${walks} walked strings match their regex`);
   assert.ok(mutantMisses / mutants > 0.25, `only ${mutantMisses}/${mutants} mutations change the verdict`);
+});
+
+test('every generator literal and class, under each flag, == re2js on every biased character', () => {
+  const atoms = [...new Set([...LITERALS.map((ch) => render({ k: 'lit', ch })), ...CLASS_NAMES])];
+  const failures: string[] = [];
+  for (const flags of ['', '(?i)', '(?s)']) {
+    for (const atom of atoms) {
+      const re = flags + atom;
+      const dfa = compile([re]);
+      const o = RE2JS.compile(re);
+      for (const ch of BIASED) if ((dfa.match(ch).length === 1) !== o.matches(ch)) failures.push(`/${re}/ on ${JSON.stringify(ch)}`);
+    }
+  }
+  assert.deepEqual(failures, []);
 });

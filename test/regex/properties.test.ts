@@ -130,15 +130,16 @@ test('generator strength: walks mostly match, mutations often do not', () => {
   assert.ok(mutantMisses / mutants > 0.25, `only ${mutantMisses}/${mutants} mutations change the verdict`);
 });
 
-test('every generator literal and class, under each flag, == re2js on every biased character', () => {
+test('every generator literal and class, under each flag, == re2js on every biased character and ASCII letter', () => {
   const atoms = [...new Set([...LITERALS.map((ch) => render({ k: 'lit', ch })), ...CLASS_NAMES])];
+  const chars = [...new Set([...BIASED, ...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ'])];
   const failures: string[] = [];
   for (const flags of ['', '(?i)', '(?s)']) {
     for (const atom of atoms) {
       const re = flags + atom;
       const dfa = compile([re]);
       const o = RE2JS.compile(re);
-      for (const ch of BIASED) if ((dfa.match(ch).length === 1) !== o.matches(ch)) failures.push(`/${re}/ on ${JSON.stringify(ch)}`);
+      for (const ch of chars) if ((dfa.match(ch).length === 1) !== o.matches(ch)) failures.push(`/${re}/ on ${JSON.stringify(ch)}`);
     }
   }
   assert.deepEqual(failures, []);

@@ -22,7 +22,7 @@ export class UnsupportedRegexError extends Error {
   override readonly name = 'UnsupportedRegexError';
   constructor(
     readonly pattern: string,
-    /** The construct as written, e.g. "\\C" or "(?=". */
+    /** The construct as written, e.g. "\\1" or "(?=". */
     readonly construct: string,
     readonly offset: number,
     readonly hint: string,

@@ -188,12 +188,20 @@ export function allowedLines(run: KernelRun): string[] {
 }
 
 /**
- * Packets that cannot exist on a real wire are left out of the per-packet comparison: the
- * server's packets after the client's SYN was dropped (the server never saw the connection).
+ * How each packet's kernel action is compared. Packets after a dropped SYN cannot exist on a
+ * real wire (the handshake never completed): the server's are skipped, the client's must not
+ * pass (a program earlier on the path may reset them instead of dropping: both deny).
  */
-export function comparable(packets: readonly FixturePacket[], kernel: readonly Action[]): boolean[] {
+export type Compare = 'exact' | 'not-pass' | 'skip';
+
+export function comparable(packets: readonly FixturePacket[], kernel: readonly Action[]): Compare[] {
   const synDropped = packets[0]?.from === 'client' && kernel[0] === 'drop';
-  return packets.map((p) => !(synDropped && p.from === 'server'));
+  return packets.map((p, i) => (!synDropped || i === 0 ? 'exact' : p.from === 'server' ? 'skip' : 'not-pass'));
+}
+
+/** Whether the kernel's actions agree with the expected ones under `comparable`. */
+export function actionsAgree(kernel: readonly Action[], expected: readonly Action[], how: readonly Compare[]): boolean {
+  return kernel.every((a, i) => how[i] === 'skip' || (how[i] === 'not-pass' ? a !== 'pass' : a === expected[i]));
 }
 
 export function describeActions(packets: readonly FixturePacket[], kernel: readonly Action[], sim: readonly Action[], expected?: readonly Action[]): string {

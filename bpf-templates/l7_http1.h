@@ -31,7 +31,13 @@ enum {
 	H_CR_MALFORMED,	/* CR ending a line that is malformed if the LF follows */
 	H_BODY,		/* content-length body: skipped, not scanned */
 	H_CHUNK_SIZE,
-	H_CHUNK_EXT,
+	H_CHUNK_EXT,		/* after ';': a name must follow */
+	H_CHUNK_EXT_NAME,
+	H_CHUNK_EXT_VAL_START,	/* after '=' */
+	H_CHUNK_EXT_VAL,
+	H_CHUNK_EXT_QUOTED,
+	H_CHUNK_EXT_QPAIR,	/* after a backslash in a quoted value */
+	H_CHUNK_EXT_AFTER_QUOTE,
 	H_CHUNK_SIZE_LF,
 	H_CHUNK_DATA,	/* skipped, not scanned */
 	H_CHUNK_DATA_CR,
@@ -471,6 +477,60 @@ static __always_inline int l7_h1_chunk_size(struct l7_h1 *h, __u8 c, __u16 *reas
 	return STEP_OK;
 }
 
+/* chunk-ext = *( ";" name [ "=" ( token / quoted-string ) ] ), no whitespace:
+ * what llhttp accepts in strict mode (rfc 9112 7.1.1) */
+static __always_inline int l7_h1_chunk_ext(struct l7_h1 *h, __u8 st, __u8 c, __u16 *reason)
+{
+	int tok = l7_ctype[c] & CT_TCHAR;
+	int ctl = (c < 0x20 && c != '\t') || c == 0x7f;
+
+	switch (st) {
+	case H_CHUNK_EXT:
+		if (!tok)
+			L7_FAIL(L7_REASON_MALFORMED);
+		h->st = H_CHUNK_EXT_NAME;
+		return STEP_OK;
+	case H_CHUNK_EXT_QUOTED:
+		if (ctl)
+			L7_FAIL(L7_REASON_MALFORMED);
+		if (c == '"')
+			h->st = H_CHUNK_EXT_AFTER_QUOTE;
+		else if (c == '\\')
+			h->st = H_CHUNK_EXT_QPAIR;
+		return STEP_OK;
+	case H_CHUNK_EXT_QPAIR:
+		if (ctl)
+			L7_FAIL(L7_REASON_MALFORMED);
+		h->st = H_CHUNK_EXT_QUOTED;
+		return STEP_OK;
+	case H_CHUNK_EXT_VAL_START:
+		if (c == '"') {
+			h->st = H_CHUNK_EXT_QUOTED;
+			return STEP_OK;
+		}
+		if (!tok)
+			L7_FAIL(L7_REASON_MALFORMED);
+		h->st = H_CHUNK_EXT_VAL;
+		return STEP_OK;
+	default:	/* NAME, VAL, AFTER_QUOTE */
+		if (c == ';') {
+			h->st = H_CHUNK_EXT;
+			return STEP_OK;
+		}
+		if (c == '\r') {
+			h->st = H_CHUNK_SIZE_LF;
+			return STEP_OK;
+		}
+		if (st == H_CHUNK_EXT_NAME && c == '=') {
+			h->st = H_CHUNK_EXT_VAL_START;
+			return STEP_OK;
+		}
+		if (!tok || st == H_CHUNK_EXT_AFTER_QUOTE)
+			L7_FAIL(L7_REASON_MALFORMED);
+		return STEP_OK;
+	}
+}
+
 /* expect `want`, go to `next`; anything else is `r` */
 static __always_inline int l7_h1_expect(struct l7_h1 *h, __u8 c, __u8 want, __u8 next, __u16 r, __u16 *reason)
 {
@@ -543,13 +603,13 @@ static __always_inline int l7_h1_body_byte(struct l7_h1 *h, __u8 st, __u8 c, __u
 	case H_CHUNK_SIZE:
 		return l7_h1_chunk_size(h, c, reason);
 	case H_CHUNK_EXT:
-		if (c == '\r') {
-			h->st = H_CHUNK_SIZE_LF;
-			return STEP_OK;
-		}
-		if ((c < 0x20 && c != '\t') || c == 0x7f)
-			L7_FAIL(L7_REASON_MALFORMED);
-		return STEP_OK;
+	case H_CHUNK_EXT_NAME:
+	case H_CHUNK_EXT_VAL_START:
+	case H_CHUNK_EXT_VAL:
+	case H_CHUNK_EXT_QUOTED:
+	case H_CHUNK_EXT_QPAIR:
+	case H_CHUNK_EXT_AFTER_QUOTE:
+		return l7_h1_chunk_ext(h, st, c, reason);
 	case H_CHUNK_SIZE_LF:
 		if (c != '\n')
 			L7_FAIL(L7_REASON_MALFORMED);

@@ -72,15 +72,13 @@ const denyArb = (dir: 'ingress' | 'egress') =>
     ({ peer, port }) => `    - ${peerLines(dir, peer)}\n      toPorts: [{ports: [{port: "${port}", protocol: TCP}]}]`,
   );
 
-const specArb = fc
-  .record({
+const specArb = fc.record({
     app: fc.constantFrom(...APPS),
     ingress: fc.option(fc.array(ruleArb('ingress'), { minLength: 1, maxLength: 3 }), { freq: 5 }),
     egress: fc.option(fc.array(ruleArb('egress'), { minLength: 1, maxLength: 2 }), { freq: 3 }),
     ingressDeny: fc.option(denyArb('ingress'), { freq: 6 }),
-    observeOnly: fc.option(fc.constantFrom('ingress', 'egress'), { freq: 5 }),
-  })
-  .map((s, i) => s);
+  observeOnly: fc.option(fc.constantFrom('ingress', 'egress'), { freq: 5 }),
+});
 
 /** A multi-document policy YAML (1-3 CNPs). */
 export const policyYaml = fc.array(specArb, { minLength: 1, maxLength: 3 }).map((specs) =>

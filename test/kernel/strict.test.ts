@@ -5,6 +5,9 @@ import { kernelSkip, loadScenario, play, conn, actions, type Scenario } from './
 import { frontendBackendIR } from '../emit/ir-fixtures.ts';
 import { EVENT_KIND, REASON, REASON_NAMES, STRICT_RULE_OF_REASON, strictRuleOf } from '../../src/loader/event.generated.ts';
 import { parseRequestHead, STRICT_RULES } from '../../src/verdict/index.ts';
+import { METHODS_HEADER_PATH, renderMethodsHeader } from '../../codegen/emit/gen-event.ts';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 const skip = kernelSkip();
 let sc: Scenario | null = null;
@@ -70,6 +73,10 @@ test('each strict rule resets the request with the oracle\'s rule name', { skip 
   for (const req of BODIES) assert.equal(kernelRule(req).rule, 'malformed', JSON.stringify(req));
   const missing = Object.keys(STRICT_RULES).filter((r) => !seen.has(r) && r !== 'head-too-long');
   assert.deepEqual(missing, [], 'every strict rule has a case');
+});
+
+test('methods.generated.h is the oracle\'s KNOWN_METHODS (npx tsx codegen/emit/gen-event.ts regenerates it)', () => {
+  assert.equal(readFileSync(join(import.meta.dirname, '..', '..', METHODS_HEADER_PATH), 'utf8'), renderMethodsHeader());
 });
 
 test('kernel reasons map 1:1 onto the oracle\'s strict rules', () => {

@@ -27,7 +27,6 @@ enum {
 	H_VALUE,
 	H_VALUE_LF,
 	H_END_LF,
-	H_SKIP_LINE,	/* request line starting with SP: malformed once it ends */
 	H_CR_MALFORMED,	/* CR ending a line that is malformed if the LF follows */
 	H_BODY,		/* content-length body: skipped, not scanned */
 	H_CHUNK_SIZE,
@@ -256,11 +255,9 @@ static __always_inline int l7_h1_target_end(struct l7_h1 *h, __u16 *reason)
 static __always_inline int l7_h1_method(struct l7_h1 *h, __u8 c, __u16 *reason)
 {
 	if (c == ' ') {
-		/* empty method: the oracle reports it once the line has ended */
-		if (h->pos == 0) {
-			h->st = H_SKIP_LINE;
-			return STEP_OK;
-		}
+		/* empty method (a space first): malformed on this byte, as the oracle has it */
+		if (h->pos == 0)
+			L7_FAIL(L7_REASON_MALFORMED);
 		if (!l7_kmeth_accept[h->kst < L7_KMETH_STATES ? h->kst : 0])
 			L7_FAIL(L7_REASON_UNKNOWN_METHOD);
 		if (h->pos != 7)
@@ -584,12 +581,6 @@ static __always_inline int l7_h1_head_byte(struct l7_h1 *h, __u8 st, __u8 c, __u
 		if (c != '\n')
 			L7_FAIL(L7_REASON_BARE_CR_LF);
 		return STEP_HEAD_DONE;
-	case H_SKIP_LINE:
-		if (c == '\r')
-			h->st = H_CR_MALFORMED;
-		else if (c == '\n')
-			L7_FAIL(L7_REASON_BARE_CR_LF);
-		return STEP_OK;
 	default:	/* H_CR_MALFORMED */
 		if (c != '\n')
 			L7_FAIL(L7_REASON_BARE_CR_LF);

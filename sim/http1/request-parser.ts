@@ -6,9 +6,9 @@ import {
 } from './llhttp.ts';
 import { SpanCollector, SPAN_FIELD, SPAN_URL, SPAN_VALUE, copyBytes, joinParts } from './head-fields.ts';
 import { LazyRequest, versionString } from './request-event.ts';
-import type { RequestEvent } from '../replay/types.ts';
+import type { HttpParseError, RequestEvent } from '../replay/types.ts';
 
-export type RequestParserState = 'idle' | 'head' | 'body' | 'upgrade-pending' | 'opaque' | 'dead';
+export type RequestParserState = 'idle' | 'head' | 'body' | 'upgrade-pending' | 'opaque' | 'collect' | 'dead';
 
 /** Receives each request event in stream order; returns false to stop (the request was denied). */
 export type RequestSink = (ev: RequestEvent) => boolean;
@@ -52,12 +52,10 @@ export class RequestParser implements LlhttpHandler {
     let base = -1;
     let i = start;
     while (i < end) {
-      if (this.state === 'idle') {
-        // empty lines before a request line are allowed (RFC 9112 2.2); they are not part of the head
-        while (i < end && (data[i] === 13 || data[i] === 10)) { i++; this.streamOff++; }
-        if (i === end) return;
-        this.beginHead();
-      }
+      // empty lines before a request line are part of its head: llhttp skips them, the strict
+      // rules (oracle and kernel) call them malformed
+      if (this.state === 'idle') this.beginHead();
+      if (this.state === 'collect') return this.collect(data, i, end, sink);
       if (this.state === 'upgrade-pending') {
         this.state = 'dead';
         sink({ kind: 'violation', code: 'data-before-upgrade', detail: 'client sent bytes after an upgrade request before the server accepted or refused it', offset: this.streamOff, head: new Uint8Array(0) });
@@ -75,7 +73,10 @@ export class RequestParser implements LlhttpHandler {
       }
       this.streamOff += pos - i;
       i = pos;
-      if (ret === ERR_OK) return;
+      if (ret === ERR_OK) {
+        if (this.state === 'head' && this.partial && !this.tooLongReported) this.checkPartial(sink);
+        return;
+      }
       if (ret === ERR_PAUSED) {
         this.ll.x.llhttp_resume(this.ptr);
         if (this.pause === PAUSE_HEAD) this.state = 'body';
@@ -87,11 +88,45 @@ export class RequestParser implements LlhttpHandler {
         this.state = 'upgrade-pending';
         continue;
       }
+      const error: HttpParseError = { kind: 'parse-error', code: errorName(ret), reason: this.ll.reason(this.ptr), offset: this.streamOff, head: new Uint8Array(0) };
+      if (wasHead && this.partial) {
+        // llhttp gave up; the strict rules decide where a streaming parser would (the kernel):
+        // keep the bytes until they break a rule or the head ends
+        this.collected = error;
+        this.state = 'collect';
+        return this.collect(data, pos, end, sink);
+      }
       this.state = 'dead';
-      const head = joinParts(this.headParts, Math.min(this.headLen, this.limit));
-      sink({ kind: 'parse-error', code: errorName(ret), reason: this.ll.reason(this.ptr), offset: this.streamOff, head });
+      sink({ ...error, head: joinParts(this.headParts, Math.min(this.headLen, this.limit)) });
       return;
     }
+  }
+
+  /** llhttp error kept while collecting the rest of a broken head. */
+  private collected: HttpParseError | null = null;
+
+  private collect(data: Uint8Array, i: number, end: number, sink: RequestSink): void {
+    const room = this.limit + 1 - this.headLen;
+    if (room > 0 && i < end) this.headParts.push(data.slice(i, i + Math.min(end - i, room)));
+    this.headLen += end - i;
+    this.streamOff += end - i;
+    const head = joinParts(this.headParts, Math.min(this.headLen, this.limit));
+    const denied = this.partial?.(head) === false;
+    if (!denied && !endsHead(head) && this.headLen < this.limit) return;
+    this.state = 'dead';
+    // the strict rules broke, or the head ended without breaking them: llhttp's error stands
+    sink(denied ? { kind: 'violation', code: 'partial-head', detail: 'the request head so far breaks a rule', offset: this.streamOff, head } : { ...this.collected!, head });
+  }
+
+  /** Set by the engine when its judge checks incomplete heads (Judge.partial). */
+  partial: ((head: Uint8Array) => boolean) | null = null;
+
+  /** The head is still incomplete after this segment: may its bytes so far already be denied? */
+  private checkPartial(sink: RequestSink): void {
+    const head = joinParts(this.headParts, Math.min(this.headLen, this.limit));
+    if (this.partial?.(head) !== false) return;
+    this.state = 'dead';
+    sink({ kind: 'violation', code: 'partial-head', detail: 'the request head so far breaks a rule', offset: this.streamOff, head });
   }
 
   /** The server accepted the upgrade: nothing after it is HTTP. */
@@ -170,4 +205,10 @@ export class RequestParser implements LlhttpHandler {
     this.pause = PAUSE_MESSAGE;
     return ERR_PAUSED;
   }
+}
+
+/** Whether a head's bytes contain the blank line that ends it. */
+function endsHead(b: Uint8Array): boolean {
+  for (let i = 3; i < b.length; i++) if (b[i] === 10 && b[i - 1] === 13 && b[i - 2] === 10 && b[i - 3] === 13) return true;
+  return false;
 }

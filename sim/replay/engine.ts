@@ -119,6 +119,9 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
     }
     if (c.mode === 'l7') {
       c.req = new RequestParser(this.limit);
+      const judge = this.o.judge;
+      const conn = c;
+      if (judge.partial) c.req.partial = (head) => judge.partial?.(conn.info, head, conn.verdict)?.allowed !== false;
       c.resp = new ResponseParser(c);
     }
     this.summary.connections++;

@@ -86,7 +86,7 @@ export interface HttpParseError {
   readonly head: Uint8Array;
 }
 
-export type ViolationCode = 'head-too-long' | 'data-before-upgrade';
+export type ViolationCode = 'head-too-long' | 'data-before-upgrade' | 'partial-head';
 
 /** A rule of the kernel model broken before llhttp would complain. */
 export interface HttpViolation {
@@ -102,6 +102,12 @@ export type RequestEvent = HttpRequest | HttpParseError | HttpViolation;
 export interface Judge<CV extends ConnVerdict = ConnVerdict, RV extends RequestVerdict = RequestVerdict> {
   connection(conn: ConnInfo): CV;
   request(conn: ConnInfo, req: RequestEvent, connVerdict: CV): RV;
+  /**
+   * Optional: a client segment left a request head incomplete. Return a denied verdict when
+   * the bytes so far already break a rule (the kernel decides on the byte it sees that), or
+   * null to wait for the rest. The denial is recorded as a `partial-head` violation.
+   */
+  partial?(conn: ConnInfo, head: Uint8Array, connVerdict: CV): RV | null;
 }
 
 export interface PacketEvent {

@@ -32,6 +32,12 @@ export function oracleJudge(policies: readonly Policy[], inv: Inventory, limit?:
       const verdict = verdictFor(flow, directions);
       return { allowed: verdict.allowed, inspect: verdict.allowed && directions.some((d) => d.l7 !== null), src, dst, directions, verdict };
     },
+    partial(conn: ConnInfo, head: Uint8Array, cv: OracleConnVerdict): OracleRequestVerdict | null {
+      const h = parseRequestHead(head, limit);
+      if (h.kind !== 'violation') return null;
+      const input: L7Input = { kind: 'violation', violation: h.violation };
+      return { allowed: false, verdict: verdictFor({ src: cv.src, dst: cv.dst, dstPort: conn.dstPort, protocol: 'TCP' }, cv.directions, input, false), input };
+    },
     request(conn: ConnInfo, req: RequestEvent, cv: OracleConnVerdict): OracleRequestVerdict {
       const input = l7InputOf(req, limit);
       const verdict = verdictFor({ src: cv.src, dst: cv.dst, dstPort: conn.dstPort, protocol: 'TCP' }, cv.directions, input, false);

@@ -89,13 +89,13 @@ function splitLines(b: Uint8Array, text: string): { lines: Line[]; headEnd: numb
   let end = b.length;
   for (let i = 0; i < b.length; i++) {
     const c = b[i];
-    if (c === LF) return { lines, headEnd: -1, bareAt: i };
+    if (c === LF) return bare(lines, start, i, text);
     if (c !== CR) continue;
     if (i + 1 >= b.length) {
       end = i;
       break;
     }
-    if (b[i + 1] !== LF) return { lines, headEnd: -1, bareAt: i };
+    if (b[i + 1] !== LF) return bare(lines, start, i, text);
     if (i === start && lines.length > 0) return { lines, headEnd: i + 2, bareAt: -1 };
     lines.push({ start, end: i, text: text.slice(start, i) });
     start = i + 2;
@@ -104,6 +104,12 @@ function splitLines(b: Uint8Array, text: string): { lines: Line[]; headEnd: numb
   // a partial last line still counts for rules detected inside it
   if (start < end) lines.push({ start, end: -1, text: text.slice(start, end) });
   return { lines, headEnd: -1, bareAt: -1 };
+}
+
+/** Stop at a bare CR/LF, keeping the partial line before it: a rule it breaks earlier still wins. */
+function bare(lines: Line[], start: number, at: number, text: string): { lines: Line[]; headEnd: number; bareAt: number } {
+  if (start < at) lines.push({ start, end: -1, text: text.slice(start, at) });
+  return { lines, headEnd: -1, bareAt: at };
 }
 
 function latin1(b: Uint8Array): string {
@@ -119,11 +125,12 @@ type RequestLineResult = { violation?: StrictViolation; request?: Omit<HttpReque
 function checkRequestLine(line: Line): RequestLineResult {
   const t = line.text;
   const sp1 = t.indexOf(' ');
-  if (sp1 <= 0) {
+  if (sp1 === 0) return { violation: violation('malformed', 'empty method', line.start) };
+  if (sp1 < 0) {
     const bad = firstNonToken(t);
-    if (bad >= 0 && bad < (sp1 < 0 ? t.length : sp1)) return { violation: violation('malformed', 'invalid character in method', line.start + bad) };
+    if (bad >= 0) return { violation: violation('malformed', 'invalid character in method', line.start + bad) };
     if (line.end < 0) return {};
-    return { violation: violation('malformed', sp1 === 0 ? 'empty method' : 'request line without target', sp1 === 0 ? line.start : line.end) };
+    return { violation: violation('malformed', 'request line without target', line.end) };
   }
   const method = t.slice(0, sp1);
   const bad = firstNonToken(method);

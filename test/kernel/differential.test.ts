@@ -2,9 +2,8 @@
 // 40 policies (built in parallel, loaded one at a time) x 50 seeded requests each. A request
 // is played as one connection through the programs a node would run; the kernel's per-packet
 // actions must equal the simulator's and its verdict (strict rule names included) the
-// oracle's. Two differences of the simulator from the design (DESIGN 3, "decision point")
-// are tolerated and counted, nothing else: see `designActions`. A failure prints a
-// ready-to-paste spec case (test/spec format).
+// oracle's, and a strict violation is decided on the packet where a streaming parser meets it
+// (DESIGN 3, "decision point"). A failure prints a ready-to-paste spec case (test/spec format).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -48,11 +47,8 @@ function peerOf(name: PeerName, v6: boolean): PeerRef {
   return { kind: 'endpoint', endpoint: ep, ip: ep.ips.find((a) => a.text.includes(':') === v6) ?? null };
 }
 
-/** Known ways the simulator departs from the design; counted, reported, not failed. */
-const tolerated = { 'sim-decision-point': 0, 'sim-skips-leading-crlf': 0, 'oracle-bare-cut': 0 };
 /** What the cases covered (printed, so a generator change that stops reaching a verdict shows). */
 const seen = new Map<string, number>();
-const cutPairs = new Map<string, number>();
 
 interface Expected {
   readonly verdict: string;
@@ -62,9 +58,7 @@ interface Expected {
 
 /**
  * The oracle fed the head as a streaming parser sees it: the first client packet whose prefix
- * breaks a rule, and the rule of the shortest prefix that does (the oracle reports a rule in a
- * line cut short by a bare CR/LF only once that line is complete, which a streaming parser
- * cannot wait for: see test/spec/pending/strict-bare-cut.md).
+ * breaks a rule, and the rule of the shortest prefix that does.
  */
 function streamDetection(packets: readonly FixturePacket[], bytes: Uint8Array, splitAt: readonly number[]): { packet: number; rule: string } | null {
   const ends = [...splitAt, bytes.length];
@@ -85,10 +79,9 @@ function streamDetection(packets: readonly FixturePacket[], bytes: Uint8Array, s
 }
 
 /**
- * What the kernel must do per packet: the simulator's actions, except where the simulator
- * departs from the design's decision point for strict rules (it decides at llhttp's error or
- * the end of the head, and skips empty lines before a request): there the reset belongs on the
- * packet where a streaming parser detects the rule, and every later packet is dropped.
+ * What the kernel must do per packet: the simulator's actions; for a strict violation they are
+ * first checked against the design: the oracle fed growing prefixes names the same rule, and the
+ * simulator resets on the packet where that rule is first broken.
  */
 function designActions(policies: readonly Policy[], client: PeerRef, server: PeerRef, port: number, req: GenRequest, packets: readonly FixturePacket[], sim: readonly Action[]): Expected {
   const head = parseRequestHead(req.bytes);
@@ -97,16 +90,11 @@ function designActions(policies: readonly Policy[], client: PeerRef, server: Pee
   const strict = oracle.reason === 'strict' && oracle.violation !== null;
   const det = strict ? streamDetection(packets, req.bytes, mssCuts(req)) : null;
   if (!strict || !det) return { verdict: oracle.allowed ? 'allowed' : verdictText(oracle), actions: [...sim], oracle };
-  if (det.rule !== oracle.violation!.rule) {
-    tolerated['oracle-bare-cut']++;
-    const k = `${oracle.violation!.rule} -> ${det.rule}`;
-    cutPairs.set(k, (cutPairs.get(k) ?? 0) + 1);
-  }
-  const simReset = sim.indexOf('reset');
-  if (simReset !== det.packet) tolerated[simReset < 0 ? 'sim-skips-leading-crlf' : 'sim-decision-point']++;
-  // before the detection packet the connection is open: what the simulator did before its own reset
-  const actions = sim.map((a, i): Action => (i < det.packet ? (simReset < 0 || i < simReset ? a : 'pass') : i === det.packet ? 'reset' : 'drop'));
-  return { verdict: `denied strict:${det.rule}`, actions, oracle };
+  // the oracle on the whole head names the rule a streaming parser meets first, and the
+  // simulator resets on the packet where it is met (DESIGN 3, decision point)
+  assert.equal(det.rule, oracle.violation!.rule, 'the oracle names the first rule a streaming parser meets');
+  assert.equal(sim.indexOf('reset'), det.packet, 'the simulator resets where a streaming parser detects the rule');
+  return { verdict: `denied strict:${det.rule}`, actions: [...sim], oracle };
 }
 
 /** The segment boundaries connPackets uses (the request's cuts plus MSS cuts). */
@@ -178,7 +166,7 @@ describe('differential: kernel == simulator == oracle on random policies and req
   });
   after(() => {
     rmSync(tmp, { recursive: true, force: true });
-    console.log(`differential: ${POLICIES * REQUESTS} cases; verdicts ${JSON.stringify(Object.fromEntries([...seen].sort()))}; tolerated simulator/oracle departures from the design: ${JSON.stringify(tolerated)} (oracle -> streaming rule: ${JSON.stringify(Object.fromEntries(cutPairs))})`);
+    console.log(`differential: ${POLICIES * REQUESTS} cases; verdicts ${JSON.stringify(Object.fromEntries([...seen].sort()))}`);
   });
   yamls.forEach((yaml, i) => {
     it(`policy ${i}`, () => {

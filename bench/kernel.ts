@@ -74,6 +74,11 @@ function main(): void {
     .send(requestHead(200, 100000)).send('b'.repeat(1400)).ackOnly('client');
   const [synF, , ackF, reqF, bodyF, pureAckF] = c2.frames();
   if (!synF || !ackF || !reqF || !bodyF || !pureAckF) throw new Error('fixture');
+  // the same request with a 1400-byte head: the difference between the two is the marginal
+  // cost of an inspected byte, without the per-packet fixed costs
+  const bigReqF = new TcpConn({ client: `${ADDR.frontend}:40000`, server: `${ADDR.backend}:8080` }).handshake()
+    .send(requestHead(1400, 100000)).frames()[3];
+  if (!bigReqF) throw new Error('fixture');
   // establish the flow and snapshot the state before the request / before the body
   runner.run({ prog: 'l7_to_pod', frame: synF });
   runner.run({ prog: 'l7_to_pod', frame: ackF });
@@ -81,6 +86,9 @@ function main(): void {
   const req = runner.run({ prog: 'l7_to_pod', frame: reqF });
   if (req.action !== 0 || !req.events.some((e) => e.kind === 2 && e.verdict === 0)) throw new Error('bench request was not allowed');
   const beforeBody = onlyFlow(obj);
+  lib.mapUpdate(mapOf(obj, 'flows').fd, beforeReq.key, beforeReq.value, 0);
+  const big = runner.run({ prog: 'l7_to_pod', frame: bigReqF });
+  if (big.action !== 0) throw new Error('bench request (1400 B) was not allowed');
   const reqPayload = reqF.length - 54;
   runner.events();
 
@@ -88,18 +96,21 @@ function main(): void {
   const rows: [string, number, number][] = [
     ['SYN (connection decision)', perRun(obj, 'l7_to_pod', syn, null), 0],
     [`request, ${reqPayload}-byte header block`, perRun(obj, 'l7_to_pod', reqF, beforeReq), reqPayload],
+    [`request, ${bigReqF.length - 54}-byte header block`, perRun(obj, 'l7_to_pod', bigReqF, beforeReq), bigReqF.length - 54],
     ['body segment (1400 B, content-length)', perRun(obj, 'l7_to_pod', bodyF, beforeBody), 0],
     ['pure ACK of an L7 flow', perRun(obj, 'l7_to_pod', pureAckF, beforeBody), 0],
   ];
   runner.close();
+  const [, small, large] = rows;
   console.log(`empty tc program: ${emptyNs} ns/run (median of ${RUNS}, repeat=1 runs)`);
   for (const [name, ns, bytes] of rows) {
     const over = ns - emptyNs;
     const perByte = bytes ? ` | ${(over / bytes).toFixed(2)} ns/inspected byte` : '';
     console.log(`${name.padEnd(40)} ${String(ns).padStart(6)} ns | +${over} ns over empty | x${(ns / emptyNs).toFixed(2)}${perByte}`);
   }
-  const big = emitObject(hundredRuleIR(), join(dir, 'big'));
-  const bigObj = loadObject(lib, big.objectPath);
+  if (small && large) console.log(`marginal cost per inspected byte: ${((large[1] - small[1]) / (large[2] - small[2])).toFixed(2)} ns (${large[2]} B vs ${small[2]} B heads)`);
+  const hundred = emitObject(hundredRuleIR(), join(dir, 'big'));
+  const bigObj = loadObject(lib, hundred.objectPath);
   for (const p of bigObj.programs.values()) console.log(`verifier, 100-rule policy: ${p.name} ${p.verifiedInsns} insns processed`);
   for (const p of obj.programs.values()) console.log(`verifier, 1-rule policy: ${p.name} ${p.verifiedInsns} insns processed`);
   bigObj.close();

@@ -7,6 +7,7 @@ import { matchHttpRule } from './match.ts';
 import { describePeer } from './peers.ts';
 import { STRICT_RULES } from './strict.ts';
 import type { DirectionDecision, Flow, L7Input, Reason, RuleRef, Verdict } from './types.ts';
+import type { HttpRequest } from './http.ts';
 
 /** L3/L4 decisions of both directions (the connection decision the kernel takes at SYN). */
 export function decideConnection(policies: readonly Policy[], flow: Flow): DirectionDecision[] {
@@ -22,47 +23,63 @@ export function decide(policies: readonly Policy[], flow: Flow, input?: L7Input)
   return verdictFor(flow, decideConnection(policies, flow), input);
 }
 
+/** Shared fields of one verdict computation. */
+interface Base {
+  readonly chain: string[];
+  readonly directions: readonly DirectionDecision[];
+  readonly inspected: boolean;
+}
+
+// every field written out: object spread of a shared base is the slowest way V8 builds these
+function make(b: Base, allowed: boolean, reason: Reason, deniedBy: Verdict['deniedBy'], rules: readonly RuleRef[], summary: string, violation: Verdict['violation'] = null): Verdict {
+  return { allowed, reason, summary, chain: b.chain, rules, deniedBy, inspected: b.inspected, violation, directions: b.directions };
+}
+
 /** The verdict from a connection's direction decisions (computed once per connection). */
 export function verdictFor(flow: Flow, dirs: readonly DirectionDecision[], input?: L7Input, explain = true): Verdict {
   // the chain of reasons is for people (explain); replay judges many requests and skips it
   const chain = explain ? [`${describePeer(flow.src)} -> ${describePeer(flow.dst)}:${flow.dstPort}/${flow.protocol}`, ...dirs.flatMap((d) => d.chain)] : [];
-  const inspected = dirs.some((d) => d.l7 !== null);
-  const base = { chain, directions: dirs, inspected, violation: null };
-  const denied = dirs.find((d) => !d.allowed);
-  if (denied) {
-    return { ...base, allowed: false, reason: denied.reason, deniedBy: denied.direction, rules: denied.rules, summary: `denied at L3/L4 (${denied.direction}): ${reasonText(denied.reason)}` };
+  let inspected = false;
+  let denied: DirectionDecision | null = null;
+  for (const d of dirs) {
+    if (d.l7 !== null) inspected = true;
+    if (!d.allowed && !denied) denied = d;
   }
-  const allRules = dirs.flatMap((d) => d.rules);
+  const b: Base = { chain, directions: dirs, inspected };
+  if (denied) return make(b, false, denied.reason, denied.direction, denied.rules, `denied at L3/L4 (${denied.direction}): ${reasonText(denied.reason)}`);
+  const allRules: RuleRef[] = [];
+  for (const d of dirs) allRules.push(...d.rules);
   if (!inspected || input === undefined) {
     const reason = dirs.find((d) => d.reason === 'allowed')?.reason ?? dirs.find((d) => d.reason !== 'no-policy')?.reason ?? 'no-policy';
     const what = inspected ? 'connection allowed; requests are checked against http rules' : `allowed: ${reasonText(reason)}`;
-    return { ...base, allowed: true, reason: inspected ? 'l7-allowed' : reason, deniedBy: null, rules: allRules, summary: what };
+    return make(b, true, inspected ? 'l7-allowed' : reason, null, allRules, what);
   }
   if (input.kind === 'violation') {
     const v = input.violation;
-    chain.push(`strict request rule broken: ${STRICT_RULES[v.rule]} (${v.detail}, byte ${v.offset})`);
+    if (explain) chain.push(`strict request rule broken: ${STRICT_RULES[v.rule]} (${v.detail}, byte ${v.offset})`);
     const d = dirs.find((x) => x.l7 !== null) as DirectionDecision;
-    return { ...base, violation: v, allowed: false, reason: 'strict', deniedBy: d.direction, rules: allRules, summary: `denied: ${STRICT_RULES[v.rule]} (${v.detail})` };
+    return make(b, false, 'strict', d.direction, allRules, `denied: ${STRICT_RULES[v.rule]} (${v.detail})`, v);
   }
-  return judgeRequest(dirs, input.request, base, explain ? chain : null);
+  return judgeRequest(dirs, input.request, b, explain ? chain : null);
 }
 
-function judgeRequest(dirs: readonly DirectionDecision[], req: import('./http.ts').HttpRequest, base: Omit<Verdict, 'allowed' | 'reason' | 'deniedBy' | 'rules' | 'summary'>, chain: string[] | null): Verdict {
-  const line = `${req.method} ${req.target}`;
+function judgeRequest(dirs: readonly DirectionDecision[], req: HttpRequest, b: Base, chain: string[] | null): Verdict {
   const matched: RuleRef[] = [];
   for (const d of dirs) {
     if (d.l7 === null) continue;
-    const hit = d.l7.find((h) => {
+    let hit: RuleRef | null = null;
+    for (const h of d.l7) {
       const m = matchHttpRule(h.rule, req, chain !== null);
       chain?.push(`${d.direction}: ${h.ref.text} at ${h.ref.source}: ${m.ok ? 'matches' : m.why}`);
-      return m.ok;
-    });
-    if (!hit) {
-      return { ...base, allowed: false, reason: 'l7-denied', deniedBy: d.direction, rules: d.rules, summary: `denied: ${line} matched no http rule (${d.direction} of ${d.endpoint.namespace}/${d.endpoint.name})` };
+      if (m.ok) {
+        hit = h.ref;
+        break;
+      }
     }
-    matched.push(hit.ref);
+    if (!hit) return make(b, false, 'l7-denied', d.direction, d.rules, `denied: ${req.method} ${req.target} matched no http rule (${d.direction} of ${d.endpoint.namespace}/${d.endpoint.name})`);
+    matched.push(hit);
   }
-  return { ...base, allowed: true, reason: 'l7-allowed', deniedBy: null, rules: matched, summary: `allowed: ${line} matches ${matched.map((r) => r.source).join(', ')}` };
+  return make(b, true, 'l7-allowed', null, matched, `allowed: ${req.method} ${req.target} matches ${matched.map((r) => r.source).join(', ')}`);
 }
 
 export function reasonText(r: Reason): string {

@@ -61,15 +61,15 @@ export function parseRequestHead(bytes: Uint8Array, limit: number = DEFAULT_LIMI
   const found: StrictViolation[] = [];
   if (bareAt >= 0) found.push({ rule: 'bare-cr-lf', detail: `bare ${window[bareAt] === CR ? 'CR' : 'LF'}`, offset: bareAt });
   if (headEnd < 0 && bytes.length >= limit) found.push({ rule: 'head-too-long', detail: `no end of headers within ${limit} bytes`, offset: limit });
-  const [first, ...rest] = lines;
+  const first = lines[0];
   const rl = first ? checkRequestLine(first) : null;
   if (rl?.violation) found.push(rl.violation);
-  const hs = checkHeaders(rest);
-  found.push(...hs.violations);
+  const hs = checkHeaders(lines);
+  if (hs.violation) found.push(hs.violation);
   const v = earliest(found);
   if (v) return { kind: 'violation', violation: v };
   if (headEnd < 0 || !rl?.request) return { kind: 'incomplete' };
-  const request: HttpRequest = { ...rl.request, headers: hs.headers };
+  const request: HttpRequest = { method: rl.request.method, target: rl.request.target, version: rl.request.version, headers: hs.headers };
   return { kind: 'ok', request, framing: hs.framing, length: headEnd };
 }
 
@@ -157,20 +157,17 @@ function firstNonToken(s: string): number {
 
 interface HeaderState {
   headers: [string, string][];
-  violations: StrictViolation[];
+  violation: StrictViolation | null;
   framing: BodyFraming;
 }
 
+const NO_BODY: BodyFraming = { kind: 'none' };
+
+/** Header lines: every line after the request line. */
 function checkHeaders(lines: readonly Line[]): HeaderState {
-  const st: HeaderState = { headers: [], violations: [], framing: { kind: 'none' } };
+  const st: HeaderState = { headers: [], violation: null, framing: NO_BODY };
   const count = new Map<string, number>();
-  for (const line of lines) {
-    const v = checkHeaderLine(line, st, count);
-    if (v) {
-      st.violations.push(v);
-      break;
-    }
-  }
+  for (let i = 1; i < lines.length && !st.violation; i++) st.violation = checkHeaderLine(lines[i] as Line, st, count);
   return st;
 }
 
@@ -190,11 +187,20 @@ function checkHeaderLine(line: Line, st: HeaderState, count: Map<string, number>
   if (line.end < 0) return null;
   if (colon < 0) return violation('malformed', 'header line without colon', line.end);
   const name = t.slice(0, colon);
-  const value = t.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '');
+  const value = trimOws(t, colon + 1);
   st.headers.push([name, value]);
   const lower = name.toLowerCase();
   count.set(lower, (count.get(lower) ?? 0) + 1);
   return headerSemantics(lower, value, count, line.end, st);
+}
+
+/** s[from..] without leading and trailing spaces/tabs. */
+function trimOws(s: string, from: number): string {
+  let a = from;
+  let z = s.length;
+  while (a < z && (s.charCodeAt(a) === 32 || s.charCodeAt(a) === 9)) a++;
+  while (z > a && (s.charCodeAt(z - 1) === 32 || s.charCodeAt(z - 1) === 9)) z--;
+  return s.slice(a, z);
 }
 
 function firstCtl(s: string, from: number): number {

@@ -2,9 +2,17 @@
 // on the path as sent, so anything a server might normalise differently is refused.
 import type { StrictRule } from './strict.ts';
 
-/** RFC 3986 pchar minus pct-encoding, plus "/" and "?" (checked separately). */
-const ORIGIN_CHAR = /^[A-Za-z0-9\-._~!$&'()*+,;=:@/%]$/;
-const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
+/** RFC 3986 pchar plus "/" and "%" (pct-encoding checked separately); "?" is handled apart. */
+const ORIGIN_CHAR = charTable("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=:@/%");
+const UNRESERVED = charTable('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~');
+
+function charTable(chars: string): Uint8Array {
+  const t = new Uint8Array(128);
+  for (const c of chars) t[c.charCodeAt(0)] = 1;
+  return t;
+}
+
+const inTable = (t: Uint8Array, code: number) => code < 128 && t[code] === 1;
 
 export function targetProblem(method: string, target: string): { rule: StrictRule; detail: string } | null {
   if (target === '*') return method === 'OPTIONS' ? null : { rule: 'not-origin-form', detail: '"*" is only for OPTIONS' };
@@ -12,8 +20,9 @@ export function targetProblem(method: string, target: string): { rule: StrictRul
   const q = target.indexOf('?');
   const path = q < 0 ? target : target.slice(0, q);
   if (path.includes('\\')) return { rule: 'path-not-canonical', detail: 'backslash' };
-  for (const ch of target) {
-    if (ch !== '?' && !ORIGIN_CHAR.test(ch)) return { rule: 'not-origin-form', detail: `character ${JSON.stringify(ch)} in target` };
+  for (let i = 0; i < target.length; i++) {
+    const code = target.charCodeAt(i);
+    if (code !== 63 /* ? */ && !inTable(ORIGIN_CHAR, code)) return { rule: 'not-origin-form', detail: `character ${JSON.stringify(target[i])} in target` };
   }
   const pathProblem = canonicalProblem(path);
   if (pathProblem) return { rule: 'path-not-canonical', detail: pathProblem };
@@ -32,7 +41,7 @@ function canonicalProblem(path: string): string | null {
       if (!/^[0-9A-Fa-f]{2}$/.test(hex)) return 'invalid percent-encoding';
       const decoded = String.fromCharCode(parseInt(hex, 16));
       if (decoded === '/' || decoded === '\\') return `encoded "${decoded}" (%${hex})`;
-      if (UNRESERVED.test(decoded)) return `encoded unreserved character "${decoded}" (%${hex})`;
+      if (inTable(UNRESERVED, decoded.charCodeAt(0))) return `encoded unreserved character "${decoded}" (%${hex})`;
       i += 2;
     }
   }

@@ -31,7 +31,19 @@ static __always_inline void l7_ev_send(struct l7_event *ev, __u8 kind, __u8 verd
 	ev->kind = kind;
 	ev->verdict = verdict;
 	ev->reason = reason;
-	bpf_ringbuf_output(&events, ev, sizeof(*ev), 0);
+	/* fails only when the ring buffer is full (no reader, or a slow one) */
+	if (bpf_ringbuf_output(&events, ev, sizeof(*ev), 0))
+		l7_count(L7_CNT_EVENTS_LOST);
+}
+
+/* an event about flow f's packet being scanned (sc->pkt) */
+static __always_inline void l7_ev_scan(struct l7_scratch *sc, struct __sk_buff *skb, const struct l7_flow *f)
+{
+	l7_ev_init(&sc->ev, skb, &sc->pkt, sc->dir);
+	sc->ev.local_id = f->local_id;
+	sc->ev.peer_id = f->peer_id;
+	sc->ev.rule = f->rule;
+	sc->ev.seq = sc->ev_seq;
 }
 
 #endif

@@ -107,10 +107,8 @@ enum {
 const char l7_lit_options[8] = "OPTIONS";
 const char l7_lit_version[8] = "HTTP/1.";
 const char l7_lit_chunked[8] = "chunked";
-const char l7_lit_host[4] = { 'h', 'o', 's', 't' };
-const char l7_lit_cl[14] = { 'c', 'o', 'n', 't', 'e', 'n', 't', '-', 'l', 'e', 'n', 'g', 't', 'h' };
-const char l7_lit_te[17] = { 't', 'r', 'a', 'n', 's', 'f', 'e', 'r', '-', 'e', 'n', 'c', 'o', 'd', 'i', 'n', 'g' };
-const char l7_lit_upgrade[8] = "upgrade";
+/* special header names, lowercase, NUL-padded: index = SPEC_* bit number */
+const char l7_lit_special[4][32] = { "host", "content-length", "transfer-encoding", "upgrade" };
 
 static __always_inline void l7_h1_next(struct l7_h1 *h)
 {
@@ -135,20 +133,30 @@ static __always_inline void l7_h1_next(struct l7_h1 *h)
 
 #define L7_FAIL(r) do { *reason = (r); return STEP_ERROR; } while (0)
 
-/* special names (host, content-length, transfer-encoding, upgrade), case-insensitive */
-static __always_inline void l7_h1_special(struct l7_h1 *h, __u8 c)
+/* special names (host, content-length, transfer-encoding, upgrade), case-insensitive.
+ * their first letters differ, so after the first byte at most one candidate is left
+ * and each later byte is one table compare (a NUL past the literal's end never
+ * equals c | 0x20). returns the candidate left after byte c at position pos. */
+static __always_inline __u8 l7_spec_next(__u8 spec, __u16 pos, __u8 c)
 {
 	__u8 lc = c | 0x20;
-	__u16 pos = h->pos;
+	__u32 k, at = pos;
 
-	if ((h->spec & SPEC_HOST) && (pos >= 4 || lc != l7_lit_host[pos & 3]))
-		h->spec &= ~SPEC_HOST;
-	if ((h->spec & SPEC_CL) && (pos >= 14 || lc != l7_lit_cl[pos < 14 ? pos : 0]))
-		h->spec &= ~SPEC_CL;
-	if ((h->spec & SPEC_TE) && (pos >= 17 || lc != l7_lit_te[pos < 17 ? pos : 0]))
-		h->spec &= ~SPEC_TE;
-	if ((h->spec & SPEC_UPGRADE) && (pos >= 7 || lc != l7_lit_upgrade[pos & 7]))
-		h->spec &= ~SPEC_UPGRADE;
+	if (!spec)
+		return 0;
+	if (pos == 0)
+		return lc == 'h' ? SPEC_HOST : lc == 'c' ? SPEC_CL : lc == 't' ? SPEC_TE : lc == 'u' ? SPEC_UPGRADE : 0;
+	if (pos >= 32)
+		return 0;
+	k = spec == SPEC_HOST ? 0 : spec == SPEC_CL ? 1 : spec == SPEC_TE ? 2 : 3;
+	/* clang would drop a plain `& 31` after the check above; the verifier needs it */
+	asm volatile("%0 &= 31" : "+r"(at));
+	return l7_lit_special[k][at] == lc ? spec : 0;
+}
+
+static __always_inline void l7_h1_special(struct l7_h1 *h, __u8 c)
+{
+	h->spec = l7_spec_next(h->spec, h->pos, c);
 }
 
 /* request-target byte (not SP, CR, LF): problems are only recorded here and

@@ -5,6 +5,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include "l7_limits.h"
+#include "l7_parse.h"
 #include "event.generated.h"
 
 /* ipcache: lpm trie keyed by prefix length + 16 address bytes.
@@ -94,7 +95,7 @@ struct l7_flow {
 	__u32 peer_id;
 	__s32 rule;
 	__u32 next_seq;	/* next client byte to inspect */
-	__u32 pad2;
+	__u32 policy;	/* L7_POLICY_ID of the object that decided the flow */
 	__u64 l7rules[L7_RULE_WORDS];	/* http rules the connection may use */
 	struct l7_h1 h1;
 };
@@ -114,7 +115,8 @@ struct {
 /* per-cpu scratch: the chunk buffer and the scan cursor live here, not on
  * the 512-byte stack */
 struct l7_scratch {
-	__u8 buf[L7_CHUNK];
+	__u8 buf[L7_CHUNK + 8];	/* slack: word loads near the end stay inside */
+	__u32 used;	/* bytes of buf consumed by the current step */
 	__u32 off;	/* next payload byte (skb offset) */
 	__u32 end;	/* end of payload (skb offset) */
 	__u32 seq;	/* seq of the byte at `off` */
@@ -124,8 +126,14 @@ struct l7_scratch {
 	__s32 http_rule;	/* last allowed http rule */
 	__u32 pkt_seq;
 	__u32 payload_off;	/* skb offset of this packet's tcp payload */
+	__u32 ev_seq;	/* seq of the last request started in this packet, else pkt_seq */
+	__u8 dir;
+	__u8 pad2[3];
 	struct l7_flow_key key;
+	/* the packet being scanned: events are built from it only when one is sent */
+	struct l7_pkt pkt;
 	struct l7_event ev;
+	struct l7_flow nf;	/* a new flow entry under construction */
 };
 
 struct {
@@ -134,5 +142,24 @@ struct {
 	__type(key, __u32);
 	__type(value, struct l7_scratch);
 } scratch SEC(".maps");
+
+/* per-cpu counters (L7_CNT_*), summed by `l7bpf status` */
+#define L7_CNT_EVENTS_LOST 0	/* ring buffer full: an event was not written */
+#define L7_NUM_COUNTERS 4
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, L7_NUM_COUNTERS);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+static __always_inline void l7_count(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
+
+	if (v)
+		*v += 1;	/* per-cpu: no atomics needed */
+}
 
 #endif

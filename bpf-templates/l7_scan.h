@@ -41,13 +41,13 @@ __attribute__((noinline)) int l7_decide_req(struct l7_flow *f)
 }
 
 /* allowed-request event; copies the request line start when it began in this skb */
-__attribute__((noinline)) int l7_emit_req(struct __sk_buff *skb, struct l7_scratch *sc, __u32 req_off)
+__attribute__((noinline)) int l7_emit_req(struct __sk_buff *skb, struct l7_flow *f, struct l7_scratch *sc, __u32 req_off)
 {
 	__u32 n;
 
-	if (!skb || !sc)
+	if (!skb || !f || !sc)
 		return 0;
-	sc->ev.line_len = 0;
+	l7_ev_scan(sc, skb, f);
 	if (req_off >= sc->payload_off && req_off < sc->end) {
 		n = sc->end - req_off;
 		if (n > EVENT_LINE_BYTES)
@@ -64,47 +64,209 @@ __attribute__((noinline)) int l7_emit_req(struct __sk_buff *skb, struct l7_scrat
 	return 0;
 }
 
-/* the common bytes of a request head, inline: plain header-value bytes,
- * header-name token bytes, unreserved path bytes. exactly what l7_h1_byte
- * does for them; anything else (and the last bytes before the inspection
- * limit) takes the full step. returns 1 when the byte was consumed. */
-static __always_inline int l7_h1_fast(struct l7_h1 *h, __u8 c)
-{
-	__u8 st = h->st, ct = l7_ctype[c];
+/* fast runs: the common bytes of a request head (header-value bytes, header-name
+ * token bytes, unreserved path bytes) in tight loops with the dfa state in a
+ * register, exactly what l7_h1_byte does for them; the byte that ends a run takes
+ * the full step. each run is a global function: verified once, not once per
+ * position of the scan loop. a run stops one byte before the inspection limit, so
+ * head-too-long is still detected by the full step. */
 
-	if (h->hdr_len >= L7_INSPECT_WINDOW - 1)
+/* bytes a run may take from position i: up to the chunk end and the window */
+static __always_inline __u32 l7_run_lim(const struct l7_h1 *h, __u32 i, __u32 len)
+{
+	__u32 room = h->hdr_len < L7_INSPECT_WINDOW - 1 ? L7_INSPECT_WINDOW - 1 - h->hdr_len : 0;
+
+	return len - i < room ? len - i : room;
+}
+
+/* byte k of the run starting at i; the mask keeps the index inside buf */
+#define L7_RUN_BYTE(sc, i, k)                                                         \
+	({                                                                            \
+		__u32 _j = (i) + (k);                                                 \
+		asm volatile("%0 &= %1" : "+r"(_j) : "i"(L7_CHUNK - 1));             \
+		(sc)->buf[_j];                                                        \
+	})
+
+/* 8 value bytes none of which is a control byte (< 0x20, HTAB included) or DEL:
+ * the classic "has a byte less than n" / "has a zero byte" word tests */
+static __always_inline int l7_plain8(__u64 w)
+{
+	const __u64 ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+	__u64 x = w ^ (ones * 0x7f);
+
+	return !(((w - ones * 0x20) & ~w & highs) | ((x - ones) & ~x & highs));
+}
+
+/* header-value bytes of a header no dfa needs: 8 at a time, then one at a time */
+static __always_inline __u32 l7_run_plain(struct l7_scratch *sc, __u32 i, __u32 lim)
+{
+	__u32 n = 0, j;
+
+	for (int k = 0; k < L7_CHUNK / 8; k++) {
+		if (n + 8 > lim)
+			break;
+		j = i + n;
+		asm volatile("%0 &= %1" : "+r"(j) : "i"(L7_CHUNK - 1));
+		/* buf has 8 bytes of slack past L7_CHUNK */
+		if (!l7_plain8(*(const __u64 *)(sc->buf + j)))
+			break;
+		n += 8;
+	}
+	for (int k = 0; k < 8; k++) {
+		__u8 c = L7_RUN_BYTE(sc, i, n);
+
+		if (n >= lim || c < 0x20 || c == 0x7f)
+			break;
+		n++;
+	}
+	return n;
+}
+
+/* value bytes stepping one dfa (or two); *st is the state, *commit the state
+ * before trailing whitespace */
+#define L7_RUN_DFA(NAME, UP)                                                          \
+	static __always_inline __u32 l7_run_dfa_##NAME(struct l7_scratch *sc, __u32 i, __u32 lim, \
+						       __u32 *stp, __u32 *commitp)             \
+	{                                                                             \
+		__u32 n = 0, st = *stp, commit = *commitp;                              \
+		for (int k = 0; k < L7_CHUNK; k++) {                                    \
+			__u8 c = L7_RUN_BYTE(sc, i, k);                                 \
+			if (k >= lim || c < 0x20 || c == 0x7f)                          \
+				break;                                                  \
+			st = L7_DFA_STEP(NAME, UP, st, c);                              \
+			if (c != ' ')                                                   \
+				commit = st;                                            \
+			n++;                                                            \
+		}                                                                       \
+		*stp = st;                                                              \
+		*commitp = commit;                                                      \
+		return n;                                                               \
+	}
+L7_RUN_DFA(hvalue, L7_HVALUE)
+L7_RUN_DFA(host, L7_HOST)
+
+static __always_inline __u32 l7_run_both(struct l7_scratch *sc, __u32 i, __u32 lim, __u32 *vstp, __u32 *vcp,
+					 __u32 *hsp, __u32 *hcp)
+{
+	__u32 n = 0, vst = *vstp, vc = *vcp, hs = *hsp, hc = *hcp;
+
+	for (int k = 0; k < L7_CHUNK; k++) {
+		__u8 c = L7_RUN_BYTE(sc, i, k);
+
+		if (k >= lim || c < 0x20 || c == 0x7f)
+			break;
+		vst = L7_DFA_STEP(hvalue, L7_HVALUE, vst, c);
+		hs = L7_DFA_STEP(host, L7_HOST, hs, c);
+		if (c != ' ') {
+			vc = vst;
+			hc = hs;
+		}
+		n++;
+	}
+	*vstp = vst;
+	*vcp = vc;
+	*hsp = hs;
+	*hcp = hc;
+	return n;
+}
+
+/* st == H_VALUE, hkind < HK_CL */
+__attribute__((noinline)) int l7_run_value(struct l7_h1 *h, struct l7_scratch *sc, __u32 i, __u32 len)
+{
+	__u32 lim, n = 0, vst, vc, hs, hc;
+	int need, host;
+
+	if (!h || !sc)
 		return 0;
-	if (st == H_VALUE) {
-		if (c < 0x20 || c == 0x7f || h->hkind >= HK_CL)
-			return 0;
-		if (h->flags & HF_VAL_NEEDED) {
-			h->vst = L7_DFA_STEP(hvalue, L7_HVALUE, h->vst, c);
-			if (c != ' ')
-				h->vcommit = h->vst;
-		}
-		if (h->hkind == HK_HOST) {
-			h->hst = L7_DFA_STEP(host, L7_HOST, h->hst, c);
-			if (c != ' ')
-				h->hcommit = h->hst;
-		}
-	} else if (st == H_NAME) {
-		if (!(ct & CT_TCHAR))
-			return 0;
-		h->nst = L7_DFA_STEP(hname, L7_HNAME, h->nst, c);
-		if (h->spec)
-			l7_h1_special(h, c);
-		h->pos++;
-	} else if (st == H_TARGET) {
-		if (!(ct & CT_UNRES) || c == '.' || h->pct || (h->flags & (HF_T_STAR | HF_T_STARTED)) != HF_T_STARTED)
-			return 0;
-		h->pst = L7_DFA_STEP(path, L7_PATH, h->pst, c);
+	lim = l7_run_lim(h, i, len);
+	need = h->flags & HF_VAL_NEEDED;
+	host = h->hkind == HK_HOST;
+	/* a header nobody asked about: only its bytes are checked */
+	if (!need && !host)
+		return l7_run_plain(sc, i, lim);
+	vst = h->vst;
+	vc = h->vcommit;
+	hs = h->hst;
+	hc = h->hcommit;
+	/* one loop per combination: the verifier then walks one path per position */
+	if (need && host)
+		n = l7_run_both(sc, i, lim, &vst, &vc, &hs, &hc);
+	else if (need)
+		n = l7_run_dfa_hvalue(sc, i, lim, &vst, &vc);
+	else
+		n = l7_run_dfa_host(sc, i, lim, &hs, &hc);
+	h->vst = vst;
+	h->vcommit = vc;
+	h->hst = hs;
+	h->hcommit = hc;
+	return n;
+}
+
+/* st == H_NAME: token bytes */
+__attribute__((noinline)) int l7_run_name(struct l7_h1 *h, struct l7_scratch *sc, __u32 i, __u32 len)
+{
+	__u32 lim, n = 0, ns;
+
+	if (!h || !sc)
+		return 0;
+	/* while the name may still be host / content-length / ...: the full step */
+	if (h->spec)
+		return 0;
+	lim = l7_run_lim(h, i, len);
+	ns = h->nst;
+	for (int k = 0; k < L7_CHUNK; k++) {
+		__u8 c = L7_RUN_BYTE(sc, i, k);
+
+		if (k >= lim || !(l7_ctype[c] & CT_TCHAR))
+			break;
+		ns = L7_DFA_STEP(hname, L7_HNAME, ns, c);
+		n++;
+	}
+	h->nst = ns;
+	h->pos += n;
+	return n;
+}
+
+/* st == H_TARGET past its first byte, no escape pending: unreserved bytes but '.' */
+__attribute__((noinline)) int l7_run_target(struct l7_h1 *h, struct l7_scratch *sc, __u32 i, __u32 len)
+{
+	__u32 lim, n = 0, ps;
+
+	if (!h || !sc)
+		return 0;
+	lim = l7_run_lim(h, i, len);
+	ps = h->pst;
+	for (int k = 0; k < L7_CHUNK; k++) {
+		__u8 c = L7_RUN_BYTE(sc, i, k);
+
+		if (k >= lim || !(l7_ctype[c] & CT_UNRES) || c == '.')
+			break;
+		ps = L7_DFA_STEP(path, L7_PATH, ps, c);
+		n++;
+	}
+	if (n) {
+		h->pst = ps;
 		h->flags |= HF_T_MORE;
 		h->seg = 3;
-	} else {
+	}
+	return n;
+}
+
+/* a fast run from position i, or 0 when the byte there needs the full step */
+static __always_inline __u32 l7_run(struct l7_h1 *h, struct l7_scratch *sc, __u32 i, __u32 len)
+{
+	switch (h->st) {
+	case H_VALUE:
+		return h->hkind < HK_CL ? l7_run_value(h, sc, i, len) : 0;
+	case H_NAME:
+		return l7_run_name(h, sc, i, len);
+	case H_TARGET:
+		if (h->pct || (h->flags & (HF_T_STAR | HF_T_STARTED)) != HF_T_STARTED)
+			return 0;
+		return l7_run_target(h, sc, i, len);
+	default:
 		return 0;
 	}
-	h->hdr_len++;
-	return 1;
 }
 
 /* the body of a content-length request or of a chunk: skipped in one step */
@@ -125,13 +287,40 @@ static __always_inline int l7_skip_body(struct l7_h1 *h, struct l7_scratch *sc)
 	return sc->off >= sc->end;
 }
 
+/* one byte through the full step; returns 1 to end the chunk */
+static __always_inline int l7_slow_byte(struct __sk_buff *skb, struct l7_flow *f, struct l7_scratch *sc, __u8 c)
+{
+	struct l7_h1 *h = &f->h1;
+	int r = l7_h1_step(h, c), rule;
+
+	if (r == STEP_OK)
+		return 0;
+	if ((r & 0xff) == STEP_ERROR) {
+		sc->reason = r >> 8;
+		sc->stop = 1;
+		return 1;
+	}
+	if ((r & 0xff) != STEP_HEAD_DONE)
+		return 1;	/* STEP_BODY: the next step skips it */
+	rule = l7_decide_req(f);
+	sc->http_rule = rule;
+	if (rule < 0) {
+		sc->stop = 1;
+		sc->reason = L7_REASON_L7_NO_RULE;
+		return 1;
+	}
+	l7_emit_req(skb, f, sc, sc->payload_off + (h->req_seq - sc->pkt_seq));
+	return l7_h1_after_head(h) == STEP_BODY;
+}
+
 /* one scan step: skip a body, or run up to L7_CHUNK bytes through the framer.
- * returns 1 when the segment is done or denied (sc->stop). */
+ * returns 1 when the segment is done or denied (sc->stop). the position lives in
+ * sc->used (memory), so the verifier sees the same state at the loop head whichever
+ * way (run or single byte) the last iteration went, and prunes. */
 __attribute__((noinline)) int l7_scan_step(struct __sk_buff *skb, struct l7_flow *f, struct l7_scratch *sc)
 {
 	struct l7_h1 *h;
-	__u32 len, used = 0, i;
-	int r, rule;
+	__u32 len, i, n;
 
 	if (!skb || !f || !sc)
 		return 1;
@@ -152,43 +341,27 @@ __attribute__((noinline)) int l7_scan_step(struct __sk_buff *skb, struct l7_flow
 		sc->reason = L7_REASON_UNSUPPORTED;
 		return 1;
 	}
-	for (i = 0; i < L7_CHUNK; i++) {
+	sc->used = 0;
+	for (int k = 0; k < L7_CHUNK; k++) {
+		i = sc->used;
 		if (i >= len)
 			break;
 		if (h->st == H_METHOD && h->hdr_len == 0) {
 			h->req_seq = sc->seq + i;
-			sc->ev.seq = h->req_seq;
+			sc->ev_seq = h->req_seq;
 		}
-		used = i + 1;
-		if (l7_h1_fast(h, sc->buf[i]))
+		n = l7_run(h, sc, i, len);
+		if (n) {
+			h->hdr_len += n;
+			sc->used = i + n;
 			continue;
-		r = l7_h1_step(h, sc->buf[i]);
-		if (r == STEP_OK)
-			continue;
-		if ((r & 0xff) == STEP_ERROR) {
-			sc->reason = r >> 8;
-			sc->stop = 1;
+		}
+		sc->used = i + 1;
+		if (l7_slow_byte(skb, f, sc, L7_RUN_BYTE(sc, i, 0)))
 			break;
-		}
-		r &= 0xff;
-		if (r == STEP_HEAD_DONE) {
-			rule = l7_decide_req(f);
-			sc->http_rule = rule;
-			if (rule < 0) {
-				sc->stop = 1;
-				sc->reason = L7_REASON_L7_NO_RULE;
-				break;
-			}
-			l7_emit_req(skb, sc, sc->payload_off + (h->req_seq - sc->pkt_seq));
-			if (l7_h1_after_head(h) == STEP_BODY)
-				break;
-			continue;
-		}
-		/* STEP_BODY: let the next step skip it */
-		break;
 	}
-	sc->off += used;
-	sc->seq += used;
+	sc->off += sc->used;
+	sc->seq += sc->used;
 	return sc->stop || sc->off >= sc->end;
 }
 

@@ -72,7 +72,7 @@ static __always_inline int l7_drop(struct l7_scratch *sc, struct __sk_buff *skb,
 static __always_inline int l7_new_flow(struct l7_scratch *sc, struct __sk_buff *skb, const struct l7_pkt *p, __u8 dir)
 {
 	struct l7_conn_q q = {};
-	struct l7_flow f = {};
+	struct l7_flow *f = &sc->nf;	/* built in scratch: the stack is too small */
 	int syn = p->proto == IPPROTO_TCP && (p->flags & (L7_TH_SYN | L7_TH_ACK)) == L7_TH_SYN;
 
 	l7_ev_init(&sc->ev, skb, p, dir);
@@ -95,17 +95,19 @@ static __always_inline int l7_new_flow(struct l7_scratch *sc, struct __sk_buff *
 	 * for) is judged alone, so it cannot make the peer's packets look like replies */
 	if (p->odd || (p->proto == IPPROTO_TCP && !syn))
 		return TC_ACT_OK;
-	f.kind = q.kind;
-	f.family = p->family;
-	f.local_id = q.local_id;
-	f.peer_id = q.peer_id;
-	f.rule = q.rule;
-	f.next_seq = p->seq + 1;
+	__builtin_memset(f, 0, sizeof(*f));
+	f->kind = q.kind;
+	f->family = p->family;
+	f->local_id = q.local_id;
+	f->peer_id = q.peer_id;
+	f->rule = q.rule;
+	f->policy = L7_POLICY_ID;
+	f->next_seq = p->seq + 1;
 #pragma unroll
 	for (int w = 0; w < L7_RULE_WORDS; w++)
-		f.l7rules[w] = q.rules[w];
-	l7_h1_next(&f.h1);
-	bpf_map_update_elem(&flows, &sc->key, &f, BPF_ANY);
+		f->l7rules[w] = q.rules[w];
+	l7_h1_next(&f->h1);
+	bpf_map_update_elem(&flows, &sc->key, f, BPF_ANY);
 	return TC_ACT_OK;
 }
 
@@ -114,7 +116,7 @@ static __always_inline int l7_stream(struct __sk_buff *skb, struct l7_scratch *s
 				     const struct l7_pkt *p, __u8 dir)
 {
 	struct l7_scan_ctx c = { .skb = skb, .f = f, .sc = sc };
-	__u32 skip, start;
+	__u32 start, fresh;
 
 	if (p->payload_len == 0)
 		return TC_ACT_OK;
@@ -122,12 +124,23 @@ static __always_inline int l7_stream(struct __sk_buff *skb, struct l7_scratch *s
 		return l7_drop(sc, skb, p, dir, f, L7_REASON_STREAM_HOLE);
 	if ((__s32)(p->seq + p->payload_len - f->next_seq) <= 0)
 		return TC_ACT_OK;	/* pure retransmission of inspected bytes */
-	l7_ev_flow(sc, skb, p, dir, f);
-	skip = f->next_seq - p->seq;
 	start = f->next_seq;
+	fresh = p->seq + p->payload_len - start;
+	/* content-length body bytes only: pass them without scanning (what
+	 * l7_skip_body would do, minus the setup) */
+	if (f->h1.st == H_BODY && fresh <= f->h1.clen) {
+		f->next_seq = start + fresh;
+		f->h1.clen -= fresh;
+		if (f->h1.clen == 0)
+			l7_h1_next(&f->h1);
+		return TC_ACT_OK;
+	}
+	sc->pkt = *p;
+	sc->dir = dir;
 	sc->payload_off = p->payload_off;
 	sc->pkt_seq = p->seq;
-	sc->off = p->payload_off + skip;
+	sc->ev_seq = p->seq;
+	sc->off = p->payload_off + (start - p->seq);
 	sc->end = p->payload_off + p->payload_len;
 	sc->seq = start;
 	sc->stop = 0;
@@ -138,8 +151,49 @@ static __always_inline int l7_stream(struct __sk_buff *skb, struct l7_scratch *s
 	if (!sc->stop)
 		return TC_ACT_OK;
 	f->kind = L7_FLOW_RESET;
-	l7_emit_req(skb, sc, sc->payload_off + (f->h1.req_seq - sc->pkt_seq));
+	l7_emit_req(skb, f, sc, sc->payload_off + (f->h1.req_seq - sc->pkt_seq));
 	return l7_reset(skb, p, start);
+}
+
+/* a flow decided by another policy object (deploy swapped objects, the flows map
+ * was reused): its rule bits and dfa states are numbered by that object. re-decide
+ * as at the syn; an l7 flow keeps its stream only where no dfa state is live (between
+ * requests, or in a body). returns -1 to go on with the packet, else the action. */
+static __always_inline int l7_repolicy(struct l7_scratch *sc, struct __sk_buff *skb, const struct l7_pkt *p, __u8 dir,
+				       struct l7_flow *f)
+{
+	struct l7_conn_q q = {};
+	int idle = (f->h1.st == H_METHOD && f->h1.hdr_len == 0) || f->h1.st >= H_BODY;
+
+	if (f->kind == L7_FLOW_RESET) {
+		/* the connection is over whatever the policy says */
+		f->policy = L7_POLICY_ID;
+		return -1;
+	}
+	l7_ask(&q, p, dir);
+	l7_ev_init(&sc->ev, skb, p, dir);
+	sc->ev.local_id = q.local_id;
+	sc->ev.peer_id = q.peer_id;
+	sc->ev.rule = q.rule;
+	if (q.kind == L7_FLOW_L7 && !(f->kind == L7_FLOW_L7 && idle)) {
+		/* the framer cannot join a stream mid-way: fail closed */
+		q.kind = L7_FLOW_DENY;
+		q.reason = L7_REASON_NO_FLOW_STATE;
+	}
+	f->kind = q.kind;
+	f->local_id = q.local_id;
+	f->peer_id = q.peer_id;
+	f->rule = q.rule;
+	f->policy = L7_POLICY_ID;
+#pragma unroll
+	for (int w = 0; w < L7_RULE_WORDS; w++)
+		f->l7rules[w] = q.rules[w];
+	if (q.kind == L7_FLOW_DENY) {
+		l7_ev_send(&sc->ev, L7_EV_CONN, L7_VERDICT_DROPPED, q.reason);
+		return TC_ACT_SHOT;
+	}
+	l7_ev_send(&sc->ev, L7_EV_CONN, L7_VERDICT_FORWARDED, L7_REASON_NONE);
+	return -1;
 }
 
 __attribute__((noinline)) int l7_handle(struct __sk_buff *skb, __u32 dir)
@@ -179,6 +233,12 @@ __attribute__((noinline)) int l7_handle(struct __sk_buff *skb, __u32 dir)
 	/* a fresh syn re-decides (port reuse, policy swap) */
 	if (p.proto == IPPROTO_TCP && (p.flags & (L7_TH_SYN | L7_TH_ACK)) == L7_TH_SYN)
 		return l7_new_flow(sc, skb, &p, dir);
+	if (f->policy != L7_POLICY_ID) {
+		int act = l7_repolicy(sc, skb, &p, dir, f);
+
+		if (act >= 0)
+			return act;
+	}
 	switch (f->kind) {
 	case L7_FLOW_ALLOW:
 		return TC_ACT_OK;

@@ -7,6 +7,8 @@
 #include "l7_types.h"
 
 #define L7_POLICY_HASH "default"
+/* 32 bits of the hash, stored in each flow entry (never 0) */
+#define L7_POLICY_ID 0x1U
 #define L7_NUM_SELECTORS 0
 #define L7_SEL_WORDS 1
 #define L7_NUM_HTTP_RULES 0

@@ -1,5 +1,6 @@
 // PolicyIR -> the generated C policy header (the contract is in docs/datapath.md).
 // Pure and deterministic: the same IR gives byte-identical text.
+import { createHash } from 'node:crypto';
 import type { ActionIR, DirectionIR, PolicyIR, Protocol } from '../ir/types.ts';
 import type { DfaTables } from '../regex/index.ts';
 import { type Limits, DEFAULT_LIMITS, checkLimits } from './limits.ts';
@@ -70,6 +71,12 @@ function anyBits(ir: PolicyIR, field: 'method' | 'path' | 'host'): bigint {
   return bitsOf(ir.httpRules.filter((r) => r[field] === null).map((r) => r.index));
 }
 
+/** 32 bits of the policy hash for flow entries (struct l7_flow.policy); never 0, which
+ * marks entries written before the field existed. */
+export function policyId(hash: string): number {
+  return parseInt(createHash('sha256').update(hash).digest('hex').slice(0, 8), 16) || 1;
+}
+
 export interface HeaderInput {
   readonly ir: PolicyIR;
   /** sha256 of the IR (or its source), printed into the header */
@@ -92,6 +99,7 @@ export function renderPolicyHeader({ ir, hash, limits = DEFAULT_LIMITS }: Header
 #include "l7_types.h"
 
 #define L7_POLICY_HASH "${hash}"
+#define L7_POLICY_ID 0x${policyId(hash).toString(16)}U
 #define L7_INSPECT_WINDOW ${limits.inspectWindow}
 #define L7_NUM_SELECTORS ${ir.selectors.length}
 #define L7_SEL_WORDS ${words64(ir.selectors.length)}

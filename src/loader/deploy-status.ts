@@ -1,6 +1,6 @@
 // `status`: per deployment, what is attached where (checked against the kernel, not just
 // the record), the object's sha256, the flow table and the event stream's counters.
-import { closeSync } from 'node:fs';
+import { closeSync, readFileSync } from 'node:fs';
 import type { Libbpf } from './types.ts';
 import { attachedProgId, HOOKS, pointName, slotOf } from './attach.ts';
 import { pinPaths, pinned } from './pin.ts';
@@ -31,7 +31,17 @@ export interface DeploymentStatus {
   readonly flows: { readonly total: number; readonly byKind: Readonly<Record<string, number>> } | null;
   /** records ever written to the ring buffer, and not yet read by an observer */
   readonly events: { readonly produced: number; readonly pending: number } | null;
+  /** the current revision's datapath counters (null: not pinned, e.g. an older object) */
+  readonly counters: DatapathCounters | null;
 }
+
+export interface DatapathCounters {
+  /** events the datapath could not write because the ring buffer was full */
+  readonly eventsLost: number;
+}
+
+/** Index of each counter in the `counters` per-cpu array (L7_CNT_* in bpf-templates/l7_maps.h). */
+export const COUNTER_INDEX = { eventsLost: 0 } as const;
 
 // struct l7_flow kind byte (L7_FLOW_* in bpf-templates/l7_maps.h)
 const FLOW_KINDS: Readonly<Record<number, string>> = { 0: 'none', 1: 'allow', 2: 'l7', 3: 'deny', 4: 'reset' };
@@ -51,6 +61,7 @@ export function deploymentStatus(lib: Libbpf, s: DeployState, env: DeployEnv): D
   return {
     name: s.name, generation: s.generation, objectSha256: s.objectSha256, objectPath: s.objectPath, deployedAt: s.deployedAt,
     hooks, flows: flowCounts(lib, paths.flows), events: eventCounts(lib, paths.events),
+    counters: pinnedCounters(lib, paths.generation(s.generation).map('counters')),
   };
 }
 
@@ -90,6 +101,43 @@ function eventCounts(lib: Libbpf, path: string): DeploymentStatus['events'] {
   }
 }
 
+/** CPUs a per-cpu map holds a value for: /sys/devices/system/cpu/possible ("0-3", "0,2-5"). */
+export function possibleCpus(text = readFileSync('/sys/devices/system/cpu/possible', 'utf8')): number {
+  let n = 0;
+  for (const part of text.trim().split(',')) {
+    const [lo, hi] = part.split('-').map(Number);
+    if (lo === undefined || Number.isNaN(lo)) continue;
+    n += (hi ?? lo) - lo + 1;
+  }
+  return Math.max(1, n);
+}
+
+/** Sum over CPUs of one u64 slot of a per-cpu array map (0 when the slot is unreadable). */
+export function readPerCpuCounter(lib: Libbpf, fd: number, index: number, cpus = possibleCpus()): number {
+  const key = Buffer.alloc(4);
+  key.writeUInt32LE(index);
+  const v = lib.mapLookup(fd, key, 8 * cpus);
+  if (!v) return 0;
+  let sum = 0n;
+  for (let c = 0; c < cpus && (c + 1) * 8 <= v.length; c++) sum += v.readBigUInt64LE(c * 8);
+  return Number(sum);
+}
+
+/** The datapath counters of a loaded object's (or a pinned) `counters` map. */
+export function readCounters(lib: Libbpf, fd: number): DatapathCounters {
+  return { eventsLost: readPerCpuCounter(lib, fd, COUNTER_INDEX.eventsLost) };
+}
+
+function pinnedCounters(lib: Libbpf, path: string): DatapathCounters | null {
+  const fd = pinned(lib, path);
+  if (fd === null) return null;
+  try {
+    return readCounters(lib, fd);
+  } finally {
+    closeQuietly(fd);
+  }
+}
+
 function closeQuietly(fd: number): void {
   try {
     closeSync(fd);
@@ -110,7 +158,7 @@ export function formatStatus(list: readonly DeploymentStatus[]): string {
     }
     const kinds = d.flows ? Object.entries(d.flows.byKind).map(([k, n]) => `${k} ${n}`).join(', ') : '';
     out.push(d.flows ? `  flows ${d.flows.total}${kinds ? ` (${kinds})` : ''}` : '  flows: map not pinned');
-    out.push(d.events ? `  events ${d.events.produced} written, ${d.events.pending} unread` : '  events: map not pinned');
+    out.push(d.events ? `  events ${d.events.produced} written, ${d.events.pending} unread${d.counters ? `, ${d.counters.eventsLost} lost (ring buffer full)` : ''}` : '  events: map not pinned');
   }
   return out.join('\n') + '\n';
 }

@@ -155,6 +155,9 @@ function pinGeneration(lib: Libbpf, obj: ReturnType<typeof loadForDeploy>['obj']
   const g = paths.generation(generation);
   for (const { prog } of HOOKS) pin(lib, program(obj, prog).fd, g.prog(prog));
   for (const name of ['ipcache', 'selectors']) pin(lib, mapFd(obj, name), g.map(name));
+  // counters (lost events, ...) belong to one revision; objects built before they existed lack them
+  const counters = obj.maps.get('counters');
+  if (counters) pin(lib, counters.fd, g.map('counters'));
   // shared maps: pinned once; a reused map is the pinned one already
   for (const [name, path] of [['flows', paths.flows], ['events', paths.events]] as const) {
     const fd = pinned(lib, path);

@@ -6,6 +6,7 @@
 #include "l7_types.h"
 
 #define L7_POLICY_HASH "golden"
+#define L7_POLICY_ID 0xdd56de41U
 #define L7_INSPECT_WINDOW 8192
 #define L7_NUM_SELECTORS 3
 #define L7_SEL_WORDS 1

@@ -43,7 +43,9 @@
 #endif
 
 /* bytes loaded from the skb per scan step; power of two */
-#define L7_CHUNK 64
+#define L7_CHUNK 256
+/* longest fast run per call (a longer run continues in the next call) */
+#define L7_RUN_MAX 32
 /* largest payload walked per skb (gso/gro super-packets) */
 #define L7_MAX_PAYLOAD 65536
 

@@ -87,37 +87,46 @@ static __always_inline __u32 l7_run_lim(const struct l7_h1 *h, __u32 i, __u32 le
 		(sc)->buf[_j];                                                        \
 	})
 
-/* 8 value bytes none of which is a control byte (< 0x20, HTAB included) or DEL:
- * the classic "has a byte less than n" / "has a zero byte" word tests */
-static __always_inline int l7_plain8(__u64 w)
+/* the value bytes of w that end a plain run (control bytes, HTAB included, and DEL)
+ * as 0x80 bits: the classic "has a byte less than n" / "has a zero byte" word tests.
+ * bits above the first flagged byte may be false positives; the first one is exact. */
+static __always_inline __u64 l7_special8(__u64 w)
 {
 	const __u64 ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
 	__u64 x = w ^ (ones * 0x7f);
 
-	return !(((w - ones * 0x20) & ~w & highs) | ((x - ones) & ~x & highs));
+	return ((w - ones * 0x20) & ~w & highs) | ((x - ones) & ~x & highs);
 }
 
-/* header-value bytes of a header no dfa needs: 8 at a time, then one at a time */
+/* index of the first flagged byte of a nonzero l7_special8 mask (little-endian):
+ * isolate the lowest bit 2^(8j+7); 2^(8j) times 0x0001020304050607 has j in its top byte */
+static __always_inline __u32 l7_first_byte(__u64 m)
+{
+	return (((m & -m) >> 7) * 0x0001020304050607ULL) >> 56;
+}
+
+/* header-value bytes of a header no dfa needs, 8 at a time */
 static __always_inline __u32 l7_run_plain(struct l7_scratch *sc, __u32 i, __u32 lim)
 {
-	__u32 n = 0, j;
+	__u32 n = 0, j, rem;
+	__u64 m;
 
 	for (int k = 0; k < L7_CHUNK / 8; k++) {
-		if (n + 8 > lim)
+		if (n >= lim)
 			break;
 		j = i + n;
 		asm volatile("%0 &= %1" : "+r"(j) : "i"(L7_CHUNK - 1));
 		/* buf has 8 bytes of slack past L7_CHUNK */
-		if (!l7_plain8(*(const __u64 *)(sc->buf + j)))
+		m = l7_special8(*(const __u64 *)(sc->buf + j));
+		rem = lim - n;
+		/* fewer than 8 bytes left: the byte past them stops the run */
+		if (rem < 8)
+			m |= 0x80ULL << (8 * rem);
+		if (m) {
+			n += l7_first_byte(m);
 			break;
+		}
 		n += 8;
-	}
-	for (int k = 0; k < 8; k++) {
-		__u8 c = L7_RUN_BYTE(sc, i, n);
-
-		if (n >= lim || c < 0x20 || c == 0x7f)
-			break;
-		n++;
 	}
 	return n;
 }
@@ -129,7 +138,7 @@ static __always_inline __u32 l7_run_plain(struct l7_scratch *sc, __u32 i, __u32 
 						       __u32 *stp, __u32 *commitp)             \
 	{                                                                             \
 		__u32 n = 0, st = *stp, commit = *commitp;                              \
-		for (int k = 0; k < L7_CHUNK; k++) {                                    \
+		for (int k = 0; k < L7_RUN_MAX; k++) {                                  \
 			__u8 c = L7_RUN_BYTE(sc, i, k);                                 \
 			if (k >= lim || c < 0x20 || c == 0x7f)                          \
 				break;                                                  \
@@ -150,7 +159,7 @@ static __always_inline __u32 l7_run_both(struct l7_scratch *sc, __u32 i, __u32 l
 {
 	__u32 n = 0, vst = *vstp, vc = *vcp, hs = *hsp, hc = *hcp;
 
-	for (int k = 0; k < L7_CHUNK; k++) {
+	for (int k = 0; k < L7_RUN_MAX; k++) {
 		__u8 c = L7_RUN_BYTE(sc, i, k);
 
 		if (k >= lim || c < 0x20 || c == 0x7f)
@@ -171,7 +180,7 @@ static __always_inline __u32 l7_run_both(struct l7_scratch *sc, __u32 i, __u32 l
 }
 
 /* st == H_VALUE, hkind < HK_CL */
-__attribute__((noinline)) int l7_run_value(struct l7_h1 *h, struct l7_scratch *sc, __u32 i, __u32 len)
+static __always_inline int l7_run_value(struct l7_h1 *h, struct l7_scratch *sc, __u32 i, __u32 len)
 {
 	__u32 lim, n = 0, vst, vc, hs, hc;
 	int need, host;
@@ -202,33 +211,55 @@ __attribute__((noinline)) int l7_run_value(struct l7_h1 *h, struct l7_scratch *s
 	return n;
 }
 
-/* st == H_NAME: token bytes */
-__attribute__((noinline)) int l7_run_name(struct l7_h1 *h, struct l7_scratch *sc, __u32 i, __u32 len)
-{
-	__u32 lim, n = 0, ns;
+/* offset of a special name's literal in l7_lit_special, per SPEC_* bit (a table, so
+ * the verifier sees one unknown offset, not one path per candidate) */
+const __u8 l7_spec_base[16] = { [SPEC_HOST] = 0, [SPEC_CL] = 32, [SPEC_TE] = 64, [SPEC_UPGRADE] = 96 };
 
-	if (!h || !sc)
-		return 0;
-	/* while the name may still be host / content-length / ...: the full step */
-	if (h->spec)
+/* st == H_NAME past its first byte: token bytes; a special-name candidate (at most
+ * one is left after the first byte) is compared along the way */
+static __always_inline int l7_run_name(struct l7_h1 *h, struct l7_scratch *sc, __u32 i, __u32 len)
+{
+	const char *lit = &l7_lit_special[0][0];
+	__u32 lim, n = 0, ns, pos, base;
+	__u8 spec;
+	int alive;
+
+	if (!h || !sc || h->pos == 0)
 		return 0;
 	lim = l7_run_lim(h, i, len);
 	ns = h->nst;
-	for (int k = 0; k < L7_CHUNK; k++) {
+	pos = h->pos;
+	spec = h->spec;
+	alive = spec != 0;
+	base = l7_spec_base[spec & 15];
+	for (int k = 0; k < L7_RUN_MAX; k++) {
 		__u8 c = L7_RUN_BYTE(sc, i, k);
+		__u32 at;
 
 		if (k >= lim || !(l7_ctype[c] & CT_TCHAR))
 			break;
 		ns = L7_DFA_STEP(hname, L7_HNAME, ns, c);
+		if (alive) {
+			at = pos + k;
+			if (at >= 32) {
+				alive = 0;
+			} else {
+				at += base;
+				asm volatile("%0 &= 127" : "+r"(at));
+				if (lit[at] != (c | 0x20))
+					alive = 0;
+			}
+		}
 		n++;
 	}
 	h->nst = ns;
-	h->pos += n;
+	h->pos = pos + n;
+	h->spec = alive ? spec : 0;
 	return n;
 }
 
 /* st == H_TARGET past its first byte, no escape pending: unreserved bytes but '.' */
-__attribute__((noinline)) int l7_run_target(struct l7_h1 *h, struct l7_scratch *sc, __u32 i, __u32 len)
+static __always_inline int l7_run_target(struct l7_h1 *h, struct l7_scratch *sc, __u32 i, __u32 len)
 {
 	__u32 lim, n = 0, ps;
 
@@ -236,7 +267,7 @@ __attribute__((noinline)) int l7_run_target(struct l7_h1 *h, struct l7_scratch *
 		return 0;
 	lim = l7_run_lim(h, i, len);
 	ps = h->pst;
-	for (int k = 0; k < L7_CHUNK; k++) {
+	for (int k = 0; k < L7_RUN_MAX; k++) {
 		__u8 c = L7_RUN_BYTE(sc, i, k);
 
 		if (k >= lim || !(l7_ctype[c] & CT_UNRES) || c == '.')
@@ -252,6 +283,26 @@ __attribute__((noinline)) int l7_run_target(struct l7_h1 *h, struct l7_scratch *
 	return n;
 }
 
+/* "HTTP/1.1\r\n" or "HTTP/1.0\r\n" whole: what the version, CR and LF steps do */
+static __always_inline int l7_run_version(struct l7_h1 *h, struct l7_scratch *sc, __u32 i, __u32 len)
+{
+	__u32 j = i;
+	__u64 w;
+
+	if (!h || !sc || l7_run_lim(h, i, len) < 10)
+		return 0;
+	asm volatile("%0 &= %1" : "+r"(j) : "i"(L7_CHUNK - 1));
+	w = *(const __u64 *)(sc->buf + j);
+	/* little-endian "HTTP/1.1" / "HTTP/1.0" */
+	if (w != 0x312e312f50545448ULL && w != 0x302e312f50545448ULL)
+		return 0;
+	if (L7_RUN_BYTE(sc, i, 8) != '\r' || L7_RUN_BYTE(sc, i, 9) != '\n')
+		return 0;
+	h->pos = 8;
+	h->st = H_LINE_START;
+	return 10;
+}
+
 /* a fast run from position i, or 0 when the byte there needs the full step */
 static __always_inline __u32 l7_run(struct l7_h1 *h, struct l7_scratch *sc, __u32 i, __u32 len)
 {
@@ -260,6 +311,8 @@ static __always_inline __u32 l7_run(struct l7_h1 *h, struct l7_scratch *sc, __u3
 		return h->hkind < HK_CL ? l7_run_value(h, sc, i, len) : 0;
 	case H_NAME:
 		return l7_run_name(h, sc, i, len);
+	case H_VERSION:
+		return h->pos == 0 ? l7_run_version(h, sc, i, len) : 0;
 	case H_TARGET:
 		if (h->pct || (h->flags & (HF_T_STAR | HF_T_STARTED)) != HF_T_STARTED)
 			return 0;
@@ -291,16 +344,17 @@ static __always_inline int l7_skip_body(struct l7_h1 *h, struct l7_scratch *sc)
 static __always_inline int l7_slow_byte(struct __sk_buff *skb, struct l7_flow *f, struct l7_scratch *sc, __u8 c)
 {
 	struct l7_h1 *h = &f->h1;
-	int r = l7_h1_step(h, c), rule;
+	__u16 reason = L7_REASON_NONE;
+	int r = l7_h1_byte(h, c, &reason), rule;
 
 	if (r == STEP_OK)
 		return 0;
-	if ((r & 0xff) == STEP_ERROR) {
-		sc->reason = r >> 8;
+	if (r == STEP_ERROR) {
+		sc->reason = reason;
 		sc->stop = 1;
 		return 1;
 	}
-	if ((r & 0xff) != STEP_HEAD_DONE)
+	if (r != STEP_HEAD_DONE)
 		return 1;	/* STEP_BODY: the next step skips it */
 	rule = l7_decide_req(f);
 	sc->http_rule = rule;
@@ -313,6 +367,32 @@ static __always_inline int l7_slow_byte(struct __sk_buff *skb, struct l7_flow *f
 	return l7_h1_after_head(h) == STEP_BODY;
 }
 
+/* one position of the chunk at sc->used: a fast run or one byte through the full
+ * step; advances sc->used, returns 1 to end the chunk. global: the chunk loop then
+ * verifies a call per position, not the dispatch, decision and event code. */
+__attribute__((noinline)) int l7_scan_one(struct __sk_buff *skb, struct l7_flow *f, struct l7_scratch *sc, __u32 len)
+{
+	struct l7_h1 *h;
+	__u32 i, n;
+
+	if (!skb || !f || !sc)
+		return 1;
+	h = &f->h1;
+	i = sc->used;
+	if (h->st == H_METHOD && h->hdr_len == 0) {
+		h->req_seq = sc->seq + i;
+		sc->ev_seq = h->req_seq;
+	}
+	n = l7_run(h, sc, i, len);
+	if (n) {
+		h->hdr_len += n;
+		sc->used = i + n;
+		return 0;
+	}
+	sc->used = i + 1;
+	return l7_slow_byte(skb, f, sc, L7_RUN_BYTE(sc, i, 0));
+}
+
 /* one scan step: skip a body, or run up to L7_CHUNK bytes through the framer.
  * returns 1 when the segment is done or denied (sc->stop). the position lives in
  * sc->used (memory), so the verifier sees the same state at the loop head whichever
@@ -320,7 +400,7 @@ static __always_inline int l7_slow_byte(struct __sk_buff *skb, struct l7_flow *f
 __attribute__((noinline)) int l7_scan_step(struct __sk_buff *skb, struct l7_flow *f, struct l7_scratch *sc)
 {
 	struct l7_h1 *h;
-	__u32 len, i, n;
+	__u32 len;
 
 	if (!skb || !f || !sc)
 		return 1;
@@ -343,21 +423,7 @@ __attribute__((noinline)) int l7_scan_step(struct __sk_buff *skb, struct l7_flow
 	}
 	sc->used = 0;
 	for (int k = 0; k < L7_CHUNK; k++) {
-		i = sc->used;
-		if (i >= len)
-			break;
-		if (h->st == H_METHOD && h->hdr_len == 0) {
-			h->req_seq = sc->seq + i;
-			sc->ev_seq = h->req_seq;
-		}
-		n = l7_run(h, sc, i, len);
-		if (n) {
-			h->hdr_len += n;
-			sc->used = i + n;
-			continue;
-		}
-		sc->used = i + 1;
-		if (l7_slow_byte(skb, f, sc, L7_RUN_BYTE(sc, i, 0)))
+		if (sc->used >= len || l7_scan_one(skb, f, sc, len))
 			break;
 	}
 	sc->off += sc->used;

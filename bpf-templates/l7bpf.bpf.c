@@ -69,7 +69,7 @@ static __always_inline int l7_drop(struct l7_scratch *sc, struct __sk_buff *skb,
 }
 
 /* first packet of a flow (tcp syn, first udp datagram, or mid-stream) */
-static __always_inline int l7_new_flow(struct l7_scratch *sc, struct __sk_buff *skb, const struct l7_pkt *p, __u8 dir)
+static __attribute__((noinline)) int l7_new_flow(struct l7_scratch *sc, struct __sk_buff *skb, const struct l7_pkt *p, __u8 dir)
 {
 	struct l7_conn_q q = {};
 	struct l7_flow *f = &sc->nf;	/* built in scratch: the stack is too small */
@@ -159,7 +159,7 @@ static __always_inline int l7_stream(struct __sk_buff *skb, struct l7_scratch *s
  * was reused): its rule bits and dfa states are numbered by that object. re-decide
  * as at the syn; an l7 flow keeps its stream only where no dfa state is live (between
  * requests, or in a body). returns -1 to go on with the packet, else the action. */
-static __always_inline int l7_repolicy(struct l7_scratch *sc, struct __sk_buff *skb, const struct l7_pkt *p, __u8 dir,
+static __attribute__((noinline)) int l7_repolicy(struct l7_scratch *sc, struct __sk_buff *skb, const struct l7_pkt *p, __u8 dir,
 				       struct l7_flow *f)
 {
 	struct l7_conn_q q = {};

@@ -1,6 +1,7 @@
 // Filling the policy maps the kernel decides with: ipcache (prefix -> identity) and
 // selectors (identity -> bitset of selector indices). Key/value layouts mirror l7_maps.h.
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIPv4 } from 'node:net';
+import { parseIp } from '../net/ip.ts';
 import type { Libbpf } from './types.ts';
 import { type LoadedObject, mapOf } from './object.ts';
 
@@ -23,25 +24,12 @@ export class MapKeyError extends Error {
   }
 }
 
-function v6Bytes(ip: string): Uint8Array {
-  const [head, tail] = ip.includes('::') ? (ip.split('::') as [string, string]) : [ip, null];
-  const groups = (s: string) => (s ? s.split(':').map((g) => parseInt(g, 16)) : []);
-  const h = groups(head);
-  const t = tail === null ? [] : groups(tail);
-  const all = [...h, ...new Array<number>(8 - h.length - t.length).fill(0), ...t];
-  const out = new Uint8Array(16);
-  all.forEach((g, i) => {
-    out[2 * i] = g >> 8;
-    out[2 * i + 1] = g & 255;
-  });
-  return out;
-}
-
 /** 16 address bytes; IPv4 as ::ffff:a.b.c.d, as the datapath stores it. */
 export function addrBytes(ip: string): Uint8Array {
-  if (isIPv4(ip)) return Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, ...ip.split('.').map(Number)]);
-  if (isIPv6(ip)) return v6Bytes(ip);
-  throw new MapKeyError(`"${ip}" is not an IP address`, 'use a.b.c.d or an IPv6 address');
+  const a = parseIp(ip);
+  if (!a) throw new MapKeyError(`"${ip}" is not an IP address`, 'use a.b.c.d or an IPv6 address');
+  if (a.bytes.length === 16) return a.bytes;
+  return Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, ...a.bytes]);
 }
 
 /** struct l7_ipcache_key: u32 prefixlen (host order) + 16 address bytes. */

@@ -22,22 +22,28 @@ export interface LoadedObject {
 const STATS_LOG = 64 * 1024;
 const FULL_LOG = 16 * 1024 * 1024;
 
+export interface LoadOptions {
+  /** called on every attempt after open, before load: deploy reuses pinned maps here */
+  readonly beforeLoad?: (handle: ObjectHandle) => void;
+}
+
 /** Loads (does not attach) every program of the object; throws VerifierError with the log tail. */
-export function loadObject(lib: Libbpf, path: string): LoadedObject {
+export function loadObject(lib: Libbpf, path: string, opts: LoadOptions = {}): LoadedObject {
   const data = readFileSync(path);
-  const first = tryLoad(lib, data, path, 4, STATS_LOG);
+  const first = tryLoad(lib, data, path, 4, STATS_LOG, opts);
   if (first.ok) return first.obj;
   // failed: reload with the full log to say why
-  const second = tryLoad(lib, data, path, 1, FULL_LOG);
+  const second = tryLoad(lib, data, path, 1, FULL_LOG, opts);
   if (second.ok) return second.obj;
   throw second.error;
 }
 
 type Attempt = { ok: true; obj: LoadedObject } | { ok: false; error: Error };
 
-function tryLoad(lib: Libbpf, data: Buffer, path: string, level: number, size: number): Attempt {
+function tryLoad(lib: Libbpf, data: Buffer, path: string, level: number, size: number, opts: LoadOptions): Attempt {
   lib.takeMessages();
   const handle = lib.openMem(data, path);
+  opts.beforeLoad?.(handle);
   const progs = lib.programs(handle);
   for (const p of progs) lib.setProgramLog(p.handle, size, level);
   const r = lib.load(handle);

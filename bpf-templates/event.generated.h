@@ -49,8 +49,8 @@ struct l7_event {
 	__u8 tcp_flags; /* +19 flags byte of the packet */
 	__u16 sport; /* +20 host order */
 	__u16 dport; /* +22 host order */
-	__u8 saddr[16]; /* +24 v4 in the first 4 bytes */
-	__u8 daddr[16]; /* +40 v4 in the first 4 bytes */
+	__u8 saddr[16]; /* +24 IPv4 as ::ffff:a.b.c.d (bytes 12-15) */
+	__u8 daddr[16]; /* +40 IPv4 as ::ffff:a.b.c.d (bytes 12-15) */
 	__u32 local_id; /* +56 identity of the policy-selected endpoint */
 	__u32 peer_id; /* +60 identity of the peer */
 	__s32 rule; /* +64 PolicyIR.rules index of the deciding rule, -1 none */

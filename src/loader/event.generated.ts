@@ -163,9 +163,9 @@ export interface RawEvent {
   readonly sport: number;
   /** host order */
   readonly dport: number;
-  /** v4 in the first 4 bytes */
+  /** IPv4 as ::ffff:a.b.c.d (bytes 12-15) */
   readonly saddr: Uint8Array;
-  /** v4 in the first 4 bytes */
+  /** IPv4 as ::ffff:a.b.c.d (bytes 12-15) */
   readonly daddr: Uint8Array;
   /** identity of the policy-selected endpoint */
   readonly local_id: number;

@@ -4,6 +4,8 @@
 // repeated request would otherwise be a retransmission); each run is paired with a run of
 // the empty program on the same frame, and "over empty" is the 10th percentile (env
 // QUANTILE) of the pair differences: other load on the machine only ever adds time.
+// BASE_TEMPLATES=<dir> (e.g. bpf-templates of a `git worktree` of an older commit) measures
+// those templates too, interleaved run by run with this checkout's.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,24 +46,6 @@ function once(fd: number, frame: Uint8Array): number {
   return r.durationNs;
 }
 
-/** Runs of `frame`, each paired with a run of the empty program right before it (so load
- * on this shared machine hits both alike), restoring the flow entry to `saved` first. */
-function perRun(obj: LoadedObject, prog: string, frame: Uint8Array, saved: { key: Buffer; value: Buffer } | null): Timing {
-  const fd = program(obj, prog).fd;
-  const flows = obj.maps.get('flows');
-  const xs: number[] = [];
-  const diffs: number[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    if (saved && flows) lib.mapUpdate(flows.fd, saved.key, saved.value, 0);
-    const e = once(emptyFd, frame);
-    const t = once(fd, frame);
-    emptyRuns.push(e);
-    xs.push(t);
-    diffs.push(t - e);
-  }
-  return { ns: quantile(xs, Q), over: quantile(diffs, Q) };
-}
-
 function onlyFlow(obj: LoadedObject): { key: Buffer; value: Buffer } {
   const m = mapOf(obj, 'flows');
   const key = lib.mapNextKey(m.fd, null, m.keySize);
@@ -84,61 +68,112 @@ function hundredRuleIR() {
   return buildIR({ selectors: ['app=backend', 'app=frontend', 'app=other'], ingress: { enforced: [SEL.backend], entries }, l7Sets: [set], rules: entries.map((_, i) => `r${i}`) });
 }
 
-function main(): void {
-  runClang(TEMPLATES_DIR, dir, true, 'l7_empty.bpf.c', 'empty.o');
-  const empty = loadObject(lib, join(dir, 'empty.o'));
-  const built = emitObject(frontendBackendIR(), join(dir, 'l7'));
+interface Variant {
+  readonly label: string;
+  readonly obj: LoadedObject;
+  readonly beforeReq: { key: Buffer; value: Buffer };
+  readonly beforeBody: { key: Buffer; value: Buffer };
+}
+
+/** Loads an object built from `templates`, establishes the bench flow and snapshots its state
+ * before the request and before the body. */
+function variant(label: string, templates: string, f: Frames): Variant {
+  const built = emitObject(frontendBackendIR(), join(dir, label), undefined, templates);
   const obj = loadObject(lib, built.objectPath);
   fillStandard(obj);
   const runner = new PacketRunner(obj);
-
-  const c = new TcpConn({ client: `${ADDR.frontend}:40000`, server: `${ADDR.backend}:8080` }).handshake();
-  const syn = c.list[0]!.frame;
-  const c2 = new TcpConn({ client: `${ADDR.frontend}:40000`, server: `${ADDR.backend}:8080` }).handshake()
-    .send(requestHead(200, 100000)).send('b'.repeat(1400)).ackOnly('client');
-  const [synF, , ackF, reqF, bodyF, pureAckF] = c2.frames();
-  if (!synF || !ackF || !reqF || !bodyF || !pureAckF) throw new Error('fixture');
-  // the same request with a 1400-byte head: the difference between the two is the marginal
-  // cost of an inspected byte, without the per-packet fixed costs
-  const bigReqF = new TcpConn({ client: `${ADDR.frontend}:40000`, server: `${ADDR.backend}:8080` }).handshake()
-    .send(requestHead(1400, 100000)).frames()[3];
-  if (!bigReqF) throw new Error('fixture');
-  // establish the flow and snapshot the state before the request / before the body
-  runner.run({ prog: 'l7_to_pod', frame: synF });
-  runner.run({ prog: 'l7_to_pod', frame: ackF });
+  runner.run({ prog: 'l7_to_pod', frame: f.syn });
+  runner.run({ prog: 'l7_to_pod', frame: f.ack });
   const beforeReq = onlyFlow(obj);
-  const req = runner.run({ prog: 'l7_to_pod', frame: reqF });
+  const req = runner.run({ prog: 'l7_to_pod', frame: f.req });
   if (req.action !== 0 || !req.events.some((e) => e.kind === 2 && e.verdict === 0)) throw new Error('bench request was not allowed');
   const beforeBody = onlyFlow(obj);
   lib.mapUpdate(mapOf(obj, 'flows').fd, beforeReq.key, beforeReq.value, 0);
-  const big = runner.run({ prog: 'l7_to_pod', frame: bigReqF });
+  const big = runner.run({ prog: 'l7_to_pod', frame: f.bigReq });
   if (big.action !== 0) throw new Error('bench request (1400 B) was not allowed');
-  const reqPayload = reqF.length - 54;
   runner.events();
+  runner.close();
+  return { label, obj, beforeReq, beforeBody };
+}
+
+interface Frames {
+  readonly syn: Uint8Array;
+  readonly ack: Uint8Array;
+  readonly req: Uint8Array;
+  readonly bigReq: Uint8Array;
+  readonly body: Uint8Array;
+  readonly pureAck: Uint8Array;
+}
+
+function frames(): Frames {
+  const c2 = new TcpConn({ client: `${ADDR.frontend}:40000`, server: `${ADDR.backend}:8080` }).handshake()
+    .send(requestHead(200, 100000)).send('b'.repeat(1400)).ackOnly('client');
+  const [syn, , ack, req, body, pureAck] = c2.frames();
+  // the same request with a 1400-byte head: the difference between the two is the marginal
+  // cost of an inspected byte, without the per-packet fixed costs
+  const bigReq = new TcpConn({ client: `${ADDR.frontend}:40000`, server: `${ADDR.backend}:8080` }).handshake()
+    .send(requestHead(1400, 100000)).frames()[3];
+  if (!syn || !ack || !req || !body || !pureAck || !bigReq) throw new Error('fixture');
+  return { syn, ack, req, bigReq, body, pureAck };
+}
+
+/** Runs of every variant on one frame, interleaved run by run (A/B in one process). */
+function perRunAll(vs: readonly Variant[], frame: Uint8Array, state: ((v: Variant) => { key: Buffer; value: Buffer }) | null): Timing[] {
+  const cols = vs.map(() => ({ xs: [] as number[], diffs: [] as number[] }));
+  const fds = vs.map((v) => program(v.obj, 'l7_to_pod').fd);
+  const flows = vs.map((v) => v.obj.maps.get('flows'));
+  for (let i = 0; i < RUNS; i++) {
+    vs.forEach((v, k) => {
+      const s = state?.(v);
+      const fl = flows[k];
+      if (s && fl) lib.mapUpdate(fl.fd, s.key, s.value, 0);
+      const e = once(emptyFd, frame);
+      const t = once(fds[k]!, frame);
+      emptyRuns.push(e);
+      cols[k]!.xs.push(t);
+      cols[k]!.diffs.push(t - e);
+    });
+  }
+  return cols.map((c) => ({ ns: quantile(c.xs, Q), over: quantile(c.diffs, Q) }));
+}
+
+function main(): void {
+  runClang(TEMPLATES_DIR, dir, true, 'l7_empty.bpf.c', 'empty.o');
+  const empty = loadObject(lib, join(dir, 'empty.o'));
+  const f = frames();
+  // BASE_TEMPLATES=<dir>: also measure templates from <dir> (e.g. a `git worktree` of an older
+  // commit), interleaved with this checkout's run by run, so host load hits both alike
+  const base = process.env.BASE_TEMPLATES;
+  const vs = [variant('head', TEMPLATES_DIR, f), ...(base ? [variant('base', base, f)] : [])];
+  const reqPayload = f.req.length - 54;
+  const bigPayload = f.bigReq.length - 54;
 
   emptyFd = program(empty, 'l7_empty').fd;
-  const rows: [string, Timing, number][] = [
-    ['SYN (connection decision)', perRun(obj, 'l7_to_pod', syn, null), 0],
-    [`request, ${reqPayload}-byte header block`, perRun(obj, 'l7_to_pod', reqF, beforeReq), reqPayload],
-    [`request, ${bigReqF.length - 54}-byte header block`, perRun(obj, 'l7_to_pod', bigReqF, beforeReq), bigReqF.length - 54],
-    ['body segment (1400 B, content-length)', perRun(obj, 'l7_to_pod', bodyF, beforeBody), 0],
-    ['pure ACK of an L7 flow', perRun(obj, 'l7_to_pod', pureAckF, beforeBody), 0],
+  const rows: [string, Timing[], number][] = [
+    ['SYN (connection decision)', perRunAll(vs, f.syn, null), 0],
+    [`request, ${reqPayload}-byte header block`, perRunAll(vs, f.req, (v) => v.beforeReq), reqPayload],
+    [`request, ${bigPayload}-byte header block`, perRunAll(vs, f.bigReq, (v) => v.beforeReq), bigPayload],
+    ['body segment (1400 B, content-length)', perRunAll(vs, f.body, (v) => v.beforeBody), 0],
+    ['pure ACK of an L7 flow', perRunAll(vs, f.pureAck, (v) => v.beforeBody), 0],
   ];
-  runner.close();
-  const [, small, large] = rows;
   const emptyNs = quantile(emptyRuns, Q);
   console.log(`empty tc program: ${emptyNs} ns/run (quantile ${Q} of ${emptyRuns.length} repeat=1 runs, each right before a measured run; all figures are that quantile)`);
-  for (const [name, t, bytes] of rows) {
-    const perByte = bytes ? ` | ${(t.over / bytes).toFixed(2)} ns/inspected byte` : '';
-    console.log(`${name.padEnd(40)} ${String(t.ns).padStart(6)} ns | +${t.over} ns over empty | x${(t.ns / emptyNs).toFixed(2)}${perByte}`);
-  }
-  if (small && large) console.log(`marginal cost per inspected byte: ${((large[1].over - small[1].over) / (large[2] - small[2])).toFixed(2)} ns (${large[2]} B vs ${small[2]} B heads)`);
+  vs.forEach((v, k) => {
+    if (vs.length > 1) console.log(`-- ${v.label}${v.label === 'base' ? ` (${base})` : ''}`);
+    for (const [name, ts, bytes] of rows) {
+      const t = ts[k]!;
+      const perByte = bytes ? ` | ${(t.over / bytes).toFixed(2)} ns/inspected byte` : '';
+      console.log(`${name.padEnd(40)} ${String(t.ns).padStart(6)} ns | +${t.over} ns over empty | x${(t.ns / emptyNs).toFixed(2)}${perByte}`);
+    }
+    const small = rows[1]![1][k]!, large = rows[2]![1][k]!;
+    console.log(`marginal cost per inspected byte: ${((large.over - small.over) / (bigPayload - reqPayload)).toFixed(2)} ns (${bigPayload} B vs ${reqPayload} B heads)`);
+  });
   const hundred = emitObject(hundredRuleIR(), join(dir, 'big'));
   const bigObj = loadObject(lib, hundred.objectPath);
   for (const p of bigObj.programs.values()) console.log(`verifier, 100-rule policy: ${p.name} ${p.verifiedInsns} insns processed`);
-  for (const p of obj.programs.values()) console.log(`verifier, 1-rule policy: ${p.name} ${p.verifiedInsns} insns processed`);
+  for (const p of vs[0]!.obj.programs.values()) console.log(`verifier, 1-rule policy: ${p.name} ${p.verifiedInsns} insns processed`);
   bigObj.close();
-  obj.close();
+  for (const v of vs) v.obj.close();
   empty.close();
 }
 

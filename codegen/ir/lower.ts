@@ -46,7 +46,6 @@ class Builder {
 export function lower(policies: readonly Policy[], limits: IrLimits = DEFAULT_IR_LIMITS): PolicyIR {
   const b = new Builder();
   for (const policy of policies) for (const spec of policy.specs) lowerSpec(b, policy, spec);
-  checkLimits(b, limits);
   return {
     selectors: b.selectors,
     ingress: { enforced: [...b.enforced.ingress].sort((x, y) => x - y), entries: b.entries.ingress },
@@ -145,12 +144,4 @@ function buildMatchers(rules: readonly HttpRuleIR[], headers: readonly HeaderReq
     headerName: field('header name', headers.map((h) => `(?i)${literalRegex(h.name)}`)),
     headerValue: field('header value', headers.map((h) => (h.value === null ? '.*' : literalRegex(h.value)))),
   };
-}
-
-function checkLimits(b: Builder, limits: IrLimits): void {
-  if (b.selectors.length > limits.selectors) throw new LowerError(`${b.selectors.length} selectors; the limit is ${limits.selectors}`, 'merge policies that select the same endpoints');
-  if (b.httpRules.length > limits.httpRules) throw new LowerError(`${b.httpRules.length} http rules; the limit is ${limits.httpRules}`, 'combine rules with regex alternation');
-  const entries = b.entries.ingress.length + b.entries.egress.length;
-  if (entries > limits.portEntries) throw new LowerError(`${entries} port entries; the limit is ${limits.portEntries}`);
-  if (b.headerReqs.length > limits.headerReqs) throw new LowerError(`${b.headerReqs.length} header requirements; the limit is ${limits.headerReqs}`);
 }

@@ -5,6 +5,7 @@ import { describeSelector } from './selectors.ts';
 import type { Diagnostic } from './diagnostics.ts';
 import { lower } from '../../codegen/ir/lower.ts';
 import { DEFAULT_IR_LIMITS, LowerError } from '../../codegen/ir/limits.ts';
+import { checkLimits, LimitExceededError } from '../../codegen/emit/limits.ts';
 import type { HttpRule, Policy, PolicySpec, PortRule, Rule, SourcePos } from './types.ts';
 
 export function lintPolicies(policies: readonly Policy[], endpoints?: readonly Endpoint[]): Diagnostic[] {
@@ -25,12 +26,13 @@ function kernelFit(policies: readonly Policy[]): Diagnostic[] {
   const first = policies[0]?.pos ?? { file: '<policies>', line: 1, col: 1 };
   try {
     const ir = lower(policies);
+    checkLimits(ir);
     const limit = DEFAULT_IR_LIMITS.dfaStates;
     return Object.entries(ir.matchers)
       .filter(([, t]) => t.numStates > limit * 0.75)
       .map(([field, t]) => warn(first, 'dfa-size', `the ${field} DFA of this policy set has ${t.numStates} states, near the limit of ${limit}`, 'simplify regexes that begin or end with .*, or split the policy set'));
   } catch (e) {
-    if (!(e instanceof LowerError)) throw e;
+    if (!(e instanceof LowerError) && !(e instanceof LimitExceededError)) throw e;
     return [warn(first, 'not-compilable', `this policy set cannot be compiled for the kernel: ${e.message}`)];
   }
 }

@@ -30,3 +30,9 @@ it('DFAs near the state limit are reported', () => {
   assert.deepEqual(codes(policy(['.*x.{8}', '.*y.'])), ['dfa-size']);
   assert.deepEqual(codes(policy(['.*x.{12}'])), ['not-compilable']);
 });
+
+it('datapath count limits are reported too (65 header requirements > 64)', () => {
+  const headers = Array.from({ length: 65 }, (_, i) => `"X-H${i}: v"`).join(', ');
+  const yaml = policy(['/a']).replace('{path: "/a"}', `{path: "/a", headers: [${headers}]}`);
+  assert.deepEqual(codes(yaml), ['not-compilable']);
+});

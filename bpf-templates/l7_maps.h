@@ -113,7 +113,7 @@ struct {
 } events SEC(".maps");
 
 /* per-cpu scratch: the chunk buffer and the scan cursor live here, not on
- * the 512-byte stack */
+ * the 512-byte stack (events are written in the ring buffer itself) */
 struct l7_scratch {
 	__u8 buf[L7_CHUNK + 8];	/* slack: word loads near the end stay inside */
 	__u32 used;	/* bytes of buf consumed by the current step */
@@ -132,7 +132,6 @@ struct l7_scratch {
 	struct l7_flow_key key;
 	/* the packet being scanned: events are built from it only when one is sent */
 	struct l7_pkt pkt;
-	struct l7_event ev;
 	struct l7_flow nf;	/* a new flow entry under construction */
 };
 

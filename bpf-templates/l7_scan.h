@@ -43,11 +43,14 @@ __attribute__((noinline)) int l7_decide_req(struct l7_flow *f)
 /* allowed-request event; copies the request line start when it began in this skb */
 __attribute__((noinline)) int l7_emit_req(struct __sk_buff *skb, struct l7_flow *f, struct l7_scratch *sc, __u32 req_off)
 {
+	struct l7_event *ev;
 	__u32 n;
 
 	if (!skb || !f || !sc)
 		return 0;
-	l7_ev_scan(sc, skb, f);
+	ev = l7_ev_open(skb, &sc->pkt, sc->dir, f->local_id, f->peer_id, f->rule, sc->ev_seq);
+	if (!ev)
+		return 0;
 	if (req_off >= sc->payload_off && req_off < sc->end) {
 		n = sc->end - req_off;
 		if (n > EVENT_LINE_BYTES)
@@ -56,11 +59,11 @@ __attribute__((noinline)) int l7_emit_req(struct __sk_buff *skb, struct l7_flow 
 		n -= 1;
 		asm volatile("%0 &= 63" : "+r"(n));
 		n += 1;
-		if (!bpf_skb_load_bytes(skb, req_off, sc->ev.line, n))
-			sc->ev.line_len = n;
+		if (!bpf_skb_load_bytes(skb, req_off, ev->line, n))
+			ev->line_len = n;
 	}
-	sc->ev.http_rule = sc->http_rule;
-	l7_ev_send(&sc->ev, L7_EV_HTTP, sc->stop ? L7_VERDICT_RESET : L7_VERDICT_FORWARDED, sc->reason);
+	ev->http_rule = sc->http_rule;
+	l7_ev_submit(ev, L7_EV_HTTP, sc->stop ? L7_VERDICT_RESET : L7_VERDICT_FORWARDED, sc->reason);
 	return 0;
 }
 

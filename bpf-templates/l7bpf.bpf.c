@@ -51,21 +51,17 @@ static __always_inline void l7_ask(struct l7_conn_q *q, const struct l7_pkt *p, 
 }
 
 /* events are built only when one is sent: a pure ack pays nothing for them */
-static __always_inline void l7_ev_flow(struct l7_scratch *sc, struct __sk_buff *skb, const struct l7_pkt *p,
-				       __u8 dir, const struct l7_flow *f)
-{
-	l7_ev_init(&sc->ev, skb, p, dir);
-	sc->ev.local_id = f->local_id;
-	sc->ev.peer_id = f->peer_id;
-	sc->ev.rule = f->rule;
-}
-
-static __always_inline int l7_drop(struct l7_scratch *sc, struct __sk_buff *skb, const struct l7_pkt *p, __u8 dir,
+static __always_inline int l7_drop(struct __sk_buff *skb, const struct l7_pkt *p, __u8 dir,
 				   const struct l7_flow *f, __u16 reason)
 {
-	l7_ev_flow(sc, skb, p, dir, f);
-	l7_ev_send(&sc->ev, L7_EV_DROP, L7_VERDICT_DROPPED, reason);
+	l7_ev_send(skb, p, dir, f->local_id, f->peer_id, f->rule, L7_EV_DROP, L7_VERDICT_DROPPED, reason);
 	return TC_ACT_SHOT;
+}
+
+static __always_inline void l7_ev_conn(struct __sk_buff *skb, const struct l7_pkt *p, __u8 dir,
+				       const struct l7_conn_q *q, __u8 verdict, __u16 reason)
+{
+	l7_ev_send(skb, p, dir, q->local_id, q->peer_id, q->rule, L7_EV_CONN, verdict, reason);
 }
 
 /* first packet of a flow (tcp syn, first udp datagram, or mid-stream) */
@@ -75,22 +71,17 @@ static __attribute__((noinline)) int l7_new_flow(struct l7_scratch *sc, struct _
 	struct l7_flow *f = &sc->nf;	/* built in scratch: the stack is too small */
 	int syn = p->proto == IPPROTO_TCP && (p->flags & (L7_TH_SYN | L7_TH_ACK)) == L7_TH_SYN;
 
-	l7_ev_init(&sc->ev, skb, p, dir);
 	l7_ask(&q, p, dir);
-	sc->ev.local_id = q.local_id;
-	sc->ev.peer_id = q.peer_id;
-	sc->ev.rule = q.rule;
 	if (q.kind == L7_FLOW_DENY) {
-		l7_ev_send(&sc->ev, L7_EV_CONN, L7_VERDICT_DROPPED, q.reason);
+		l7_ev_conn(skb, p, dir, &q, L7_VERDICT_DROPPED, q.reason);
 		return TC_ACT_SHOT;
 	}
 	/* no l4 header, or l7 rules without the stream from its start: fail closed */
 	if (q.kind == L7_FLOW_L7 && (p->odd || p->proto != IPPROTO_TCP || !syn || p->payload_len)) {
-		l7_ev_send(&sc->ev, L7_EV_CONN, L7_VERDICT_DROPPED,
-			   p->odd ? L7_REASON_UNSUPPORTED : L7_REASON_NO_FLOW_STATE);
+		l7_ev_conn(skb, p, dir, &q, L7_VERDICT_DROPPED, p->odd ? L7_REASON_UNSUPPORTED : L7_REASON_NO_FLOW_STATE);
 		return TC_ACT_SHOT;
 	}
-	l7_ev_send(&sc->ev, L7_EV_CONN, L7_VERDICT_FORWARDED, L7_REASON_NONE);
+	l7_ev_conn(skb, p, dir, &q, L7_VERDICT_FORWARDED, L7_REASON_NONE);
 	/* only a syn opens tcp state: a mid-stream packet (or a syn-ack nobody asked
 	 * for) is judged alone, so it cannot make the peer's packets look like replies */
 	if (p->odd || (p->proto == IPPROTO_TCP && !syn))
@@ -121,7 +112,7 @@ static __always_inline int l7_stream(struct __sk_buff *skb, struct l7_scratch *s
 	if (p->payload_len == 0)
 		return TC_ACT_OK;
 	if ((__s32)(p->seq - f->next_seq) > 0)
-		return l7_drop(sc, skb, p, dir, f, L7_REASON_STREAM_HOLE);
+		return l7_drop(skb, p, dir, f, L7_REASON_STREAM_HOLE);
 	if ((__s32)(p->seq + p->payload_len - f->next_seq) <= 0)
 		return TC_ACT_OK;	/* pure retransmission of inspected bytes */
 	start = f->next_seq;
@@ -159,7 +150,7 @@ static __always_inline int l7_stream(struct __sk_buff *skb, struct l7_scratch *s
  * was reused): its rule bits and dfa states are numbered by that object. re-decide
  * as at the syn; an l7 flow keeps its stream only where no dfa state is live (between
  * requests, or in a body). returns -1 to go on with the packet, else the action. */
-static __attribute__((noinline)) int l7_repolicy(struct l7_scratch *sc, struct __sk_buff *skb, const struct l7_pkt *p, __u8 dir,
+static __attribute__((noinline)) int l7_repolicy(struct __sk_buff *skb, const struct l7_pkt *p, __u8 dir,
 				       struct l7_flow *f)
 {
 	struct l7_conn_q q = {};
@@ -171,10 +162,6 @@ static __attribute__((noinline)) int l7_repolicy(struct l7_scratch *sc, struct _
 		return -1;
 	}
 	l7_ask(&q, p, dir);
-	l7_ev_init(&sc->ev, skb, p, dir);
-	sc->ev.local_id = q.local_id;
-	sc->ev.peer_id = q.peer_id;
-	sc->ev.rule = q.rule;
 	if (q.kind == L7_FLOW_L7 && !(f->kind == L7_FLOW_L7 && idle)) {
 		/* the framer cannot join a stream mid-way: fail closed */
 		q.kind = L7_FLOW_DENY;
@@ -189,10 +176,10 @@ static __attribute__((noinline)) int l7_repolicy(struct l7_scratch *sc, struct _
 	for (int w = 0; w < L7_RULE_WORDS; w++)
 		f->l7rules[w] = q.rules[w];
 	if (q.kind == L7_FLOW_DENY) {
-		l7_ev_send(&sc->ev, L7_EV_CONN, L7_VERDICT_DROPPED, q.reason);
+		l7_ev_conn(skb, p, dir, &q, L7_VERDICT_DROPPED, q.reason);
 		return TC_ACT_SHOT;
 	}
-	l7_ev_send(&sc->ev, L7_EV_CONN, L7_VERDICT_FORWARDED, L7_REASON_NONE);
+	l7_ev_conn(skb, p, dir, &q, L7_VERDICT_FORWARDED, L7_REASON_NONE);
 	return -1;
 }
 
@@ -225,7 +212,7 @@ __attribute__((noinline)) int l7_handle(struct __sk_buff *skb, __u32 dir)
 			 * reply-direction rst passes: it is the one we injected towards the client,
 			 * re-entering through tc ingress of this same veth */
 			if (f->kind == L7_FLOW_RESET && !(p.flags & L7_TH_RST))
-				return l7_drop(sc, skb, &p, dir, f, L7_REASON_FLOW_DENIED);
+				return l7_drop(skb, &p, dir, f, L7_REASON_FLOW_DENIED);
 			return TC_ACT_OK;
 		}
 		return l7_new_flow(sc, skb, &p, dir);
@@ -234,7 +221,7 @@ __attribute__((noinline)) int l7_handle(struct __sk_buff *skb, __u32 dir)
 	if (p.proto == IPPROTO_TCP && (p.flags & (L7_TH_SYN | L7_TH_ACK)) == L7_TH_SYN)
 		return l7_new_flow(sc, skb, &p, dir);
 	if (f->policy != L7_POLICY_ID) {
-		int act = l7_repolicy(sc, skb, &p, dir, f);
+		int act = l7_repolicy(skb, &p, dir, f);
 
 		if (act >= 0)
 			return act;
@@ -244,10 +231,10 @@ __attribute__((noinline)) int l7_handle(struct __sk_buff *skb, __u32 dir)
 		return TC_ACT_OK;
 	case L7_FLOW_L7:
 		if (p.proto != IPPROTO_TCP)
-			return l7_drop(sc, skb, &p, dir, f, L7_REASON_UNSUPPORTED);
+			return l7_drop(skb, &p, dir, f, L7_REASON_UNSUPPORTED);
 		return l7_stream(skb, sc, f, &p, dir);
 	default:
-		return l7_drop(sc, skb, &p, dir, f, L7_REASON_FLOW_DENIED);
+		return l7_drop(skb, &p, dir, f, L7_REASON_FLOW_DENIED);
 	}
 }
 

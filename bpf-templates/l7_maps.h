@@ -129,6 +129,7 @@ struct l7_scratch {
 	__u32 ev_seq;	/* seq of the last request started in this packet, else pkt_seq */
 	__u8 dir;
 	__u8 pad2[3];
+	__u32 forget;	/* see l7_forget (l7_scan.h) */
 	struct l7_flow_key key;
 	/* the packet being scanned: events are built from it only when one is sent */
 	struct l7_pkt pkt;

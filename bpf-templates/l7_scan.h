@@ -74,6 +74,16 @@ __attribute__((noinline)) int l7_emit_req(struct __sk_buff *skb, struct l7_flow 
  * position of the scan loop. a run stops one byte before the inspection limit, so
  * head-too-long is still detected by the full step. */
 
+/* the verifier tracks a loop's exit count exactly, so code after a loop is verified once
+ * per possible count; a round trip through scratch memory (map values are not tracked)
+ * leaves one unknown value, and the code after it is verified once */
+static __always_inline __u32 l7_forget(struct l7_scratch *sc, __u32 n)
+{
+	sc->forget = n;
+	asm volatile("" ::: "memory");
+	return sc->forget;
+}
+
 /* bytes a run may take from position i: up to the chunk end and the window */
 static __always_inline __u32 l7_run_lim(const struct l7_h1 *h, __u32 i, __u32 len)
 {
@@ -182,15 +192,12 @@ static __always_inline __u32 l7_run_both(struct l7_scratch *sc, __u32 i, __u32 l
 	return n;
 }
 
-/* st == H_VALUE, hkind < HK_CL */
-static __always_inline int l7_run_value(struct l7_h1 *h, struct l7_scratch *sc, __u32 i, __u32 len)
+/* st == H_VALUE, hkind < HK_CL: value bytes */
+static __always_inline __u32 l7_run_value(struct l7_h1 *h, struct l7_scratch *sc, __u32 i, __u32 lim)
 {
-	__u32 lim, n = 0, vst, vc, hs, hc;
+	__u32 n = 0, vst, vc, hs, hc;
 	int need, host;
 
-	if (!h || !sc)
-		return 0;
-	lim = l7_run_lim(h, i, len);
 	need = h->flags & HF_VAL_NEEDED;
 	host = h->hkind == HK_HOST;
 	/* a header nobody asked about: only its bytes are checked */
@@ -214,22 +221,69 @@ static __always_inline int l7_run_value(struct l7_h1 *h, struct l7_scratch *sc, 
 	return n;
 }
 
+/* "\r\n" at j ending a value line whose end cannot fail (hkind < HK_CL, not a second
+ * Host): what the CR and LF steps (l7_h1_line_end) do for such a line */
+static __always_inline __u32 l7_run_crlf(struct l7_h1 *h, struct l7_scratch *sc, __u32 j, __u32 room)
+{
+	__u64 names = h->hnames;
+
+	if (room < 2 || L7_RUN_BYTE(sc, j, 0) != '\r' || L7_RUN_BYTE(sc, j, 1) != '\n')
+		return 0;
+	if (h->hkind == HK_HOST) {
+		if (h->flags & HF_HOST)
+			return 0;	/* multiple-host: the full step names it */
+		h->flags |= HF_HOST;
+	}
+	if (names) {
+		h->hdup |= h->hseen & names;
+		h->hseen |= names;
+		h->hval |= names & L7_DFA_ACCEPT(hvalue, L7_HVALUE, h->vcommit, 0, 1);
+	}
+	h->hkind = HK_NONE;
+	h->hnames = 0;
+	h->st = H_LINE_START;
+	return 2;
+}
+
+/* st == H_VALUE, hkind < HK_CL: value bytes, then the line end */
+static __always_inline __u32 l7_run_value_line(struct l7_h1 *h, struct l7_scratch *sc, __u32 i, __u32 lim)
+{
+	__u32 n = l7_forget(sc, l7_run_value(h, sc, i, lim));
+
+	if (n >= lim)
+		return n;
+	return n + l7_run_crlf(h, sc, i + n, lim - n);
+}
+
+/* st == H_VALUE_OWS: spaces (no-ops there) */
+static __always_inline __u32 l7_run_spaces(struct l7_scratch *sc, __u32 i, __u32 lim)
+{
+	__u32 k = 0;
+
+	for (int t = 0; t < 8; t++) {
+		if (k >= lim || L7_RUN_BYTE(sc, i, k) != ' ')
+			break;
+		k++;
+	}
+	return k;
+}
+
 /* offset of a special name's literal in l7_lit_special, per SPEC_* bit (a table, so
  * the verifier sees one unknown offset, not one path per candidate) */
 const __u8 l7_spec_base[16] = { [SPEC_HOST] = 0, [SPEC_CL] = 32, [SPEC_TE] = 64, [SPEC_UPGRADE] = 96 };
 
 /* st == H_NAME past its first byte: token bytes; a special-name candidate (at most
  * one is left after the first byte) is compared along the way */
-static __always_inline int l7_run_name(struct l7_h1 *h, struct l7_scratch *sc, __u32 i, __u32 len)
+static __always_inline __u32 l7_run_name(struct l7_h1 *h, struct l7_scratch *sc, __u32 i, __u32 lim)
 {
 	const char *lit = &l7_lit_special[0][0];
-	__u32 lim, n = 0, ns, pos, base;
+	__u32 n = 0, ns, pos, base;
+	__u16 reason;
 	__u8 spec;
 	int alive;
 
-	if (!h || !sc || h->pos == 0)
+	if (h->pos == 0)
 		return 0;
-	lim = l7_run_lim(h, i, len);
 	ns = h->nst;
 	pos = h->pos;
 	spec = h->spec;
@@ -258,17 +312,23 @@ static __always_inline int l7_run_name(struct l7_h1 *h, struct l7_scratch *sc, _
 	h->nst = ns;
 	h->pos = pos + n;
 	h->spec = alive ? spec : 0;
+	n = l7_forget(sc, n);
+	/* the colon after a non-empty name cannot fail */
+	if (n < lim && L7_RUN_BYTE(sc, i, n) == ':') {
+		l7_h1_colon(h, &reason);
+		n++;
+		/* one space after it, as usual: a no-op in H_VALUE_OWS */
+		if (n < lim && L7_RUN_BYTE(sc, i, n) == ' ')
+			n++;
+	}
 	return n;
 }
 
 /* st == H_TARGET past its first byte, no escape pending: unreserved bytes but '.' */
-static __always_inline int l7_run_target(struct l7_h1 *h, struct l7_scratch *sc, __u32 i, __u32 len)
+static __always_inline __u32 l7_run_target(struct l7_h1 *h, struct l7_scratch *sc, __u32 i, __u32 lim)
 {
-	__u32 lim, n = 0, ps;
+	__u32 n = 0, ps;
 
-	if (!h || !sc)
-		return 0;
-	lim = l7_run_lim(h, i, len);
 	ps = h->pst;
 	for (int k = 0; k < L7_RUN_MAX; k++) {
 		__u8 c = L7_RUN_BYTE(sc, i, k);
@@ -287,12 +347,12 @@ static __always_inline int l7_run_target(struct l7_h1 *h, struct l7_scratch *sc,
 }
 
 /* "HTTP/1.1\r\n" or "HTTP/1.0\r\n" whole: what the version, CR and LF steps do */
-static __always_inline int l7_run_version(struct l7_h1 *h, struct l7_scratch *sc, __u32 i, __u32 len)
+static __always_inline __u32 l7_run_version(struct l7_h1 *h, struct l7_scratch *sc, __u32 i, __u32 lim)
 {
 	__u32 j = i;
 	__u64 w;
 
-	if (!h || !sc || l7_run_lim(h, i, len) < 10)
+	if (lim < 10)
 		return 0;
 	asm volatile("%0 &= %1" : "+r"(j) : "i"(L7_CHUNK - 1));
 	w = *(const __u64 *)(sc->buf + j);
@@ -309,17 +369,46 @@ static __always_inline int l7_run_version(struct l7_h1 *h, struct l7_scratch *sc
 /* a fast run from position i, or 0 when the byte there needs the full step */
 static __always_inline __u32 l7_run(struct l7_h1 *h, struct l7_scratch *sc, __u32 i, __u32 len)
 {
+	__u32 lim = l7_run_lim(h, i, len), pre = 0;
+	__u8 c = L7_RUN_BYTE(sc, i, 0);
+
+	if (lim == 0)
+		return 0;
+	/* the fall-throughs share one copy of each run: the verifier walks it once */
 	switch (h->st) {
+	case H_VALUE_OWS:
+		if (h->hkind >= HK_CL)
+			return 0;
+		if (c == ' ')
+			return l7_run_spaces(sc, i, lim);
+		if (c < 0x20 || c == 0x7f)
+			return 0;	/* HTAB, CR, control bytes: the full step */
+		/* the step leaving H_VALUE_OWS reads c as a value byte */
+		h->st = H_VALUE;
+		/* fall through */
 	case H_VALUE:
-		return h->hkind < HK_CL ? l7_run_value(h, sc, i, len) : 0;
+		return h->hkind < HK_CL ? l7_run_value_line(h, sc, i, lim) : 0;
+	case H_LINE_START:
+		/* a header name's first byte, as l7_h1_line_start does for a token byte */
+		if (!(l7_ctype[c] & CT_TCHAR))
+			return 0;
+		h->st = H_NAME;
+		h->nst = L7_DFA_STEP(hname, L7_HNAME, L7_DFA_START, c);
+		h->spec = l7_spec_next(SPEC_ALL, 0, c);
+		h->pos = 1;
+		pre = 1;
+		/* fall through */
 	case H_NAME:
-		return l7_run_name(h, sc, i, len);
+		pre = l7_forget(sc, pre);
+		if (pre > lim)
+			return 0;
+		return pre + l7_run_name(h, sc, i + pre, lim - pre);
 	case H_VERSION:
-		return h->pos == 0 ? l7_run_version(h, sc, i, len) : 0;
+		return h->pos == 0 ? l7_run_version(h, sc, i, lim) : 0;
 	case H_TARGET:
 		if (h->pct || (h->flags & (HF_T_STAR | HF_T_STARTED)) != HF_T_STARTED)
 			return 0;
-		return l7_run_target(h, sc, i, len);
+		return l7_run_target(h, sc, i, lim);
 	default:
 		return 0;
 	}

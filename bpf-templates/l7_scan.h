@@ -255,6 +255,14 @@ static __always_inline __u32 l7_run_value_line(struct l7_h1 *h, struct l7_scratc
 	return n + l7_run_crlf(h, sc, i + n, lim - n);
 }
 
+/* the value run as a global function: verified once, not once per way into it */
+__attribute__((noinline)) __u32 l7_run_value_g(struct l7_h1 *h, struct l7_scratch *sc, __u32 i, __u32 lim)
+{
+	if (!h || !sc)
+		return 0;
+	return l7_run_value_line(h, sc, i, lim);
+}
+
 /* st == H_VALUE_OWS: spaces (no-ops there) */
 static __always_inline __u32 l7_run_spaces(struct l7_scratch *sc, __u32 i, __u32 lim)
 {
@@ -334,24 +342,100 @@ __attribute__((noinline)) __u32 l7_run_name_g(struct l7_h1 *h, struct l7_scratch
 	return l7_run_name(h, sc, i, lim);
 }
 
-/* st == H_TARGET past its first byte, no escape pending: unreserved bytes but '.' */
-static __always_inline __u32 l7_run_target(struct l7_h1 *h, struct l7_scratch *sc, __u32 i, __u32 lim)
+/* st == H_TARGET, no escape pending, started (not with '*') or starting with '/':
+ * unreserved bytes but '.', and a '/' that keeps the path canonical (after such a
+ * byte, or anywhere in the query), as l7_h1_target does. no segment state is carried
+ * through the loop (the byte before a '/' is read again), so the verifier walks one
+ * path per position. global: verified once. */
+__attribute__((noinline)) __u32 l7_run_target(struct l7_h1 *h, struct l7_scratch *sc, __u32 i, __u32 lim)
 {
-	__u32 n = 0, ps;
+	__u32 n = 0, ps, fl;
+	int q, plain0;
 
+	if (!h || !sc)
+		return 0;
 	ps = h->pst;
+	fl = h->flags;
+	q = fl & HF_QUERY;
+	/* the path so far ends in a plain segment byte (l7_h1_target's seg == 3) */
+	plain0 = h->seg == 3;
 	for (int k = 0; k < L7_RUN_MAX; k++) {
 		__u8 c = L7_RUN_BYTE(sc, i, k);
 
-		if (k >= lim || !(l7_ctype[c] & CT_UNRES) || c == '.')
+		if (k >= lim)
 			break;
+		if (!(l7_ctype[c] & CT_UNRES) || c == '.') {
+			if (c != '/')
+				break;
+			if (!q) {
+				/* "//" or "/./" would not be canonical: the full step names it */
+				if (k == 0) {
+					if (!plain0)
+						break;
+				} else {
+					__u8 p = L7_RUN_BYTE(sc, i, k - 1);
+
+					if (p == '/')
+						break;
+				}
+			}
+		}
 		ps = L7_DFA_STEP(path, L7_PATH, ps, c);
 		n++;
 	}
 	if (n) {
+		/* a first byte here is a '/' (the dispatch checks it) */
+		if ((fl & HF_T_STARTED) || n > 1)
+			fl |= HF_T_MORE;
+		h->flags = fl | HF_T_STARTED;
 		h->pst = ps;
-		h->flags |= HF_T_MORE;
-		h->seg = 3;
+		/* segment state after the last byte: 0 after '/', 3 after a plain byte */
+		h->seg = L7_RUN_BYTE(sc, i, n - 1) == '/' ? 0 : 3;
+	}
+	return n;
+}
+
+/* st == H_METHOD at the method's first byte: token bytes (method dfa, known-method dfa),
+ * then the space after a known method, as l7_h1_method does. global: verified once. */
+__attribute__((noinline)) __u32 l7_run_method(struct l7_h1 *h, struct l7_scratch *sc, __u32 i, __u32 lim)
+{
+	/* little-endian "OPTIONS", and the mask of its first b bytes */
+	const __u64 options = 0x00534e4f4954504fULL;
+	__u32 n = 0, ms, ks, j = i;
+	__u64 w, m;
+
+	if (!h || !sc || h->pos != 0)
+		return 0;
+	ms = h->mst;
+	ks = h->kst;
+	for (int k = 0; k < L7_RUN_MAX; k++) {
+		__u8 c = L7_RUN_BYTE(sc, i, k);
+
+		if (k >= lim || !(l7_ctype[c] & CT_TCHAR))
+			break;
+		ms = L7_DFA_STEP(method, L7_METHOD, ms, c);
+		ks = L7_DFA_STEP(kmeth, L7_KMETH, ks, c);
+		n++;
+	}
+	h->mst = ms;
+	h->kst = ks;
+	h->pos = n;
+	n = l7_forget(sc, n);
+	/* HF_NOT_OPTIONS unless the bytes so far are a prefix of "OPTIONS" (buf has 8 bytes
+	 * of slack past L7_CHUNK) */
+	asm volatile("%0 &= %1" : "+r"(j) : "i"(L7_CHUNK - 1));
+	w = *(const __u64 *)(sc->buf + j);
+	m = n >= 8 ? 0 : (1ULL << (8 * n)) - 1;
+	if (n >= 8 || (w & m) != (options & m))
+		h->flags |= HF_NOT_OPTIONS;
+	/* the bound check right before the access is what the verifier sees (L7_DFA_STEP) */
+	asm volatile("" : "+r"(ks));
+	/* the space after a non-empty known method */
+	if (n && n < lim && L7_RUN_BYTE(sc, i, n) == ' ' && ks < L7_KMETH_STATES && l7_kmeth_accept[ks]) {
+		if (n != 7)
+			h->flags |= HF_NOT_OPTIONS;
+		h->st = H_TARGET;
+		n++;
 	}
 	return n;
 }
@@ -397,7 +481,7 @@ static __always_inline __u32 l7_run(struct l7_h1 *h, struct l7_scratch *sc, __u3
 		h->st = H_VALUE;
 		/* fall through */
 	case H_VALUE:
-		return h->hkind < HK_CL ? l7_run_value_line(h, sc, i, lim) : 0;
+		return h->hkind < HK_CL ? l7_run_value_g(h, sc, i, lim) : 0;
 	case H_LINE_START:
 		/* a header name's first byte, as l7_h1_line_start does for a token byte */
 		if (!(l7_ctype[c] & CT_TCHAR))
@@ -415,9 +499,11 @@ static __always_inline __u32 l7_run(struct l7_h1 *h, struct l7_scratch *sc, __u3
 	case H_VERSION:
 		return h->pos == 0 ? l7_run_version(h, sc, i, lim) : 0;
 	case H_TARGET:
-		if (h->pct || (h->flags & (HF_T_STAR | HF_T_STARTED)) != HF_T_STARTED)
+		if (h->pct || (h->flags & HF_T_STAR) || (!(h->flags & HF_T_STARTED) && c != '/'))
 			return 0;
 		return l7_run_target(h, sc, i, lim);
+	case H_METHOD:
+		return l7_run_method(h, sc, i, lim);
 	default:
 		return 0;
 	}

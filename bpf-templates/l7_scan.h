@@ -221,27 +221,22 @@ static __always_inline __u32 l7_run_value(struct l7_h1 *h, struct l7_scratch *sc
 	return n;
 }
 
-/* "\r\n" at j ending a value line whose end cannot fail (hkind < HK_CL, not a second
- * Host): what the CR and LF steps (l7_h1_line_end) do for such a line */
+/* "\r\n" at j ending a value line whose end cannot fail (no special header, a first
+ * Host, a first valid Content-Length): what the CR and LF steps (l7_h1_line_end) do */
 static __always_inline __u32 l7_run_crlf(struct l7_h1 *h, struct l7_scratch *sc, __u32 j, __u32 room)
 {
-	__u64 names = h->hnames;
+	__u16 reason;
 
 	if (room < 2 || L7_RUN_BYTE(sc, j, 0) != '\r' || L7_RUN_BYTE(sc, j, 1) != '\n')
 		return 0;
-	if (h->hkind == HK_HOST) {
-		if (h->flags & HF_HOST)
-			return 0;	/* multiple-host: the full step names it */
-		h->flags |= HF_HOST;
-	}
-	if (names) {
-		h->hdup |= h->hseen & names;
-		h->hseen |= names;
-		h->hval |= names & L7_DFA_ACCEPT(hvalue, L7_HVALUE, h->vcommit, 0, 1);
-	}
-	h->hkind = HK_NONE;
-	h->hnames = 0;
-	h->st = H_LINE_START;
+	/* the failing ends (multiple-host, content-length rules) are the full step's */
+	if (h->hkind == HK_HOST && (h->flags & HF_HOST))
+		return 0;
+	if (h->hkind == HK_CL && ((h->flags & (HF_CL | HF_TE | HF_V_BAD)) || h->pos == 0))
+		return 0;
+	if (h->hkind > HK_CL)
+		return 0;
+	l7_h1_line_end(h, &reason);
 	return 2;
 }
 
@@ -261,6 +256,34 @@ __attribute__((noinline)) __u32 l7_run_value_g(struct l7_h1 *h, struct l7_scratc
 	if (!h || !sc)
 		return 0;
 	return l7_run_value_line(h, sc, i, lim);
+}
+
+/* st == H_VALUE, hkind == HK_CL, no requirement names the header, no whitespace after
+ * digits yet: up to 18 digits (l7_h1_value), then the line end. global: verified once. */
+__attribute__((noinline)) __u32 l7_run_clen(struct l7_h1 *h, struct l7_scratch *sc, __u32 i, __u32 lim)
+{
+	__u32 n = 0, pos;
+	__u64 v;
+
+	if (!h || !sc || (h->flags & (HF_V_WS | HF_V_BAD | HF_VAL_NEEDED)))
+		return 0;
+	v = h->clen;
+	pos = h->pos;
+	for (int k = 0; k < 18; k++) {
+		__u8 c = L7_RUN_BYTE(sc, i, k);
+
+		/* a 19th digit is the full step's (bad-content-length) */
+		if (k >= lim || !(l7_ctype[c] & CT_DIGIT) || pos + k >= 18)
+			break;
+		v = v * 10 + (c - '0');
+		n++;
+	}
+	h->clen = v;
+	h->pos = pos + n;
+	n = l7_forget(sc, n);
+	if (n >= lim)
+		return n;
+	return n + l7_run_crlf(h, sc, i + n, lim - n);
 }
 
 /* st == H_VALUE_OWS: spaces (no-ops there) */
@@ -392,6 +415,17 @@ __attribute__((noinline)) __u32 l7_run_target(struct l7_h1 *h, struct l7_scratch
 		/* segment state after the last byte: 0 after '/', 3 after a plain byte */
 		h->seg = L7_RUN_BYTE(sc, i, n - 1) == '/' ? 0 : 3;
 	}
+	n = l7_forget(sc, n);
+	/* the space after a target l7_h1_target_end accepts: no problem recorded, not
+	 * ending in "/." or "/.." (a run never ends so) */
+	fl = h->flags;
+	if (n < lim && L7_RUN_BYTE(sc, i, n) == ' ' && (fl & HF_T_STARTED) &&
+	    !(fl & (HF_T_STAR | HF_T_NOSLASH | HF_T_BSLASH | HF_T_BADCHAR | HF_T_CANON | HF_T_QPCT)) &&
+	    ((fl & HF_QUERY) || h->seg == 0 || h->seg == 3)) {
+		h->st = H_VERSION;
+		h->pos = 0;
+		n++;
+	}
 	return n;
 }
 
@@ -471,7 +505,7 @@ static __always_inline __u32 l7_run(struct l7_h1 *h, struct l7_scratch *sc, __u3
 	/* the fall-throughs share one copy of each run: the verifier walks it once */
 	switch (h->st) {
 	case H_VALUE_OWS:
-		if (h->hkind >= HK_CL)
+		if (h->hkind > HK_CL)
 			return 0;
 		if (c == ' ')
 			return l7_run_spaces(sc, i, lim);
@@ -481,6 +515,8 @@ static __always_inline __u32 l7_run(struct l7_h1 *h, struct l7_scratch *sc, __u3
 		h->st = H_VALUE;
 		/* fall through */
 	case H_VALUE:
+		if (h->hkind == HK_CL)
+			return l7_run_clen(h, sc, i, lim);
 		return h->hkind < HK_CL ? l7_run_value_g(h, sc, i, lim) : 0;
 	case H_LINE_START:
 		/* a header name's first byte, as l7_h1_line_start does for a token byte */

@@ -360,9 +360,21 @@ static __always_inline __u32 l7_run_name(struct l7_h1 *h, struct l7_scratch *sc,
  * way in, about 20k instructions, for ~3% of a 200-byte head) */
 __attribute__((noinline)) __u32 l7_run_name_g(struct l7_h1 *h, struct l7_scratch *sc, __u32 i, __u32 lim)
 {
+	__u32 n;
+	__u8 c;
+
 	if (!h || !sc)
 		return 0;
-	return l7_run_name(h, sc, i, lim);
+	n = l7_forget(sc, l7_run_name(h, sc, i, lim));
+	/* past the colon (and a space): the value of an ordinary header or of Host goes on
+	 * in the same call (the step leaving H_VALUE_OWS reads its first byte as a value byte) */
+	if (h->st != H_VALUE_OWS || h->hkind >= HK_CL || n >= lim)
+		return n;
+	c = L7_RUN_BYTE(sc, i, n);
+	if (c <= ' ' || c == 0x7f)
+		return n;
+	h->st = H_VALUE;
+	return n + l7_run_value_g(h, sc, i + n, lim - n);
 }
 
 /* st == H_TARGET, no escape pending, started (not with '*') or starting with '/':

@@ -130,7 +130,6 @@ struct l7_scratch {
 	__u8 dir;
 	__u8 pad2[3];
 	__u32 forget;	/* see l7_forget (l7_scan.h) */
-	struct l7_flow_key key;
 	/* the packet being scanned: events are built from it only when one is sent */
 	struct l7_pkt pkt;
 	struct l7_flow nf;	/* a new flow entry under construction */

@@ -38,6 +38,15 @@ static __always_inline void l7_key(struct l7_flow_key *k, const struct l7_pkt *p
 	k->pad = 0;
 }
 
+/* per-cpu scratch, looked up only by the paths that use it (not by replies, pure acks
+ * and body segments) */
+static __always_inline struct l7_scratch *l7_scratch_get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&scratch, &zero);
+}
+
 /* connection decision for a packet entering the policy direction `dir` */
 static __always_inline void l7_ask(struct l7_conn_q *q, const struct l7_pkt *p, __u8 dir)
 {
@@ -65,10 +74,12 @@ static __always_inline void l7_ev_conn(struct __sk_buff *skb, const struct l7_pk
 }
 
 /* first packet of a flow (tcp syn, first udp datagram, or mid-stream) */
-static __attribute__((noinline)) int l7_new_flow(struct l7_scratch *sc, struct __sk_buff *skb, const struct l7_pkt *p, __u8 dir)
+static __attribute__((noinline)) int l7_new_flow(struct __sk_buff *skb, const struct l7_pkt *p, __u8 dir,
+						   const struct l7_flow_key *key)
 {
 	struct l7_conn_q q = {};
-	struct l7_flow *f = &sc->nf;	/* built in scratch: the stack is too small */
+	struct l7_scratch *sc = l7_scratch_get();
+	struct l7_flow *f;
 	int syn = p->proto == IPPROTO_TCP && (p->flags & (L7_TH_SYN | L7_TH_ACK)) == L7_TH_SYN;
 
 	l7_ask(&q, p, dir);
@@ -86,6 +97,9 @@ static __attribute__((noinline)) int l7_new_flow(struct l7_scratch *sc, struct _
 	 * for) is judged alone, so it cannot make the peer's packets look like replies */
 	if (p->odd || (p->proto == IPPROTO_TCP && !syn))
 		return TC_ACT_OK;
+	if (!sc)
+		return TC_ACT_SHOT;
+	f = &sc->nf;	/* built in scratch: the stack is too small */
 	__builtin_memset(f, 0, sizeof(*f));
 	f->kind = q.kind;
 	f->family = p->family;
@@ -98,15 +112,15 @@ static __attribute__((noinline)) int l7_new_flow(struct l7_scratch *sc, struct _
 	for (int w = 0; w < L7_RULE_WORDS; w++)
 		f->l7rules[w] = q.rules[w];
 	l7_h1_next(&f->h1);
-	bpf_map_update_elem(&flows, &sc->key, f, BPF_ANY);
+	bpf_map_update_elem(&flows, key, f, BPF_ANY);
 	return TC_ACT_OK;
 }
 
 /* client bytes of an l7 flow: the stream rule, then the framer */
-static __always_inline int l7_stream(struct __sk_buff *skb, struct l7_scratch *sc, struct l7_flow *f,
-				     const struct l7_pkt *p, __u8 dir)
+static __always_inline int l7_stream(struct __sk_buff *skb, struct l7_flow *f, const struct l7_pkt *p, __u8 dir)
 {
-	struct l7_scan_ctx c = { .skb = skb, .f = f, .sc = sc };
+	struct l7_scan_ctx c = { .skb = skb, .f = f };
+	struct l7_scratch *sc;
 	__u32 start, fresh;
 
 	if (p->payload_len == 0)
@@ -126,6 +140,10 @@ static __always_inline int l7_stream(struct __sk_buff *skb, struct l7_scratch *s
 			l7_h1_next(&f->h1);
 		return TC_ACT_OK;
 	}
+	sc = l7_scratch_get();
+	if (!sc)
+		return TC_ACT_SHOT;
+	c.sc = sc;
 	sc->pkt = *p;
 	sc->dir = dir;
 	sc->payload_off = p->payload_off;
@@ -185,8 +203,7 @@ static __attribute__((noinline)) int l7_repolicy(struct __sk_buff *skb, const st
 
 __attribute__((noinline)) int l7_handle(struct __sk_buff *skb, __u32 dir)
 {
-	__u32 zero = 0;
-	struct l7_scratch *sc;
+	struct l7_flow_key k;
 	struct l7_flow *f;
 	struct l7_pkt p;
 
@@ -194,13 +211,10 @@ __attribute__((noinline)) int l7_handle(struct __sk_buff *skb, __u32 dir)
 		return TC_ACT_OK;
 	if (l7_parse(skb, &p))
 		return TC_ACT_OK;	/* not ip: not ours to judge */
-	sc = bpf_map_lookup_elem(&scratch, &zero);
-	if (!sc)
-		return TC_ACT_SHOT;
-	l7_key(&sc->key, &p, 0, dir);
+	l7_key(&k, &p, 0, dir);
 	if (p.odd || (p.proto != IPPROTO_TCP && p.proto != IPPROTO_UDP))
-		return l7_new_flow(sc, skb, &p, dir);
-	f = bpf_map_lookup_elem(&flows, &sc->key);
+		return l7_new_flow(skb, &p, dir, &k);
+	f = bpf_map_lookup_elem(&flows, &k);
 	if (!f) {
 		struct l7_flow_key rk;
 
@@ -215,11 +229,11 @@ __attribute__((noinline)) int l7_handle(struct __sk_buff *skb, __u32 dir)
 				return l7_drop(skb, &p, dir, f, L7_REASON_FLOW_DENIED);
 			return TC_ACT_OK;
 		}
-		return l7_new_flow(sc, skb, &p, dir);
+		return l7_new_flow(skb, &p, dir, &k);
 	}
 	/* a fresh syn re-decides (port reuse, policy swap) */
 	if (p.proto == IPPROTO_TCP && (p.flags & (L7_TH_SYN | L7_TH_ACK)) == L7_TH_SYN)
-		return l7_new_flow(sc, skb, &p, dir);
+		return l7_new_flow(skb, &p, dir, &k);
 	if (f->policy != L7_POLICY_ID) {
 		int act = l7_repolicy(skb, &p, dir, f);
 
@@ -232,7 +246,7 @@ __attribute__((noinline)) int l7_handle(struct __sk_buff *skb, __u32 dir)
 	case L7_FLOW_L7:
 		if (p.proto != IPPROTO_TCP)
 			return l7_drop(skb, &p, dir, f, L7_REASON_UNSUPPORTED);
-		return l7_stream(skb, sc, f, &p, dir);
+		return l7_stream(skb, f, &p, dir);
 	default:
 		return l7_drop(skb, &p, dir, f, L7_REASON_FLOW_DENIED);
 	}

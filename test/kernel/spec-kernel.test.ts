@@ -73,8 +73,9 @@ describe('kernel == simulator == oracle on every spec case', { skip }, () => {
   specs.forEach((spec, i) => {
     const ir = irs[i]!;
     const name = spec.file.split('/').pop() ?? spec.file;
-    it(name, { skip: typeof ir === 'string' ? ir : false }, () => {
-      if (typeof ir === 'string') return;
+    it(name, () => {
+      // a policy with named ports cannot become an endpoint-agnostic object: compile says so
+      if (typeof ir === 'string') return assert.match(ir, /^named ports need the inventory/);
       const w = loadWorld(ir, objects.get(i)!, spec.inventory, worldIps(spec));
       try {
         let ran = 0;

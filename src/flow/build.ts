@@ -25,6 +25,8 @@ export interface FlowRecord {
   /** the decision was taken by a deny rule (POLICY_DENY) rather than default deny */
   readonly denyRule: boolean;
   readonly direction: Direction;
+  /** L4 protocol; default TCP. Others (ICMP...) get no l4 section. */
+  readonly protocol?: 'TCP' | 'UDP' | 'SCTP' | 'OTHER';
   readonly isReply: boolean;
   readonly tcpFlags?: Readonly<Record<string, boolean>>;
   readonly request?: HttpRequest;
@@ -48,7 +50,7 @@ export function flowMessage(r: FlowRecord) {
     verdict: r.allowed ? 1 : 2,
     ...(r.allowed ? {} : { dropReason: r.denyRule ? DROP_REASON.policyDeny : DROP_REASON.policyDenied, dropReasonDesc: r.denyRule ? DROP_REASON.policyDeny : DROP_REASON.policyDenied }),
     IP: { source: r.src.ip, destination: r.dst.ip, ipVersion: r.src.ip.includes(':') ? 2 : 1 },
-    l4: { protocol: { case: 'TCP', value: { sourcePort: r.src.port, destinationPort: r.dst.port, ...(r.tcpFlags ? { flags: r.tcpFlags } : {}) } } },
+    ...layer4(r),
     source: endpointMessage(r.src.peer),
     destination: endpointMessage(r.dst.peer),
     Type: l7 ? 2 : 1,
@@ -60,6 +62,14 @@ export function flowMessage(r: FlowRecord) {
     Summary: r.summary ?? summary(r),
     [r.allowed ? allowedKey : deniedKey]: policyList,
   } as never);
+}
+
+function layer4(r: FlowRecord) {
+  const proto = r.protocol ?? 'TCP';
+  if (proto === 'OTHER') return {};
+  const ports = { sourcePort: r.src.port, destinationPort: r.dst.port };
+  const value = proto === 'TCP' && r.tcpFlags ? { ...ports, flags: r.tcpFlags } : ports;
+  return { l4: { protocol: { case: proto, value } } };
 }
 
 function layer7(r: FlowRecord) {
@@ -112,6 +122,7 @@ function uniquePolicies(refs: readonly RuleRef[]) {
 }
 
 function summary(r: FlowRecord): string {
+  if (r.kind === 'l3l4' && (r.protocol ?? 'TCP') !== 'TCP') return r.protocol === 'OTHER' ? 'IP' : (r.protocol ?? 'TCP');
   if (r.kind === 'l3l4') {
     const flags = Object.entries(r.tcpFlags ?? {}).filter(([, v]) => v).map(([k]) => k).join(', ');
     return `TCP Flags: ${flags}`;

@@ -61,6 +61,10 @@ function ruleRefs(ctx: ObserveContext, ev: RawEvent): RuleRef[] {
   return r ? [{ policy: r.policy, namespace: r.namespace, section: r.section, source: r.source, text: '' }] : [];
 }
 
+function protocolOf(proto: number): FlowRecord['protocol'] {
+  return proto === 6 ? 'TCP' : proto === 17 ? 'UDP' : proto === 132 ? 'SCTP' : 'OTHER';
+}
+
 export function observe(ctx: ObserveContext, ev: RawEvent): Observed {
   const srcIp = addrOf(ev.saddr, ev.family);
   const dstIp = addrOf(ev.daddr, ev.family);
@@ -72,7 +76,7 @@ export function observe(ctx: ObserveContext, ev: RawEvent): Observed {
     timeNs: ev.ts_ns + ctx.clockOffsetNs, nodeName: ctx.nodeName,
     src: { ip: srcIp, port: ev.sport, peer: src }, dst: { ip: dstIp, port: ev.dport, peer: dst },
     allowed, denyRule: ev.reason === REASON.POLICY_DENY, direction: ev.dir === POLICY_DIR.EGRESS ? 'egress' : 'ingress',
-    tcpFlags: tcpFlagsOf(ev.tcp_flags), policies,
+    protocol: protocolOf(ev.proto), ...(ev.proto === 6 ? { tcpFlags: tcpFlagsOf(ev.tcp_flags) } : {}), policies,
   } as const;
   const pair = `${describePeer(src)} -> ${describePeer(dst)}:${ev.dport}`;
   const source = policies.map((p) => p.source).join(',') || '-';

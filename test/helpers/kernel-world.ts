@@ -7,24 +7,22 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lower } from '../../codegen/ir/lower.ts';
-import { selectorBits } from '../../codegen/ir/eval.ts';
 import type { PolicyIR } from '../../codegen/ir/types.ts';
 import { emitObject, emitObjectAsync } from '../../codegen/emit/index.ts';
 import { openLibbpf } from '../../src/loader/libbpf.ts';
 import { loadObject, type LoadedObject } from '../../src/loader/object.ts';
-import { clearMap, fillIpcache, fillSelectors, type IpcacheEntry, type SelectorBits } from '../../src/loader/maps.ts';
+import { clearMap, fillIpcache, fillSelectors } from '../../src/loader/maps.ts';
+import { planMaps } from '../../src/loader/plan.ts';
 import { PacketRunner, TC_ACT, type ProgName } from '../../src/loader/testrun.ts';
 import { EVENT_KIND, REASON, strictRuleOf, type RawEvent } from '../../src/loader/event.generated.ts';
 import { RESERVED_IDENTITY, type Inventory } from '../../src/endpoints/types.ts';
 import type { Policy } from '../../src/policy/types.ts';
 import type { PeerRef } from '../../src/verdict/peers.ts';
-import { parseIp } from '../../src/net/ip.ts';
 import { replaySync, tcpConn, type FixturePacket, type PacketActionKind } from '../../sim/index.ts';
 import { oracleJudge, type OracleRequestVerdict } from '../../src/replay/judge.ts';
 import { records } from './spec-packets.ts';
 
 /** Cilium's first local (CIDR) identity: world addresses a policy names get their own. */
-const FIRST_CIDR_IDENTITY = 16777217;
 
 export interface KernelWorld {
   readonly ir: PolicyIR;
@@ -47,27 +45,6 @@ function peerIdentity(p: PeerRef, worldIds: ReadonlyMap<string, number>): number
 }
 
 /** ipcache and selector entries: every inventory address, and one identity per named world address. */
-export function worldMaps(ir: PolicyIR, inv: Inventory, worldIps: readonly string[]): { ipcache: IpcacheEntry[]; selectors: SelectorBits[] } {
-  const ipcache: IpcacheEntry[] = [];
-  const bits = new Map<number, number[]>();
-  const add = (p: PeerRef, id: number) => {
-    if (p.ip) ipcache.push({ cidr: p.ip.text, identity: id });
-    if (!bits.has(id)) bits.set(id, [...selectorBits(ir, p)].sort((a, b) => a - b));
-  };
-  for (const ep of inv.endpoints) for (const ip of ep.ips) add({ kind: 'endpoint', endpoint: ep, ip }, ep.identity);
-  for (const r of inv.reserved) for (const ip of r.ips) add({ kind: 'reserved', entity: r.entity, ip }, RESERVED_IDENTITY[r.entity]);
-  bits.set(RESERVED_IDENTITY.world, [...selectorBits(ir, { kind: 'world', ip: null })]);
-  [...new Set(worldIps)].forEach((text, i) => {
-    const ip = parseIp(text);
-    if (ip) add({ kind: 'world', ip }, FIRST_CIDR_IDENTITY + i);
-  });
-  return { ipcache, selectors: [...bits].map(([identity, selectors]) => ({ identity, selectors })) };
-}
-
-export function worldIdentities(worldIps: readonly string[]): Map<string, number> {
-  return new Map([...new Set(worldIps)].map((ip, i) => [ip, FIRST_CIDR_IDENTITY + i]));
-}
-
 /** lower -> emit (into `dir`) -> load -> fill maps. */
 export function buildWorld(policies: readonly Policy[], inv: Inventory, worldIps: readonly string[], dir?: string): KernelWorld {
   const ir = lower(policies);
@@ -90,15 +67,20 @@ export async function buildObjects(irs: readonly PolicyIR[], dir: string, parall
   return paths;
 }
 
-/** Loads a built object and fills ipcache/selectors from the inventory. */
-export function loadWorld(ir: PolicyIR, objectPath: string, inv: Inventory, worldIps: readonly string[]): KernelWorld {
+/** Loads a built object and fills ipcache/selectors from the inventory with the deploy plan. */
+export function loadWorld(ir: PolicyIR, objectPath: string, inv: Inventory, _worldIps: readonly string[] = []): KernelWorld {
   const obj = loadObject(openLibbpf(), objectPath);
-  const maps = worldMaps(ir, inv, worldIps);
+  const maps = planMaps(ir.selectors, inv);
   fillIpcache(obj, maps.ipcache);
   fillSelectors(obj, maps.selectors);
+  return { ir, ...runnerFor(obj) };
+}
+
+/** A test-run driver over a loaded object: reset forgets flows and pending events. */
+export function runnerFor(obj: LoadedObject): { obj: LoadedObject; runner: PacketRunner; reset(): void; close(): void } {
   const runner = new PacketRunner(obj);
   return {
-    ir, obj, runner,
+    obj, runner,
     reset: () => {
       clearMap(obj, 'flows');
       runner.events();

@@ -7,10 +7,11 @@ import type { PolicyIR } from '../../codegen/ir/types.ts';
 import { emitObject, clangAvailable } from '../../codegen/emit/index.ts';
 import { openLibbpf } from '../../src/loader/libbpf.ts';
 import { loadObject, type LoadedObject } from '../../src/loader/object.ts';
-import { clearMap, fillIpcache, fillSelectors } from '../../src/loader/maps.ts';
+import { fillIpcache, fillSelectors } from '../../src/loader/maps.ts';
 import { PacketRunner, type ProgName, type RunResult } from '../../src/loader/testrun.ts';
 import { TcpConn } from '../../sim/builder/tcp-conn.ts';
 import { ADDR, ID, SEL } from '../emit/ir-fixtures.ts';
+import { runnerFor } from '../helpers/kernel-world.ts';
 
 /** Why kernel tests cannot run here, or null. Under CI=true this throws instead (never skip in CI). */
 export function kernelSkip(): string | false {
@@ -56,18 +57,7 @@ export function loadScenario(ir: PolicyIR): Scenario {
     const built = emitObject(ir, dir);
     const obj = loadObject(openLibbpf(), built.objectPath);
     fillStandard(obj);
-    const runner = new PacketRunner(obj);
-    return {
-      obj, runner,
-      reset: () => {
-        clearMap(obj, 'flows');
-        runner.events();
-      },
-      close: () => {
-        runner.close();
-        obj.close();
-      },
-    };
+    return runnerFor(obj);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -97,7 +97,7 @@ export class PcapCursor implements RecordCursor {
     const frac = u32(c, r.start + 4, h.le);
     const orig = u32(c, r.start + 12, h.le);
     r.skip(16 + incl);
-    if (this.rec) return this.rec.set(h.linkType, c.subarray(at, at + incl), orig, offset, 0, this.conv, sec, frac);
+    if (this.rec) return this.rec.set(h.linkType, c, at, incl, orig, offset, 0, this.conv, sec, frac);
     return plainRecord(h.linkType, c.slice(at, at + incl), orig, offset, 0, this.conv, sec, frac);
   }
 

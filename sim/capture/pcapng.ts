@@ -168,7 +168,7 @@ function packetBlock(
   }
   // a simple packet block has no timestamp
   const conv = type === BT_SPB ? null : iface;
-  if (reuse) return reuse.set(iface.linkType, b.subarray(dataAt, dataAt + capLen), origLen, offset, ifId, conv, hi, lo);
+  if (reuse) return reuse.set(iface.linkType, b, dataAt, capLen, origLen, offset, ifId, conv, hi, lo);
   return plainRecord(iface.linkType, b.slice(dataAt, dataAt + capLen), origLen, offset, ifId, conv, hi, lo);
 }
 

@@ -10,7 +10,11 @@ export interface TsConverter {
 
 export class ReusedRecord implements CaptureRecord {
   linkType = 0;
-  data: Uint8Array = new Uint8Array(0);
+  /** The frame is buf[at, at + len): the replay reads it in place, without a view object per record. */
+  buf: Uint8Array = new Uint8Array(0);
+  at = 0;
+  len = 0;
+  private view: Uint8Array | null = null;
   origLen = 0;
   offset = 0;
   interfaceId = 0;
@@ -19,13 +23,20 @@ export class ReusedRecord implements CaptureRecord {
   private conv: TsConverter | null = null;
   private cached: bigint | null = null;
 
+  get data(): Uint8Array {
+    return (this.view ??= this.buf.subarray(this.at, this.at + this.len));
+  }
+
   get ts(): bigint {
     return (this.cached ??= this.conv ? this.conv.toNs(this.hi, this.lo) : 0n);
   }
 
-  set(linkType: number, data: Uint8Array, origLen: number, offset: number, interfaceId: number, conv: TsConverter | null, hi: number, lo: number): this {
+  set(linkType: number, buf: Uint8Array, at: number, len: number, origLen: number, offset: number, interfaceId: number, conv: TsConverter | null, hi: number, lo: number): this {
     this.linkType = linkType;
-    this.data = data;
+    this.buf = buf;
+    this.at = at;
+    this.len = len;
+    this.view = null;
     this.origLen = origLen;
     this.offset = offset;
     this.interfaceId = interfaceId;

@@ -10,13 +10,17 @@ export type { DecodeErrorReason, DecodeStatus } from './view.ts';
 
 export const IPPROTO_TCP = 6;
 
-export function decodeInto(v: PacketView, linkType: number, d: Uint8Array): DecodeStatus {
+/**
+ * Decodes the frame d[start, limit) (default: all of d). Offsets in the view (payloadOff, src6,
+ * ...) index d itself, so a record can be decoded in place in the reader's buffer.
+ */
+export function decodeInto(v: PacketView, linkType: number, d: Uint8Array, start = 0, limit = d.length): DecodeStatus {
   v.reset(d);
-  const l3 = decodeLink(v, linkType, d);
+  const l3 = decodeLink(v, linkType, d, start, limit);
   if (l3 < 0) return v.status;
   let end: number;
-  if (v.etherType === ETH_IPV4) end = decodeIpv4(v, d, l3);
-  else if (v.etherType === ETH_IPV6) end = decodeIpv6(v, d, l3);
+  if (v.etherType === ETH_IPV4) end = decodeIpv4(v, d, l3, limit);
+  else if (v.etherType === ETH_IPV6) end = decodeIpv6(v, d, l3, limit);
   else return (v.status = 'not-ip');
   if (end < 0) return v.status;
   if (v.proto !== IPPROTO_TCP) return (v.status = 'not-tcp');

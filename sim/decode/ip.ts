@@ -8,16 +8,16 @@ const EXT_AH = 51;
 const EXT_NONE = 59;
 const EXT_DSTOPTS = 60;
 
-/** Returns the end of the IP payload (exclusive), or -1 with status set. */
-export function decodeIpv4(v: PacketView, d: Uint8Array, off: number): number {
-  if (off + 20 > d.length) return fail(v, 'truncated-ip');
+/** Returns the end of the IP payload (exclusive), or -1 with status set. The frame ends at `limit`. */
+export function decodeIpv4(v: PacketView, d: Uint8Array, off: number, limit: number): number {
+  if (off + 20 > limit) return fail(v, 'truncated-ip');
   const vihl = d[off]!;
   const ihl = (vihl & 0x0f) * 4;
   if (vihl >> 4 !== 4 || ihl < 20) return fail(v, 'bad-ip-header');
   const total = (d[off + 2]! << 8) | d[off + 3]!;
   if (total < ihl) return fail(v, 'bad-ip-header');
   // a shorter capture than the IP length means the snaplen cut the packet: bytes unknown
-  if (off + total > d.length) return fail(v, 'truncated-ip');
+  if (off + total > limit) return fail(v, 'truncated-ip');
   v.ipVersion = 4;
   v.ipOff = off;
   v.proto = d[off + 9]!;
@@ -32,12 +32,12 @@ export function decodeIpv4(v: PacketView, d: Uint8Array, off: number): number {
   return off + total;
 }
 
-export function decodeIpv6(v: PacketView, d: Uint8Array, off: number): number {
-  if (off + 40 > d.length) return fail(v, 'truncated-ip');
+export function decodeIpv6(v: PacketView, d: Uint8Array, off: number, limit: number): number {
+  if (off + 40 > limit) return fail(v, 'truncated-ip');
   if (d[off]! >> 4 !== 6) return fail(v, 'bad-ip-header');
   const plen = (d[off + 4]! << 8) | d[off + 5]!;
   const end = off + 40 + plen;
-  if (end > d.length) return fail(v, 'truncated-ip');
+  if (end > limit) return fail(v, 'truncated-ip');
   v.ipVersion = 6;
   v.ipOff = off;
   v.src6 = off + 8;

@@ -15,40 +15,44 @@ function familyToEtherType(f: number): number {
   return 0;
 }
 
-/** Sets v.etherType and returns the L3 offset, or -1 after v.fail(). */
-export function decodeLink(v: PacketView, linkType: number, d: Uint8Array): number {
+/**
+ * Sets v.etherType and returns the L3 offset (an index into d), or -1 after v.fail(). The frame
+ * is d[s, end): the replay decodes records in place in the reader's buffer.
+ */
+export function decodeLink(v: PacketView, linkType: number, d: Uint8Array, s: number, end: number): number {
+  const n = end - s;
   switch (linkType) {
     case LINKTYPE.ETHERNET:
-      if (d.length < 14) return fail(v);
-      return vlanWalk(v, d, 12);
+      if (n < 14) return fail(v);
+      return vlanWalk(v, d, s + 12, end);
     case LINKTYPE.NULL:
     case LINKTYPE.LOOP: {
-      if (d.length < 4) return fail(v);
+      if (n < 4) return fail(v);
       // the family is in the capturing host's byte order (NULL) or network order (LOOP): accept both
-      const le = d[0]! | (d[1]! << 8) | (d[2]! << 16) | (d[3]! << 24);
-      const be = (d[0]! << 24) | (d[1]! << 16) | (d[2]! << 8) | d[3]!;
+      const le = d[s]! | (d[s + 1]! << 8) | (d[s + 2]! << 16) | (d[s + 3]! << 24);
+      const be = (d[s]! << 24) | (d[s + 1]! << 16) | (d[s + 2]! << 8) | d[s + 3]!;
       v.etherType = familyToEtherType(le) || familyToEtherType(be);
-      return 4;
+      return s + 4;
     }
     case LINKTYPE.RAW:
     case LINKTYPE.RAW_12:
     case LINKTYPE.RAW_14:
-      if (d.length < 1) return fail(v);
-      v.etherType = d[0]! >> 4 === 4 ? ETH_IPV4 : d[0]! >> 4 === 6 ? ETH_IPV6 : 0;
-      return 0;
+      if (n < 1) return fail(v);
+      v.etherType = d[s]! >> 4 === 4 ? ETH_IPV4 : d[s]! >> 4 === 6 ? ETH_IPV6 : 0;
+      return s;
     case LINKTYPE.IPV4:
       v.etherType = ETH_IPV4;
-      return 0;
+      return s;
     case LINKTYPE.IPV6:
       v.etherType = ETH_IPV6;
-      return 0;
+      return s;
     case LINKTYPE.LINUX_SLL:
-      if (d.length < 16) return fail(v);
-      return vlanWalk(v, d, 14);
+      if (n < 16) return fail(v);
+      return vlanWalk(v, d, s + 14, end);
     case LINKTYPE.LINUX_SLL2:
-      if (d.length < 20) return fail(v);
-      v.etherType = (d[0]! << 8) | d[1]!;
-      return vlanTags(v, d, 20);
+      if (n < 20) return fail(v);
+      v.etherType = (d[s]! << 8) | d[s + 1]!;
+      return vlanTags(v, d, s + 20, end);
     default:
       v.fail('unknown-link-type');
       return -1;
@@ -61,14 +65,14 @@ function fail(v: PacketView): number {
 }
 
 /** Reads the ethertype at `at` and walks 802.1Q / 802.1ad tags. */
-function vlanWalk(v: PacketView, d: Uint8Array, at: number): number {
+function vlanWalk(v: PacketView, d: Uint8Array, at: number, end: number): number {
   v.etherType = (d[at]! << 8) | d[at + 1]!;
-  return vlanTags(v, d, at + 2);
+  return vlanTags(v, d, at + 2, end);
 }
 
-function vlanTags(v: PacketView, d: Uint8Array, off: number): number {
+function vlanTags(v: PacketView, d: Uint8Array, off: number, end: number): number {
   while (v.etherType === ETH_VLAN || v.etherType === ETH_QINQ || v.etherType === ETH_QINQ_OLD) {
-    if (off + 4 > d.length) return fail(v);
+    if (off + 4 > end) return fail(v);
     v.vlans.push(((d[off]! << 8) | d[off + 1]!) & 0x0fff);
     v.etherType = (d[off + 2]! << 8) | d[off + 3]!;
     off += 4;

@@ -1,89 +1,84 @@
-// Where a request's URL and header pieces lie in its raw head, collected from llhttp callbacks
-// as numbers only (a field or value may arrive in several pieces across segments). Strings are
-// built later, only if someone reads them: the oracle judge reparses the raw head itself, so
-// in `l7bpf replay` they are never built (this was ~40% of the per-request cost).
-import type { Llhttp } from './llhttp.ts';
+// A request's URL and header pieces, recovered from its raw head only when someone reads them.
+// The streaming parser runs llhttp without piece callbacks (one WASM->JS call per URL, name
+// and value piece cost more than the rest of the request); the oracle judge reparses the raw
+// head itself and never reads these, so in `l7bpf replay` they are never built. The decode
+// reruns llhttp (the same strict parser, so the same pieces) over the head bytes.
+import { ERR_PAUSED, TYPE_REQUEST, llhttp, type Llhttp, type LlhttpHandler } from './llhttp.ts';
 import type { BodyFraming } from '../replay/types.ts';
 
-export const SPAN_URL = 0;
-export const SPAN_FIELD = 1;
-export const SPAN_VALUE = 2;
+export interface HeadFields {
+  readonly target: string;
+  readonly headers: [string, string][];
+}
+
+/** Collects llhttp's pieces of one head; a name piece after a value piece starts a new pair. */
+class FieldCollector implements LlhttpHandler {
+  url = '';
+  headers: [string, string][] = [];
+  private field = '';
+  private value = '';
+  private inValue = false;
+  constructor(private readonly ll: Llhttp) {}
+
+  finish(): HeadFields {
+    if (this.inValue || this.field) this.headers.push([this.field, this.value]);
+    return { target: this.url, headers: this.headers };
+  }
+
+  onUrl(at: number, len: number): number {
+    this.url += this.ll.latin1(at, len);
+    return 0;
+  }
+  onHeaderField(at: number, len: number): number {
+    if (this.inValue) {
+      this.headers.push([this.field, this.value]);
+      this.field = this.value = '';
+      this.inValue = false;
+    }
+    this.field += this.ll.latin1(at, len);
+    return 0;
+  }
+  onHeaderValue(at: number, len: number): number {
+    this.inValue = true;
+    this.value += this.ll.latin1(at, len);
+    return 0;
+  }
+  // the head ends here: stop before any body bytes
+  onHeadersComplete(): number { return ERR_PAUSED; }
+  onMessageBegin(): number { return 0; }
+  onStatus(): number { return 0; }
+  onBody(): number { return 0; }
+  onMessageComplete(): number { return 0; }
+}
+
+let decoder = 0;
+let input = 0;
+let inputSize = 0;
 
 /**
- * Flat triples [kind, offset in head, length]. A piece that lies beyond the bytes kept in the
- * head (a head over the inspection limit) is decoded at once and stored in `strs`; its offset
- * is then -1 - index into strs.
+ * Target and [name, value] pairs of a complete request head that llhttp accepted. Leading empty
+ * lines (part of the head, skipped by llhttp) are skipped here too, so a fresh parser sees
+ * exactly the bytes the streaming one gave pieces for.
  */
-export interface HeadSpans {
-  readonly spans: number[];
-  readonly strs: string[] | null;
-}
-
-export class SpanCollector {
-  spans: number[] = [];
-  strs: string[] | null = null;
-
-  clear(): void {
-    this.spans = [];
-    this.strs = null;
+export function decodeHead(head: Uint8Array): HeadFields {
+  const ll = llhttp();
+  let from = 0;
+  while (from < head.length && (head[from] === 13 || head[from] === 10)) from++;
+  const n = head.length - from;
+  // its own parser (every callback) and input buffer: a decode may run while another parser's
+  // input is loaded (a judge reading the target between two pipelined requests)
+  if (!decoder) decoder = ll.alloc(TYPE_REQUEST);
+  if (n > inputSize) {
+    if (input) ll.x.free(input);
+    inputSize = Math.max(4096, n);
+    input = ll.x.malloc(inputSize);
   }
-
-  /** Records a piece at head offset `off`; `keep` = bytes of the head that will be kept. */
-  add(ll: Llhttp, kind: number, at: number, len: number, off: number, keep: number): void {
-    if (off + len <= keep) {
-      this.spans.push(kind, off, len);
-      return;
-    }
-    const strs = (this.strs ??= []);
-    this.spans.push(kind, -1 - strs.length, len);
-    strs.push(ll.latin1(at, len));
-  }
-
-  take(): HeadSpans {
-    const out = { spans: this.spans, strs: this.strs };
-    this.clear();
-    return out;
-  }
-}
-
-function piece(head: Uint8Array, s: HeadSpans, off: number, len: number): string {
-  if (off < 0) return s.strs![-1 - off]!;
-  return Buffer.from(head.buffer, head.byteOffset + off, len).toString('latin1');
-}
-
-/** The request-target: all URL pieces joined. */
-export function urlOf(head: Uint8Array, s: HeadSpans): string {
-  let url = '';
-  const a = s.spans;
-  for (let i = 0; i < a.length; i += 3) if (a[i] === SPAN_URL) url += piece(head, s, a[i + 1]!, a[i + 2]!);
-  return url;
-}
-
-/** [name, value] pairs in order; a name piece after a value piece starts a new pair. */
-export function headersOf(head: Uint8Array, s: HeadSpans): [string, string][] {
-  const out: [string, string][] = [];
-  let field = '';
-  let value = '';
-  let inValue = false;
-  const a = s.spans;
-  for (let i = 0; i < a.length; i += 3) {
-    const kind = a[i];
-    if (kind === SPAN_URL) continue;
-    const text = piece(head, s, a[i + 1]!, a[i + 2]!);
-    if (kind === SPAN_FIELD) {
-      if (inValue) {
-        out.push([field, value]);
-        field = value = '';
-        inValue = false;
-      }
-      field += text;
-    } else {
-      inValue = true;
-      value += text;
-    }
-  }
-  if (inValue || field) out.push([field, value]);
-  return out;
+  ll.refresh();
+  ll.mem.set(head.subarray(from), input);
+  const c = new FieldCollector(ll);
+  ll.execute(decoder, c, input, n);
+  ll.x.llhttp_reset(decoder);
+  return c.finish();
 }
 
 export function framingOf(headers: readonly (readonly [string, string])[]): BodyFraming {

@@ -85,6 +85,35 @@ export class Llhttp {
     this.x._initialize();
     this.mem = Buffer.from(this.x.memory.buffer) as Latin1Buffer;
     this.structOk = probeLayout(this);
+    const lean = this.structOk ? probeLean(this) : null;
+    this.leanRequest = lean?.request ?? 0;
+    this.leanResponse = lean?.response ?? 0;
+  }
+
+  /**
+   * llhttp_settings_t copies with only the callbacks the replay acts on (0 = the build's
+   * settings, every callback). Each JS callback is a WASM->JS transition; a request head has
+   * about 15 URL / header-name / header-value pieces, so the lean settings save most of the
+   * calls. llhttp still checks every byte; the pieces are recovered later from the head
+   * bytes, only when read (head-fields.ts).
+   */
+  private readonly leanRequest: number;
+  private readonly leanResponse: number;
+
+  /** True when parsers from allocLean() call back only at head end and message end. */
+  get lean(): boolean {
+    return this.leanRequest !== 0;
+  }
+
+  /**
+   * A parser whose settings call back only onHeadersComplete and (requests) onMessageComplete;
+   * without a usable settings layout, a normal parser (every callback; handlers ignore pieces).
+   */
+  allocLean(type: number): number {
+    const p = this.alloc(type);
+    const s = type === TYPE_REQUEST ? this.leanRequest : this.leanResponse;
+    if (s) this.mem.writeUInt32LE(s, p + OFF_SETTINGS);
+    return p;
   }
 
   /**
@@ -115,7 +144,8 @@ export class Llhttp {
     const m = this.mem;
     const flags = m[p + OFF_FLAGS]! | (m[p + OFF_FLAGS + 1]! << 8);
     if ((flags & F_CONTENT_LENGTH) === 0 || (flags & (F_CHUNKED | F_TRANSFER_ENCODING)) !== 0) return -1;
-    return m.readUInt32LE(p + OFF_CONTENT_LENGTH) + m.readUInt32LE(p + OFF_CONTENT_LENGTH + 4) * 2 ** 32;
+    // byte reads, not readUInt32LE: Buffer's readers are slow until optimised (cold replay)
+    return u32le(m, p + OFF_CONTENT_LENGTH) + u32le(m, p + OFF_CONTENT_LENGTH + 4) * 2 ** 32;
   }
 
   /** Copies data into the module's input buffer; returns its pointer. */
@@ -133,10 +163,11 @@ export class Llhttp {
 
   /** Runs the parser `p` on [ptr, ptr+len) with `h` receiving callbacks. */
   execute(p: number, h: LlhttpHandler, ptr: number, len: number): number {
+    // a callback may run another parser (a request's fields decoded while a response is parsed)
+    const outer = this.current;
     this.current = h;
-    // llhttp does not allocate while executing, so the memory view stays valid
     const ret = this.x.llhttp_execute(p, ptr, len);
-    this.current = null;
+    this.current = outer;
     return ret;
   }
 
@@ -171,9 +202,14 @@ const OFF_METHOD = 41;
 const OFF_MAJOR = 42;
 const OFF_MINOR = 43;
 const OFF_FLAGS = 50;
+const OFF_SETTINGS = 56;
 const F_CHUNKED = 0x08;
 const F_CONTENT_LENGTH = 0x20;
 const F_TRANSFER_ENCODING = 0x200;
+
+function u32le(m: Uint8Array, i: number): number {
+  return (m[i]! | (m[i + 1]! << 8) | (m[i + 2]! << 16)) + m[i + 3]! * 0x1000000;
+}
 
 /** Parses two known messages and compares the struct reads with llhttp's own getters. */
 function probeLayout(ll: Llhttp): boolean {
@@ -198,6 +234,50 @@ function probeLayout(ll: Llhttp): boolean {
   probe(TYPE_RESPONSE, 'HTTP/1.1 299 OK\r\nTransfer-Encoding: chunked\r\n\r\n', (p) =>
     m().readUInt16LE(p + 52) === 299 && (m().readUInt16LE(p + OFF_FLAGS) & (F_CHUNKED | F_TRANSFER_ENCODING)) === (F_CHUNKED | F_TRANSFER_ENCODING));
   return ok;
+}
+
+// llhttp_settings_t (llhttp 9): 25 callback slots, each a WASM function-table index (0 = none)
+const SETTINGS_SLOTS = 25;
+const SLOT_HEADERS_COMPLETE = 10;
+const SLOT_MESSAGE_COMPLETE = 12;
+
+/** A copy of the build's settings keeping only the callback slots `keep`. */
+function settingsCopy(ll: Llhttp, keep: readonly number[]): number {
+  const p = ll.alloc(TYPE_REQUEST);
+  const def = ll.mem.readUInt32LE(p + OFF_SETTINGS);
+  ll.x.llhttp_free(p);
+  const s = ll.x.malloc(SETTINGS_SLOTS * 4);
+  ll.refresh();
+  for (let i = 0; i < SETTINGS_SLOTS; i++) ll.mem.writeUInt32LE(keep.includes(i) ? ll.mem.readUInt32LE(def + 4 * i) : 0, s + 4 * i);
+  return s;
+}
+
+/** Callbacks seen while parsing `text` with settings `s`, in order (h = head end, m = message end, p = piece). */
+function callbacksWith(ll: Llhttp, type: number, s: number, text: string): string {
+  const p = ll.alloc(type);
+  ll.mem.writeUInt32LE(s, p + OFF_SETTINGS);
+  let seen = '';
+  const h: LlhttpHandler = {
+    onMessageBegin: () => { seen += 'b'; return 0; }, onUrl: () => { seen += 'p'; return 0; }, onStatus: () => { seen += 'p'; return 0; },
+    onHeaderField: () => { seen += 'p'; return 0; }, onHeaderValue: () => { seen += 'p'; return 0; },
+    onHeadersComplete: () => { seen += 'h'; return 0; }, onBody: () => { seen += 'p'; return 0; }, onMessageComplete: () => { seen += 'm'; return 0; },
+  };
+  const bytes = Buffer.from(text, 'latin1');
+  const ret = ll.execute(p, h, ll.load(bytes, 0, bytes.length), bytes.length);
+  ll.x.llhttp_free(p);
+  return ret === ERR_OK ? seen : `error ${ret}`;
+}
+
+/** Builds the lean settings and checks by behaviour that they call exactly what they should. */
+function probeLean(ll: Llhttp): { request: number; response: number } | null {
+  const request = settingsCopy(ll, [SLOT_HEADERS_COMPLETE, SLOT_MESSAGE_COMPLETE]);
+  const response = settingsCopy(ll, [SLOT_HEADERS_COMPLETE]);
+  const req = 'POST /u HTTP/1.1\r\nA: b\r\nContent-Length: 2\r\n\r\nhi';
+  const resp = 'HTTP/1.1 200 OK\r\nA: b\r\nContent-Length: 2\r\n\r\nhi';
+  if (callbacksWith(ll, TYPE_REQUEST, request, req) === 'hm' && callbacksWith(ll, TYPE_RESPONSE, response, resp) === 'h') return { request, response };
+  ll.x.free(request);
+  ll.x.free(response);
+  return null;
 }
 
 let shared: Llhttp | null = null;

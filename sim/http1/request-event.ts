@@ -1,12 +1,11 @@
 // A complete request head as an event whose string fields (target, headers, framing) are
-// decoded from the raw head on first read and then cached. The event owns its head bytes.
+// decoded from the raw head on first read (head-fields.ts) and then cached. The event owns its head bytes.
 import type { BodyFraming, HttpRequest } from '../replay/types.ts';
-import { framingOf, headersOf, urlOf } from './head-fields.ts';
+import { decodeHead, framingOf, type HeadFields } from './head-fields.ts';
 
 export class LazyRequest implements HttpRequest {
   readonly kind = 'request' as const;
-  private t: string | undefined;
-  private h: [string, string][] | undefined;
+  private d: HeadFields | undefined;
   private f: BodyFraming | undefined;
 
   constructor(
@@ -16,17 +15,16 @@ export class LazyRequest implements HttpRequest {
     readonly headStart: number,
     readonly headEnd: number,
     readonly upgrade: boolean,
-    /** Where the URL and header pieces lie in `head` (see HeadSpans). */
-    readonly spans: number[],
-    readonly strs: string[] | null,
+    /** The whole head when `head` was cut at the inspection limit (its fields are still reported). */
+    private readonly full: Uint8Array | null,
   ) {}
 
   get target(): string {
-    return (this.t ??= urlOf(this.head, this));
+    return (this.d ??= decodeHead(this.full ?? this.head)).target;
   }
 
   get headers(): readonly (readonly [string, string])[] {
-    return (this.h ??= headersOf(this.head, this));
+    return (this.d ??= decodeHead(this.full ?? this.head)).headers;
   }
 
   get framing(): BodyFraming {

@@ -4,7 +4,7 @@ import {
   ERR_OK, ERR_PAUSED, ERR_PAUSED_UPGRADE, TYPE_REQUEST, errorName, llhttp, methodName,
   type Llhttp, type LlhttpHandler,
 } from './llhttp.ts';
-import { SpanCollector, SPAN_FIELD, SPAN_URL, SPAN_VALUE, copyBytes, joinParts } from './head-fields.ts';
+import { copyBytes, joinParts } from './head-fields.ts';
 import { LazyRequest, versionString } from './request-event.ts';
 import type { HttpParseError, RequestEvent } from '../replay/types.ts';
 
@@ -24,10 +24,6 @@ export class RequestParser implements LlhttpHandler {
   private readonly ll: Llhttp;
   private ptr: number;
   private readonly limit: number;
-  private readonly f = new SpanCollector();
-  /** While executing in the head: head length before this call and wasm address of its first byte. */
-  private execHeadLen = 0;
-  private execBase = 0;
   private headStart = 0;
   private headParts: Uint8Array[] = [];
   private headLen = 0;
@@ -37,7 +33,9 @@ export class RequestParser implements LlhttpHandler {
 
   constructor(inspectionLimit: number) {
     this.ll = llhttp();
-    this.ptr = this.ll.alloc(TYPE_REQUEST);
+    // llhttp calls back only at head end and message end; URL and header pieces are decoded
+    // from the head bytes when read (LazyRequest)
+    this.ptr = this.ll.allocLean(TYPE_REQUEST);
     this.limit = inspectionLimit;
   }
 
@@ -63,8 +61,6 @@ export class RequestParser implements LlhttpHandler {
       }
       if (this.state !== 'head' && this.state !== 'body') return;
       if (base < 0) base = this.ll.load(data, start, end) - start; // wasm address of data[0]
-      this.execHeadLen = this.headLen;
-      this.execBase = base + i;
       const ret = this.ll.execute(this.ptr, this, base + i, end - i);
       const pos = ret === ERR_OK ? end : this.ll.x.llhttp_get_error_pos(this.ptr) - base;
       const wasHead = this.state === 'head';
@@ -149,7 +145,6 @@ export class RequestParser implements LlhttpHandler {
     this.headLen = 0;
     this.tooLongReported = false;
     this.upgrade = false;
-    this.f.clear();
   }
 
   /** Accounts head bytes data[i, pos); on completion emits the request. False = stop. */
@@ -158,10 +153,10 @@ export class RequestParser implements LlhttpHandler {
     if (complete && this.headLen === 0 && n <= this.limit) {
       // the whole head in one piece (the common case): one copy, owned by the event
       this.headLen = n;
-      return this.emitRequest(copyBytes(data, i, pos), sink);
+      return this.emitRequest(copyBytes(data, i, pos), null, sink);
     }
-    const room = this.limit + 1 - this.headLen;
-    if (room > 0) this.headParts.push(data.slice(i, i + Math.min(n, room)));
+    // all of it, also beyond the limit: the fields of a cut head are still decoded from it
+    if (n > 0) this.headParts.push(data.slice(i, pos));
     this.headLen += n;
     if (this.headLen > this.limit && !this.tooLongReported) {
       this.tooLongReported = true;
@@ -170,31 +165,27 @@ export class RequestParser implements LlhttpHandler {
       if (!ok) return false;
     }
     if (!complete) return true;
-    const head = joinParts(this.headParts, Math.min(this.headLen, this.tooLongReported ? this.limit : this.headLen));
     // every part is a copy, so the joined head is owned by the event either way
-    return this.emitRequest(head, sink);
+    const full = joinParts(this.headParts, this.headLen);
+    if (!this.tooLongReported) return this.emitRequest(full, null, sink);
+    return this.emitRequest(full.subarray(0, this.limit), full, sink);
   }
 
-  private emitRequest(head: Uint8Array, sink: RequestSink): boolean {
+  private emitRequest(head: Uint8Array, full: Uint8Array | null, sink: RequestSink): boolean {
     const ll = this.ll;
     const p = this.ptr;
     return sink(new LazyRequest(
       methodName(ll.method(p)), versionString(ll.httpMajor(p), ll.httpMinor(p)),
-      head, this.headStart, this.headStart + this.headLen, this.upgrade, this.f.spans, this.f.strs,
+      head, this.headStart, this.headStart + this.headLen, this.upgrade, full,
     ));
   }
 
-  /** A URL/header piece at wasm address `at`; pieces outside the head (chunked trailers) are not the request's. */
-  private span(kind: number, at: number, len: number): number {
-    if (this.state === 'head') this.f.add(this.ll, kind, at, len, this.execHeadLen + (at - this.execBase), this.limit);
-    return 0;
-  }
-
   onMessageBegin(): number { return 0; }
-  onUrl(at: number, len: number): number { return this.span(SPAN_URL, at, len); }
+  // pieces: not called with lean settings, ignored otherwise (LazyRequest decodes the head)
+  onUrl(): number { return 0; }
   onStatus(): number { return 0; }
-  onHeaderField(at: number, len: number): number { return this.span(SPAN_FIELD, at, len); }
-  onHeaderValue(at: number, len: number): number { return this.span(SPAN_VALUE, at, len); }
+  onHeaderField(): number { return 0; }
+  onHeaderValue(): number { return 0; }
   onHeadersComplete(_s: number, upgrade: boolean): number {
     this.upgrade = upgrade;
     this.pause = PAUSE_HEAD;

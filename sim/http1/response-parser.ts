@@ -26,7 +26,8 @@ export class ResponseParser implements LlhttpHandler {
 
   constructor(owner: ResponseOwner) {
     this.ll = llhttp();
-    this.ptr = this.ll.alloc(TYPE_RESPONSE);
+    // only onHeadersComplete is called back: status and framing are all pairing needs
+    this.ptr = this.ll.allocLean(TYPE_RESPONSE);
     this.owner = owner;
   }
 

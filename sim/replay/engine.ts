@@ -1,7 +1,8 @@
 // The replay engine: one packet at a time, the kernel model's per-packet action plus
 // request verdicts from the judge. Knows nothing about policies.
 import type { CaptureRecord } from '../capture/types.ts';
-import { decodeInto, dstString, srcString } from '../decode/index.ts';
+import { ReusedRecord } from '../capture/record.ts';
+import { decodeInto, dstString, srcString, type DecodeStatus } from '../decode/index.ts';
 import { PacketView, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../decode/view.ts';
 import { RequestParser } from '../http1/request-parser.ts';
 import { ResponseParser } from '../http1/response-parser.ts';
@@ -38,7 +39,20 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
   private deniedNow = false;
   private readonly sink = (ev: RequestEvent): boolean => this.onRequestEvent(ev);
   private readonly emitRequest = (r: RequestRecord<CV, RV>): void => this.o.onRequest?.(r);
-  private readonly evict = (c: Conn<CV, RV>): void => this.closeConn(c, 'evicted');
+  private readonly evict = (c: Conn<CV, RV>): void => {
+    if (c === this.last) this.last = undefined;
+    this.closeConn(c, 'evicted');
+  };
+  /** The table entry of the last IPv4 packet and its endpoints (lower, higher): skips the lookup. */
+  private last: Conn<CV, RV> | undefined = undefined;
+  private lastLo = -1;
+  private lastHi = -1;
+
+  private remember(c: Conn<CV, RV> | undefined, lo: number, hi: number): void {
+    this.last = c;
+    this.lastLo = lo;
+    this.lastHi = hi;
+  }
 
   constructor(o: ReplayOptions<CV, RV>) {
     this.o = o;
@@ -50,9 +64,16 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
 
   push(rec: CaptureRecord): void {
     const index = this.summary.packets++;
-    this.summary.bytes += rec.data.length;
     const v = this.v;
-    const st = decodeInto(v, rec.linkType, rec.data);
+    let st: DecodeStatus;
+    if (rec instanceof ReusedRecord) {
+      // the reader's reused record: decode in place, no view object per packet
+      this.summary.bytes += rec.len;
+      st = decodeInto(v, rec.linkType, rec.buf, rec.at, rec.at + rec.len);
+    } else {
+      this.summary.bytes += rec.data.length;
+      st = decodeInto(v, rec.linkType, rec.data);
+    }
     // a worker of a parallel replay handles only its share of flows (non-TCP: worker 0)
     if (this.shards > 1 && (st === 'tcp' ? flowHash(v) % this.shards : 0) !== this.shard) return;
     if (st !== 'tcp') {
@@ -63,24 +84,39 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
     let srcEp: number | string;
     let dstEp: number | string;
     let key: string;
+    let c: Conn<CV, RV> | undefined;
     if (v.ipVersion === 4) {
       srcEp = v.src4 * 65536 + v.sport;
       dstEp = v.dst4 * 65536 + v.dport;
-      // a short key of 16-bit char codes: much cheaper to build and hash than decimal text
-      key = srcEp < dstEp ? key4(v.src4, v.sport, v.dst4, v.dport) : key4(v.dst4, v.dport, v.src4, v.sport);
+      const lo = srcEp < dstEp ? srcEp : dstEp;
+      const hi = srcEp < dstEp ? dstEp : srcEp;
+      // consecutive packets mostly belong to one connection (a response's segments, its ACK)
+      if (lo === this.lastLo && hi === this.lastHi && this.last) {
+        c = this.last;
+        c.touched = true;
+        key = c.key;
+      } else {
+        // a short key of 16-bit char codes: much cheaper to build and hash than decimal text
+        key = srcEp < dstEp ? key4(v.src4, v.sport, v.dst4, v.dport) : key4(v.dst4, v.dport, v.src4, v.sport);
+        c = this.table.get(key);
+        this.remember(c, lo, hi);
+      }
     } else {
       srcEp = ep6(v.data, v.src6, v.sport);
       dstEp = ep6(v.data, v.dst6, v.dport);
       key = srcEp < dstEp ? srcEp + dstEp : dstEp + srcEp;
+      c = this.table.get(key);
     }
-    let c = this.table.get(key);
     const syn = (v.flags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_SYN;
     // a new SYN on this tuple (closed, another ISN, or from the other side): connection reuse
     if (c && syn && (c.mode === 'closed' || srcEp !== c.clientEp || v.seq !== c.clientIsn)) {
       this.closeConn(c, 'reused');
       c = undefined;
     }
-    if (!c) c = this.open(key, srcEp, dstEp, rec.ts);
+    if (!c) {
+      c = this.open(key, srcEp, dstEp, rec.ts);
+      if (typeof srcEp === 'number' && typeof dstEp === 'number') this.remember(c, Math.min(srcEp, dstEp), Math.max(srcEp, dstEp));
+    }
     c.packets++;
     this.curRec = rec;
     this.segment(c, rec, index, srcEp === c.clientEp);
@@ -90,6 +126,7 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
   finish(): ReplaySummary {
     for (const c of this.table.map.values()) this.closeConn(c, 'end');
     this.table.map.clear();
+    this.last = undefined;
     return this.summary;
   }
 

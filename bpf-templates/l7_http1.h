@@ -107,8 +107,9 @@ enum {
 const char l7_lit_options[8] = "OPTIONS";
 const char l7_lit_version[8] = "HTTP/1.";
 const char l7_lit_chunked[8] = "chunked";
-/* special header names, lowercase, NUL-padded: index = SPEC_* bit number */
-const char l7_lit_special[4][32] = { "host", "content-length", "transfer-encoding", "upgrade" };
+/* special header names, lowercase, NUL-padded: index = SPEC_* bit number; the fifth,
+ * empty row is slack for 8-byte reads at a masked offset (l7_run_name8) */
+const char l7_lit_special[5][32] = { "host", "content-length", "transfer-encoding", "upgrade" };
 
 static __always_inline void l7_h1_next(struct l7_h1 *h)
 {
@@ -165,7 +166,8 @@ static __always_inline int l7_h1_target(struct l7_h1 *h, __u8 c)
 {
 	__u8 ct = l7_ctype[c];
 
-	h->pst = L7_DFA_STEP(path, L7_PATH, h->pst, c);
+	if (L7_NEED_PATH)
+		h->pst = L7_DFA_STEP(path, L7_PATH, h->pst, c);
 	if (!(h->flags & HF_T_STARTED)) {
 		h->flags |= HF_T_STARTED;
 		if (c == '*')
@@ -284,7 +286,8 @@ static __always_inline int l7_h1_method(struct l7_h1 *h, __u8 c, __u16 *reason)
 		L7_FAIL(L7_REASON_MALFORMED);
 	if (h->pos >= 7 || c != l7_lit_options[h->pos & 7])
 		h->flags |= HF_NOT_OPTIONS;
-	h->mst = L7_DFA_STEP(method, L7_METHOD, h->mst, c);
+	if (L7_NEED_METHOD)
+		h->mst = L7_DFA_STEP(method, L7_METHOD, h->mst, c);
 	h->kst = L7_DFA_STEP(kmeth, L7_KMETH, h->kst, c);
 	h->pos++;
 	return STEP_OK;
@@ -330,7 +333,8 @@ static __always_inline int l7_h1_colon(struct l7_h1 *h, __u16 *reason)
 		h->hkind = HK_UPGRADE;
 	}
 	h->flags &= ~(HF_VAL_NEEDED | HF_V_BAD | HF_V_WS);
-	h->hnames = L7_DFA_ACCEPT(hname, L7_HNAME, ni, 0, 1);
+	/* no header requirements: the name dfa is never stepped */
+	h->hnames = L7_NUM_HDR_REQS ? L7_DFA_ACCEPT(hname, L7_HNAME, ni, 0, 1) : 0;
 	if (h->hnames)
 		h->flags |= HF_VAL_NEEDED;
 	h->vst = L7_DFA_START;
@@ -355,7 +359,8 @@ static __always_inline int l7_h1_name(struct l7_h1 *h, __u8 c, __u16 *reason)
 		L7_FAIL(L7_REASON_BARE_CR_LF);
 	if (!(l7_ctype[c] & CT_TCHAR))
 		L7_FAIL(L7_REASON_MALFORMED);
-	h->nst = L7_DFA_STEP(hname, L7_HNAME, h->nst, c);
+	if (L7_NUM_HDR_REQS)
+		h->nst = L7_DFA_STEP(hname, L7_HNAME, h->nst, c);
 	l7_h1_special(h, c);
 	h->pos++;
 	return STEP_OK;
@@ -424,7 +429,8 @@ static __always_inline int l7_h1_value(struct l7_h1 *h, __u8 c, __u16 *reason)
 			h->vcommit = h->vst;
 	}
 	if (h->hkind == HK_HOST) {
-		h->hst = L7_DFA_STEP(host, L7_HOST, h->hst, c);
+		if (L7_NEED_HOST)
+			h->hst = L7_DFA_STEP(host, L7_HOST, h->hst, c);
 		if (!ws)
 			h->hcommit = h->hst;
 	} else if (h->hkind == HK_CL) {

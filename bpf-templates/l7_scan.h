@@ -16,11 +16,12 @@ __attribute__((noinline)) int l7_decide_req(struct l7_flow *f)
 	if (!f)
 		return -1;
 	h = &f->h1;
-	m = h->mst;
-	p = h->pst;
+	/* a field no rule names is not stepped: its start state accepts every rule */
+	m = L7_NEED_METHOD ? h->mst : L7_DFA_START;
+	p = L7_NEED_PATH ? h->pst : L7_DFA_START;
 	/* no Host: only rules without a host field can match (the dead state
 	 * accepts exactly those) */
-	o = (h->flags & HF_HOST) ? h->hcommit : L7_DFA_DEAD;
+	o = !L7_NEED_HOST ? L7_DFA_START : (h->flags & HF_HOST) ? h->hcommit : L7_DFA_DEAD;
 	/* presence: any occurrence; with a value: exactly one occurrence, with it */
 	sat = (h->hseen & ~L7_HDR_VALUED) | (h->hval & ~h->hdup & L7_HDR_VALUED);
 #pragma unroll
@@ -199,7 +200,7 @@ static __always_inline __u32 l7_run_value(struct l7_h1 *h, struct l7_scratch *sc
 	int need, host;
 
 	need = h->flags & HF_VAL_NEEDED;
-	host = h->hkind == HK_HOST;
+	host = L7_NEED_HOST && h->hkind == HK_HOST;
 	/* a header nobody asked about: only its bytes are checked */
 	if (!need && !host)
 		return l7_run_plain(sc, i, lim);
@@ -303,12 +304,69 @@ static __always_inline __u32 l7_run_spaces(struct l7_scratch *sc, __u32 i, __u32
  * the verifier sees one unknown offset, not one path per candidate) */
 const __u8 l7_spec_base[16] = { [SPEC_HOST] = 0, [SPEC_CL] = 32, [SPEC_TE] = 64, [SPEC_UPGRADE] = 96 };
 
+/* the bytes of w that are not a letter, digit or '-' (the bytes of nearly every header
+ * name) as exact 0x80 bits. per 7-bit byte x: x + (0x80 - lo) has its top bit set iff
+ * x >= lo, and no sum carries into the next byte. */
+static __always_inline __u64 l7_not_alnum_dash8(__u64 w)
+{
+	const __u64 ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+	__u64 x = w & ~highs, lw = x | (ones * 0x20), d = x ^ (ones * '-');
+	__u64 alpha = (lw + ones * (0x80 - 'a')) & ~(lw + ones * (0x80 - 'z' - 1));
+	__u64 digit = (x + ones * (0x80 - '0')) & ~(x + ones * (0x80 - '9' - 1));
+	__u64 dash = ~(d + ones * 0x7f);
+
+	return (~(alpha | digit | dash) | w) & highs;
+}
+
+/* l7_run_name's first part when no requirement needs the name dfa: letters, digits and
+ * '-' 8 at a time, the special-name candidate compared a word at a time (the literal
+ * rows are NUL-padded, so a longer name never equals them). returns the bytes taken;
+ * *alive drops to 0 when the candidate no longer matches. */
+static __always_inline __u32 l7_run_name8(struct l7_scratch *sc, __u32 i, __u32 lim, __u32 pos, __u32 base, int *alive)
+{
+	const char *lit = &l7_lit_special[0][0];
+	__u32 n = 0, j, cnt, at;
+	__u64 w, m, keep, lw;
+
+	for (int k = 0; k < L7_RUN_MAX / 8; k++) {
+		if (n >= lim)
+			break;
+		j = i + n;
+		asm volatile("%0 &= %1" : "+r"(j) : "i"(L7_CHUNK - 1));
+		/* buf has 8 bytes of slack past L7_CHUNK */
+		w = *(const __u64 *)(sc->buf + j);
+		m = l7_not_alnum_dash8(w);
+		cnt = m ? l7_first_byte(m) : 8;
+		if (cnt > lim - n)
+			cnt = lim - n;
+		if (*alive && cnt) {
+			at = pos + n;
+			if (at > 24) {
+				*alive = 0;
+			} else {
+				/* the literal word at the name position (rows are 32 bytes, read 8 at
+				 * a time from at most 24: inside the row) */
+				at += base;
+				asm volatile("%0 &= 127" : "+r"(at));
+				keep = cnt >= 8 ? ~0ULL : (1ULL << (8 * cnt)) - 1;
+				lw = w | 0x2020202020202020ULL;
+				if ((lw ^ *(const __u64 *)(lit + at)) & keep)
+					*alive = 0;
+			}
+		}
+		n += cnt;
+		if (cnt < 8)
+			break;
+	}
+	return n;
+}
+
 /* st == H_NAME past its first byte: token bytes; a special-name candidate (at most
  * one is left after the first byte) is compared along the way */
 static __always_inline __u32 l7_run_name(struct l7_h1 *h, struct l7_scratch *sc, __u32 i, __u32 lim)
 {
 	const char *lit = &l7_lit_special[0][0];
-	__u32 n = 0, ns, pos, base;
+	__u32 n = 0, n8 = 0, ns, pos, base;
 	__u16 reason;
 	__u8 spec;
 	int alive;
@@ -320,13 +378,21 @@ static __always_inline __u32 l7_run_name(struct l7_h1 *h, struct l7_scratch *sc,
 	spec = h->spec;
 	alive = spec != 0;
 	base = l7_spec_base[spec & 15];
+	if (!L7_NUM_HDR_REQS) {
+		n8 = l7_forget(sc, l7_run_name8(sc, i, lim, pos, base, &alive));
+		/* the per-byte loop below takes the name on from there */
+		i += n8;
+		lim -= n8;
+		pos += n8;
+	}
 	for (int k = 0; k < L7_RUN_MAX; k++) {
 		__u8 c = L7_RUN_BYTE(sc, i, k);
 		__u32 at;
 
 		if (k >= lim || !(l7_ctype[c] & CT_TCHAR))
 			break;
-		ns = L7_DFA_STEP(hname, L7_HNAME, ns, c);
+		if (L7_NUM_HDR_REQS)
+			ns = L7_DFA_STEP(hname, L7_HNAME, ns, c);
 		if (alive) {
 			at = pos + k;
 			if (at >= 32) {
@@ -352,7 +418,7 @@ static __always_inline __u32 l7_run_name(struct l7_h1 *h, struct l7_scratch *sc,
 		if (n < lim && L7_RUN_BYTE(sc, i, n) == ' ')
 			n++;
 	}
-	return n;
+	return n8 + n;
 }
 
 /* the name run as a global function: verified once, not once per way into it (a line
@@ -375,6 +441,105 @@ __attribute__((noinline)) __u32 l7_run_name_g(struct l7_h1 *h, struct l7_scratch
 		return n;
 	h->st = H_VALUE;
 	return n + l7_run_value_g(h, sc, i + n, lim - n);
+}
+
+/* the header-name bytes at i: letters, digits and '-', 8 at a time */
+static __always_inline __u32 l7_name_len(struct l7_scratch *sc, __u32 i, __u32 lim)
+{
+	__u32 n = 0, j, cnt;
+	__u64 m;
+
+	for (int k = 0; k < L7_RUN_MAX / 8; k++) {
+		if (n >= lim)
+			break;
+		j = i + n;
+		asm volatile("%0 &= %1" : "+r"(j) : "i"(L7_CHUNK - 1));
+		m = l7_not_alnum_dash8(*(const __u64 *)(sc->buf + j));
+		cnt = m ? l7_first_byte(m) : 8;
+		n += cnt < lim - n ? cnt : lim - n;
+		if (cnt < 8)
+			break;
+	}
+	return n;
+}
+
+/* 1 when a header requirement names the header whose n name bytes are at i */
+static __always_inline int l7_name_required(struct l7_scratch *sc, __u32 i, __u32 n)
+{
+	__u32 ns = L7_DFA_START;
+
+	for (int k = 0; k < L7_RUN_MAX; k++) {
+		if (k >= n)
+			break;
+		ns = L7_DFA_STEP(hname, L7_HNAME, ns, L7_RUN_BYTE(sc, i, k));
+	}
+	return n > L7_RUN_MAX || L7_DFA_ACCEPT(hname, L7_HNAME, ns, 0, 1) != 0;
+}
+
+/* an ordinary header line whole at i, or 0: "name:" with a name of letters, digits and
+ * '-' that no requirement names and that may not be special (host, content-length,
+ * transfer-encoding, upgrade: judged by first letter and length), spaces, value bytes
+ * without control bytes (HTAB included), CRLF. for such a line the line-start, name,
+ * colon, value and line-end steps check nothing else and leave nothing behind.
+ * global: verified once, not once per line of l7_run_lines. */
+__attribute__((noinline)) __u32 l7_plain_line(struct l7_scratch *sc, __u32 i, __u32 lim)
+{
+	__u32 n, v;
+	__u8 c0;
+
+	if (!sc)
+		return 0;
+	n = l7_forget(sc, l7_name_len(sc, i, lim));
+	c0 = L7_RUN_BYTE(sc, i, 0) | 0x20;
+	if (n == 0 || n >= lim || L7_RUN_BYTE(sc, i, n) != ':')
+		return 0;
+	if ((c0 == 'h' && n == 4) || (c0 == 'c' && n == 14) || (c0 == 't' && n == 17) || (c0 == 'u' && n == 7))
+		return 0;
+	if (L7_NUM_HDR_REQS && l7_name_required(sc, i, n))
+		return 0;
+	n = l7_forget(sc, n + 1 + l7_run_spaces(sc, i + n + 1, lim - n - 1));
+	if (n >= lim)
+		return 0;
+	v = l7_forget(sc, l7_run_plain(sc, i + n, lim - n));
+	n += v;
+	if (n + 2 > lim || L7_RUN_BYTE(sc, i, n) != '\r' || L7_RUN_BYTE(sc, i, n + 1) != '\n')
+		return 0;
+	return n + 2;
+}
+
+/* st == H_LINE_START: ordinary header lines (l7_plain_line), up to L7_RUN_MAX / 4 of
+ * them, then the CR of the empty line ending the head (its LF, which decides, is the
+ * full step's). global: verified once. */
+__attribute__((noinline)) __u32 l7_run_lines(struct l7_h1 *h, struct l7_scratch *sc, __u32 i, __u32 lim)
+{
+	__u32 n = 0, len;
+
+	if (!h || !sc)
+		return 0;
+	for (int k = 0; k < L7_RUN_MAX / 4; k++) {
+		if (n >= lim)
+			break;
+		len = l7_forget(sc, l7_plain_line(sc, i + n, lim - n));
+		if (!len)
+			break;
+		n += len;
+	}
+	if (n) {
+		/* what the colon and line-end steps leave for an ordinary header */
+		h->flags &= ~(HF_VAL_NEEDED | HF_V_BAD | HF_V_WS);
+		h->hkind = HK_NONE;
+		h->hnames = 0;
+		h->vst = L7_DFA_START;
+		h->vcommit = L7_DFA_START;
+		h->pos = 0;
+	}
+	n = l7_forget(sc, n);
+	if (n < lim && L7_RUN_BYTE(sc, i, n) == '\r') {
+		/* l7_h1_line_start on a CR */
+		h->st = H_END_LF;
+		n++;
+	}
+	return n;
 }
 
 /* st == H_TARGET, no escape pending, started (not with '*') or starting with '/':
@@ -415,7 +580,8 @@ __attribute__((noinline)) __u32 l7_run_target(struct l7_h1 *h, struct l7_scratch
 				}
 			}
 		}
-		ps = L7_DFA_STEP(path, L7_PATH, ps, c);
+		if (L7_NEED_PATH)
+			ps = L7_DFA_STEP(path, L7_PATH, ps, c);
 		n++;
 	}
 	if (n) {
@@ -459,7 +625,8 @@ __attribute__((noinline)) __u32 l7_run_method(struct l7_h1 *h, struct l7_scratch
 
 		if (k >= lim || !(l7_ctype[c] & CT_TCHAR))
 			break;
-		ms = L7_DFA_STEP(method, L7_METHOD, ms, c);
+		if (L7_NEED_METHOD)
+			ms = L7_DFA_STEP(method, L7_METHOD, ms, c);
 		ks = L7_DFA_STEP(kmeth, L7_KMETH, ks, c);
 		n++;
 	}
@@ -535,7 +702,7 @@ static __always_inline __u32 l7_run(struct l7_h1 *h, struct l7_scratch *sc, __u3
 		if (!(l7_ctype[c] & CT_TCHAR))
 			return 0;
 		h->st = H_NAME;
-		h->nst = L7_DFA_STEP(hname, L7_HNAME, L7_DFA_START, c);
+		h->nst = L7_NUM_HDR_REQS ? L7_DFA_STEP(hname, L7_HNAME, L7_DFA_START, c) : L7_DFA_START;
 		h->spec = l7_spec_next(SPEC_ALL, 0, c);
 		h->pos = 1;
 		pre = 1;
@@ -618,7 +785,10 @@ __attribute__((noinline)) int l7_scan_one(struct __sk_buff *skb, struct l7_flow 
 		h->req_seq = sc->seq + i;
 		sc->ev_seq = h->req_seq;
 	}
-	n = l7_run(h, sc, i, len);
+	/* whole ordinary header lines first (l7_run_lines) */
+	n = h->st == H_LINE_START ? l7_run_lines(h, sc, i, l7_run_lim(h, i, len)) : 0;
+	if (!n)
+		n = l7_run(h, sc, i, len);
 	if (n) {
 		h->hdr_len += n;
 		sc->used = i + n;

@@ -15,6 +15,10 @@
 #define L7_RULE_WORDS 1
 #define L7_NUM_HDR_REQS 0
 #define L7_NUM_L7_SETS 0
+/* some rule names the field: its dfa is stepped (else every state accepts every rule) */
+#define L7_NEED_METHOD 0
+#define L7_NEED_PATH 0
+#define L7_NEED_HOST 0
 
 #define L7_INGRESS_NUM_ENFORCED 0
 #define L7_INGRESS_NUM_ENTRIES 0

@@ -71,6 +71,12 @@ function anyBits(ir: PolicyIR, field: 'method' | 'path' | 'host'): bigint {
   return bitsOf(ir.httpRules.filter((r) => r[field] === null).map((r) => r.index));
 }
 
+/** 1 when some http rule names `field`: otherwise its dfa accepts every rule in every
+ * state, and the datapath does not step it (L7_NEED_* in the header). */
+function needs(ir: PolicyIR, field: 'method' | 'path' | 'host'): number {
+  return ir.httpRules.some((r) => r[field] !== null) ? 1 : 0;
+}
+
 /** 32 bits of the policy hash for flow entries (struct l7_flow.policy); never 0, which
  * marks entries written before the field existed. */
 export function policyId(hash: string): number {
@@ -107,6 +113,9 @@ export function renderPolicyHeader({ ir, hash, limits = DEFAULT_LIMITS }: Header
 #define L7_RULE_WORDS ${W}
 #define L7_NUM_HDR_REQS ${ir.headerReqs.length}
 #define L7_NUM_L7_SETS ${ir.l7Sets.length}
+#define L7_NEED_METHOD ${needs(ir, 'method')}
+#define L7_NEED_PATH ${needs(ir, 'path')}
+#define L7_NEED_HOST ${needs(ir, 'host')}
 
 ${direction('ingress', ir.ingress)}
 ${direction('egress', ir.egress)}

@@ -14,6 +14,9 @@
 #define L7_RULE_WORDS 1
 #define L7_NUM_HDR_REQS 0
 #define L7_NUM_L7_SETS 1
+#define L7_NEED_METHOD 1
+#define L7_NEED_PATH 1
+#define L7_NEED_HOST 0
 
 #define L7_INGRESS_NUM_ENFORCED 1
 #define L7_INGRESS_NUM_ENTRIES 1

@@ -8,7 +8,8 @@ import { memorySource } from '../../sim/capture/source.ts';
 import { pcapBytes } from '../../sim/capture/writer.ts';
 import { llhttp } from '../../sim/http1/llhttp.ts';
 import type { HttpRequest, Judge } from '../../sim/replay/types.ts';
-import { allowAll, runFixture, summaries } from './helpers.ts';
+import { replaySync } from '../../sim/replay/index.ts';
+import { allowAll, run, runFixture, runPcap, summaries } from './helpers.ts';
 
 const C = { client: '10.0.0.1:40000', server: '10.0.0.2:8080' };
 const HEAD = 'GET /a/b?q=1 HTTP/1.1\r\nHost: example.com:8080\r\nX-Empty:\r\nAccept:  text/html \t\r\nX-Long: ' + 'v'.repeat(40) + '\r\n\r\n';
@@ -110,4 +111,42 @@ test('stopping iteration early closes the source', () => {
     break;
   }
   assert.equal(closed, 1);
+});
+
+test('llhttp calls back only at head and message end (lean settings recognised)', () => {
+  assert.equal(llhttp().lean, true);
+});
+
+test('fields read while another parse is under way: between pipelined requests, inside response pairing', () => {
+  const pad = 'p'.repeat(80);
+  const reqs = `GET /one HTTP/1.1\r\nX-Pad: ${pad}\r\n\r\n\r\nGET /two?x=1 HTTP/1.1\r\nHost: b\r\nX-N:  2 \r\n\r\nGET /three HTTP/1.1\r\nHost: c\r\n\r\n`;
+  // 204s have no body: llhttp goes on parsing the same input after each head-end callback
+  const resp = 'HTTP/1.1 204 No Content\r\n\r\nHTTP/1.1 204 No Content\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n';
+  const bytes = pcapBytes(tcpConn(C).handshake().send(reqs).recv(resp).list.map((p) => ({ data: p.frame, ts: p.ts })));
+  // the judge decodes each target while the next pipelined request waits in llhttp's input
+  const inJudge: string[] = [];
+  const judge: Judge = { connection: () => ({ allowed: true, inspect: true }), request: (_c, r) => { if (r.kind === 'request') inJudge.push(r.target); return { allowed: true }; } };
+  runPcap(bytes, judge);
+  assert.deepEqual(inJudge, ['/one', '/two?x=1', '/three']);
+  // onRequest runs inside the response parser's head-end callback: the decode nests in it
+  const inPairing: unknown[] = [];
+  replaySync(readCapture(bytes), {
+    judge: allowAll, onRequest: (r) => { if (r.request.kind === 'request') inPairing.push([r.response?.status, r.request.target, r.request.headers]); },
+  });
+  assert.deepEqual(inPairing, [
+    [204, '/one', [['X-Pad', pad]]],
+    [204, '/two?x=1', [['Host', 'b'], ['X-N', '2 ']]],
+    [200, '/three', [['Host', 'c']]],
+  ]);
+});
+
+test('a reused (view) record decodes in place exactly like a plain one', () => {
+  const c = tcpConn(C).handshake().send('GET /a HTTP/1.1\r\nHost: x\r\n\r\nPOST /b HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc', { splitAt: [5, 40] })
+    .recv('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 204 OK\r\n\r\n').close();
+  const bytes = pcapBytes(c.list.map((p) => ({ data: p.frame, ts: p.ts })));
+  const plain = run(readCapture(bytes));
+  const view = run(readCapture(bytes, { view: true }));
+  assert.deepEqual(view.packets, plain.packets);
+  assert.deepEqual(view.summary, plain.summary);
+  assert.deepEqual(view.requests.map((q) => [q.request.kind === 'request' && q.request.target, q.response?.status]), [['/a', 200], ['/b', 204]]);
 });

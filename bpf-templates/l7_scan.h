@@ -476,38 +476,108 @@ static __always_inline int l7_name_required(struct l7_scratch *sc, __u32 i, __u3
 	return n > L7_RUN_MAX || L7_DFA_ACCEPT(hname, L7_HNAME, ns, 0, 1) != 0;
 }
 
-/* an ordinary header line whole at i, or 0: "name:" with a name of letters, digits and
- * '-' that no requirement names and that may not be special (host, content-length,
- * transfer-encoding, upgrade: judged by first letter and length), spaces, value bytes
- * without control bytes (HTAB included), CRLF. for such a line the line-start, name,
- * colon, value and line-end steps check nothing else and leave nothing behind.
- * global: verified once, not once per line of l7_run_lines. */
-__attribute__((noinline)) __u32 l7_plain_line(struct l7_scratch *sc, __u32 i, __u32 lim)
+/* the special header (HK_*) an n-byte name of letters, digits and '-' at i is: its
+ * first letter and length pick the candidate, a word compare of the lowercased name
+ * against the NUL-padded literal decides (|0x20 lowercases letters and keeps digits
+ * and '-') */
+static __always_inline __u32 l7_special_kind(struct l7_scratch *sc, __u32 i, __u32 n)
 {
-	__u32 n, v;
-	__u8 c0;
+	__u8 c0 = L7_RUN_BYTE(sc, i, 0) | 0x20;
+	__u32 k, j, off;
+	__u64 keep, w;
 
-	if (!sc)
+	if (c0 == 'h' && n == 4)
+		k = 0;
+	else if (c0 == 'c' && n == 14)
+		k = 1;
+	else if (c0 == 't' && n == 17)
+		k = 2;
+	else if (c0 == 'u' && n == 7)
+		k = 3;
+	else
+		return HK_NONE;
+	for (int t = 0; t < 3; t++) {
+		off = t * 8;
+		if (off >= n)
+			break;
+		j = i + off;
+		asm volatile("%0 &= %1" : "+r"(j) : "i"(L7_CHUNK - 1));
+		w = *(const __u64 *)(sc->buf + j) | 0x2020202020202020ULL;
+		keep = n - off >= 8 ? ~0ULL : (1ULL << (8 * (n - off))) - 1;
+		if ((w ^ *(const __u64 *)&l7_lit_special[k][off]) & keep)
+			return HK_NONE;
+	}
+	return k + 1;
+}
+
+/* Content-Length digits at i (1 to 18, as l7_h1_value takes them), or 0 */
+static __always_inline __u32 l7_clen_digits(struct l7_scratch *sc, __u32 i, __u32 lim, __u64 *v)
+{
+	__u32 n = 0;
+	__u64 x = 0;
+
+	for (int k = 0; k < 18; k++) {
+		__u8 c = L7_RUN_BYTE(sc, i, k);
+
+		if (k >= lim || !(l7_ctype[c] & CT_DIGIT))
+			break;
+		x = x * 10 + (c - '0');
+		n++;
+	}
+	*v = x;
+	return n;
+}
+
+/* a header line whole at i whose steps cannot fail, or 0 (the full steps take it):
+ * "name:" with a name of letters, digits and '-' that no requirement names, spaces,
+ * then for an ordinary header value bytes without control bytes (HTAB included), for
+ * a first Host (no rule matches hosts) the same, for a first Content-Length (no
+ * Transfer-Encoding yet) 1-18 digits; CRLF. what the line-start, name, colon, value
+ * and line-end steps do for it: a Host or Content-Length line sets its flag (and the
+ * length). global: verified once, not once per line of l7_run_lines. */
+__attribute__((noinline)) __u32 l7_plain_line(struct l7_h1 *h, struct l7_scratch *sc, __u32 i, __u32 lim)
+{
+	__u32 n, kind;
+	__u64 clen = 0;
+
+	if (!h || !sc)
 		return 0;
 	n = l7_forget(sc, l7_name_len(sc, i, lim));
-	c0 = L7_RUN_BYTE(sc, i, 0) | 0x20;
 	if (n == 0 || n >= lim || L7_RUN_BYTE(sc, i, n) != ':')
 		return 0;
-	if ((c0 == 'h' && n == 4) || (c0 == 'c' && n == 14) || (c0 == 't' && n == 17) || (c0 == 'u' && n == 7))
+	kind = l7_special_kind(sc, i, n);
+	if (kind == HK_TE || kind == HK_UPGRADE)
+		return 0;
+	if (kind == HK_HOST && (L7_NEED_HOST || (h->flags & HF_HOST)))
+		return 0;
+	if (kind == HK_CL && (h->flags & (HF_CL | HF_TE)))
 		return 0;
 	if (L7_NUM_HDR_REQS && l7_name_required(sc, i, n))
 		return 0;
 	n = l7_forget(sc, n + 1 + l7_run_spaces(sc, i + n + 1, lim - n - 1));
 	if (n >= lim)
 		return 0;
-	v = l7_forget(sc, l7_run_plain(sc, i + n, lim - n));
-	n += v;
+	if (kind == HK_CL) {
+		__u32 d = l7_clen_digits(sc, i + n, lim - n, &clen);
+
+		if (d == 0)
+			return 0;
+		n = l7_forget(sc, n + d);
+	} else {
+		n = l7_forget(sc, n + l7_run_plain(sc, i + n, lim - n));
+	}
 	if (n + 2 > lim || L7_RUN_BYTE(sc, i, n) != '\r' || L7_RUN_BYTE(sc, i, n + 1) != '\n')
 		return 0;
+	if (kind == HK_HOST)
+		h->flags |= HF_HOST;
+	if (kind == HK_CL) {
+		h->flags |= HF_CL;
+		h->clen = clen;
+	}
 	return n + 2;
 }
 
-/* st == H_LINE_START: ordinary header lines (l7_plain_line), up to L7_RUN_MAX / 4 of
+/* st == H_LINE_START: header lines that cannot fail (l7_plain_line), up to L7_RUN_MAX / 4 of
  * them, then the CR of the empty line ending the head (its LF, which decides, is the
  * full step's). global: verified once. */
 __attribute__((noinline)) __u32 l7_run_lines(struct l7_h1 *h, struct l7_scratch *sc, __u32 i, __u32 lim)
@@ -519,7 +589,7 @@ __attribute__((noinline)) __u32 l7_run_lines(struct l7_h1 *h, struct l7_scratch 
 	for (int k = 0; k < L7_RUN_MAX / 4; k++) {
 		if (n >= lim)
 			break;
-		len = l7_forget(sc, l7_plain_line(sc, i + n, lim - n));
+		len = l7_forget(sc, l7_plain_line(h, sc, i + n, lim - n));
 		if (!len)
 			break;
 		n += len;
@@ -542,6 +612,26 @@ __attribute__((noinline)) __u32 l7_run_lines(struct l7_h1 *h, struct l7_scratch 
 	return n;
 }
 
+/* "HTTP/1.1\r\n" or "HTTP/1.0\r\n" whole: what the version, CR and LF steps do */
+static __always_inline __u32 l7_run_version(struct l7_h1 *h, struct l7_scratch *sc, __u32 i, __u32 lim)
+{
+	__u32 j = i;
+	__u64 w;
+
+	if (lim < 10)
+		return 0;
+	asm volatile("%0 &= %1" : "+r"(j) : "i"(L7_CHUNK - 1));
+	w = *(const __u64 *)(sc->buf + j);
+	/* little-endian "HTTP/1.1" / "HTTP/1.0" */
+	if (w != 0x312e312f50545448ULL && w != 0x302e312f50545448ULL)
+		return 0;
+	if (L7_RUN_BYTE(sc, i, 8) != '\r' || L7_RUN_BYTE(sc, i, 9) != '\n')
+		return 0;
+	h->pos = 8;
+	h->st = H_LINE_START;
+	return 10;
+}
+
 /* st == H_TARGET, no escape pending, started (not with '*') or starting with '/':
  * unreserved bytes but '.', and a '/' that keeps the path canonical (after such a
  * byte, or anywhere in the query), as l7_h1_target does. no segment state is carried
@@ -549,7 +639,7 @@ __attribute__((noinline)) __u32 l7_run_lines(struct l7_h1 *h, struct l7_scratch 
  * path per position. global: verified once. */
 __attribute__((noinline)) __u32 l7_run_target(struct l7_h1 *h, struct l7_scratch *sc, __u32 i, __u32 lim)
 {
-	__u32 n = 0, ps, fl;
+	__u32 n = 0, ps, fl, v;
 	int q, plain0;
 
 	if (!h || !sc)
@@ -604,7 +694,17 @@ __attribute__((noinline)) __u32 l7_run_target(struct l7_h1 *h, struct l7_scratch
 		h->pos = 0;
 		n++;
 	}
-	return n;
+	if (h->st != H_VERSION || h->pos != 0)
+		return n;
+	/* the request line goes on in the same call: version, then the header lines */
+	n = l7_forget(sc, n);
+	if (n >= lim)
+		return n;
+	v = l7_run_version(h, sc, i + n, lim - n);
+	if (!v)
+		return n;
+	n = l7_forget(sc, n + v);
+	return n < lim ? n + l7_run_lines(h, sc, i + n, lim - n) : n;
 }
 
 /* st == H_METHOD at the method's first byte: token bytes (method dfa, known-method dfa),
@@ -650,27 +750,13 @@ __attribute__((noinline)) __u32 l7_run_method(struct l7_h1 *h, struct l7_scratch
 		h->st = H_TARGET;
 		n++;
 	}
-	return n;
-}
-
-/* "HTTP/1.1\r\n" or "HTTP/1.0\r\n" whole: what the version, CR and LF steps do */
-static __always_inline __u32 l7_run_version(struct l7_h1 *h, struct l7_scratch *sc, __u32 i, __u32 lim)
-{
-	__u32 j = i;
-	__u64 w;
-
-	if (lim < 10)
-		return 0;
-	asm volatile("%0 &= %1" : "+r"(j) : "i"(L7_CHUNK - 1));
-	w = *(const __u64 *)(sc->buf + j);
-	/* little-endian "HTTP/1.1" / "HTTP/1.0" */
-	if (w != 0x312e312f50545448ULL && w != 0x302e312f50545448ULL)
-		return 0;
-	if (L7_RUN_BYTE(sc, i, 8) != '\r' || L7_RUN_BYTE(sc, i, 9) != '\n')
-		return 0;
-	h->pos = 8;
-	h->st = H_LINE_START;
-	return 10;
+	/* the target goes on in the same call when it starts as l7_run expects */
+	if (h->st != H_TARGET)
+		return n;
+	n = l7_forget(sc, n);
+	if (n >= lim || L7_RUN_BYTE(sc, i, n) != '/')
+		return n;
+	return n + l7_run_target(h, sc, i + n, lim - n);
 }
 
 /* a fast run from position i, or 0 when the byte there needs the full step */

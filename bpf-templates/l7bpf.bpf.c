@@ -201,7 +201,7 @@ static __attribute__((noinline)) int l7_repolicy(struct __sk_buff *skb, const st
 	return -1;
 }
 
-__attribute__((noinline)) int l7_handle(struct __sk_buff *skb, __u32 dir)
+static __always_inline int l7_handle(struct __sk_buff *skb, __u32 dir)
 {
 	struct l7_flow_key k;
 	struct l7_flow *f;

@@ -95,6 +95,8 @@ function variant(label: string, templates: string, f: Frames): Variant {
   lib.mapUpdate(mapOf(obj, 'flows').fd, beforeReq.key, beforeReq.value, 0);
   const big = runner.run({ prog: 'l7_to_pod', frame: f.bigReq });
   if (big.action !== 0) throw new Error('bench request (1400 B) was not allowed');
+  lib.mapUpdate(mapOf(obj, 'flows').fd, beforeReq.key, beforeReq.value, 0);
+  if (runner.run({ prog: 'l7_to_pod', frame: f.minReq }).action !== 0) throw new Error('minimal bench request was not allowed');
   runner.events();
   return { label, obj, runner, beforeReq, beforeBody };
 }
@@ -104,6 +106,8 @@ interface Frames {
   readonly ack: Uint8Array;
   readonly req: Uint8Array;
   readonly bigReq: Uint8Array;
+  /** request line and Host only: the per-request fixed cost */
+  readonly minReq: Uint8Array;
   readonly body: Uint8Array;
   readonly pureAck: Uint8Array;
 }
@@ -116,8 +120,10 @@ function frames(): Frames {
   // cost of an inspected byte, without the per-packet fixed costs
   const bigReq = new TcpConn({ client: `${ADDR.frontend}:40000`, server: `${ADDR.backend}:8080` }).handshake()
     .send(requestHead(1400, 100000)).frames()[3];
-  if (!syn || !ack || !req || !body || !pureAck || !bigReq) throw new Error('fixture');
-  return { syn, ack, req, bigReq, body, pureAck };
+  const minReq = new TcpConn({ client: `${ADDR.frontend}:40000`, server: `${ADDR.backend}:8080` }).handshake()
+    .send('GET /api/v1/users HTTP/1.1\r\nHost: b\r\n\r\n').frames()[3];
+  if (!syn || !ack || !req || !body || !pureAck || !bigReq || !minReq) throw new Error('fixture');
+  return { syn, ack, req, bigReq, minReq, body, pureAck };
 }
 
 /** Runs of every variant on one frame, interleaved run by run (A/B in one process). */
@@ -157,6 +163,7 @@ function main(): void {
     ['SYN (connection decision)', perRunAll(vs, f.syn, null), 0],
     [`request, ${reqPayload}-byte header block`, perRunAll(vs, f.req, (v) => v.beforeReq), reqPayload],
     [`request, ${bigPayload}-byte header block`, perRunAll(vs, f.bigReq, (v) => v.beforeReq), bigPayload],
+    [`request, ${f.minReq.length - 54}-byte head (line + Host)`, perRunAll(vs, f.minReq, (v) => v.beforeReq), f.minReq.length - 54],
     ['body segment (1400 B, content-length)', perRunAll(vs, f.body, (v) => v.beforeBody), 0],
     ['pure ACK of an L7 flow', perRunAll(vs, f.pureAck, (v) => v.beforeBody), 0],
   ];

@@ -122,27 +122,24 @@ static __always_inline __u32 l7_first_byte(__u64 m)
 /* header-value bytes of a header no dfa needs, 8 at a time */
 static __always_inline __u32 l7_run_plain(struct l7_scratch *sc, __u32 i, __u32 lim)
 {
-	__u32 n = 0, j, rem;
+	__u32 n = 0, j;
 	__u64 m;
 
+	/* words past lim are read (buf has 8 bytes of slack past L7_CHUNK; a masked index
+	 * wraps inside it) and the count is clipped to lim once, at the end */
 	for (int k = 0; k < L7_CHUNK / 8; k++) {
-		if (n >= lim)
-			break;
 		j = i + n;
 		asm volatile("%0 &= %1" : "+r"(j) : "i"(L7_CHUNK - 1));
-		/* buf has 8 bytes of slack past L7_CHUNK */
 		m = l7_special8(*(const __u64 *)(sc->buf + j));
-		rem = lim - n;
-		/* fewer than 8 bytes left: the byte past them stops the run */
-		if (rem < 8)
-			m |= 0x80ULL << (8 * rem);
 		if (m) {
 			n += l7_first_byte(m);
 			break;
 		}
 		n += 8;
+		if (n >= lim)
+			break;
 	}
-	return n;
+	return n < lim ? n : lim;
 }
 
 /* value bytes stepping one dfa (or two); *st is the state, *commit the state
@@ -446,21 +443,23 @@ __attribute__((noinline)) __u32 l7_run_name_g(struct l7_h1 *h, struct l7_scratch
 /* the header-name bytes at i: letters, digits and '-', 8 at a time */
 static __always_inline __u32 l7_name_len(struct l7_scratch *sc, __u32 i, __u32 lim)
 {
-	__u32 n = 0, j, cnt;
+	__u32 n = 0, j;
 	__u64 m;
 
+	/* as l7_run_plain: clipped to lim at the end */
 	for (int k = 0; k < L7_RUN_MAX / 8; k++) {
-		if (n >= lim)
-			break;
 		j = i + n;
 		asm volatile("%0 &= %1" : "+r"(j) : "i"(L7_CHUNK - 1));
 		m = l7_not_alnum_dash8(*(const __u64 *)(sc->buf + j));
-		cnt = m ? l7_first_byte(m) : 8;
-		n += cnt < lim - n ? cnt : lim - n;
-		if (cnt < 8)
+		if (m) {
+			n += l7_first_byte(m);
+			break;
+		}
+		n += 8;
+		if (n >= lim)
 			break;
 	}
-	return n;
+	return n < lim ? n : lim;
 }
 
 /* 1 when a header requirement names the header whose n name bytes are at i */

@@ -119,28 +119,47 @@ static __always_inline __u32 l7_first_byte(__u64 m)
 	return (((m & -m) >> 7) * 0x0001020304050607ULL) >> 56;
 }
 
-/* header-value bytes of a header no dfa needs, 8 at a time */
-static __always_inline __u32 l7_run_plain(struct l7_scratch *sc, __u32 i, __u32 lim)
+/* the bytes of w that are not a letter, digit or '-' (the bytes of nearly every header
+ * name) as exact 0x80 bits. per 7-bit byte x: x + (0x80 - lo) has its top bit set iff
+ * x >= lo, and no sum carries into the next byte. */
+static __always_inline __u64 l7_not_alnum_dash8(__u64 w)
 {
-	__u32 n = 0, j;
-	__u64 m;
+	const __u64 ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+	__u64 x = w & ~highs, lw = x | (ones * 0x20), d = x ^ (ones * '-');
+	__u64 alpha = (lw + ones * (0x80 - 'a')) & ~(lw + ones * (0x80 - 'z' - 1));
+	__u64 digit = (x + ones * (0x80 - '0')) & ~(x + ones * (0x80 - '9' - 1));
+	__u64 dash = ~(d + ones * 0x7f);
 
-	/* words past lim are read (buf has 8 bytes of slack past L7_CHUNK; a masked index
-	 * wraps inside it) and the count is clipped to lim once, at the end */
-	for (int k = 0; k < L7_CHUNK / 8; k++) {
-		j = i + n;
-		asm volatile("%0 &= %1" : "+r"(j) : "i"(L7_CHUNK - 1));
-		m = l7_special8(*(const __u64 *)(sc->buf + j));
-		if (m) {
-			n += l7_first_byte(m);
-			break;
-		}
-		n += 8;
-		if (n >= lim)
-			break;
-	}
-	return n < lim ? n : lim;
+	return (~(alpha | digit | dash) | w) & highs;
 }
+
+/* a function counting the bytes from i up to the first one STOP8 flags, 8 at a time,
+ * at most WORDS words. words past lim are read (buf has 8 bytes of slack past L7_CHUNK;
+ * a masked index wraps inside it) and the count is clipped to lim once, at the end. */
+#define L7_WORD_RUN(NAME, STOP8, WORDS)                                               \
+	static __always_inline __u32 NAME(struct l7_scratch *sc, __u32 i, __u32 lim)   \
+	{                                                                             \
+		__u32 n = 0, j;                                                       \
+		__u64 m;                                                              \
+		for (int k = 0; k < (WORDS); k++) {                                   \
+			j = i + n;                                                    \
+			asm volatile("%0 &= %1" : "+r"(j) : "i"(L7_CHUNK - 1));       \
+			m = STOP8(*(const __u64 *)(sc->buf + j));                     \
+			if (m) {                                                      \
+				n += l7_first_byte(m);                                \
+				break;                                                \
+			}                                                             \
+			n += 8;                                                       \
+			if (n >= lim)                                                 \
+				break;                                                \
+		}                                                                     \
+		return n < lim ? n : lim;                                             \
+	}
+
+/* header-value bytes of a header no dfa needs */
+L7_WORD_RUN(l7_run_plain, l7_special8, L7_CHUNK / 8)
+/* header-name bytes: letters, digits and '-' */
+L7_WORD_RUN(l7_name_len, l7_not_alnum_dash8, L7_RUN_MAX / 8)
 
 /* value bytes stepping one dfa (or two); *st is the state, *commit the state
  * before trailing whitespace */
@@ -301,20 +320,6 @@ static __always_inline __u32 l7_run_spaces(struct l7_scratch *sc, __u32 i, __u32
  * the verifier sees one unknown offset, not one path per candidate) */
 const __u8 l7_spec_base[16] = { [SPEC_HOST] = 0, [SPEC_CL] = 32, [SPEC_TE] = 64, [SPEC_UPGRADE] = 96 };
 
-/* the bytes of w that are not a letter, digit or '-' (the bytes of nearly every header
- * name) as exact 0x80 bits. per 7-bit byte x: x + (0x80 - lo) has its top bit set iff
- * x >= lo, and no sum carries into the next byte. */
-static __always_inline __u64 l7_not_alnum_dash8(__u64 w)
-{
-	const __u64 ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-	__u64 x = w & ~highs, lw = x | (ones * 0x20), d = x ^ (ones * '-');
-	__u64 alpha = (lw + ones * (0x80 - 'a')) & ~(lw + ones * (0x80 - 'z' - 1));
-	__u64 digit = (x + ones * (0x80 - '0')) & ~(x + ones * (0x80 - '9' - 1));
-	__u64 dash = ~(d + ones * 0x7f);
-
-	return (~(alpha | digit | dash) | w) & highs;
-}
-
 /* l7_run_name's first part when no requirement needs the name dfa: letters, digits and
  * '-' 8 at a time, the special-name candidate compared a word at a time (the literal
  * rows are NUL-padded, so a longer name never equals them). returns the bytes taken;
@@ -438,28 +443,6 @@ __attribute__((noinline)) __u32 l7_run_name_g(struct l7_h1 *h, struct l7_scratch
 		return n;
 	h->st = H_VALUE;
 	return n + l7_run_value_g(h, sc, i + n, lim - n);
-}
-
-/* the header-name bytes at i: letters, digits and '-', 8 at a time */
-static __always_inline __u32 l7_name_len(struct l7_scratch *sc, __u32 i, __u32 lim)
-{
-	__u32 n = 0, j;
-	__u64 m;
-
-	/* as l7_run_plain: clipped to lim at the end */
-	for (int k = 0; k < L7_RUN_MAX / 8; k++) {
-		j = i + n;
-		asm volatile("%0 &= %1" : "+r"(j) : "i"(L7_CHUNK - 1));
-		m = l7_not_alnum_dash8(*(const __u64 *)(sc->buf + j));
-		if (m) {
-			n += l7_first_byte(m);
-			break;
-		}
-		n += 8;
-		if (n >= lim)
-			break;
-	}
-	return n < lim ? n : lim;
 }
 
 /* 1 when a header requirement names the header whose n name bytes are at i */

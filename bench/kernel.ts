@@ -110,26 +110,29 @@ interface Frames {
   readonly minReq: Uint8Array;
   readonly body: Uint8Array;
   readonly pureAck: Uint8Array;
+  /** a server segment of the flow, through l7_from_pod of the server's veth (a reply: the
+   * flow's key reversed) */
+  readonly reply: Uint8Array;
 }
 
 function frames(): Frames {
   const c2 = new TcpConn({ client: `${ADDR.frontend}:40000`, server: `${ADDR.backend}:8080` }).handshake()
-    .send(requestHead(200, 100000)).send('b'.repeat(1400)).ackOnly('client');
-  const [syn, , ack, req, body, pureAck] = c2.frames();
+    .send(requestHead(200, 100000)).send('b'.repeat(1400)).ackOnly('client').recv('r'.repeat(1400));
+  const [syn, , ack, req, body, pureAck, reply] = c2.frames();
   // the same request with a 1400-byte head: the difference between the two is the marginal
   // cost of an inspected byte, without the per-packet fixed costs
   const bigReq = new TcpConn({ client: `${ADDR.frontend}:40000`, server: `${ADDR.backend}:8080` }).handshake()
     .send(requestHead(1400, 100000)).frames()[3];
   const minReq = new TcpConn({ client: `${ADDR.frontend}:40000`, server: `${ADDR.backend}:8080` }).handshake()
     .send('GET /api/v1/users HTTP/1.1\r\nHost: b\r\n\r\n').frames()[3];
-  if (!syn || !ack || !req || !body || !pureAck || !bigReq || !minReq) throw new Error('fixture');
-  return { syn, ack, req, bigReq, minReq, body, pureAck };
+  if (!syn || !ack || !req || !body || !pureAck || !bigReq || !minReq || !reply) throw new Error('fixture');
+  return { syn, ack, req, bigReq, minReq, body, pureAck, reply };
 }
 
 /** Runs of every variant on one frame, interleaved run by run (A/B in one process). */
-function perRunAll(vs: readonly Variant[], frame: Uint8Array, state: ((v: Variant) => { key: Buffer; value: Buffer }) | null): Timing[] {
+function perRunAll(vs: readonly Variant[], frame: Uint8Array, state: ((v: Variant) => { key: Buffer; value: Buffer }) | null, prog = 'l7_to_pod'): Timing[] {
   const cols = vs.map(() => ({ xs: [] as number[], diffs: [] as number[] }));
-  const fds = vs.map((v) => program(v.obj, 'l7_to_pod').fd);
+  const fds = vs.map((v) => program(v.obj, prog).fd);
   const flows = vs.map((v) => v.obj.maps.get('flows'));
   for (let i = 0; i < RUNS; i++) {
     if (i % DRAIN === 0) for (const v of vs) v.runner.events();
@@ -166,6 +169,7 @@ function main(): void {
     [`request, ${f.minReq.length - 54}-byte head (line + Host)`, perRunAll(vs, f.minReq, (v) => v.beforeReq), f.minReq.length - 54],
     ['body segment (1400 B, content-length)', perRunAll(vs, f.body, (v) => v.beforeBody), 0],
     ['pure ACK of an L7 flow', perRunAll(vs, f.pureAck, (v) => v.beforeBody), 0],
+    ['server reply segment (l7_from_pod)', perRunAll(vs, f.reply, (v) => v.beforeBody, 'l7_from_pod'), 0],
   ];
   const emptyNs = quantile(emptyRuns, Q);
   console.log(`empty tc program: ${emptyNs} ns/run (quantile ${Q} of ${emptyRuns.length} repeat=1 runs, each right before a measured run; all figures are that quantile)`);

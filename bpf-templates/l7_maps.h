@@ -41,18 +41,19 @@ struct {
 	__type(value, struct l7_sel_bits);
 } selectors SEC(".maps");
 
-/* flows are keyed client -> server plus the policy direction that decided
- * them, so a pod talking to a pod on the same node keeps two entries (the
- * client's egress, the server's ingress) in the one shared map. */
+/* flows are keyed by the local endpoint (the pod whose veth the hook is on) and
+ * the remote one: both directions of a connection find its entry with one lookup,
+ * and a connection opened from the other end on the same tuple finds it too (its
+ * syn re-decides). a pod talking to a pod on the same node keeps two entries (one
+ * per veth) in the one shared map. 38 bytes: the 40-byte layout before it keyed
+ * by client, server and direction, so a deploy never reuses such a map. */
 struct l7_flow_key {
-	__u8 saddr[16];
-	__u8 daddr[16];
-	__u16 sport;	/* network order */
-	__u16 dport;
+	__u8 laddr[16];
+	__u8 raddr[16];
+	__u16 lport;	/* network order */
+	__u16 rport;
 	__u8 family;
-	__u8 dir;	/* L7_DIR_* */
 	__u8 proto;
-	__u8 pad;
 };
 
 /* resumable http/1 request parser (see l7_http1.h) */
@@ -90,7 +91,9 @@ struct l7_h1 {
 struct l7_flow {
 	__u8 kind;	/* L7_FLOW_* */
 	__u8 family;
-	__u8 pad[2];
+	__u8 dir;	/* L7_DIR_*: the local endpoint's policy direction that decided (egress:
+			 * it opened the connection); packets the other way are replies */
+	__u8 pad;
 	__u32 local_id;
 	__u32 peer_id;
 	__s32 rule;

@@ -26,16 +26,17 @@ _Static_assert(L7_EGRESS_NUM_ENTRIES <= L7_MAX_PORT_ENTRIES, "too many egress en
 
 char LICENSE[] SEC("license") = "GPL";
 
-static __always_inline void l7_key(struct l7_flow_key *k, const struct l7_pkt *p, int reverse, __u8 dir)
+/* egress: the local endpoint sends the packet; ingress: it receives it */
+static __always_inline void l7_key(struct l7_flow_key *k, const struct l7_pkt *p, __u8 dir)
 {
-	__builtin_memcpy(k->saddr, reverse ? p->daddr : p->saddr, 16);
-	__builtin_memcpy(k->daddr, reverse ? p->saddr : p->daddr, 16);
-	k->sport = reverse ? p->dport : p->sport;
-	k->dport = reverse ? p->sport : p->dport;
+	int out = dir == L7_DIR_EGRESS;
+
+	__builtin_memcpy(k->laddr, out ? p->saddr : p->daddr, 16);
+	__builtin_memcpy(k->raddr, out ? p->daddr : p->saddr, 16);
+	k->lport = out ? p->sport : p->dport;
+	k->rport = out ? p->dport : p->sport;
 	k->family = p->family;
-	k->dir = dir;
 	k->proto = p->proto;
-	k->pad = 0;
 }
 
 /* per-cpu scratch, looked up only by the paths that use it (not by replies, pure acks
@@ -103,6 +104,7 @@ static __attribute__((noinline)) int l7_new_flow(struct __sk_buff *skb, const st
 	__builtin_memset(f, 0, sizeof(*f));
 	f->kind = q.kind;
 	f->family = p->family;
+	f->dir = dir;
 	f->local_id = q.local_id;
 	f->peer_id = q.peer_id;
 	f->rule = q.rule;
@@ -211,29 +213,23 @@ static __always_inline int l7_handle(struct __sk_buff *skb, __u32 dir)
 		return TC_ACT_OK;
 	if (l7_parse(skb, &p))
 		return TC_ACT_OK;	/* not ip: not ours to judge */
-	l7_key(&k, &p, 0, dir);
+	l7_key(&k, &p, dir);
 	if (p.odd || (p.proto != IPPROTO_TCP && p.proto != IPPROTO_UDP))
 		return l7_new_flow(skb, &p, dir, &k);
 	f = bpf_map_lookup_elem(&flows, &k);
-	if (!f) {
-		struct l7_flow_key rk;
-
-		/* a reply of a flow the other direction's policy allowed */
-		l7_key(&rk, &p, 1, dir == L7_DIR_EGRESS ? L7_DIR_INGRESS : L7_DIR_EGRESS);
-		f = bpf_map_lookup_elem(&flows, &rk);
-		if (f) {
-			/* a reset connection is over for both ends (as the simulator has it), but a
-			 * reply-direction rst passes: it is the one we injected towards the client,
-			 * re-entering through tc ingress of this same veth */
-			if (f->kind == L7_FLOW_RESET && !(p.flags & L7_TH_RST))
-				return l7_drop(skb, &p, dir, f, L7_REASON_FLOW_DENIED);
-			return TC_ACT_OK;
-		}
+	if (!f)
 		return l7_new_flow(skb, &p, dir, &k);
-	}
-	/* a fresh syn re-decides (port reuse, policy swap) */
+	/* a fresh syn re-decides (port reuse, from either end; policy swap) */
 	if (p.proto == IPPROTO_TCP && (p.flags & (L7_TH_SYN | L7_TH_ACK)) == L7_TH_SYN)
 		return l7_new_flow(skb, &p, dir, &k);
+	if (f->dir != dir) {
+		/* a reply: passes, never judged. a reset connection is over for both ends (as
+		 * the simulator has it), but a reply-direction rst passes: it is the one we
+		 * injected towards the client, re-entering through tc ingress of this veth */
+		if (f->kind == L7_FLOW_RESET && !(p.flags & L7_TH_RST))
+			return l7_drop(skb, &p, dir, f, L7_REASON_FLOW_DENIED);
+		return TC_ACT_OK;
+	}
 	if (f->policy != L7_POLICY_ID) {
 		int act = l7_repolicy(skb, &p, dir, f);
 

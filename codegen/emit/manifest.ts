@@ -37,7 +37,7 @@ export function mapLayout(ir: PolicyIR): MapLayout[] {
   return [
     { name: 'ipcache', type: 'lpm_trie', keySize: 20, valueSize: 8, maxEntries: 65536 },
     { name: 'selectors', type: 'hash', keySize: 4, valueSize: 8 * words64(ir.selectors.length), maxEntries: 65536 },
-    { name: 'flows', type: 'lru_hash', keySize: 40, valueSize: 104 + 8 * ruleWords, maxEntries: 65536 },
+    { name: 'flows', type: 'lru_hash', keySize: 38, valueSize: 104 + 8 * ruleWords, maxEntries: 65536 },
     { name: 'events', type: 'ringbuf', keySize: 0, valueSize: 0, maxEntries: 256 * 1024 },
     // per-cpu u64 counters, index L7_CNT_* (0: events lost to a full ring buffer)
     { name: 'counters', type: 'percpu_array', keySize: 4, valueSize: 8, maxEntries: 4 },

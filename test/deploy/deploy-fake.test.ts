@@ -21,7 +21,7 @@ const spec = (flowsValue = 88): FakeObjectSpec => ({
   maps: [
     { name: 'ipcache', type: 11, keySize: 20, valueSize: 8, maxEntries: 65536 },
     { name: 'selectors', type: 1, keySize: 4, valueSize: 8, maxEntries: 65536 },
-    { name: 'flows', type: 9, keySize: 40, valueSize: flowsValue, maxEntries: 65536 },
+    { name: 'flows', type: 9, keySize: 38, valueSize: flowsValue, maxEntries: 65536 },
     { name: 'events', type: 27, keySize: 0, valueSize: 0, maxEntries: 262144 },
   ],
 });

@@ -3,6 +3,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { kernelSkip, loadScenario, play, conn, actions, OK, SHOT, type Scenario } from './harness.ts';
 import { frontendBackendIR, l4IR, ADDR } from '../emit/ir-fixtures.ts';
+import { TcpConn } from '../../sim/builder/tcp-conn.ts';
 import { EVENT_KIND, REASON, VERDICT } from '../../src/loader/event.generated.ts';
 
 const skip = kernelSkip();
@@ -99,3 +100,25 @@ function checksumOk(d: Buffer): boolean {
   const tcp = fold(sum16(d, 26, 34) + 6 + tcpLen + sum16(d, 34, d.length)) === 0xffff;
   return ip && tcp;
 }
+
+test('flows: a SYN from the other end of a live flow is judged by the policy, not passed as a reply', { skip }, () => {
+  // backend (egress not enforced) opens backend:41000 -> other:9999; then other opens the same
+  // tuple the other way round, other:9999 -> backend:41000, which backend's ingress policy denies
+  const s = getL4();
+  const out = new TcpConn({ client: `${ADDR.backend}:41000`, server: `${ADDR.other}:9999` }).handshake().send('hello');
+  assert.deepEqual(play(s, out, 'l7_from_pod').map((p) => p.action), [OK, OK, OK, OK]);
+  const back = play(s, new TcpConn({ client: `${ADDR.other}:9999`, server: `${ADDR.backend}:41000` }).handshake());
+  assert.equal(back[0]!.action, SHOT, actions(back));
+  assert.equal(back[0]!.events[0]!.reason, REASON.POLICY_DENY);
+});
+
+test('flows: replies of a flow find it under the same key (both directions share one entry)', { skip }, () => {
+  const s = getL4();
+  s.reset();
+  play(s, conn(ADDR.frontend, `${ADDR.backend}:80`).handshake().send('ping').recv('pong'));
+  const flows = s.obj.maps.get('flows')!;
+  assert.equal(flows.keySize, 38, 'local endpoint, remote endpoint, family, protocol');
+  let n = 0;
+  for (let k = s.obj.lib.mapNextKey(flows.fd, null, flows.keySize); k; k = s.obj.lib.mapNextKey(flows.fd, k, flows.keySize)) n++;
+  assert.equal(n, 1, 'one entry for the connection on the backend veth');
+});

@@ -12,7 +12,7 @@ import { fillIpcache, fillSelectors, ipcacheKey, clearMap, MapKeyError } from '.
 const MAPS = [
   { name: 'ipcache', type: 11, keySize: 20, valueSize: 8, maxEntries: 16 },
   { name: 'selectors', type: 1, keySize: 4, valueSize: 16, maxEntries: 16 },
-  { name: 'flows', type: 9, keySize: 40, valueSize: 88, maxEntries: 16 },
+  { name: 'flows', type: 9, keySize: 38, valueSize: 88, maxEntries: 16 },
 ];
 
 function withObjFile<T>(f: (path: string) => T): T {

@@ -45,6 +45,7 @@ enum {
 	H_TRAILER,
 	H_TRAILER_LF,
 	H_TRAILER_END_LF,
+	H_CLOSED,	/* after a message that ends the connection (l7_h1_byte) */
 };
 
 /* h1.flags */
@@ -65,6 +66,11 @@ enum {
 #define HF_V_BAD 0x04000	/* content-length / transfer-encoding value invalid */
 #define HF_V_WS 0x08000		/* whitespace after value bytes */
 #define HF_VAL_NEEDED 0x10000	/* current header name is named by some requirement */
+#define HF_V10 0x20000		/* HTTP/1.0 */
+#define HF_CONN_CLOSE 0x40000	/* a Connection element "close" */
+#define HF_CONN_KA 0x80000	/* a Connection element "keep-alive" */
+#define HF_CLOSE_AFTER 0x100000	/* the connection ends with this message (llhttp: not keep-alive) */
+#define HF_DOOMED 0x200000	/* a head after such a message: an error when it completes */
 
 /* h1.hkind */
 #define HK_NONE 0
@@ -72,13 +78,15 @@ enum {
 #define HK_CL 2
 #define HK_TE 3
 #define HK_UPGRADE 4
+#define HK_CONN 5
 
 /* h1.spec: special-name candidates while reading a name */
 #define SPEC_HOST 1
 #define SPEC_CL 2
 #define SPEC_TE 4
 #define SPEC_UPGRADE 8
-#define SPEC_ALL 15
+#define SPEC_CONN 16
+#define SPEC_ALL 31
 
 /* step results */
 #define STEP_OK 0
@@ -107,9 +115,12 @@ enum {
 const char l7_lit_options[8] = "OPTIONS";
 const char l7_lit_version[8] = "HTTP/1.";
 const char l7_lit_chunked[8] = "chunked";
-/* special header names, lowercase, NUL-padded: index = SPEC_* bit number; the fifth,
- * empty row is slack for 8-byte reads at a masked offset (l7_run_name8) */
-const char l7_lit_special[5][32] = { "host", "content-length", "transfer-encoding", "upgrade" };
+/* special header names, lowercase, NUL-padded: index = SPEC_* bit number; the empty rows
+ * are slack for reads at a masked offset (l7_run_name, l7_run_name8) */
+const char l7_lit_special[9][32] = { "host", "content-length", "transfer-encoding", "upgrade", "connection" };
+/* Connection elements llhttp acts on, by CONN_* candidate (l7_h1_conn_byte) */
+const char l7_lit_conn[4][16] = { "", "close", "keep-alive", "upgrade" };
+const __u8 l7_lit_conn_len[4] = { 0, 5, 10, 7 };
 
 static __always_inline void l7_h1_next(struct l7_h1 *h)
 {
@@ -132,27 +143,44 @@ static __always_inline void l7_h1_next(struct l7_h1 *h)
 	h->clen = 0;
 }
 
+/* a message is complete: the next request, or the end of the connection when llhttp
+ * would not keep it alive (HTTP/1.0 without keep-alive, or Connection: close) */
+static __always_inline void l7_h1_done(struct l7_h1 *h)
+{
+	int close = h->flags & HF_CLOSE_AFTER;
+
+	l7_h1_next(h);
+	if (close)
+		h->st = H_CLOSED;
+}
+
 #define L7_FAIL(r) do { *reason = (r); return STEP_ERROR; } while (0)
 
-/* special names (host, content-length, transfer-encoding, upgrade), case-insensitive.
- * their first letters differ, so after the first byte at most one candidate is left
- * and each later byte is one table compare (a NUL past the literal's end never
- * equals c | 0x20). returns the candidate left after byte c at position pos. */
+/* special names (host, content-length, transfer-encoding, upgrade, connection),
+ * case-insensitive. only content-length and connection share a first letter (and
+ * "con"), so at most two candidates are left after the first byte and one after the
+ * fourth; each byte is a table compare per candidate (a NUL past the literal's end
+ * never equals c | 0x20). returns the candidates left after byte c at position pos. */
 static __always_inline __u8 l7_spec_next(__u8 spec, __u16 pos, __u8 c)
 {
-	__u8 lc = c | 0x20;
+	__u8 lc = c | 0x20, out = 0;
 	__u32 k, at = pos;
 
 	if (!spec)
 		return 0;
 	if (pos == 0)
-		return lc == 'h' ? SPEC_HOST : lc == 'c' ? SPEC_CL : lc == 't' ? SPEC_TE : lc == 'u' ? SPEC_UPGRADE : 0;
+		return lc == 'h' ? SPEC_HOST : lc == 'c' ? SPEC_CL | SPEC_CONN : lc == 't' ? SPEC_TE : lc == 'u' ? SPEC_UPGRADE : 0;
 	if (pos >= 32)
 		return 0;
-	k = spec == SPEC_HOST ? 0 : spec == SPEC_CL ? 1 : spec == SPEC_TE ? 2 : 3;
 	/* clang would drop a plain `& 31` after the check above; the verifier needs it */
 	asm volatile("%0 &= 31" : "+r"(at));
-	return l7_lit_special[k][at] == lc ? spec : 0;
+	if ((spec & SPEC_CONN) && l7_lit_special[4][at] == lc)
+		out = SPEC_CONN;
+	spec &= ~SPEC_CONN;
+	if (!spec)
+		return out;
+	k = spec == SPEC_HOST ? 0 : spec == SPEC_CL ? 1 : spec == SPEC_TE ? 2 : 3;
+	return l7_lit_special[k][at] == lc ? out | spec : out;
 }
 
 static __always_inline void l7_h1_special(struct l7_h1 *h, __u8 c)
@@ -306,6 +334,8 @@ static __always_inline int l7_h1_version(struct l7_h1 *h, __u8 c, __u16 *reason)
 	/* judged when the line ends, as the oracle does */
 	if (pos < 7 ? c != l7_lit_version[pos & 7] : pos > 7 || (c != '0' && c != '1'))
 		h->flags |= HF_BADVER;
+	if (pos == 7 && c == '0')
+		h->flags |= HF_V10;
 	if (pos < 9)
 		h->pos = pos + 1;
 	return STEP_OK;
@@ -331,6 +361,8 @@ static __always_inline int l7_h1_colon(struct l7_h1 *h, __u16 *reason)
 		h->hkind = HK_TE;
 	} else if ((h->spec & SPEC_UPGRADE) && pos == 7) {
 		h->hkind = HK_UPGRADE;
+	} else if ((h->spec & SPEC_CONN) && pos == 10) {
+		h->hkind = HK_CONN;	/* h->pos = 0: l7_h1_conn_byte's element start */
 	}
 	h->flags &= ~(HF_VAL_NEEDED | HF_V_BAD | HF_V_WS);
 	/* no header requirements: the name dfa is never stepped */
@@ -366,6 +398,61 @@ static __always_inline int l7_h1_name(struct l7_h1 *h, __u8 c, __u16 *reason)
 	return STEP_OK;
 }
 
+/* Connection value bytes, as llhttp reads them: comma-separated elements, each with
+ * spaces and tabs around it; an element that is exactly close, keep-alive or upgrade
+ * (ASCII case-insensitive) counts once a comma or the line end follows it. h->pos:
+ * 0 at an element start, CONN_TOKEN in an element that does not count, else the
+ * candidate (1 close, 2 keep-alive, 3 upgrade) << 8 and the bytes matched so far, or
+ * CONN_FULL when all are. a byte that breaks a match is read again as a token byte. */
+#define CONN_TOKEN 0xffff
+#define CONN_FULL 0xff
+
+static __always_inline void l7_h1_conn_commit(struct l7_h1 *h, __u16 st)
+{
+	if ((st & 0xff) != CONN_FULL)
+		return;
+	if ((st >> 8) == 1)
+		h->flags |= HF_CONN_CLOSE;
+	else if ((st >> 8) == 2)
+		h->flags |= HF_CONN_KA;
+}
+
+static __always_inline void l7_h1_conn_byte(struct l7_h1 *h, __u8 c)
+{
+	__u8 lc = c >= 'A' && c <= 'Z' ? c | 0x20 : c;
+	__u16 st = h->pos;
+	__u32 cand = (st >> 8) & 3, i = st & 0xff;
+	int ws = c == ' ' || c == '\t';
+
+	if (st == 0) {
+		if (ws || c == ',')
+			return;
+		cand = lc == 'c' ? 1 : lc == 'k' ? 2 : lc == 'u' ? 3 : 0;
+		h->pos = cand ? (cand << 8) | 1 : CONN_TOKEN;
+		return;
+	}
+	if (st == CONN_TOKEN) {
+		if (c == ',')
+			h->pos = 0;
+		return;
+	}
+	if (i == CONN_FULL) {
+		if (ws)
+			return;
+		if (c == ',')
+			l7_h1_conn_commit(h, st);
+		h->pos = c == ',' ? 0 : CONN_TOKEN;
+		return;
+	}
+	asm volatile("%0 &= 15" : "+r"(i));
+	if (lc == l7_lit_conn[cand][i]) {
+		i++;
+		h->pos = i >= l7_lit_conn_len[cand] ? (cand << 8) | CONN_FULL : (cand << 8) | i;
+		return;
+	}
+	h->pos = c == ',' ? 0 : CONN_TOKEN;
+}
+
 /* the LF ending a header line: the rules judged per line, then requirements */
 static __always_inline int l7_h1_line_end(struct l7_h1 *h, __u16 *reason)
 {
@@ -396,6 +483,9 @@ static __always_inline int l7_h1_line_end(struct l7_h1 *h, __u16 *reason)
 		break;
 	case HK_UPGRADE:
 		L7_FAIL(L7_REASON_UPGRADE);
+	case HK_CONN:
+		l7_h1_conn_commit(h, h->pos);
+		break;
 	default:
 		break;
 	}
@@ -443,6 +533,8 @@ static __always_inline int l7_h1_value(struct l7_h1 *h, __u8 c, __u16 *reason)
 			h->clen = h->clen * 10 + (c - '0');
 			h->pos++;
 		}
+	} else if (h->hkind == HK_CONN) {
+		l7_h1_conn_byte(h, c);
 	} else if (h->hkind == HK_TE) {
 		/* exactly "chunked", surrounding whitespace trimmed */
 		if (ws) {
@@ -594,6 +686,8 @@ static __always_inline int l7_h1_head_byte(struct l7_h1 *h, __u8 st, __u8 c, __u
 	case H_END_LF:
 		if (c != '\n')
 			L7_FAIL(L7_REASON_BARE_CR_LF);
+		if (h->flags & HF_DOOMED)
+			L7_FAIL(L7_REASON_MALFORMED);
 		return STEP_HEAD_DONE;
 	default:	/* H_CR_MALFORMED */
 		if (c != '\n')
@@ -646,7 +740,7 @@ static __always_inline int l7_h1_body_byte(struct l7_h1 *h, __u8 st, __u8 c, __u
 	case H_TRAILER_END_LF:
 		if (c != '\n')
 			L7_FAIL(L7_REASON_MALFORMED);
-		l7_h1_next(h);
+		l7_h1_done(h);
 		return STEP_OK;
 	default:
 		/* body states never reach the byte loop */
@@ -660,6 +754,15 @@ static __always_inline int l7_h1_byte(struct l7_h1 *h, __u8 c, __u16 *reason)
 	__u8 st = h->st;
 	int r;
 
+	/* data after the last message: llhttp gives up on it, and where the stream is reset
+	 * is the strict rules' call, as for any head llhttp refuses (the simulator keeps the
+	 * bytes until they break a rule or the head ends): read it as a head that fails when
+	 * it completes (HF_DOOMED) */
+	if (st == H_CLOSED) {
+		st = H_METHOD;
+		h->st = st;
+		h->flags |= HF_DOOMED;
+	}
 	if (st >= H_BODY)
 		return l7_h1_body_byte(h, st, c, reason);
 	h->hdr_len++;
@@ -687,6 +790,11 @@ __attribute__((noinline)) int l7_h1_step(struct l7_h1 *h, __u32 c)
 /* after an allowed header block: where the body goes */
 static __always_inline int l7_h1_after_head(struct l7_h1 *h)
 {
+	__u32 fl = h->flags;
+
+	/* llhttp_should_keep_alive for a request */
+	if ((fl & HF_V10) ? !(fl & HF_CONN_KA) : (fl & HF_CONN_CLOSE) != 0)
+		h->flags |= HF_CLOSE_AFTER;
 	if (h->flags & HF_TE) {
 		h->st = H_CHUNK_SIZE;
 		h->pos = 0;
@@ -697,7 +805,7 @@ static __always_inline int l7_h1_after_head(struct l7_h1 *h)
 		h->st = H_BODY;
 		return STEP_BODY;
 	}
-	l7_h1_next(h);
+	l7_h1_done(h);
 	return STEP_OK;
 }
 

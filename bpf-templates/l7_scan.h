@@ -318,7 +318,7 @@ static __always_inline __u32 l7_run_spaces(struct l7_scratch *sc, __u32 i, __u32
 
 /* offset of a special name's literal in l7_lit_special, per SPEC_* bit (a table, so
  * the verifier sees one unknown offset, not one path per candidate) */
-const __u8 l7_spec_base[16] = { [SPEC_HOST] = 0, [SPEC_CL] = 32, [SPEC_TE] = 64, [SPEC_UPGRADE] = 96 };
+const __u8 l7_spec_base[32] = { [SPEC_HOST] = 0, [SPEC_CL] = 32, [SPEC_TE] = 64, [SPEC_UPGRADE] = 96, [SPEC_CONN] = 128 };
 
 /* l7_run_name's first part when no requirement needs the name dfa: letters, digits and
  * '-' 8 at a time, the special-name candidate compared a word at a time (the literal
@@ -349,7 +349,7 @@ static __always_inline __u32 l7_run_name8(struct l7_scratch *sc, __u32 i, __u32 
 				/* the literal word at the name position (rows are 32 bytes, read 8 at
 				 * a time from at most 24: inside the row) */
 				at += base;
-				asm volatile("%0 &= 127" : "+r"(at));
+				asm volatile("%0 &= 255" : "+r"(at));
 				keep = cnt >= 8 ? ~0ULL : (1ULL << (8 * cnt)) - 1;
 				lw = w | 0x2020202020202020ULL;
 				if ((lw ^ *(const __u64 *)(lit + at)) & keep)
@@ -373,13 +373,15 @@ static __always_inline __u32 l7_run_name(struct l7_h1 *h, struct l7_scratch *sc,
 	__u8 spec;
 	int alive;
 
-	if (h->pos == 0)
+	/* content-length and connection both still possible ("con"): the full step tells them
+	 * apart on the fourth byte */
+	if (h->pos == 0 || h->spec == (SPEC_CL | SPEC_CONN))
 		return 0;
 	ns = h->nst;
 	pos = h->pos;
 	spec = h->spec;
 	alive = spec != 0;
-	base = l7_spec_base[spec & 15];
+	base = l7_spec_base[spec & 31];
 	if (!L7_NUM_HDR_REQS) {
 		n8 = l7_forget(sc, l7_run_name8(sc, i, lim, pos, base, &alive));
 		/* the per-byte loop below takes the name on from there */
@@ -401,7 +403,7 @@ static __always_inline __u32 l7_run_name(struct l7_h1 *h, struct l7_scratch *sc,
 				alive = 0;
 			} else {
 				at += base;
-				asm volatile("%0 &= 127" : "+r"(at));
+				asm volatile("%0 &= 255" : "+r"(at));
 				if (lit[at] != (c | 0x20))
 					alive = 0;
 			}
@@ -476,6 +478,8 @@ static __always_inline __u32 l7_special_kind(struct l7_scratch *sc, __u32 i, __u
 		k = 2;
 	else if (c0 == 'u' && n == 7)
 		k = 3;
+	else if (c0 == 'c' && n == 10)
+		k = 4;
 	else
 		return HK_NONE;
 	for (int t = 0; t < 3; t++) {
@@ -510,16 +514,35 @@ static __always_inline __u32 l7_clen_digits(struct l7_scratch *sc, __u32 i, __u3
 	return n;
 }
 
+/* the HF_CONN_* flag of a Connection value that is exactly "close" or "keep-alive"
+ * (ASCII case-insensitive: | 0x20 lowercases the letters and keeps '-'), or 0 */
+static __always_inline __u32 l7_conn_value(struct l7_scratch *sc, __u32 j, __u32 len)
+{
+	__u64 w0, w1;
+
+	asm volatile("%0 &= %1" : "+r"(j) : "i"(L7_CHUNK - 1));
+	w0 = *(const __u64 *)(sc->buf + j) | 0x2020202020202020ULL;
+	if (len == 5 && (w0 & 0xffffffffffULL) == 0x65736f6c63ULL)
+		return HF_CONN_CLOSE;
+	if (len != 10 || w0 != 0x696c612d7065656bULL)
+		return 0;
+	j += 8;
+	asm volatile("%0 &= %1" : "+r"(j) : "i"(L7_CHUNK - 1));
+	w1 = *(const __u64 *)(sc->buf + j) | 0x2020ULL;
+	return (w1 & 0xffff) == 0x6576 ? HF_CONN_KA : 0;
+}
+
 /* a header line whole at i whose steps cannot fail, or 0 (the full steps take it):
  * "name:" with a name of letters, digits and '-' that no requirement names, spaces,
  * then for an ordinary header value bytes without control bytes (HTAB included), for
  * a first Host (no rule matches hosts) the same, for a first Content-Length (no
- * Transfer-Encoding yet) 1-18 digits; CRLF. what the line-start, name, colon, value
- * and line-end steps do for it: a Host or Content-Length line sets its flag (and the
- * length). global: verified once, not once per line of l7_run_lines. */
+ * Transfer-Encoding yet) 1-18 digits, for Connection exactly close or keep-alive; CRLF.
+ * what the line-start, name, colon, value and line-end steps do for it: a Host,
+ * Content-Length or Connection line sets its flag (and the length). global: verified
+ * once, not once per line of l7_run_lines. */
 __attribute__((noinline)) __u32 l7_plain_line(struct l7_h1 *h, struct l7_scratch *sc, __u32 i, __u32 lim)
 {
-	__u32 n, kind;
+	__u32 n, kind, v0, conn = 0;
 	__u64 clen = 0;
 
 	if (!h || !sc)
@@ -539,6 +562,7 @@ __attribute__((noinline)) __u32 l7_plain_line(struct l7_h1 *h, struct l7_scratch
 	n = l7_forget(sc, n + 1 + l7_run_spaces(sc, i + n + 1, lim - n - 1));
 	if (n >= lim)
 		return 0;
+	v0 = n;
 	if (kind == HK_CL) {
 		__u32 d = l7_clen_digits(sc, i + n, lim - n, &clen);
 
@@ -550,6 +574,12 @@ __attribute__((noinline)) __u32 l7_plain_line(struct l7_h1 *h, struct l7_scratch
 	}
 	if (n + 2 > lim || L7_RUN_BYTE(sc, i, n) != '\r' || L7_RUN_BYTE(sc, i, n + 1) != '\n')
 		return 0;
+	if (kind == HK_CONN) {
+		conn = l7_conn_value(sc, i + v0, n - v0);
+		if (!conn)
+			return 0;
+		h->flags |= conn;
+	}
 	if (kind == HK_HOST)
 		h->flags |= HF_HOST;
 	if (kind == HK_CL) {
@@ -609,6 +639,8 @@ static __always_inline __u32 l7_run_version(struct l7_h1 *h, struct l7_scratch *
 		return 0;
 	if (L7_RUN_BYTE(sc, i, 8) != '\r' || L7_RUN_BYTE(sc, i, 9) != '\n')
 		return 0;
+	if (w == 0x302e312f50545448ULL)
+		h->flags |= HF_V10;
 	h->pos = 8;
 	h->st = H_LINE_START;
 	return 10;
@@ -803,7 +835,7 @@ static __always_inline int l7_skip_body(struct l7_h1 *h, struct l7_scratch *sc)
 	h->clen -= n;
 	if (h->clen == 0) {
 		if (h->st == H_BODY)
-			l7_h1_next(h);
+			l7_h1_done(h);
 		else
 			h->st = H_CHUNK_DATA_CR;
 	}
@@ -849,9 +881,12 @@ __attribute__((noinline)) int l7_scan_one(struct __sk_buff *skb, struct l7_flow 
 		return 1;
 	h = &f->h1;
 	i = sc->used;
-	if (h->st == H_METHOD && h->hdr_len == 0) {
+	if ((h->st == H_METHOD && h->hdr_len == 0) || h->st == H_CLOSED) {
+		/* a request starts here (after a closing message: the bytes that may not) */
 		h->req_seq = sc->seq + i;
 		sc->ev_seq = h->req_seq;
+		if (h->st == H_CLOSED)
+			sc->http_rule = -1;
 	}
 	/* whole ordinary header lines first (l7_run_lines) */
 	n = h->st == H_LINE_START ? l7_run_lines(h, sc, i, l7_run_lim(h, i, len)) : 0;

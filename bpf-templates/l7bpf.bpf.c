@@ -139,7 +139,7 @@ static __always_inline int l7_stream(struct __sk_buff *skb, struct l7_flow *f, c
 		f->next_seq = start + fresh;
 		f->h1.clen -= fresh;
 		if (f->h1.clen == 0)
-			l7_h1_next(&f->h1);
+			l7_h1_done(&f->h1);
 		return TC_ACT_OK;
 	}
 	sc = l7_scratch_get();

@@ -6,28 +6,10 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { kernelSkip } from './harness.ts';
-import { parsePolicies } from '../../src/policy/index.ts';
-import { parseInventory } from '../../src/endpoints/index.ts';
-import type { PeerRef } from '../../src/verdict/peers.ts';
+import { inspectAll } from '../helpers/inspect-all.ts';
 import { actionsAgree, buildWorld, comparable, connPackets, describeActions, runKernel, runSim, type KernelWorld } from '../helpers/kernel-world.ts';
 
 const skip = kernelSkip();
-
-const POLICY = `apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: {name: inspect-all, namespace: default}
-spec:
-  endpointSelector: {matchLabels: {app: server}}
-  ingress:
-    - fromEndpoints: [{matchLabels: {app: client}}]
-      toPorts:
-        - ports: [{port: "80", protocol: TCP}]
-          rules: {http: [{}]}
-`;
-const ENDPOINTS = `endpoints:
-  - {name: client, namespace: default, labels: {app: client}, ips: [10.0.0.1]}
-  - {name: server, namespace: default, labels: {app: server}, ips: [10.0.0.2]}
-`;
 
 // values as clients send them, and the edges of llhttp's element matching
 const CONNECTION = [
@@ -68,15 +50,8 @@ let world: KernelWorld | null = null;
 after(() => world?.close());
 
 test('the kernel ends the stream after a closing message where llhttp does (fast-check, kernel == simulator)', { skip }, () => {
-  const policies = parsePolicies(POLICY, 'inspect-all.yaml').policies;
-  const inv = parseInventory(ENDPOINTS, 'connection-close(endpoints)').inventory;
+  const { policies, inv, client, server } = inspectAll();
   world = buildWorld(policies, inv, []);
-  const peer = (name: string): PeerRef => {
-    const ep = inv.endpoints.find((e) => e.name === name)!;
-    return { kind: 'endpoint', endpoint: ep, ip: ep.ips[0]! };
-  };
-  const client = peer('client');
-  const server = peer('server');
   const seen = { reset: 0, pass: 0 };
   fc.assert(
     fc.property(caseArb, (c) => {

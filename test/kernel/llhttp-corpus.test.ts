@@ -9,10 +9,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { kernelSkip } from './harness.ts';
-import { parsePolicies } from '../../src/policy/index.ts';
-import { parseInventory } from '../../src/endpoints/index.ts';
 import { parseRequestHead } from '../../src/verdict/index.ts';
-import type { PeerRef } from '../../src/verdict/peers.ts';
+import { inspectAll } from '../helpers/inspect-all.ts';
 import { allowedLines, buildWorld, connPackets, kernelVerdict, runKernel, type KernelWorld } from '../helpers/kernel-world.ts';
 
 const corpus = join(resolve(process.cwd(), process.env.L7BPF_CORPORA ?? '../shared/corpora'), 'llhttp', 'request');
@@ -72,22 +70,6 @@ export function readCorpus(dir: string): { cases: LlhttpCase[]; lenient: number 
   return { cases, lenient };
 }
 
-const POLICY = `apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: {name: inspect-all, namespace: default}
-spec:
-  endpointSelector: {matchLabels: {app: server}}
-  ingress:
-    - fromEndpoints: [{matchLabels: {app: client}}]
-      toPorts:
-        - ports: [{port: "80", protocol: TCP}]
-          rules: {http: [{}]}
-`;
-const ENDPOINTS = `endpoints:
-  - {name: client, namespace: default, labels: {app: client}, ips: [10.0.0.1]}
-  - {name: server, namespace: default, labels: {app: server}, ips: [10.0.0.2]}
-`;
-
 /**
  * Cases where the kernel denies what llhttp (strict) accepts, each explained by one of our
  * strict rules (the oracle names the same rule). Key: file: title.
@@ -127,20 +109,15 @@ after(() => world?.close());
 
 test('the kernel never allows what llhttp rejects and agrees on method and URL', { skip }, () => {
   const { cases, lenient } = readCorpus(corpus);
-  const policies = parsePolicies(POLICY, 'inspect-all.yaml').policies;
-  const inv = parseInventory(ENDPOINTS, 'corpus(endpoints)').inventory;
+  const { policies, inv, client, server } = inspectAll();
   world = buildWorld(policies, inv, []);
-  const peer = (name: string): PeerRef => {
-    const ep = inv.endpoints.find((e) => e.name === name)!;
-    return { kind: 'endpoint', endpoint: ep, ip: ep.ips[0]! };
-  };
   const problems: string[] = [];
   const newDiffs: Record<string, string> = {};
   const seenDiffs: Record<string, string> = {};
   for (const c of cases) {
     world.reset();
-    const packets = connPackets(peer('client'), peer('server'), 80, c.input, false)!;
-    const run = runKernel(world, peer('client'), peer('server'), packets);
+    const packets = connPackets(client, server, 80, c.input, false)!;
+    const run = runKernel(world, client, server, packets);
     const verdict = kernelVerdict(run);
     const reset = run.actions.includes('reset');
     const lines = allowedLines(run);

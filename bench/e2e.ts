@@ -1,6 +1,7 @@
 // End-to-end throughput and latency across the e2e veth topology, in one run:
-//   1. no program (baseline), 2. l7bpf with a 10-rule policy, 3. nginx as an L7 sidecar
-//   (reverse proxy with the same method/path rules) in the server's namespace.
+//   1. no program (baseline), 2. an empty tc program on both hooks of both veths (what any
+//   tc program costs: the clsact hook itself), 3. l7bpf with a 10-rule policy, 4. nginx as an
+//   L7 sidecar (reverse proxy with the same method/path rules) in the server's namespace.
 // wrk (1 thread, 16 connections, DURATION s) runs in the client pod against nginx `return 200`.
 // A second phase measures latency without queueing: one connection, one request at a time
 // (wrk -c1), no program and l7bpf alternating; under -c16 the p99 is the queue on a saturated
@@ -11,6 +12,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compilePolicies, e2eSkip, inventoryYaml, Topology, run } from '../test/e2e/harness.ts';
+import { runClang } from '../codegen/emit/clang.ts';
+import { TEMPLATES_DIR } from '../codegen/emit/index.ts';
 
 const DURATION = Number(process.env.L7BPF_BENCH_SECONDS ?? 4);
 const RULES = 10;
@@ -100,12 +103,18 @@ async function main(): Promise<void> {
     await waitFor(() => existsSync(join(dir, 'nginx.pid')), 5000, () => readFileSafe(join(dir, 'error.log')));
     wrk(t, `http://10.0.0.2:8080${PATH}`); // warm-up
     // rounds alternate the setups so drift (CPU frequency, caches) hits all of them alike
-    const runs: Runs = { base: [], l7: [], sidecar: [], base1: [], l71: [] };
+    const runs: Runs = { base: [], empty: [], l7: [], sidecar: [], base1: [], empty1: [], l71: [] };
+    runClang(TEMPLATES_DIR, dir, true, 'l7_empty.bpf.c', 'empty.o');
+    const ifaces = [t.pod('client').hostIf, t.pod('server').hostIf];
     const url = `http://10.0.0.2:8080${PATH}`;
     let status = '';
     for (let round = 0; round < ROUNDS; round++) {
       runs.base.push(wrk(t, url));
       runs.base1.push(wrk(t, url, 1));
+      emptyPrograms(t, ifaces, join(dir, 'empty.o'), true);
+      runs.empty.push(wrk(t, url));
+      runs.empty1.push(wrk(t, url, 1));
+      emptyPrograms(t, ifaces, join(dir, 'empty.o'), false);
       t.cli(['deploy', join(dir, 'obj'), '--endpoints', join(dir, 'inventory.yaml'), '--name', 'bench']);
       runs.l7.push(wrk(t, url));
       runs.l71.push(wrk(t, url, 1));
@@ -133,8 +142,24 @@ async function waitFor(ok: () => boolean, ms: number, why: () => string): Promis
   }
 }
 
+/** Attaches (or removes) the empty tc program on both hooks of the host veths, with tc. */
+function emptyPrograms(t: Topology, ifaces: readonly string[], object: string, on: boolean): void {
+  const tc = (...args: string[]) => run('ip', ['netns', 'exec', t.node, 'tc', ...args]);
+  for (const i of ifaces) {
+    if (!on) {
+      tc('qdisc', 'del', 'dev', i, 'clsact');
+      continue;
+    }
+    tc('qdisc', 'add', 'dev', i, 'clsact');
+    for (const dir of ['ingress', 'egress']) tc('filter', 'add', 'dev', i, dir, 'bpf', 'da', 'obj', object, 'sec', 'tc');
+  }
+}
+
 interface Runs {
   readonly base: WrkResult[];
+  /** the empty tc program attached */
+  readonly empty: WrkResult[];
+  readonly empty1: WrkResult[];
   readonly l7: WrkResult[];
   readonly sidecar: WrkResult[];
   /** one connection (latency without queueing) */
@@ -150,6 +175,8 @@ const paired = (a: readonly WrkResult[], b: readonly WrkResult[], f: (x: WrkResu
 function report(runs: Runs, status: string): void {
   const base = median(runs.base), l7 = median(runs.l7), sidecar = median(runs.sidecar);
   const base1 = median(runs.base1), l71 = median(runs.l71);
+  const empty = median(runs.empty), empty1 = median(runs.empty1);
+  const emptyRatio = paired(runs.empty, runs.base, (x, y) => x.rps / y.rps);
   const ratio = paired(runs.l7, runs.base, (x, y) => x.rps / y.rps);
   const vsSidecar = paired(runs.l7, runs.sidecar, (x, y) => x.rps / y.rps);
   const added1 = paired(runs.l71, runs.base1, (x, y) => x.p99us - y.p99us);
@@ -165,12 +192,14 @@ function report(runs: Runs, status: string): void {
     '| setup | req/s | vs no program | p50 us | p99 us | added p99 us | non-2xx |',
     '|---|---|---|---|---|---|---|',
     row('no program', base, base),
+    row('empty tc program (both hooks, both veths)', empty, base),
     row(`l7bpf, ${RULES}-rule policy (both veths)`, l7, base),
     row('nginx sidecar (reverse proxy, same rules)', sidecar, base),
     row('no program, 1 connection', base1, base1),
+    row('empty tc program, 1 connection', empty1, base1),
     row(`l7bpf, 1 connection`, l71, base1),
     '',
-    `Per round, l7bpf / no program: ${perRound} (median ${ratio.toFixed(2)}); l7bpf / nginx sidecar: median x${vsSidecar.toFixed(2)}; ` +
+    `Per round, l7bpf / no program: ${perRound} (median ${ratio.toFixed(2)}; the empty tc program: median ${emptyRatio.toFixed(2)}); l7bpf / nginx sidecar: median x${vsSidecar.toFixed(2)}; ` +
       `added p99 with one connection: median ${added1.toFixed(0)} us.`,
     `Targets: >= 0.90 of no program (${ratio >= 0.9 ? 'met' : 'NOT met'}), >= 3x nginx (${vsSidecar >= 3 ? 'met' : 'NOT met'}), ` +
       `added p99 < 50 us (${added1 < 50 ? 'met' : 'NOT met'}, one connection; with 16 the p99 is the machine's queue).`,

@@ -74,6 +74,15 @@ static __always_inline void l7_ev_conn(struct __sk_buff *skb, const struct l7_pk
 	l7_ev_send(skb, p, dir, q->local_id, q->peer_id, q->rule, L7_EV_CONN, verdict, reason);
 }
 
+/* a dropped syn ends what the tuple was before (port reuse, or the other end opening it):
+ * its later packets are judged alone, not by the old entry, as the simulator has it */
+static __always_inline int l7_syn_denied(const struct l7_pkt *p, const struct l7_flow_key *key, int syn)
+{
+	if (syn && !p->odd)
+		bpf_map_delete_elem(&flows, key);
+	return TC_ACT_SHOT;
+}
+
 /* first packet of a flow (tcp syn, first udp datagram, or mid-stream) */
 static __attribute__((noinline)) int l7_new_flow(struct __sk_buff *skb, const struct l7_pkt *p, __u8 dir,
 						   const struct l7_flow_key *key)
@@ -86,12 +95,12 @@ static __attribute__((noinline)) int l7_new_flow(struct __sk_buff *skb, const st
 	l7_ask(&q, p, dir);
 	if (q.kind == L7_FLOW_DENY) {
 		l7_ev_conn(skb, p, dir, &q, L7_VERDICT_DROPPED, q.reason);
-		return TC_ACT_SHOT;
+		return l7_syn_denied(p, key, syn);
 	}
 	/* no l4 header, or l7 rules without the stream from its start: fail closed */
 	if (q.kind == L7_FLOW_L7 && (p->odd || p->proto != IPPROTO_TCP || !syn || p->payload_len)) {
 		l7_ev_conn(skb, p, dir, &q, L7_VERDICT_DROPPED, p->odd ? L7_REASON_UNSUPPORTED : L7_REASON_NO_FLOW_STATE);
-		return TC_ACT_SHOT;
+		return l7_syn_denied(p, key, syn);
 	}
 	l7_ev_conn(skb, p, dir, &q, L7_VERDICT_FORWARDED, L7_REASON_NONE);
 	/* only a syn opens tcp state: a mid-stream packet (or a syn-ack nobody asked

@@ -1,6 +1,7 @@
-// A client and a server pod on port 80 with one http rule that allows every request: every
-// byte of the client's stream goes through the framer, so only the strict rules and the
-// stream's framing decide. Used by the llhttp corpus and connection-lifetime kernel tests.
+// A client pod (10.0.0.1) and a server pod (10.0.0.2) under a policy: by default one http
+// rule on port 80 that allows every request, so every byte of the client's stream goes
+// through the framer and only the strict rules and the stream's framing decide. Used by the
+// llhttp corpus, connection-lifetime and flow kernel tests.
 import { parsePolicies, type Policy } from '../../src/policy/index.ts';
 import { parseInventory } from '../../src/endpoints/index.ts';
 import type { Inventory } from '../../src/endpoints/types.ts';
@@ -29,8 +30,8 @@ export interface InspectAll {
   readonly server: PeerRef;
 }
 
-export function inspectAll(): InspectAll {
-  const policies = parsePolicies(POLICY, 'inspect-all.yaml').policies;
+export function inspectAll(policy = POLICY): InspectAll {
+  const policies = parsePolicies(policy, 'client-server.yaml').policies;
   const inv = parseInventory(ENDPOINTS, 'inspect-all(endpoints)').inventory;
   const peer = (name: string): PeerRef => {
     const ep = inv.endpoints.find((e) => e.name === name)!;

@@ -4,9 +4,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { kernelSkip } from './harness.ts';
-import { parsePolicies } from '../../src/policy/index.ts';
-import { parseInventory } from '../../src/endpoints/index.ts';
-import type { PeerRef } from '../../src/verdict/peers.ts';
+import { inspectAll } from '../helpers/inspect-all.ts';
 import { tcpConn, type FixturePacket } from '../../sim/index.ts';
 import { actionsAgree, buildWorld, comparable, describeActions, runKernel, runSim, type KernelWorld } from '../helpers/kernel-world.ts';
 
@@ -23,23 +21,11 @@ spec:
       toPorts:
         - ports: [{port: "80", protocol: TCP}]
 `;
-const ENDPOINTS = `endpoints:
-  - {name: client, namespace: default, labels: {app: client}, ips: [10.0.0.1]}
-  - {name: server, namespace: default, labels: {app: server}, ips: [10.0.0.2]}
-`;
-
 let world: KernelWorld | null = null;
 after(() => world?.close());
 
 test('a SYN from the other end of a live flow is judged by the policy (kernel == simulator)', { skip }, () => {
-  const policies = parsePolicies(POLICY, 'server-in.yaml').policies;
-  const inv = parseInventory(ENDPOINTS, 'flows(endpoints)').inventory;
-  const peer = (name: string): PeerRef => {
-    const ep = inv.endpoints.find((e) => e.name === name)!;
-    return { kind: 'endpoint', endpoint: ep, ip: ep.ips[0]! };
-  };
-  const client = peer('client');
-  const server = peer('server');
+  const { policies, inv, client, server } = inspectAll(POLICY);
   world = buildWorld(policies, inv, []);
   // 1. the server opens 10.0.0.2:41000 -> 10.0.0.1:9999 (allowed: egress not enforced), data both ways
   const out: FixturePacket[] = [...tcpConn({ client: '10.0.0.2:41000', server: '10.0.0.1:9999' }).handshake().send('hello').recv('hi').list];

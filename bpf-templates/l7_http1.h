@@ -118,7 +118,7 @@ const char l7_lit_chunked[8] = "chunked";
 /* special header names, lowercase, NUL-padded: index = SPEC_* bit number; the empty rows
  * are slack for reads at a masked offset (l7_run_name, l7_run_name8) */
 const char l7_lit_special[9][32] = { "host", "content-length", "transfer-encoding", "upgrade", "connection" };
-/* Connection elements llhttp acts on, by CONN_* candidate (l7_h1_conn_byte) */
+/* Connection elements llhttp acts on, by candidate: 1 close, 2 keep-alive, 3 upgrade (l7_h1_conn_byte) */
 const char l7_lit_conn[4][16] = { "", "close", "keep-alive", "upgrade" };
 const __u8 l7_lit_conn_len[4] = { 0, 5, 10, 7 };
 

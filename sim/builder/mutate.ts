@@ -1,21 +1,12 @@
 // Deterministic capture mutator for fuzzing the reader, decoders and replay: seeds are
 // valid captures built here; mutations flip bits, overwrite, insert, delete and truncate.
 import { tcpConn } from './tcp-conn.ts';
+import { prng } from './prng.ts';
 import { reframe } from './frames.ts';
 import { pcapBytes } from '../capture/writer.ts';
 import { readCapture } from '../capture/read.ts';
 import { ReplayEngine } from '../replay/engine.ts';
 import type { Judge } from '../replay/types.ts';
-
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A few valid captures covering the formats and link types. */
 export function seedCaptures(): Uint8Array[] {

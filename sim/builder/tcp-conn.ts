@@ -2,6 +2,7 @@
 // frames with valid checksums, a description per packet and, where stated, the expected action.
 import type { PacketActionKind } from '../replay/types.ts';
 import { tcpFrame } from './frames.ts';
+import { TCP_ACK as ACK, TCP_FIN as FIN, TCP_PSH as PSH, TCP_RST as RST, TCP_SYN as SYN } from '../decode/view.ts';
 import { pcapBytes } from '../capture/writer.ts';
 
 export type Side = 'client' | 'server';
@@ -35,7 +36,6 @@ export interface SendOptions {
   readonly expect?: readonly PacketActionKind[];
 }
 
-const FIN = 0x01, SYN = 0x02, RST = 0x04, PSH = 0x08, ACK = 0x10;
 
 function parseEndpoint(s: string): { ip: string; port: number } {
   const m = /^\[(.+)\]:(\d+)$/.exec(s) ?? /^([^:]+):(\d+)$/.exec(s);

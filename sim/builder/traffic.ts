@@ -2,6 +2,8 @@
 // realistic request heads and responses, streamed to a pcap file (never held in memory).
 import { PcapFileWriter } from '../capture/writer.ts';
 import { tcpFrame } from './frames.ts';
+import { prng } from './prng.ts';
+import { TCP_ACK as ACK, TCP_FIN as FIN, TCP_PSH as PSH, TCP_SYN as SYN } from '../decode/view.ts';
 
 export interface TrafficOptions {
   /** Stop after about this many file bytes. */
@@ -23,19 +25,6 @@ export interface TrafficStats {
 const PATHS = ['/api/v1/users', '/api/v1/orders/12345', '/static/app.js', '/healthz', '/api/v1/search?q=blue+shoes&page=2', '/index.html'];
 const AGENTS = ['Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36', 'curl/8.5.0', 'okhttp/4.12.0'];
 const MSS = 1448;
-const SYN = 0x02, ACK = 0x10, PSH = 0x08, FIN = 0x01;
-
-/** Small deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Flow {
   cip: string; sip: string; cport: number; sport: number;
@@ -43,7 +32,7 @@ interface Flow {
 }
 
 export function generateTraffic(path: string, o: TrafficOptions): TrafficStats {
-  const rand = rng(o.seed ?? 1);
+  const rand = prng(o.seed ?? 1);
   const pick = <T>(a: readonly T[]) => a[Math.floor(rand() * a.length)]!;
   const w = new PcapFileWriter(path);
   const st: TrafficStats = { packets: 0, requests: 0, connections: 0, bytes: 0 };

@@ -8,6 +8,7 @@
 // of those strings. Random regexes rarely match random strings; these do.
 import fc from 'fast-check';
 import { classModel, CLASS_NAMES, BIASED, foldVariants, type ClassModel } from './gen-classes.ts';
+import { prng } from '../../sim/builder/prng.ts';
 
 export type GenNode =
   | { readonly k: 'lit'; readonly ch: string }
@@ -117,17 +118,8 @@ export const node: fc.Arbitrary<GenNode> = fc.letrec<{ node: GenNode }>((tie) =>
   ),
 })).node;
 
-/** Deterministic PRNG (mulberry32), so a fast-check seed fixes every walk. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG, so a fast-check seed fixes every walk. */
+export { prng };
 
 type Rnd = () => number;
 const pick = <T>(rnd: Rnd, xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;

@@ -116,8 +116,8 @@ const char l7_lit_options[8] = "OPTIONS";
 const char l7_lit_version[8] = "HTTP/1.";
 const char l7_lit_chunked[8] = "chunked";
 /* special header names, lowercase, NUL-padded: index = SPEC_* bit number; the empty rows
- * are slack for reads at a masked offset (l7_run_name, l7_run_name8) */
-const char l7_lit_special[9][32] = { "host", "content-length", "transfer-encoding", "upgrade", "connection" };
+ * make the table 256 bytes, so an offset masked with 255 stays inside (l7_run_name) */
+const char l7_lit_special[8][32] = { "host", "content-length", "transfer-encoding", "upgrade", "connection" };
 /* Connection elements llhttp acts on, by candidate: 1 close, 2 keep-alive, 3 upgrade (l7_h1_conn_byte) */
 const char l7_lit_conn[4][16] = { "", "close", "keep-alive", "upgrade" };
 const __u8 l7_lit_conn_len[4] = { 0, 5, 10, 7 };

@@ -320,55 +320,12 @@ static __always_inline __u32 l7_run_spaces(struct l7_scratch *sc, __u32 i, __u32
  * the verifier sees one unknown offset, not one path per candidate) */
 const __u8 l7_spec_base[32] = { [SPEC_HOST] = 0, [SPEC_CL] = 32, [SPEC_TE] = 64, [SPEC_UPGRADE] = 96, [SPEC_CONN] = 128 };
 
-/* l7_run_name's first part when no requirement needs the name dfa: letters, digits and
- * '-' 8 at a time, the special-name candidate compared a word at a time (the literal
- * rows are NUL-padded, so a longer name never equals them). returns the bytes taken;
- * *alive drops to 0 when the candidate no longer matches. */
-static __always_inline __u32 l7_run_name8(struct l7_scratch *sc, __u32 i, __u32 lim, __u32 pos, __u32 base, int *alive)
-{
-	const char *lit = &l7_lit_special[0][0];
-	__u32 n = 0, j, cnt, at;
-	__u64 w, m, keep, lw;
-
-	for (int k = 0; k < L7_RUN_MAX / 8; k++) {
-		if (n >= lim)
-			break;
-		j = i + n;
-		asm volatile("%0 &= %1" : "+r"(j) : "i"(L7_CHUNK - 1));
-		/* buf has 8 bytes of slack past L7_CHUNK */
-		w = *(const __u64 *)(sc->buf + j);
-		m = l7_not_alnum_dash8(w);
-		cnt = m ? l7_first_byte(m) : 8;
-		if (cnt > lim - n)
-			cnt = lim - n;
-		if (*alive && cnt) {
-			at = pos + n;
-			if (at > 24) {
-				*alive = 0;
-			} else {
-				/* the literal word at the name position (rows are 32 bytes, read 8 at
-				 * a time from at most 24: inside the row) */
-				at += base;
-				asm volatile("%0 &= 255" : "+r"(at));
-				keep = cnt >= 8 ? ~0ULL : (1ULL << (8 * cnt)) - 1;
-				lw = w | 0x2020202020202020ULL;
-				if ((lw ^ *(const __u64 *)(lit + at)) & keep)
-					*alive = 0;
-			}
-		}
-		n += cnt;
-		if (cnt < 8)
-			break;
-	}
-	return n;
-}
-
 /* st == H_NAME past its first byte: token bytes; a special-name candidate (at most
  * one is left after the first byte) is compared along the way */
 static __always_inline __u32 l7_run_name(struct l7_h1 *h, struct l7_scratch *sc, __u32 i, __u32 lim)
 {
 	const char *lit = &l7_lit_special[0][0];
-	__u32 n = 0, n8 = 0, ns, pos, base;
+	__u32 n = 0, ns, pos, base;
 	__u16 reason;
 	__u8 spec;
 	int alive;
@@ -382,13 +339,6 @@ static __always_inline __u32 l7_run_name(struct l7_h1 *h, struct l7_scratch *sc,
 	spec = h->spec;
 	alive = spec != 0;
 	base = l7_spec_base[spec & 31];
-	if (!L7_NUM_HDR_REQS) {
-		n8 = l7_forget(sc, l7_run_name8(sc, i, lim, pos, base, &alive));
-		/* the per-byte loop below takes the name on from there */
-		i += n8;
-		lim -= n8;
-		pos += n8;
-	}
 	for (int k = 0; k < L7_RUN_MAX; k++) {
 		__u8 c = L7_RUN_BYTE(sc, i, k);
 		__u32 at;
@@ -422,7 +372,7 @@ static __always_inline __u32 l7_run_name(struct l7_h1 *h, struct l7_scratch *sc,
 		if (n < lim && L7_RUN_BYTE(sc, i, n) == ' ')
 			n++;
 	}
-	return n8 + n;
+	return n;
 }
 
 /* the name run as a global function: verified once, not once per way into it (a line

@@ -100,8 +100,10 @@ function variant(label: string, templates: string, f: Frames): Variant {
   lib.mapUpdate(mapOf(obj, 'flows').fd, beforeReq.key, beforeReq.value, 0);
   const big = runner.run({ prog: 'l7_to_pod', frame: f.bigReq });
   if (big.action !== 0) throw new Error('bench request (1400 B) was not allowed');
-  lib.mapUpdate(mapOf(obj, 'flows').fd, beforeReq.key, beforeReq.value, 0);
-  if (!allowed(runner.run({ prog: 'l7_to_pod', frame: f.minReq }))) throw new Error('minimal bench request was not allowed');
+  for (const frame of [f.minReq, f.nodeReq]) {
+    lib.mapUpdate(mapOf(obj, 'flows').fd, beforeReq.key, beforeReq.value, 0);
+    if (!allowed(runner.run({ prog: 'l7_to_pod', frame }))) throw new Error('a bench request was not allowed');
+  }
   runner.events();
   return { label, obj, runner, beforeReq, beforeBody };
 }
@@ -113,6 +115,8 @@ interface Frames {
   readonly bigReq: Uint8Array;
   /** request line and Host only: the per-request fixed cost */
   readonly minReq: Uint8Array;
+  /** the head Node's http client sends (Host with port, Connection: keep-alive) */
+  readonly nodeReq: Uint8Array;
   readonly body: Uint8Array;
   readonly pureAck: Uint8Array;
   /** a server segment of the flow, through l7_from_pod of the server's veth (a reply: the
@@ -130,8 +134,10 @@ function frames(): Frames {
     .send(requestHead(1400, 100000)).frames()[3];
   const minReq = new TcpConn({ client: `${ADDR.frontend}:40000`, server: `${ADDR.backend}:8080` }).handshake()
     .send('GET /api/v1/users HTTP/1.1\r\nHost: b\r\n\r\n').frames()[3];
-  if (!syn || !ack || !req || !body || !pureAck || !bigReq || !minReq || !reply) throw new Error('fixture');
-  return { syn, ack, req, bigReq, minReq, body, pureAck, reply };
+  const nodeReq = new TcpConn({ client: `${ADDR.frontend}:40000`, server: `${ADDR.backend}:8080` }).handshake()
+    .send('GET /api/v1/users HTTP/1.1\r\nHost: backend:8080\r\nConnection: keep-alive\r\n\r\n').frames()[3];
+  if (!syn || !ack || !req || !body || !pureAck || !bigReq || !minReq || !nodeReq || !reply) throw new Error('fixture');
+  return { syn, ack, req, bigReq, minReq, nodeReq, body, pureAck, reply };
 }
 
 /** Runs of every variant on one frame, interleaved run by run (A/B in one process). */
@@ -172,6 +178,7 @@ function main(): void {
     [`request, ${reqPayload}-byte header block`, perRunAll(vs, f.req, (v) => v.beforeReq), reqPayload],
     [`request, ${bigPayload}-byte header block`, perRunAll(vs, f.bigReq, (v) => v.beforeReq), bigPayload],
     [`request, ${f.minReq.length - 54}-byte head (line + Host)`, perRunAll(vs, f.minReq, (v) => v.beforeReq), f.minReq.length - 54],
+    [`request, ${f.nodeReq.length - 54}-byte head (Node client)`, perRunAll(vs, f.nodeReq, (v) => v.beforeReq), f.nodeReq.length - 54],
     ['body segment (1400 B, content-length)', perRunAll(vs, f.body, (v) => v.beforeBody), 0],
     ['pure ACK of an L7 flow', perRunAll(vs, f.pureAck, (v) => v.beforeBody), 0],
     ['server reply segment (l7_from_pod)', perRunAll(vs, f.reply, (v) => v.beforeBody, 'l7_from_pod'), 0],

@@ -7,7 +7,9 @@
  * oracle's parser, fed the same prefix, first reports them: target problems
  * at the space after the target, version and per-header rules (content-
  * length, transfer-encoding, host, upgrade, missing colon) at the LF ending
- * their line, a bare CR at the byte after it, character rules at the byte. */
+ * their line, a bare CR at the byte after it, character rules at the byte.
+ * CR and LF bytes before a request line are skipped (H_METHOD at pos 0), as
+ * llhttp and the oracle skip them. */
 #ifndef L7_HTTP1_H
 #define L7_HTTP1_H
 
@@ -303,13 +305,17 @@ static __always_inline int l7_h1_method(struct l7_h1 *h, __u8 c, __u16 *reason)
 		h->st = H_TARGET;
 		return STEP_OK;
 	}
-	if (c == '\r') {
+	if (c == '\r' || c == '\n') {
+		/* before the request line: skipped, any number in any order, as llhttp
+		 * does (rfc 9112 2.2; a stray CRLF after a body). they count in hdr_len */
+		if (h->pos == 0)
+			return STEP_OK;
+		if (c == '\n')
+			L7_FAIL(L7_REASON_BARE_CR_LF);
 		/* a request line without target */
 		h->st = H_CR_MALFORMED;
 		return STEP_OK;
 	}
-	if (c == '\n')
-		L7_FAIL(L7_REASON_BARE_CR_LF);
 	if (!(l7_ctype[c] & CT_TCHAR))
 		L7_FAIL(L7_REASON_MALFORMED);
 	if (h->pos >= 7 || c != l7_lit_options[h->pos & 7])

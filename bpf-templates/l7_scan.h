@@ -831,8 +831,10 @@ __attribute__((noinline)) int l7_scan_one(struct __sk_buff *skb, struct l7_flow 
 		return 1;
 	h = &f->h1;
 	i = sc->used;
-	if ((h->st == H_METHOD && h->hdr_len == 0) || h->st == H_CLOSED) {
-		/* a request starts here (after a closing message: the bytes that may not) */
+	if ((h->st == H_METHOD && h->pos == 0) || h->st == H_CLOSED) {
+		/* a request starts here (after a closing message: the bytes that may not);
+		 * set again after each CR or LF skipped before it, so the event's line
+		 * starts at the method */
 		h->req_seq = sc->seq + i;
 		sc->ev_seq = h->req_seq;
 		if (h->st == H_CLOSED)

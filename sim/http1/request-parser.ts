@@ -50,8 +50,8 @@ export class RequestParser implements LlhttpHandler {
     let base = -1;
     let i = start;
     while (i < end) {
-      // empty lines before a request line are part of its head: llhttp skips them, the strict
-      // rules (oracle and kernel) call them malformed
+      // CR and LF bytes before a request line are part of its head: llhttp skips them (any
+      // number, in any order), and so do the strict rules (oracle and kernel)
       if (this.state === 'idle') this.beginHead();
       if (this.state === 'collect') return this.collect(data, i, end, sink);
       if (this.state === 'upgrade-pending') {
@@ -198,8 +198,11 @@ export class RequestParser implements LlhttpHandler {
   }
 }
 
-/** Whether a head's bytes contain the blank line that ends it. */
+/** Whether a head's bytes contain the blank line that ends it (after the CR and LF bytes
+ * before its request line, which cannot end it). */
 function endsHead(b: Uint8Array): boolean {
-  for (let i = 3; i < b.length; i++) if (b[i] === 10 && b[i - 1] === 13 && b[i - 2] === 10 && b[i - 3] === 13) return true;
+  let from = 0;
+  while (from < b.length && (b[from] === 13 || b[from] === 10)) from++;
+  for (let i = from + 3; i < b.length; i++) if (b[i] === 10 && b[i - 1] === 13 && b[i - 2] === 10 && b[i - 3] === 13) return true;
   return false;
 }

@@ -2,6 +2,9 @@
 // A request head is denied when its framing or path is ambiguous. Every rule has a
 // detection offset (the byte at which a streaming parser knows); when a head breaks
 // several rules, the one detected first wins (bare CR/LF before others at one offset).
+// CR and LF bytes before the request line are skipped, any number in any order, as llhttp
+// 9 skips them (RFC 9112 2.2: a stray CRLF before a request, e.g. after a POST body); they
+// belong to the head (offsets, its length and the inspection limit count them).
 import { DEFAULT_LIMITS } from './limits.ts';
 import { KNOWN_METHODS, type HttpRequest, type HttpVersion } from './http.ts';
 import { targetProblem } from './target.ts';
@@ -35,7 +38,7 @@ export interface StrictViolation {
 export type BodyFraming = { readonly kind: 'none' } | { readonly kind: 'length'; readonly length: number } | { readonly kind: 'chunked' };
 
 export type HeadResult =
-  | { readonly kind: 'ok'; readonly request: HttpRequest; readonly framing: BodyFraming; /** head length incl. CRLFCRLF */ readonly length: number }
+  | { readonly kind: 'ok'; readonly request: HttpRequest; readonly framing: BodyFraming; /** head length incl. the CR/LF bytes before the request line and CRLFCRLF */ readonly length: number }
   | { readonly kind: 'violation'; readonly violation: StrictViolation }
   /** the head has not ended yet and no rule is broken so far */
   | { readonly kind: 'incomplete' };
@@ -57,7 +60,7 @@ interface Line {
 /** Parses the head at the start of `bytes` (later bytes, e.g. a body, are ignored). */
 export function parseRequestHead(bytes: Uint8Array, limit: number = DEFAULT_LIMITS.headBytes): HeadResult {
   const window = bytes.subarray(0, limit);
-  const { lines, headEnd, bareAt } = splitLines(window, latin1(window));
+  const { lines, headEnd, bareAt } = splitLines(window, latin1(window), blankPrefix(window));
   const found: StrictViolation[] = [];
   if (bareAt >= 0) found.push({ rule: 'bare-cr-lf', detail: `bare ${window[bareAt] === CR ? 'CR' : 'LF'}`, offset: bareAt });
   if (headEnd < 0 && bytes.length >= limit) found.push({ rule: 'head-too-long', detail: `no end of headers within ${limit} bytes`, offset: limit });
@@ -81,13 +84,20 @@ function earliest(vs: readonly StrictViolation[]): StrictViolation | null {
   return best;
 }
 
-/** Lines ending in CRLF up to the empty line; the first bare CR or LF; the head length. */
-function splitLines(b: Uint8Array, text: string): { lines: Line[]; headEnd: number; bareAt: number } {
+/** Length of the run of CR and LF bytes before the request line (llhttp skips them). */
+function blankPrefix(b: Uint8Array): number {
+  let i = 0;
+  while (i < b.length && (b[i] === CR || b[i] === LF)) i++;
+  return i;
+}
+
+/** Lines ending in CRLF from `from` up to the empty line; the first bare CR or LF; the head length. */
+function splitLines(b: Uint8Array, text: string, from: number): { lines: Line[]; headEnd: number; bareAt: number } {
   const lines: Line[] = [];
-  let start = 0;
+  let start = from;
   // a CR as the last byte may yet be followed by LF: not part of the partial line
   let end = b.length;
-  for (let i = 0; i < b.length; i++) {
+  for (let i = from; i < b.length; i++) {
     const c = b[i];
     if (c === LF) return bare(lines, start, i, text);
     if (c !== CR) continue;

@@ -1,7 +1,7 @@
 // Every strict-request rule (DESIGN 2) resets the connection with its own reason code.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { kernelSkip, loadScenario, play, conn, actions, type Scenario } from './harness.ts';
+import { kernelSkip, loadScenario, play, conn, actions, verdicts, type Scenario } from './harness.ts';
 import { frontendBackendIR } from '../emit/ir-fixtures.ts';
 import { EVENT_KIND, REASON, REASON_NAMES, STRICT_RULE_OF_REASON, strictRuleOf } from '../../src/loader/event.generated.ts';
 import { parseRequestHead, STRICT_RULES } from '../../src/verdict/index.ts';
@@ -37,7 +37,10 @@ const HEADS: readonly string[] = [
   post('Transfer-Encoding: gzip\r\n'), post('Transfer-Encoding: gzip, chunked\r\n'), post('Transfer-Encoding: Chunked\r\n'),
   post('Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n'), post('Content-Length: 3\r\nTransfer-Encoding: chunked\r\n'),
   post('Transfer-Encoding: chunked\r\nContent-Length: 3\r\n'), get('/api/v1/users', 'host: other\r\n'),
-  'G@T /api/v1/users HTTP/1.1\r\n\r\n', '\r\nGET /api/v1/users HTTP/1.1\r\n\r\n', ' GET /api/v1/users HTTP/1.1\r\n\r\n',
+  'G@T /api/v1/users HTTP/1.1\r\n\r\n', ' GET /api/v1/users HTTP/1.1\r\n\r\n',
+  // CR and LF before the request line are skipped (as llhttp does): what follows is judged
+  '\r\n GET /api/v1/users HTTP/1.1\r\n\r\n', '\n\rG@T /api/v1/users HTTP/1.1\r\n\r\n', '\r\n\r\nGET\r\n\r\n',
+  '\r\nGET /api/v1/users HTTP/1.1\n\r\n',
   'GET\r\n\r\n', get('/api/v1/<users>'), get('/api/v1/users#frag'), get('/api/v1/\u00e9'), get('/api/v1/users', 'X@A: a\r\n'),
   get('/api/v1/users', ': a\r\n'), get('/api/v1/users', 'NoColon\r\n'), get('/api/v1/users', 'X-A: a\u0001b\r\n'),
   'GETS /api/v1/users HTTP/1.1\r\n\r\n', 'get /api/v1/users HTTP/1.1\r\n\r\n', 'PRI * HTTP/2.0\r\n\r\n',
@@ -97,6 +100,7 @@ test('well-formed variants of the same requests are allowed', { skip }, () => {
     post('Content-Length:  3  \r\n', 'abc'),
     post('transfer-encoding: chunked \r\n', '0\r\n\r\n'),
     get('/api/v1/users', 'X-A:\tv\t\r\n'),
+    '\r\n' + get('/api/v1/users'), '\n' + get('/api/v1/users'), '\r' + get('/api/v1/users'), '\n\r\r\n\r\n' + get('/api/v1/users'),
   ];
   for (const req of fine) {
     const out = play(s(), conn().handshake().send(req));
@@ -115,4 +119,64 @@ test('request line and header block longer than the inspection window (8192) are
   assert.equal(REASON_NAMES[head.flatMap((p) => p.events).find((e) => e.kind === EVENT_KIND.HTTP)!.reason], 'HEAD_TOO_LONG');
   const fits = long(get('/api/v1/users', 'X-A: ' + 'b'.repeat(8000) + '\r\n'));
   assert.ok(fits.every((p) => p.verdict === 'pass'), actions(fits));
+});
+
+/** Where each request line of `text` starts (after the CR and LF bytes before it) and its head ends. */
+function heads(text: string): { method: number; end: number }[] {
+  const out: { method: number; end: number }[] = [];
+  for (let i = 0; i < text.length;) {
+    while (text[i] === '\r' || text[i] === '\n') i++;
+    const end = text.indexOf('\r\n\r\n', i);
+    if (i >= text.length || end < 0) break;
+    const head = text.slice(i, end);
+    const cl = /content-length: (\d+)/i.exec(head);
+    out.push({ method: i, end: end + 4 });
+    // bodies here: a content-length, or chunks ending in a last chunk without trailers
+    i = /transfer-encoding: chunked/i.test(head) ? text.indexOf('\r\n0\r\n\r\n', end) + 7 : end + 4 + (cl ? Number(cl[1]) : 0);
+  }
+  return out;
+}
+
+test('CR and LF before a request line (first or pipelined) are skipped, split at every offset', { skip }, () => {
+  const users = get('/api/v1/users');
+  const items = get('/api/v1/items');
+  const denied = get('/admin');
+  const cases: [string, boolean][] = [
+    ['\r\n' + users, true],
+    ['\r\n\r\n' + users, true],
+    [users + '\r\n' + items, true],
+    ['\n' + users + '\r\r\n\n' + items, true],
+    // the stray CRLF some clients send after a POST body
+    [post('Content-Length: 3\r\n', 'abc') + '\r\n' + users, true],
+    [post('Transfer-Encoding: chunked\r\n', '3\r\nabc\r\n0\r\n\r\n') + '\r\n' + users, true],
+    // after the last message of the connection (llhttp skips these too)
+    [get('/api/v1/users', 'Connection: close\r\n') + '\r\n\r\n', true],
+    // the request after the empty lines is still judged
+    [users + '\r\n' + denied, false],
+  ];
+  for (const [text, allowed] of cases) {
+    const hs = heads(text);
+    for (let k = 1; k < text.length; k++) {
+      const out = play(s(), conn().handshake().send(text, { splitAt: [k] }));
+      const at = `${JSON.stringify(text)} split at ${k}`;
+      assert.deepEqual(verdicts(out), ['pass', 'pass', 'pass', 'pass', allowed ? 'pass' : 'reset'], `${at}:\n${actions(out)}`);
+      const evs = out.map((p) => p.events.filter((e) => e.kind === EVENT_KIND.HTTP));
+      assert.deepEqual(evs.flat().map((e) => REASON_NAMES[e.reason]), hs.map((_, j) => (allowed || j < hs.length - 1 ? 'NONE' : 'L7_NO_RULE')), at);
+      // each request's event is in the packet that ends its head, and copies the request
+      // line from the method on when the method is in that packet too
+      [[0, k], [k, text.length]].forEach(([from, to], p) => {
+        const want = hs.filter((h) => h.end > from! && h.end <= to!).map((h) => (h.method >= from! ? text.slice(h.method, Math.min(h.method + 64, to!)) : ''));
+        const lines = evs[3 + p]!.map((e) => Buffer.from(e.line.subarray(0, e.line_len)).toString('latin1'));
+        assert.deepEqual(lines, want, `${at}: event lines of packet ${p + 1}`);
+      });
+    }
+  }
+});
+
+test('after a message that ends the connection, CR and LF are skipped and a request is refused', { skip }, () => {
+  const text = get('/api/v1/users', 'Connection: close\r\n') + '\r\n' + get('/api/v1/users');
+  const out = play(s(), conn().handshake().send(text));
+  assert.equal(out[3]!.verdict, 'reset', actions(out));
+  const evs = out[3]!.events.filter((e) => e.kind === EVENT_KIND.HTTP);
+  assert.deepEqual(evs.map((e) => REASON_NAMES[e.reason]), ['NONE', 'MALFORMED']);
 });

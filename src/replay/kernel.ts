@@ -1,6 +1,8 @@
 // `l7bpf replay CAPTURE --kernel DIR`: every packet of a capture through the compiled object
 // with BPF_PROG_TEST_RUN (flow state kept between packets), side by side with the
 // simulator, packet by packet. The object and the simulator must agree on every packet.
+// test_run takes Ethernet frames of at most TEST_RUN_MAX_FRAME bytes: other link types get a
+// synthetic Ethernet header, and larger TCP frames (TSO/GRO on a veth) run as MSS-sized pieces.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SelectorIR } from '../../codegen/ir/types.ts';
@@ -10,10 +12,10 @@ import { parseIp } from '../net/ip.ts';
 import { openLibbpf } from '../loader/libbpf.ts';
 import { loadObject } from '../loader/object.ts';
 import { fillIpcache, fillSelectors } from '../loader/maps.ts';
-import { PacketRunner, TC_ACT, type ProgName } from '../loader/testrun.ts';
+import { PacketRunner, TC_ACT, TEST_RUN_MAX_FRAME, TestRunError, type ProgName } from '../loader/testrun.ts';
 import { VERDICT } from '../loader/event.generated.ts';
 import { planMaps } from '../loader/plan.ts';
-import { PacketView, decodeInto, dstString, srcString } from '../../sim/decode/index.ts';
+import { PacketView, TCP_FIN, TCP_PSH, TCP_SYN, decodeInto, dstString, srcString } from '../../sim/decode/index.ts';
 import type { CaptureRecord, PacketActionKind, PacketEvent } from '../../sim/index.ts';
 
 export interface KernelPacket {
@@ -22,6 +24,10 @@ export interface KernelPacket {
   /** programs run, in order (empty: no local endpoint on either side) */
   readonly programs: readonly ProgName[];
   readonly action: PacketActionKind;
+  /** frames fed to each program: 1, more for a TCP frame split to fit test_run, 0 when not run */
+  readonly pieces: number;
+  /** a non-TCP frame over TEST_RUN_MAX_FRAME, run with its payload cut (the program reads its headers only) */
+  readonly cut: boolean;
 }
 
 export interface Disagreement {
@@ -33,6 +39,16 @@ export interface Disagreement {
 }
 
 const ETHERTYPE = { 4: 0x0800, 6: 0x86dd } as const;
+const LINKTYPE_ETHERNET = 1;
+/** tcp_gso_segment keeps CWR on the first segment only */
+const TCP_CWR = 0x80;
+
+/**
+ * Link MTU of the pieces a frame over TEST_RUN_MAX_FRAME is split into: the segments TSO would
+ * have put on a 1500-byte wire. Any size within the limit would do, since the stream rule
+ * inspects bytes in sequence whatever the segments.
+ */
+const PIECE_MTU = 1500;
 
 export class KernelReplayer {
   private readonly runner: PacketRunner;
@@ -53,21 +69,43 @@ export class KernelReplayer {
 
   /** Runs one captured frame through the programs of the endpoints it leaves and enters. */
   push(index: number, r: CaptureRecord): KernelPacket {
-    if (decodeInto(this.view, r.linkType, r.data) !== 'tcp' && this.view.ipVersion === 0) {
-      return { index, offset: r.offset, programs: [], action: 'pass' };
+    const none = { index, offset: r.offset, programs: [], action: 'pass', pieces: 0, cut: false } as const;
+    if (decodeInto(this.view, r.linkType, r.data) !== 'tcp' && this.view.ipVersion === 0) return none;
+    const programs = this.programsOf();
+    if (programs.length === 0) return none;
+    const fed = testRunFrames(this.view, ethernetFrame(this.view, r.linkType, r.data));
+    try {
+      return { index, offset: r.offset, programs, action: this.runAll(programs, fed.frames), pieces: fed.frames.length, cut: fed.cut };
+    } catch (e) {
+      throw e instanceof TestRunError ? e.at(`packet #${index + 1} (capture offset ${r.offset}): `) : e;
     }
-    const frame = ethernetFrame(this.view, r);
+  }
+
+  private programsOf(): ProgName[] {
     const programs: ProgName[] = [];
     if (this.isLocal(srcString(this.view))) programs.push('l7_from_pod');
     if (this.isLocal(dstString(this.view))) programs.push('l7_to_pod');
-    let action: PacketActionKind = 'pass';
+    return programs;
+  }
+
+  /**
+   * The whole skb passes one program, then the next. The first piece not passed decides: on a
+   * node the skb ends there, and a later piece would only meet the flow it closed.
+   */
+  private runAll(programs: readonly ProgName[], frames: readonly Uint8Array[]): PacketActionKind {
     for (const prog of programs) {
-      const res = this.runner.run({ prog, frame });
-      if (res.action === TC_ACT.SHOT) action = 'drop';
-      else if (res.events.some((e) => e.verdict === VERDICT.RESET)) action = 'reset';
-      if (action !== 'pass') break;
+      for (const frame of frames) {
+        const action = this.runOne(prog, frame);
+        if (action !== 'pass') return action;
+      }
     }
-    return { index, offset: r.offset, programs, action };
+    return 'pass';
+  }
+
+  private runOne(prog: ProgName, frame: Uint8Array): PacketActionKind {
+    const res = this.runner.run({ prog, frame });
+    if (res.action === TC_ACT.SHOT) return 'drop';
+    return res.events.some((e) => e.verdict === VERDICT.RESET) ? 'reset' : 'pass';
   }
 
   private isLocal(ip: string): boolean {
@@ -81,10 +119,13 @@ export class KernelReplayer {
   }
 }
 
-/** BPF_PROG_TEST_RUN takes Ethernet frames: other link types get a synthetic header. */
-function ethernetFrame(v: PacketView, r: CaptureRecord): Uint8Array {
-  if (r.linkType === 1) return r.data;
-  const ip = r.data.subarray(v.ipOff);
+/**
+ * BPF_PROG_TEST_RUN takes Ethernet frames: other link types (NULL/LOOP, raw IP, SLL, SLL2) get a
+ * synthetic header in front of their IP packet. `v` holds the decode of `data`.
+ */
+export function ethernetFrame(v: PacketView, linkType: number, data: Uint8Array): Uint8Array {
+  if (linkType === LINKTYPE_ETHERNET) return data;
+  const ip = data.subarray(v.ipOff);
   const out = new Uint8Array(14 + ip.length);
   out.set([2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1], 0);
   const type = v.ipVersion === 6 ? ETHERTYPE[6] : ETHERTYPE[4];
@@ -92,6 +133,111 @@ function ethernetFrame(v: PacketView, r: CaptureRecord): Uint8Array {
   out[13] = type & 0xff;
   out.set(ip, 14);
   return out;
+}
+
+/** The frames one captured frame becomes for test_run (the view is reused to decode `eth`). */
+export function testRunFrames(v: PacketView, eth: Uint8Array): { frames: Uint8Array[]; cut: boolean } {
+  if (eth.length <= TEST_RUN_MAX_FRAME) return { frames: [eth], cut: false };
+  if (decodeInto(v, LINKTYPE_ETHERNET, eth) !== 'tcp' || pieceMss(v) <= 0) return { frames: [cutFrame(v, eth)], cut: true };
+  const end = v.payloadOff + v.payloadLen; // bytes after the IP length are link padding
+  if (end <= TEST_RUN_MAX_FRAME) return { frames: [eth.subarray(0, end)], cut: false };
+  return { frames: tcpPieces(v, eth), cut: false };
+}
+
+/** Payload bytes per piece: what is left of PIECE_MTU after the IP and TCP headers. */
+const pieceMss = (v: PacketView): number => PIECE_MTU - (v.payloadOff - v.ipOff);
+
+/** Splits a TCP frame's payload into PIECE_MTU-sized segments with their own headers. */
+export function tcpPieces(v: PacketView, f: Uint8Array): Uint8Array[] {
+  const headers = f.subarray(0, v.payloadOff);
+  const payload = f.subarray(v.payloadOff, v.payloadOff + v.payloadLen);
+  const mss = pieceMss(v);
+  const synLen = v.flags & TCP_SYN ? 1 : 0; // the SYN takes a sequence number before the data
+  const out: Uint8Array[] = [];
+  for (let at = 0; at < payload.length; at += mss) {
+    const seq = at === 0 ? v.seq : v.seq + synLen + at;
+    const flags = pieceFlags(v.flags, at === 0, at + mss >= payload.length);
+    out.push(tcpPiece(v, headers, payload.subarray(at, at + mss), seq, flags, out.length));
+  }
+  return out;
+}
+
+/** SYN (and CWR) on the first piece only, FIN and PSH on the last only, as tcp_gso_segment does. */
+function pieceFlags(flags: number, first: boolean, last: boolean): number {
+  let f = flags;
+  if (!first) f &= ~(TCP_SYN | TCP_CWR);
+  if (!last) f &= ~(TCP_FIN | TCP_PSH);
+  return f;
+}
+
+function tcpPiece(v: PacketView, headers: Uint8Array, chunk: Uint8Array, seq: number, flags: number, k: number): Uint8Array {
+  const p = new Uint8Array(headers.length + chunk.length);
+  p.set(headers);
+  p.set(chunk, headers.length);
+  writeU32(p, v.l4Off + 4, seq >>> 0);
+  p[v.l4Off + 13] = flags;
+  setIpLength(v, p, k);
+  setTcpChecksum(v, p);
+  return p;
+}
+
+/** A non-TCP frame keeps its headers and as much payload as fits, its IP length made to match. */
+function cutFrame(v: PacketView, f: Uint8Array): Uint8Array {
+  const p = f.slice(0, TEST_RUN_MAX_FRAME);
+  if (v.ipVersion !== 0) setIpLength(v, p, 0);
+  return p;
+}
+
+/** IP length fields for a packet that ends with `p`; the k-th IPv4 piece gets ID + k, as GSO gives. */
+function setIpLength(v: PacketView, p: Uint8Array, k: number): void {
+  const ip = v.ipOff;
+  const len = p.length - ip;
+  if (v.ipVersion === 6) return writeU16(p, ip + 4, len - 40);
+  writeU16(p, ip + 2, len);
+  writeU16(p, ip + 4, (((p[ip + 4]! << 8) | p[ip + 5]!) + k) & 0xffff);
+  writeU16(p, ip + 10, 0);
+  writeU16(p, ip + 10, checksum(sum16(p, ip, ip + (p[ip]! & 15) * 4)));
+}
+
+/** TCP checksum over the pseudo-header (addresses, protocol, TCP length) and the segment. */
+function setTcpChecksum(v: PacketView, p: Uint8Array): void {
+  const t = v.l4Off;
+  const addrs = v.ipVersion === 6 ? p.subarray(v.ipOff + 8, v.ipOff + 40) : p.subarray(v.ipOff + 12, v.ipOff + 20);
+  writeU16(p, t + 16, 0);
+  writeU16(p, t + 16, checksum(sum16(addrs, 0, addrs.length, 6 + p.length - t) + sum16(p, t, p.length)));
+}
+
+/** One's-complement sum of 16-bit words (RFC 1071), not yet folded. */
+function sum16(b: Uint8Array, start: number, end: number, acc = 0): number {
+  for (let i = start; i + 1 < end; i += 2) acc += (b[i]! << 8) | b[i + 1]!;
+  if ((end - start) & 1) acc += b[end - 1]! << 8;
+  return acc;
+}
+
+function checksum(acc: number): number {
+  while (acc > 0xffff) acc = (acc & 0xffff) + Math.floor(acc / 0x10000);
+  return ~acc & 0xffff;
+}
+
+function writeU16(b: Uint8Array, i: number, v: number): void {
+  b[i] = v >> 8;
+  b[i + 1] = v & 0xff;
+}
+
+function writeU32(b: Uint8Array, i: number, v: number): void {
+  writeU16(b, i, v >>> 16);
+  writeU16(b, i + 2, v & 0xffff);
+}
+
+/** "kernel: 2 frame(s) over test_run's 3712 bytes split into 24 TCP piece(s)", or null when none was. */
+export function splitSummary(packets: readonly KernelPacket[]): string | null {
+  const split = packets.filter((k) => k.pieces > 1);
+  const cut = packets.filter((k) => k.cut).length;
+  if (split.length === 0 && cut === 0) return null;
+  const pieces = split.reduce((n, k) => n + k.pieces, 0);
+  const parts = [`${split.length} frame(s) over test_run's ${TEST_RUN_MAX_FRAME} bytes split into ${pieces} TCP piece(s)`];
+  if (cut) parts.push(`${cut} non-TCP frame(s) cut to that size (headers kept)`);
+  return `kernel: ${parts.join('; ')}`;
 }
 
 export function compareActions(kernel: readonly KernelPacket[], sim: readonly PacketEvent[]): Disagreement[] {

@@ -20,7 +20,15 @@
 #define L7_REASON_NO_FLOW_STATE 4 /* mid-stream packet of an l7 connection without flow state */
 #define L7_REASON_STREAM_HOLE 5 /* segment after a hole (sender retransmits) */
 #define L7_REASON_FLOW_DENIED 6 /* packet of a flow already denied or reset */
-#define L7_REASON_UNSUPPORTED 7 /* ip options / ipv6 extension headers on an l7 flow */
+#define L7_REASON_UNSUPPORTED 7 /* fragment or unwalked ipv6 extension header on an l7 flow */
+#define L7_REASON_SPOOFED_SOURCE 8 /* packet from an endpoint interface without one of its addresses */
+#define L7_REASON_URGENT_DATA 9 /* tcp urgent data on an inspected stream */
+#define L7_REASON_INSERTION 10 /* segment the receiving tcp would discard (no ack flag, ack outside what the server sent) */
+#define L7_REASON_RETRANSMISSION_DIFFERS 11 /* bytes the server has not acknowledged resent different, or no longer kept to compare */
+#define L7_REASON_SYN_ON_FLOW 12 /* syn on a live connection (it moves nothing, RFC 5961) */
+#define L7_REASON_BAD_IP_HEADER 13 /* ipv4 header checksum wrong, or ttl / hop limit too low to be forwarded */
+#define L7_REASON_OUT_OF_WINDOW 14 /* client bytes before the start of the connection */
+#define L7_REASON_FLOW_CLOSED 15 /* client data after the connection closed */
 #define L7_REASON_HEAD_TOO_LONG 16 /* request line and headers longer than the inspection window */
 #define L7_REASON_BARE_CR_LF 17 /* CR not followed by LF, or LF not preceded by CR */
 #define L7_REASON_MALFORMED 18 /* not a valid http/1.x request head (or chunked body) */

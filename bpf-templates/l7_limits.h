@@ -38,6 +38,14 @@
 #ifndef L7_IDENTITY_ENTRIES
 #define L7_IDENTITY_ENTRIES 65536
 #endif
+/* l7 flows whose unacknowledged client bytes are kept for the retransmission check */
+#ifndef L7_RING_ENTRIES
+#define L7_RING_ENTRIES 16384
+#endif
+/* endpoint interfaces with source validation */
+#ifndef L7_IFACE_ENTRIES
+#define L7_IFACE_ENTRIES 4096
+#endif
 #ifndef L7_RINGBUF_BYTES
 #define L7_RINGBUF_BYTES (256 * 1024)
 #endif
@@ -46,6 +54,8 @@
 #define L7_CHUNK 256
 /* longest fast run per call (a longer run continues in the next call) */
 #define L7_RUN_MAX 32
+/* client bytes kept per l7 flow for the retransmission check; power of two */
+#define L7_RING_BYTES 2048
 /* largest payload walked per skb (gso/gro super-packets) */
 #define L7_MAX_PAYLOAD 65536
 

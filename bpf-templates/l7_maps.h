@@ -88,17 +88,33 @@ struct l7_h1 {
 #define L7_FLOW_DENY 3		/* l3/l4 deny: drop everything */
 #define L7_FLOW_RESET 4		/* l7 deny happened: drop the rest */
 
+/* l7_flow.tcp: what the flow knows of the connection's state (l7_tcp.h) */
+#define L7_TCP_SRV_SEEN 1	/* the server's syn-ack passed: srv_nxt is known */
+#define L7_TCP_CLI_FIN 2	/* the client's fin passed in sequence: no more client bytes */
+#define L7_TCP_FIN_ACKED 4	/* ... and the server acknowledged it */
+#define L7_TCP_SRV_FIN 8
+#define L7_TCP_CLOSED 16	/* both ends closed, or a reset the receiver accepts: a syn may reopen */
+
 struct l7_flow {
 	__u8 kind;	/* L7_FLOW_* */
 	__u8 family;
 	__u8 dir;	/* L7_DIR_*: the local endpoint's policy direction that decided (egress:
 			 * it opened the connection); packets the other way are replies */
-	__u8 pad;
+	__u8 tcp;	/* L7_TCP_*, tcp flows only */
 	__u32 local_id;
 	__u32 peer_id;
 	__s32 rule;
 	__u32 next_seq;	/* next client byte to inspect */
 	__u32 policy;	/* L7_POLICY_ID of the object that decided the flow */
+	/* what the receiving tcp accepts (l7_tcp.h); sequence numbers, host order */
+	__u32 base;	/* the client's isn + 1: no client byte lies before it */
+	__u32 una;	/* client bytes the server has acknowledged */
+	__u32 srv_nxt;	/* past the last sequence number the server sent */
+	__u32 ack_hi;	/* the highest acknowledgement the client sent */
+	__u32 syn_win;	/* the window of the client's syn (a floor of the server's max_window) */
+	__u32 ring_lo;	/* client bytes before this are not in the ring (rings map) */
+	__u32 body_lo;	/* content-length body bytes passed without a ring copy: [lo, hi) */
+	__u32 body_hi;
 	__u64 l7rules[L7_RULE_WORDS];	/* http rules the connection may use */
 	struct l7_h1 h1;
 };
@@ -110,10 +126,58 @@ struct {
 	__type(value, struct l7_flow);
 } flows SEC(".maps");
 
+/* the last L7_RING_BYTES client bytes of an l7 flow, at index seq % L7_RING_BYTES: a
+ * retransmission of bytes the server has not acknowledged must carry the bytes that were
+ * judged (l7_tcp.h). the tail is slack for the 256-byte chunk copies. */
+struct l7_ring {
+	__u8 b[L7_RING_BYTES + L7_CHUNK];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, L7_RING_ENTRIES);
+	__type(key, struct l7_flow_key);
+	__type(value, struct l7_ring);
+} rings SEC(".maps");
+
+/* per endpoint interface: the addresses a packet entering from it may carry */
+#define L7_IFACE_ADDRS 4
+struct l7_iface {
+	__u8 addr[L7_IFACE_ADDRS][16];	/* v4 as ::ffff:a.b.c.d */
+	__u32 n;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, L7_IFACE_ENTRIES);
+	__type(key, __u32);	/* ifindex */
+	__type(value, struct l7_iface);
+} ifaces SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, L7_RINGBUF_BYTES);
 } events SEC(".maps");
+
+/* question and answer of one connection decision */
+struct l7_conn_q {
+	__u8 local[16];	/* address of the policy-selected endpoint */
+	__u8 peer[16];
+	__u16 port;	/* host order: the server port */
+	__u8 proto;
+	__u8 dir;	/* L7_DIR_* */
+	/* out */
+	__u32 local_id;
+	__u32 peer_id;
+	__u8 kind;	/* L7_FLOW_ALLOW / L7 / DENY */
+	__u8 pad;
+	__u16 reason;
+	__s32 rule;
+	__u32 seen;	/* 4 deny, 2 allow, 1 l7 matched */
+	__u32 enforced;
+	__u64 rules[L7_RULE_WORDS];
+};
 
 /* per-cpu scratch: the chunk buffer and the scan cursor live here, not on
  * the 512-byte stack (events are written in the ring buffer itself) */
@@ -133,9 +197,16 @@ struct l7_scratch {
 	__u8 dir;
 	__u8 pad2[3];
 	__u32 forget;	/* see l7_forget (l7_scan.h) */
+	/* the resent bytes [cmp_a, cmp_b) l7_resent_same compares, at skb offset cmp_off */
+	__u32 cmp_off;
+	__u32 cmp_a;
+	__u32 cmp_b;
+	__u32 pad3;
 	/* the packet being scanned: events are built from it only when one is sent */
 	struct l7_pkt pkt;
 	struct l7_flow nf;	/* a new flow entry under construction */
+	struct l7_conn_q q;	/* a connection decision under way (l7_new_flow) */
+	struct l7_ring ring0;	/* the initial value of a new ring (contents never read) */
 };
 
 struct {

@@ -17,6 +17,7 @@
 #define L7_TH_RST 0x04
 #define L7_TH_PSH 0x08
 #define L7_TH_ACK 0x10
+#define L7_TH_URG 0x20
 
 struct l7_pkt {
 	__u32 l3_off;
@@ -30,9 +31,12 @@ struct l7_pkt {
 	__u8 family;	/* 4 / 6 */
 	__u8 proto;
 	__u8 flags;	/* tcp flags */
-	__u8 odd;	/* ip options / v6 extension headers / fragments */
+	__u8 odd;	/* fragments, v6 extension headers not walked: no l4 header we trust */
 	__u8 saddr[16];	/* v4 as ::ffff:a.b.c.d */
 	__u8 daddr[16];
+	__u8 ttl;	/* ipv4 ttl / ipv6 hop limit */
+	__u8 pad0;
+	__u16 win;	/* tcp window field, host order (unscaled) */
 };
 
 struct l7_vlan_hdr {
@@ -46,6 +50,30 @@ static __always_inline void l7_v4_mapped(__u8 *dst, __be32 a)
 	dst[10] = 0xff;
 	dst[11] = 0xff;
 	__builtin_memcpy(dst + 12, &a, 4);
+}
+
+/* walks hop-by-hop, routing and destination-options headers (at most 3, as a
+ * well-formed packet has them once each); returns their length and leaves the
+ * next header in *nh. anything else (fragment, esp, a 4th header) stays in *nh
+ * and makes the packet odd. */
+static __always_inline __u32 l7_v6_ext(struct __sk_buff *skb, __u32 off, __u8 *nh)
+{
+	__u32 len = 0;
+
+#pragma unroll
+	for (int i = 0; i < 3; i++) {
+		__u8 h[2];
+
+		if (*nh != 0 && *nh != 43 && *nh != 60)
+			break;
+		if (bpf_skb_load_bytes(skb, off + len, h, 2)) {
+			*nh = 255;
+			break;
+		}
+		*nh = h[0];
+		len += (h[1] + 1) * 8;
+	}
+	return len;
 }
 
 /* returns 0 when the packet is ip (v4/v6) and its l4 header was read */
@@ -80,10 +108,14 @@ static __always_inline int l7_parse(struct __sk_buff *skb, struct l7_pkt *p)
 			return -1;
 		if (ip.version != 4 || ip.ihl < 5)
 			return -1;
+		/* options are skipped by the ihl: a receiver that drops a packet for its
+		 * options discards bytes we judged, which the retransmission check covers */
 		l3_len = ip.ihl * 4;
 		l3_total = bpf_ntohs(ip.tot_len);
-		if (ip.ihl != 5)
-			p->odd = 1;
+		/* big tcp: a gso packet over 64 KB has tot_len 0; its length is the skb's */
+		if (l3_total == 0)
+			l3_total = skb->len - off;
+		p->ttl = ip.ttl;
 		/* fragments carry no l4 header we could trust */
 		if (ip.frag_off & bpf_htons(0x3fff))
 			p->odd = 1;
@@ -99,11 +131,13 @@ static __always_inline int l7_parse(struct __sk_buff *skb, struct l7_pkt *p)
 		if (ip6.version != 6)
 			return -1;
 		l3_len = sizeof(ip6);
-		l3_total = sizeof(ip6) + bpf_ntohs(ip6.payload_len);
+		/* big tcp: payload_len 0 on a gso packet (the stack adds no jumbo option) */
+		l3_total = ip6.payload_len ? sizeof(ip6) + bpf_ntohs(ip6.payload_len) : skb->len - off;
 		p->family = 6;
 		p->proto = ip6.nexthdr;
-		/* extension headers are not walked: such packets are "odd" */
-		if (ip6.nexthdr != IPPROTO_TCP && ip6.nexthdr != IPPROTO_UDP)
+		p->ttl = ip6.hop_limit;
+		l3_len += l7_v6_ext(skb, off + sizeof(ip6), &p->proto);
+		if (p->proto != IPPROTO_TCP && p->proto != IPPROTO_UDP)
 			p->odd = 1;
 		__builtin_memcpy(p->saddr, &ip6.saddr, 16);
 		__builtin_memcpy(p->daddr, &ip6.daddr, 16);
@@ -118,6 +152,7 @@ static __always_inline int l7_parse(struct __sk_buff *skb, struct l7_pkt *p)
 	p->ack = 0;
 	p->payload_off = p->l4_off;
 	p->payload_len = 0;
+	p->win = 0;
 	if (p->odd)
 		return 0;
 	if (p->proto == IPPROTO_TCP) {
@@ -134,6 +169,7 @@ static __always_inline int l7_parse(struct __sk_buff *skb, struct l7_pkt *p)
 		p->seq = bpf_ntohl(th.seq);
 		p->ack = bpf_ntohl(th.ack_seq);
 		p->flags = ((__u8 *)&th)[13];
+		p->win = bpf_ntohs(th.window);
 		p->payload_off = p->l4_off + hl;
 		/* the ip length, not skb->len: short frames carry ethernet padding.
 		 * a gro/gso skb has the merged length here. */

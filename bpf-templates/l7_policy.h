@@ -6,24 +6,6 @@
 
 #define L7_ID_WORLD 2	/* cilium's reserved identity for addresses ipcache does not know */
 
-/* question and answer of one connection decision */
-struct l7_conn_q {
-	__u8 local[16];	/* address of the policy-selected endpoint */
-	__u8 peer[16];
-	__u16 port;	/* host order: the server port */
-	__u8 proto;
-	__u8 dir;	/* L7_DIR_* */
-	/* out */
-	__u32 local_id;
-	__u32 peer_id;
-	__u8 kind;	/* L7_FLOW_ALLOW / L7 / DENY */
-	__u8 pad;
-	__u16 reason;
-	__s32 rule;
-	__u32 seen;	/* 4 deny, 2 allow, 1 l7 matched */
-	__u32 enforced;
-	__u64 rules[L7_RULE_WORDS];
-};
 
 static __always_inline __u32 l7_identity(const __u8 *addr)
 {

@@ -100,19 +100,25 @@ static __always_inline int l7_write_rst(struct __sk_buff *skb, const struct l7_p
 	return bpf_skb_store_bytes(skb, p->l4_off, &th, sizeof(th), 0);
 }
 
-/* rst_seq: the first client byte the server has not received */
-static __always_inline int l7_reset(struct __sk_buff *skb, const struct l7_pkt *p, __u32 rst_seq)
+/* rst_seq: the first client byte the server has not received; srv_seq: the server's
+ * next sequence number (a reset the client accepts must carry exactly its rcv_nxt,
+ * RFC 5961, whatever the server has in flight). dir: the policy direction of the
+ * hook. at tc egress (ingress policy) the client is behind the node: the copy enters
+ * the host veth as if the pod sent it. at tc ingress (egress policy) the client is the
+ * pod: the copy leaves through the host veth towards it (entering the veth's ingress
+ * with the pod's mac as destination, the node would drop it as "other host"). */
+static __always_inline int l7_reset(struct __sk_buff *skb, const struct l7_pkt *p, __u32 rst_seq, __u32 srv_seq, __u8 dir)
 {
 	__u32 ifindex = skb->ifindex;
 
-	if (p->family == 4 && p->l4_off != p->l3_off + sizeof(struct iphdr))
+	if (p->l4_off != p->l3_off + (p->family == 4 ? sizeof(struct iphdr) : sizeof(struct ipv6hdr)))
 		return TC_ACT_SHOT;
 	if (bpf_skb_change_tail(skb, p->l4_off + sizeof(struct tcphdr), 0))
 		return TC_ACT_SHOT;
-	/* server -> client: seq = what the client acked, ack = past this segment */
-	if (l7_write_rst(skb, p, 1, p->ack, p->seq + p->payload_len))
+	/* server -> client: seq = the server's next, ack = past this segment */
+	if (l7_write_rst(skb, p, 1, srv_seq, p->seq + p->payload_len))
 		return TC_ACT_SHOT;
-	bpf_clone_redirect(skb, ifindex, BPF_F_INGRESS);
+	bpf_clone_redirect(skb, ifindex, dir == L7_DIR_EGRESS ? 0 : BPF_F_INGRESS);
 	/* client -> server, back in the original orientation (macs swap back) */
 	if (l7_write_rst(skb, p, 0, rst_seq, p->ack))
 		return TC_ACT_SHOT;

@@ -16,6 +16,7 @@
 #include "l7_parse.h"
 #include "l7_policy.h"
 #include "l7_scan.h"
+#include "l7_tcp.h"
 #include "l7_reset.h"
 
 _Static_assert(L7_NUM_SELECTORS <= L7_MAX_SELECTORS, "too many selectors");
@@ -25,6 +26,9 @@ _Static_assert(L7_INGRESS_NUM_ENTRIES <= L7_MAX_PORT_ENTRIES, "too many ingress 
 _Static_assert(L7_EGRESS_NUM_ENTRIES <= L7_MAX_PORT_ENTRIES, "too many egress entries");
 
 char LICENSE[] SEC("license") = "GPL";
+
+/* l7_new_flow: the packet opened an l7 flow and carries data (tcp fast open): judge it */
+#define L7_GO_ON (-1)
 
 /* egress: the local endpoint sends the packet; ingress: it receives it */
 static __always_inline void l7_key(struct l7_flow_key *k, const struct l7_pkt *p, __u8 dir)
@@ -87,80 +91,134 @@ static __always_inline int l7_syn_denied(const struct l7_pkt *p, const struct l7
 static __attribute__((noinline)) int l7_new_flow(struct __sk_buff *skb, const struct l7_pkt *p, __u8 dir,
 						   const struct l7_flow_key *key)
 {
-	struct l7_conn_q q = {};
 	struct l7_scratch *sc = l7_scratch_get();
+	struct l7_conn_q *qp;
 	struct l7_flow *f;
 	int syn = p->proto == IPPROTO_TCP && (p->flags & (L7_TH_SYN | L7_TH_ACK)) == L7_TH_SYN;
 
-	l7_ask(&q, p, dir);
-	if (q.kind == L7_FLOW_DENY) {
-		l7_ev_conn(skb, p, dir, &q, L7_VERDICT_DROPPED, q.reason);
+	if (!sc)
+		return TC_ACT_SHOT;
+	qp = &sc->q;	/* in scratch: the stack is too small */
+	__builtin_memset(qp, 0, sizeof(*qp));
+	l7_ask(qp, p, dir);
+	if (qp->kind == L7_FLOW_DENY) {
+		l7_ev_conn(skb, p, dir, qp, L7_VERDICT_DROPPED, qp->reason);
 		return l7_syn_denied(p, key, syn);
 	}
 	/* no l4 header, or l7 rules without the stream from its start: fail closed */
-	if (q.kind == L7_FLOW_L7 && (p->odd || p->proto != IPPROTO_TCP || !syn || p->payload_len)) {
-		l7_ev_conn(skb, p, dir, &q, L7_VERDICT_DROPPED, p->odd ? L7_REASON_UNSUPPORTED : L7_REASON_NO_FLOW_STATE);
+	if (qp->kind == L7_FLOW_L7 && (p->odd || p->proto != IPPROTO_TCP || !syn)) {
+		l7_ev_conn(skb, p, dir, qp, L7_VERDICT_DROPPED, p->odd ? L7_REASON_UNSUPPORTED : L7_REASON_NO_FLOW_STATE);
 		return l7_syn_denied(p, key, syn);
 	}
-	l7_ev_conn(skb, p, dir, &q, L7_VERDICT_FORWARDED, L7_REASON_NONE);
+	l7_ev_conn(skb, p, dir, qp, L7_VERDICT_FORWARDED, L7_REASON_NONE);
 	/* only a syn opens tcp state: a mid-stream packet (or a syn-ack nobody asked
 	 * for) is judged alone, so it cannot make the peer's packets look like replies */
 	if (p->odd || (p->proto == IPPROTO_TCP && !syn))
 		return TC_ACT_OK;
-	if (!sc)
-		return TC_ACT_SHOT;
 	f = &sc->nf;	/* built in scratch: the stack is too small */
 	__builtin_memset(f, 0, sizeof(*f));
-	f->kind = q.kind;
+	f->kind = qp->kind;
 	f->family = p->family;
 	f->dir = dir;
-	f->local_id = q.local_id;
-	f->peer_id = q.peer_id;
-	f->rule = q.rule;
+	f->local_id = qp->local_id;
+	f->peer_id = qp->peer_id;
+	f->rule = qp->rule;
 	f->policy = L7_POLICY_ID;
-	f->next_seq = p->seq + 1;
+	if (syn)
+		l7_tcp_open(f, p);
 #pragma unroll
 	for (int w = 0; w < L7_RULE_WORDS; w++)
-		f->l7rules[w] = q.rules[w];
+		f->l7rules[w] = qp->rules[w];
 	l7_h1_next(&f->h1);
 	bpf_map_update_elem(&flows, key, f, BPF_ANY);
-	return TC_ACT_OK;
+	return qp->kind == L7_FLOW_L7 && p->payload_len ? L7_GO_ON : TC_ACT_OK;
 }
 
-/* client bytes of an l7 flow: the stream rule, then the framer */
-static __always_inline int l7_stream(struct __sk_buff *skb, struct l7_flow *f, const struct l7_pkt *p, __u8 dir)
+/* the ring of an l7 flow, created when missing (a new flow, an eviction, a swap):
+ * bytes before `from` were never copied into it */
+static __always_inline struct l7_ring *l7_ring_get(struct l7_flow *f, const struct l7_flow_key *key,
+						   struct l7_scratch *sc, __u32 from)
+{
+	struct l7_ring *r = bpf_map_lookup_elem(&rings, key);
+
+	if (r)
+		return r;
+	bpf_map_update_elem(&rings, key, &sc->ring0, BPF_ANY);
+	f->ring_lo = l7_seq_max(f->ring_lo, from);
+	return bpf_map_lookup_elem(&rings, key);
+}
+
+/* content-length body bytes after this packet pass without a ring copy: remember
+ * where (the bytes of an older body range are no longer in the ring) */
+static __always_inline void l7_body_range(struct l7_flow *f)
+{
+	__u64 n = f->h1.clen;
+
+	if (f->h1.st != H_BODY || n == 0)
+		return;
+	if (f->body_hi != f->body_lo)
+		f->ring_lo = l7_seq_max(f->ring_lo, f->body_hi);
+	f->body_lo = f->next_seq;
+	f->body_hi = f->next_seq + (n > (1u << 30) ? (1u << 30) : (__u32)n);
+}
+
+/* client bytes of an l7 flow: what the receiver accepts, the stream rule, the framer */
+static __always_inline int l7_stream(struct __sk_buff *skb, struct l7_flow *f, const struct l7_pkt *p, __u8 dir,
+				     const struct l7_flow_key *key)
 {
 	struct l7_scan_ctx c = { .skb = skb, .f = f };
 	struct l7_scratch *sc;
-	__u32 start, fresh;
+	struct l7_ring *r;
+	__u32 dseq = p->seq + !!(p->flags & L7_TH_SYN);	/* a syn's data follows its isn */
+	__u32 end = dseq + p->payload_len, start, fresh;
+	__u16 why = l7_tcp_accepts(skb, f, p);
 
-	if (p->payload_len == 0)
-		return TC_ACT_OK;
-	if ((__s32)(p->seq - f->next_seq) > 0)
+	if (why)
+		return l7_drop(skb, p, dir, f, why);
+	if (l7_before(dseq, f->base))
+		return l7_drop(skb, p, dir, f, L7_REASON_OUT_OF_WINDOW);
+	if (l7_after(dseq, f->next_seq))
 		return l7_drop(skb, p, dir, f, L7_REASON_STREAM_HOLE);
-	if ((__s32)(p->seq + p->payload_len - f->next_seq) <= 0)
-		return TC_ACT_OK;	/* pure retransmission of inspected bytes */
 	start = f->next_seq;
-	fresh = p->seq + p->payload_len - start;
-	/* content-length body bytes only: pass them without scanning (what
-	 * l7_skip_body would do, minus the setup) */
-	if (f->h1.st == H_BODY && fresh <= f->h1.clen) {
-		f->next_seq = start + fresh;
-		f->h1.clen -= fresh;
-		if (f->h1.clen == 0)
-			l7_h1_done(&f->h1);
-		return TC_ACT_OK;
-	}
 	sc = l7_scratch_get();
 	if (!sc)
 		return TC_ACT_SHOT;
+	/* bytes judged before: the server may not hold them yet, so they must be the same */
+	if (l7_after(l7_before(end, start) ? end : start, l7_seq_max(dseq, f->una))) {
+		__u32 a = l7_seq_max(dseq, f->una), b = l7_before(end, start) ? end : start;
+
+		r = bpf_map_lookup_elem(&rings, key);
+		sc->cmp_off = p->payload_off + (a - dseq);
+		sc->cmp_a = a;
+		sc->cmp_b = b;
+		if (!l7_resent_same(skb, sc, f, r))
+			return l7_drop(skb, p, dir, f, L7_REASON_RETRANSMISSION_DIFFERS);
+	}
+	if (!l7_after(end, start)) {
+		l7_tcp_client_ctl(f, p);
+		return TC_ACT_OK;	/* a retransmission of judged bytes */
+	}
+	fresh = end - start;
+	/* content-length body bytes only: pass them without scanning or copying (their
+	 * range is in body_lo/hi) */
+	if (f->h1.st == H_BODY && fresh <= f->h1.clen) {
+		f->next_seq = end;
+		f->h1.clen -= fresh;
+		if (f->h1.clen == 0)
+			l7_h1_done(&f->h1);
+		l7_tcp_client_ctl(f, p);
+		return TC_ACT_OK;
+	}
+	r = l7_ring_get(f, key, sc, start);
+	if (!r || l7_ring_write(skb, r, p->payload_off + (start - dseq), start, fresh))
+		f->ring_lo = end;	/* nothing of this packet can be compared later */
 	c.sc = sc;
 	sc->pkt = *p;
 	sc->dir = dir;
 	sc->payload_off = p->payload_off;
-	sc->pkt_seq = p->seq;
-	sc->ev_seq = p->seq;
-	sc->off = p->payload_off + (start - p->seq);
+	sc->pkt_seq = dseq;
+	sc->ev_seq = dseq;
+	sc->off = p->payload_off + (start - dseq);
 	sc->end = p->payload_off + p->payload_len;
 	sc->seq = start;
 	sc->stop = 0;
@@ -168,11 +226,68 @@ static __always_inline int l7_stream(struct __sk_buff *skb, struct l7_flow *f, c
 	sc->http_rule = -1;
 	bpf_loop(L7_MAX_PAYLOAD, l7_scan_cb, &c, 0);
 	f->next_seq = sc->seq;
+	l7_body_range(f);
+	l7_tcp_client_ctl(f, p);
 	if (!sc->stop)
 		return TC_ACT_OK;
-	f->kind = L7_FLOW_RESET;
 	l7_emit_req(skb, f, sc, sc->payload_off + (f->h1.req_seq - sc->pkt_seq));
-	return l7_reset(skb, p, start);
+	if (p->flags & L7_TH_SYN) {
+		/* fast-open data denied: no connection yet to reset. the client sends its
+		 * syn again without data and the request on the connection, judged again */
+		bpf_map_delete_elem(&flows, key);
+		return TC_ACT_SHOT;
+	}
+	f->kind = L7_FLOW_RESET;
+	return l7_reset(skb, p, start, f->tcp & L7_TCP_SRV_SEEN ? f->srv_nxt : p->ack, dir);
+}
+
+/* urgent data on an inspected stream: the receiver takes the urgent byte out of the
+ * stream (no SO_OOBINLINE) and every later byte moves; the connection is reset */
+static __always_inline int l7_urgent(struct __sk_buff *skb, struct l7_flow *f, const struct l7_pkt *p, __u8 dir)
+{
+	f->kind = L7_FLOW_RESET;
+	l7_ev_send(skb, p, dir, f->local_id, f->peer_id, f->rule, L7_EV_DROP, L7_VERDICT_RESET, L7_REASON_URGENT_DATA);
+	return l7_reset(skb, p, f->next_seq, f->tcp & L7_TCP_SRV_SEEN ? f->srv_nxt : p->ack, dir);
+}
+
+/* client packets of an l7 flow */
+static __always_inline int l7_client(struct __sk_buff *skb, struct l7_flow *f, const struct l7_pkt *p, __u8 dir,
+				     const struct l7_flow_key *key)
+{
+	if (p->proto != IPPROTO_TCP)
+		return l7_drop(skb, p, dir, f, L7_REASON_UNSUPPORTED);
+	if (p->flags & L7_TH_URG)
+		return l7_urgent(skb, f, p, dir);
+	if (p->payload_len == 0 || (p->flags & L7_TH_RST)) {
+		/* a reset's payload never reaches the application: not judged, not counted */
+		l7_tcp_client_ctl(f, p);
+		return TC_ACT_OK;
+	}
+	if (f->tcp & (L7_TCP_CLOSED | L7_TCP_CLI_FIN))
+		return l7_drop(skb, p, dir, f, L7_REASON_FLOW_CLOSED);
+	return l7_stream(skb, f, p, dir, key);
+}
+
+/* source validation: a packet entering from an endpoint's interface carries one of
+ * the endpoint's addresses (the deploy fills `ifaces`; an interface without an
+ * entry, as in test runs, is not checked) */
+static __always_inline int l7_source_ok(struct __sk_buff *skb, const struct l7_pkt *p)
+{
+	__u32 ifindex = skb->ifindex;
+	struct l7_iface *e = bpf_map_lookup_elem(&ifaces, &ifindex);
+
+	if (!e)
+		return 1;
+#pragma unroll
+	for (int i = 0; i < L7_IFACE_ADDRS; i++) {
+		const __u32 *a = (const __u32 *)e->addr[i], *b = (const __u32 *)p->saddr;
+
+		if (i >= e->n)
+			break;
+		if (a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3])
+			return 1;
+	}
+	return 0;
 }
 
 /* a flow decided by another policy object (deploy swapped objects, the flows map
@@ -212,36 +327,61 @@ static __attribute__((noinline)) int l7_repolicy(struct __sk_buff *skb, const st
 	return -1;
 }
 
+/* a syn on a tuple with a flow: a new connection only once the old one is over. on a
+ * live l7 flow a syn moves nothing (the receiver answers it with a challenge ack,
+ * RFC 5961): it is dropped, but for the client's own syn sent again. */
+static __always_inline int l7_syn_on_flow(struct __sk_buff *skb, struct l7_flow *f, const struct l7_pkt *p, __u8 dir)
+{
+	if (f->kind != L7_FLOW_L7 || (f->tcp & L7_TCP_CLOSED))
+		return L7_GO_ON;	/* decided anew */
+	if (dir == f->dir && p->seq + 1 == f->base && !p->payload_len)
+		return TC_ACT_OK;
+	return l7_drop(skb, p, dir, f, L7_REASON_SYN_ON_FLOW);
+}
+
 static __always_inline int l7_handle(struct __sk_buff *skb, __u32 dir)
 {
 	struct l7_flow_key k;
 	struct l7_flow *f;
 	struct l7_pkt p;
+	int act;
 
 	if (!skb)
 		return TC_ACT_OK;
 	if (l7_parse(skb, &p))
 		return TC_ACT_OK;	/* not ip: not ours to judge */
 	l7_key(&k, &p, dir);
+	if (dir == L7_DIR_EGRESS && !l7_source_ok(skb, &p)) {
+		l7_ev_send(skb, &p, dir, 0, 0, -1, L7_EV_DROP, L7_VERDICT_DROPPED, L7_REASON_SPOOFED_SOURCE);
+		return TC_ACT_SHOT;
+	}
 	if (p.odd || (p.proto != IPPROTO_TCP && p.proto != IPPROTO_UDP))
 		return l7_new_flow(skb, &p, dir, &k);
 	f = bpf_map_lookup_elem(&flows, &k);
-	if (!f)
-		return l7_new_flow(skb, &p, dir, &k);
-	/* a fresh syn re-decides (port reuse, from either end; policy swap) */
-	if (p.proto == IPPROTO_TCP && (p.flags & (L7_TH_SYN | L7_TH_ACK)) == L7_TH_SYN)
-		return l7_new_flow(skb, &p, dir, &k);
-	if (f->dir != dir) {
+	act = L7_GO_ON;
+	if (f && p.proto == IPPROTO_TCP && (p.flags & (L7_TH_SYN | L7_TH_ACK)) == L7_TH_SYN)
+		act = l7_syn_on_flow(skb, f, &p, dir);
+	if (act != L7_GO_ON)
+		return act;
+	if (!f || (p.proto == IPPROTO_TCP && (p.flags & (L7_TH_SYN | L7_TH_ACK)) == L7_TH_SYN)) {
+		act = l7_new_flow(skb, &p, dir, &k);
+		if (act != L7_GO_ON)
+			return act;
+		/* fast open: the syn's data is judged like any client bytes, below */
+		f = bpf_map_lookup_elem(&flows, &k);
+		if (!f)
+			return TC_ACT_SHOT;
+	} else if (f->dir != dir) {
 		/* a reply: passes, never judged. a reset connection is over for both ends (as
 		 * the simulator has it), but a reply-direction rst passes: it is the one we
 		 * injected towards the client, re-entering through tc ingress of this veth */
 		if (f->kind == L7_FLOW_RESET && !(p.flags & L7_TH_RST))
 			return l7_drop(skb, &p, dir, f, L7_REASON_FLOW_DENIED);
+		if (f->kind == L7_FLOW_L7 && p.proto == IPPROTO_TCP)
+			l7_tcp_reply(f, &p);
 		return TC_ACT_OK;
-	}
-	if (f->policy != L7_POLICY_ID) {
-		int act = l7_repolicy(skb, &p, dir, f);
-
+	} else if (f->policy != L7_POLICY_ID) {
+		act = l7_repolicy(skb, &p, dir, f);
 		if (act >= 0)
 			return act;
 	}
@@ -249,9 +389,7 @@ static __always_inline int l7_handle(struct __sk_buff *skb, __u32 dir)
 	case L7_FLOW_ALLOW:
 		return TC_ACT_OK;
 	case L7_FLOW_L7:
-		if (p.proto != IPPROTO_TCP)
-			return l7_drop(skb, &p, dir, f, L7_REASON_UNSUPPORTED);
-		return l7_stream(skb, f, &p, dir);
+		return l7_client(skb, f, &p, dir, &k);
 	default:
 		return l7_drop(skb, &p, dir, f, L7_REASON_FLOW_DENIED);
 	}

@@ -65,7 +65,16 @@ export const REASON = [
   ['NO_FLOW_STATE', 4, 'mid-stream packet of an l7 connection without flow state'],
   ['STREAM_HOLE', 5, 'segment after a hole (sender retransmits)'],
   ['FLOW_DENIED', 6, 'packet of a flow already denied or reset'],
-  ['UNSUPPORTED', 7, 'ip options / ipv6 extension headers on an l7 flow'],
+  ['UNSUPPORTED', 7, 'fragment or unwalked ipv6 extension header on an l7 flow'],
+  // stream integrity (docs/datapath.md, "What the datapath trusts")
+  ['SPOOFED_SOURCE', 8, 'packet from an endpoint interface without one of its addresses'],
+  ['URGENT_DATA', 9, 'tcp urgent data on an inspected stream'],
+  ['INSERTION', 10, 'segment the receiving tcp would discard (no ack flag, ack outside what the server sent)'],
+  ['RETRANSMISSION_DIFFERS', 11, 'bytes the server has not acknowledged resent different, or no longer kept to compare'],
+  ['SYN_ON_FLOW', 12, 'syn on a live connection (it moves nothing, RFC 5961)'],
+  ['BAD_IP_HEADER', 13, 'ipv4 header checksum wrong, or ttl / hop limit too low to be forwarded'],
+  ['OUT_OF_WINDOW', 14, 'client bytes before the start of the connection'],
+  ['FLOW_CLOSED', 15, 'client data after the connection closed'],
   // strict request rules: one code per rule of src/verdict/strict.ts (STRICT_REASONS below)
   ['HEAD_TOO_LONG', 16, 'request line and headers longer than the inspection window'],
   ['BARE_CR_LF', 17, 'CR not followed by LF, or LF not preceded by CR'],

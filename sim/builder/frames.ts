@@ -15,6 +15,15 @@ export interface TcpSegmentSpec {
   readonly srcMac?: Uint8Array;
   readonly dstMac?: Uint8Array;
   readonly ttl?: number;
+  /** TCP urgent pointer (set URG in flags to make it count). */
+  readonly urgent?: number;
+  /** IPv4 options (a multiple of 4 bytes) or IPv6 destination-options header bytes (a multiple of 8, first byte rewritten to the next header). */
+  readonly ipOptions?: Uint8Array;
+  /** Corruptions, for insertion tests: a wrong TCP checksum, a wrong IPv4 header checksum. */
+  readonly badTcpChecksum?: boolean;
+  readonly badIpChecksum?: boolean;
+  /** Length field 0, as GSO packets over 64 KB carry it (BIG TCP). */
+  readonly zeroLength?: boolean;
 }
 
 export function parseIp(ip: string): Uint8Array {
@@ -50,7 +59,8 @@ export function tcpFrame(s: TcpSegmentSpec): Uint8Array {
   const src = parseIp(s.src);
   const dst = parseIp(s.dst);
   const v6 = src.length === 16;
-  const ipLen = v6 ? 40 : 20;
+  const opts = s.ipOptions ?? new Uint8Array(0);
+  const ipLen = (v6 ? 40 : 20) + opts.length;
   const tcpLen = 20 + s.payload.length;
   const f = new Uint8Array(14 + ipLen + tcpLen);
   f.set(s.dstMac ?? DEFAULT_SERVER_MAC, 0);
@@ -59,22 +69,29 @@ export function tcpFrame(s: TcpSegmentSpec): Uint8Array {
   f[13] = v6 ? 0xdd : 0x00;
   const ip = 14;
   if (v6) {
+    const plen = s.zeroLength ? 0 : opts.length + tcpLen;
     f[ip] = 0x60;
-    f[ip + 4] = tcpLen >> 8; f[ip + 5] = tcpLen & 255;
-    f[ip + 6] = 6;
+    f[ip + 4] = plen >> 8; f[ip + 5] = plen & 255;
+    f[ip + 6] = opts.length ? 60 : 6; // a destination-options header before TCP
     f[ip + 7] = s.ttl ?? 64;
     f.set(src, ip + 8);
     f.set(dst, ip + 24);
+    if (opts.length) {
+      f.set(opts, ip + 40);
+      f[ip + 40] = 6;
+      f[ip + 41] = opts.length / 8 - 1;
+    }
   } else {
-    const total = 20 + tcpLen;
-    f[ip] = 0x45;
+    const total = s.zeroLength ? 0 : ipLen + tcpLen;
+    f[ip] = 0x40 | (ipLen / 4);
     f[ip + 2] = total >> 8; f[ip + 3] = total & 255;
     f[ip + 6] = 0x40; // DF
     f[ip + 8] = s.ttl ?? 64;
     f[ip + 9] = 6;
     f.set(src, ip + 12);
     f.set(dst, ip + 16);
-    const c = fold(sum16(f, ip, ip + 20));
+    f.set(opts, ip + 20);
+    const c = fold(sum16(f, ip, ip + ipLen)) ^ (s.badIpChecksum ? 0x5a5a : 0);
     f[ip + 10] = c >> 8; f[ip + 11] = c & 255;
   }
   const t = ip + ipLen;
@@ -86,11 +103,13 @@ export function tcpFrame(s: TcpSegmentSpec): Uint8Array {
   f[t + 13] = s.flags;
   const win = s.window ?? 65535;
   f[t + 14] = win >> 8; f[t + 15] = win & 255;
+  const urg = s.urgent ?? 0;
+  f[t + 18] = urg >> 8; f[t + 19] = urg & 255;
   f.set(s.payload, t + 20);
   // pseudo-header: addresses, protocol, TCP length
   let acc = sum16(src, 0, src.length) + sum16(dst, 0, dst.length) + 6 + tcpLen;
   acc = sum16(f, t, t + tcpLen, acc);
-  const c = fold(acc);
+  const c = fold(acc) ^ (s.badTcpChecksum ? 0x1234 : 0);
   f[t + 16] = c >> 8; f[t + 17] = c & 255;
   return f;
 }

@@ -1,7 +1,7 @@
 // Declarative TCP connection fixtures (katran style): describe a conversation, get Ethernet
 // frames with valid checksums, a description per packet and, where stated, the expected action.
 import type { PacketActionKind } from '../replay/types.ts';
-import { tcpFrame } from './frames.ts';
+import { tcpFrame, type TcpSegmentSpec } from './frames.ts';
 import { TCP_ACK as ACK, TCP_FIN as FIN, TCP_PSH as PSH, TCP_RST as RST, TCP_SYN as SYN } from '../decode/view.ts';
 import { pcapBytes } from '../capture/writer.ts';
 
@@ -23,6 +23,16 @@ export interface TcpConnOptions {
   readonly startTs?: bigint;
   /** Time between consecutive packets (default 1 ms). */
   readonly stepNs?: bigint;
+}
+
+export interface CraftOptions {
+  readonly flags?: number;
+  /** Acknowledgement number (default: everything the other side sent). */
+  readonly ack?: number;
+  /** Frame details: ttl, urgent pointer, checksum corruption, IP options, source/destination. */
+  readonly frame?: Partial<TcpSegmentSpec>;
+  readonly description?: string;
+  readonly expect?: PacketActionKind;
 }
 
 export interface SendOptions {
@@ -88,6 +98,27 @@ export class TcpConn {
     return this;
   }
 
+  /**
+   * A segment at an arbitrary stream offset (offset -1: the SYN's sequence number) with any
+   * flags, acknowledgement and frame details (insertion candidates); the cursor does not move.
+   */
+  craft(from: Side, offset: number, data: string | Uint8Array, o: CraftOptions = {}): this {
+    const b = bytesOf(data);
+    const flags = o.flags ?? PSH | ACK;
+    this.raw(from, offset, flags, b, o.description ?? `${from} crafted @${offset} len ${b.length} flags 0x${flags.toString(16)}`, o.expect, o.ack, o.frame);
+    return this;
+  }
+
+  /** The ISN of a side (its SYN's sequence number). */
+  isnOf(side: Side): number {
+    return this.isn[side];
+  }
+
+  /** The sequence number of a side's stream offset. */
+  seqOf(side: Side, offset: number): number {
+    return (this.isn[side] + 1 + offset) >>> 0;
+  }
+
   /** Moves a side's cursor (e.g. after segments sent with segmentAt). */
   advance(from: Side, n: number): this {
     this.cursor[from] += n;
@@ -149,7 +180,7 @@ export class TcpConn {
   }
 
   /** offset -1 = SYN (sequence = ISN). */
-  private raw(from: Side, offset: number, flags: number, payload: Uint8Array, description: string, expect?: PacketActionKind, ackOverride?: number): void {
+  private raw(from: Side, offset: number, flags: number, payload: Uint8Array, description: string, expect?: PacketActionKind, ackOverride?: number, extra: Partial<TcpSegmentSpec> = {}): void {
     const other: Side = from === 'client' ? 'server' : 'client';
     const a = from === 'client' ? this.client : this.server;
     const z = from === 'client' ? this.server : this.client;
@@ -160,6 +191,7 @@ export class TcpConn {
       payload,
       srcMac: from === 'client' ? undefined : Uint8Array.of(2, 0, 0, 0, 0, 2),
       dstMac: from === 'client' ? undefined : Uint8Array.of(2, 0, 0, 0, 0, 1),
+      ...extra,
     });
     this.packets.push({ frame, ts: this.ts, from, description, ...(expect ? { expect } : {}) });
     this.ts += this.step;

@@ -14,13 +14,15 @@ export function decodeIpv4(v: PacketView, d: Uint8Array, off: number, limit: num
   const vihl = d[off]!;
   const ihl = (vihl & 0x0f) * 4;
   if (vihl >> 4 !== 4 || ihl < 20) return fail(v, 'bad-ip-header');
-  const total = (d[off + 2]! << 8) | d[off + 3]!;
+  // BIG TCP: a GSO packet over 64 KB carries total length 0; its length is the frame's
+  const total = ((d[off + 2]! << 8) | d[off + 3]!) || limit - off;
   if (total < ihl) return fail(v, 'bad-ip-header');
   // a shorter capture than the IP length means the snaplen cut the packet: bytes unknown
   if (off + total > limit) return fail(v, 'truncated-ip');
   v.ipVersion = 4;
   v.ipOff = off;
   v.proto = d[off + 9]!;
+  v.ttl = d[off + 8]!;
   v.src4 = ((d[off + 12]! << 24) | (d[off + 13]! << 16) | (d[off + 14]! << 8) | d[off + 15]!) >>> 0;
   v.dst4 = ((d[off + 16]! << 24) | (d[off + 17]! << 16) | (d[off + 18]! << 8) | d[off + 19]!) >>> 0;
   const frag = ((d[off + 6]! << 8) | d[off + 7]!) & 0x3fff; // MF flag + offset
@@ -36,10 +38,12 @@ export function decodeIpv6(v: PacketView, d: Uint8Array, off: number, limit: num
   if (off + 40 > limit) return fail(v, 'truncated-ip');
   if (d[off]! >> 4 !== 6) return fail(v, 'bad-ip-header');
   const plen = (d[off + 4]! << 8) | d[off + 5]!;
-  const end = off + 40 + plen;
+  // BIG TCP: payload length 0 on a GSO packet (no jumbo option): the frame's length
+  const end = plen ? off + 40 + plen : limit;
   if (end > limit) return fail(v, 'truncated-ip');
   v.ipVersion = 6;
   v.ipOff = off;
+  v.ttl = d[off + 7]!;
   v.src6 = off + 8;
   v.dst6 = off + 24;
   let next = d[off + 6]!;
@@ -77,3 +81,15 @@ function fail(v: PacketView, r: 'truncated-ip' | 'bad-ip-header' | 'truncated-ex
 }
 
 export type { DecodeStatus };
+
+/**
+ * Whether an IPv4 header without options has a valid checksum (headers with options, and a
+ * zero checksum, one not computed as in synthetic captures: true), as l7_ip4_header_ok.
+ */
+export function ipv4HeaderOk(d: Uint8Array, off: number): boolean {
+  if ((d[off]! & 0x0f) !== 5 || (d[off + 10]! | d[off + 11]!) === 0) return true;
+  let acc = 0;
+  for (let i = off; i < off + 20; i += 2) acc += (d[i]! << 8) | d[i + 1]!;
+  while (acc > 0xffff) acc = (acc & 0xffff) + (acc >>> 16);
+  return acc === 0xffff;
+}

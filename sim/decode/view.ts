@@ -18,6 +18,7 @@ export const TCP_SYN = 0x02;
 export const TCP_RST = 0x04;
 export const TCP_PSH = 0x08;
 export const TCP_ACK = 0x10;
+export const TCP_URG = 0x20;
 
 export class PacketView {
   status: DecodeStatus = 'error';
@@ -35,6 +36,8 @@ export class PacketView {
   dst6 = 0;
   /** IP protocol / IPv6 upper-layer next header. */
   proto = 0;
+  /** IPv4 TTL / IPv6 hop limit. */
+  ttl = 0;
   l4Off = 0;
   sport = 0;
   dport = 0;

@@ -1,6 +1,7 @@
 // State of one TCP connection in the replay: sequence state per direction, HTTP parsers,
 // requests waiting for their response.
 import { DirState } from '../stream/seq.ts';
+import type { ClientStream } from '../stream/client-stream.ts';
 import type { RequestParser } from '../http1/request-parser.ts';
 import type { ResponseParser, ResponseOwner } from '../http1/response-parser.ts';
 import type { ConnInfo, ConnVerdict, RequestRecord, RequestVerdict } from './types.ts';
@@ -26,6 +27,8 @@ export class Conn<CV extends ConnVerdict, RV extends RequestVerdict> implements 
   mode: ConnMode;
   readonly c2s = new DirState();
   readonly s2c = new DirState();
+  /** L7 connections: what the receiving TCP accepts of the client stream; null without its SYN. */
+  stream: ClientStream | null = null;
   req: RequestParser | null = null;
   resp: ResponseParser | null = null;
   pending: PendingRequest<CV, RV>[] = [];

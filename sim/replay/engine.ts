@@ -3,7 +3,9 @@
 import type { CaptureRecord } from '../capture/types.ts';
 import { ReusedRecord } from '../capture/record.ts';
 import { decodeInto, dstString, srcString, type DecodeStatus } from '../decode/index.ts';
-import { PacketView, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../decode/view.ts';
+import { PacketView, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, TCP_URG } from '../decode/view.ts';
+import { ipv4HeaderOk } from '../decode/ip.ts';
+import { ClientStream } from '../stream/client-stream.ts';
 import { RequestParser } from '../http1/request-parser.ts';
 import { ResponseParser } from '../http1/response-parser.ts';
 import { classifySegment, seqAdd, SEG_HOLE, SEG_RETRANSMISSION } from '../stream/seq.ts';
@@ -36,6 +38,8 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
   private curRec: CaptureRecord | null = null;
   private readonly now = (): bigint => this.curRec!.ts;
   private decided = 0;
+  /** Stream offset where the content-length body of the last request judged in this packet ends, or -1. */
+  private bodyEnd = -1;
   private deniedNow = false;
   private readonly sink = (ev: RequestEvent): boolean => this.onRequestEvent(ev);
   private readonly emitRequest = (r: RequestRecord<CV, RV>): void => this.o.onRequest?.(r);
@@ -108,8 +112,14 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
       c = this.table.get(key);
     }
     const syn = (v.flags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_SYN;
-    // a new SYN on this tuple (closed, another ISN, or from the other side): connection reuse
-    if (c && syn && (c.mode === 'closed' || srcEp !== c.clientEp || v.seq !== c.clientIsn)) {
+    if (c && syn && c.mode === 'l7' && c.stream && !c.stream.closed) {
+      // a live L7 connection: a SYN moves nothing (RFC 5961), but for the client's own sent again
+      c.packets++;
+      const again = srcEp === c.clientEp && v.seq === c.clientIsn && v.payloadLen === 0;
+      return this.act(rec, index, again ? 'pass' : 'drop', again ? 'handshake' : 'syn-on-flow', c.info.id);
+    }
+    // a new SYN on this tuple (closed, reset, another ISN, or from the other side): connection reuse
+    if (c && syn && (c.mode === 'closed' || c.mode === 'denied' || c.mode === 'l7' || srcEp !== c.clientEp || v.seq !== c.clientIsn)) {
       this.closeConn(c, 'reused');
       c = undefined;
     }
@@ -154,6 +164,8 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
     } else if (!midstream) {
       c.c2s.start(v.seq + 1);
     }
+    if (c.mode === 'midstream' && verdict.inspect) c.mode = 'l7'; // no stream: its client packets fail closed
+    if (c.mode === 'l7' && srcIsClient && !midstream && !synAck) c.stream = new ClientStream(v.seq, v.window);
     if (c.mode === 'l7') {
       c.req = new RequestParser(this.limit);
       const judge = this.o.judge;
@@ -174,7 +186,11 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
       case 'l4-denied': return this.act(rec, index, 'drop', 'l4-denied', id);
       // the RST l7bpf sends the client after a deny passes (as in the kernel); nothing else does
       case 'denied': return !fromClient && v.flags & TCP_RST ? this.act(rec, index, 'pass', 'rst', id) : this.act(rec, index, 'drop', 'flow-denied', id);
-      case 'closed': return this.act(rec, index, 'pass', 'closed', id);
+      case 'closed':
+        // an inspected connection's client bytes after its close reach no one: dropped
+        if (c.stream && fromClient && v.payloadLen > 0 && !(v.flags & TCP_RST)) return this.act(rec, index, 'drop', 'flow-closed', id);
+        return this.act(rec, index, 'pass', 'closed', id);
+      case 'l7': return fromClient ? this.l7Client(c, rec, index) : this.l7Server(c, rec, index);
       default: break;
     }
     if (v.flags & TCP_RST) {
@@ -218,7 +234,95 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
     if (c.mode === 'l7') this.trackFin(c, fromClient);
   }
 
-  private inspect(c: Conn<CV, RV>, rec: CaptureRecord, index: number, start: number, end: number): void {
+  /** A server packet of an L7 connection: what it sent and acknowledged, then its response bytes. */
+  private l7Server(c: Conn<CV, RV>, rec: CaptureRecord, index: number): void {
+    const v = this.v;
+    const id = c.info.id;
+    c.stream?.reply(v.flags, v.seq, v.payloadLen, v.ack);
+    if (v.flags & TCP_RST) {
+      this.act(rec, index, 'pass', 'rst', id);
+      return this.closeConn(c, 'rst');
+    }
+    const dir = c.s2c;
+    if (v.flags & TCP_SYN) {
+      dir.start(v.seq + 1);
+      this.act(rec, index, 'pass', 'handshake', id);
+    } else {
+      if (!dir.init) dir.start(v.seq);
+      this.serverBytes(c);
+      this.act(rec, index, 'pass', v.payloadLen ? 'reply' : 'control', id);
+      if (v.flags & TCP_FIN && ((v.seq + v.payloadLen) >>> 0) === dir.nextSeq && !dir.fin) {
+        dir.fin = true;
+        dir.nextSeq = seqAdd(dir.nextSeq, 1);
+      }
+    }
+    if (c.stream?.closed) this.closeConn(c, 'fin');
+  }
+
+  /** Response bytes in order to the response parser; a hole ends following the responses. */
+  private serverBytes(c: Conn<CV, RV>): void {
+    const v = this.v;
+    const len = v.payloadLen;
+    if (len === 0) return;
+    const skip = classifySegment(c.s2c.nextSeq, v.seq, len);
+    if (skip === SEG_RETRANSMISSION) return;
+    if (skip === SEG_HOLE) {
+      c.resp?.free();
+      c.resp = null;
+      return;
+    }
+    c.s2c.nextSeq = seqAdd(v.seq, len);
+    c.s2c.bytes += len - skip;
+    c.resp?.feed(v.data, v.payloadOff + skip, v.payloadOff + len);
+  }
+
+  /** A client packet of an L7 connection: l7_client and l7_stream of the kernel, in order. */
+  private l7Client(c: Conn<CV, RV>, rec: CaptureRecord, index: number): void {
+    const v = this.v;
+    const id = c.info.id;
+    const s = c.stream;
+    const len = v.payloadLen;
+    const syn = (v.flags & TCP_SYN) !== 0;
+    if (!s) return this.act(rec, index, 'drop', 'no-flow-state', id);
+    if (syn && len === 0) return this.act(rec, index, 'pass', 'handshake', id);
+    if (v.flags & TCP_URG) return this.deny(c, rec, index, 'urgent-data');
+    if (len === 0 || v.flags & TCP_RST) {
+      s.clientCtl(v.flags, v.seq, len, v.ack);
+      this.act(rec, index, 'pass', v.flags & TCP_RST ? 'rst' : 'control', id);
+      if (s.closed) this.closeConn(c, 'rst');
+      return;
+    }
+    if (s.closed || s.cliFin) return this.act(rec, index, 'drop', 'flow-closed', id);
+    const dseq = syn ? seqAdd(v.seq, 1) : v.seq;
+    const ipOk = v.ipVersion !== 4 || ipv4HeaderOk(v.data, v.ipOff);
+    const step = s.step(v.data, v.payloadOff, dseq, len, v.flags, v.ack, v.ttl, ipOk);
+    if (step.kind === 'drop') return this.act(rec, index, 'drop', step.reason, id);
+    if (step.kind === 'retransmission') {
+      s.clientCtl(v.flags, v.seq, len, v.ack);
+      return this.act(rec, index, 'pass', 'retransmission', id);
+    }
+    const start = v.payloadOff + step.skip;
+    const end = v.payloadOff + len;
+    const body = s.inBody(end - start);
+    if (!body) s.copy(v.data, start, end - start);
+    this.bodyEnd = -1;
+    this.inspect(c, rec, index, start, end, syn);
+    if (c.mode !== 'l7') return; // denied
+    s.next = seqAdd(dseq, len);
+    if (this.bodyEnd >= 0) s.bodyRange(seqAdd(s.base, this.bodyEnd));
+    s.clientCtl(v.flags, v.seq, len, v.ack);
+  }
+
+  /** An inspected connection refused outright (urgent data): reset. */
+  private deny(c: Conn<CV, RV>, rec: CaptureRecord, index: number, reason: PacketReason): void {
+    this.act(rec, index, 'reset', reason, c.info.id);
+    c.mode = 'denied';
+    this.summary.denied++;
+    this.o.onConnection?.({ type: 'close', conn: c.info, reason: 'denied', packets: c.packets, requests: c.requests });
+    c.release();
+  }
+
+  private inspect(c: Conn<CV, RV>, rec: CaptureRecord, index: number, start: number, end: number, fastOpen = false): void {
     const req = c.req!;
     const id = c.info.id;
     if (req.state === 'opaque') return this.act(rec, index, 'pass', 'opaque', id);
@@ -229,6 +333,16 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
     this.deniedNow = false;
     req.feed(this.v.data, start, end, this.sink);
     this.cur = null;
+    if (this.deniedNow && fastOpen) {
+      // fast-open data denied: no connection yet to reset; the flow is forgotten (the
+      // client sends its SYN again without data)
+      this.act(rec, index, 'drop', 'request-denied', id);
+      this.summary.denied++;
+      this.closeConn(c, 'denied');
+      this.table.delete(c.key);
+      if (this.last === c) this.last = undefined;
+      return;
+    }
     if (this.deniedNow) {
       this.act(rec, index, 'reset', 'request-denied', id);
       c.mode = 'denied';
@@ -252,7 +366,10 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
       c.addPending({ rec, method: '', upgrade: false });
       return false;
     }
-    if (ev.kind === 'request') c.addPending({ rec, method: ev.method, upgrade: ev.upgrade });
+    if (ev.kind === 'request') {
+      c.addPending({ rec, method: ev.method, upgrade: ev.upgrade });
+      if (ev.framing === 'content-length') this.bodyEnd = ev.headEnd + contentLength(ev.headers);
+    }
     else this.o.onRequest?.(rec);
     return true;
   }
@@ -310,4 +427,10 @@ function ep6(d: Uint8Array, off: number, port: number): string {
   let s = '';
   for (let i = 0; i < 16; i++) s += String.fromCharCode(d[off + i]!);
   return s + String.fromCharCode(port >> 8, port & 255);
+}
+
+/** The Content-Length value of a head whose framing is content-length (one, digits only). */
+function contentLength(headers: readonly (readonly [string, string])[]): number {
+  for (const [k, v] of headers) if (k.toLowerCase() === 'content-length') return Number(v.trim());
+  return 0;
 }

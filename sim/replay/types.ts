@@ -23,7 +23,16 @@ export type PacketReason =
   | 'opaque'          // after an accepted upgrade / CONNECT: not HTTP any more
   | 'unparsed'        // after a parse error the judge allowed: nothing left to parse
   | 'midstream'       // connection seen without its SYN: not judged at L7
-  | 'closed';         // segment of a connection already closed (late ACK)
+  | 'closed'          // segment of a connection already closed (late ACK)
+  // stream integrity (docs/datapath.md, "What the datapath trusts"): dropped or reset
+  | 'no-flow-state'   // client packet of an L7 connection seen without its SYN
+  | 'urgent-data'     // TCP urgent data on an inspected stream: reset
+  | 'insertion'       // a segment the receiving TCP would discard (no ACK flag, ack out of range)
+  | 'bad-ip-header'   // IPv4 header checksum wrong, TTL / hop limit <= 1
+  | 'out-of-window'   // client bytes before the connection's first byte
+  | 'retransmission-differs' // unacknowledged judged bytes resent different, or no longer kept
+  | 'syn-on-flow'     // a SYN on a live L7 connection (RFC 5961)
+  | 'flow-closed';    // client data after the connection closed
 
 export interface ConnInfo {
   /** 1-based, in order of first sight. */

@@ -12,7 +12,7 @@ import { oracleJudge, type OracleConnVerdict } from '../replay/judge.ts';
 import { connectionFlow, requestFlows, requestRow, type RequestRow } from '../replay/records.ts';
 import { Summary } from '../replay/summary.ts';
 import { flowJsonLine } from '../flow/build.ts';
-import { compareActions, KernelReplayer, type KernelPacket } from '../replay/kernel.ts';
+import { compareActions, KernelReplayer, splitSummary, type KernelPacket } from '../replay/kernel.ts';
 import { compareExpectations, readExpectations } from '../replay/expect.ts';
 import { reasonText } from '../verdict/decide.ts';
 import { describePeer } from '../verdict/peers.ts';
@@ -110,6 +110,8 @@ function reportKernel(kernel: readonly KernelPacket[], sim: readonly PacketEvent
   }
   const ran = kernel.filter((k) => k.programs.length > 0).length;
   process.stdout.write(`kernel: ${ran} packet(s) run through the object, ${ran - diffs.length} agree with the simulator, ${diffs.length} disagree\n`);
+  const split = splitSummary(kernel);
+  if (split) process.stdout.write(`${split}\n`);
   return diffs.length;
 }
 

@@ -55,8 +55,24 @@ export const REASON = {
   STREAM_HOLE: 5,
   /** packet of a flow already denied or reset */
   FLOW_DENIED: 6,
-  /** ip options / ipv6 extension headers on an l7 flow */
+  /** fragment or unwalked ipv6 extension header on an l7 flow */
   UNSUPPORTED: 7,
+  /** packet from an endpoint interface without one of its addresses */
+  SPOOFED_SOURCE: 8,
+  /** tcp urgent data on an inspected stream */
+  URGENT_DATA: 9,
+  /** segment the receiving tcp would discard (no ack flag, ack outside what the server sent) */
+  INSERTION: 10,
+  /** bytes the server has not acknowledged resent different, or no longer kept to compare */
+  RETRANSMISSION_DIFFERS: 11,
+  /** syn on a live connection (it moves nothing, RFC 5961) */
+  SYN_ON_FLOW: 12,
+  /** ipv4 header checksum wrong, or ttl / hop limit too low to be forwarded */
+  BAD_IP_HEADER: 13,
+  /** client bytes before the start of the connection */
+  OUT_OF_WINDOW: 14,
+  /** client data after the connection closed */
+  FLOW_CLOSED: 15,
   /** request line and headers longer than the inspection window */
   HEAD_TOO_LONG: 16,
   /** CR not followed by LF, or LF not preceded by CR */
@@ -97,6 +113,14 @@ export const REASON_NAMES: Readonly<Record<number, string>> = {
   5: 'STREAM_HOLE',
   6: 'FLOW_DENIED',
   7: 'UNSUPPORTED',
+  8: 'SPOOFED_SOURCE',
+  9: 'URGENT_DATA',
+  10: 'INSERTION',
+  11: 'RETRANSMISSION_DIFFERS',
+  12: 'SYN_ON_FLOW',
+  13: 'BAD_IP_HEADER',
+  14: 'OUT_OF_WINDOW',
+  15: 'FLOW_CLOSED',
   16: 'HEAD_TOO_LONG',
   17: 'BARE_CR_LF',
   18: 'MALFORMED',

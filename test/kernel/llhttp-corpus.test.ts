@@ -77,10 +77,6 @@ export function readCorpus(dir: string): { cases: LlhttpCase[]; lenient: number 
 const DIFFERENT: Readonly<Record<string, string>> = {
   // empty lines before a request line: llhttp skips them (RFC 9112 2.2 allows it), we refuse a
   // head whose first line is empty, pipelined or not
-  'connection.md: CRLF between requests, implicit `keep-alive`': 'denied strict:malformed',
-  'pipelining.md: Should parse multiple events': 'denied strict:malformed',
-  'sample.md: Prefix newline': 'denied strict:malformed',
-  'sample.md: Request starting with CRLF': 'denied strict:malformed',
   // HTTP/0.9-style request line without version
   'sample.md: No HTTP version': 'denied strict:malformed',
   // RTSP / ICE: not HTTP/1.0 or 1.1 (ANNOUNCE is an RTSP-only method)
@@ -102,7 +98,13 @@ const DIFFERENT: Readonly<Record<string, string>> = {
 
 /** llhttp rejects these and the kernel does not (yet). Empty since the kernel ends the stream
  * after a message llhttp would not keep alive (HTTP/1.0 without keep-alive, Connection: close). */
-const KNOWN_GAPS: Readonly<Record<string, string>> = {};
+const KNOWN_GAPS: Readonly<Record<string, string>> = {
+  // CR/LF before a request line is skipped (llhttp does so, any number, also after a closing
+  // message); a head after a closing message is refused once it completes, and these cases
+  // end before it does. The server has stopped reading at the close: it never processes it.
+  'connection.md: CRLF between requests, explicit `close`': 'an incomplete head after a closing message is refused only once it completes',
+  'connection.md: CRLF between requests, explicit `close` followed by tab': 'an incomplete head after a closing message is refused only once it completes',
+};
 
 let world: KernelWorld | null = null;
 after(() => world?.close());

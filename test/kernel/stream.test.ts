@@ -82,14 +82,17 @@ test('a pure retransmission of inspected bytes passes on an allowed flow, is dro
   assert.equal(bad[4]!.events[0]!.reason, REASON.FLOW_DENIED);
 });
 
-test('an overlap is inspected from the expected sequence on (the first copy wins)', { skip }, () => {
-  // bytes [0,20) say /api/v1/users; an overlapping segment rewrites [10,20) to "admin" text:
-  // the receiver keeps the first copy, so must we.
+test('an overlap: unacknowledged judged bytes must be resent the same; the new part is inspected', { skip }, () => {
+  // bytes [0,20) say /api/v1/users; an overlapping segment rewrites [10,20) to "admin" text.
+  // the server has not acknowledged them (the first copy may have been discarded), so the
+  // rewrite is dropped; the same bytes again pass and their new part completes the head
   const c = conn().handshake();
   c.segmentAt('client', 0, ALLOWED.slice(0, 20));
   c.segmentAt('client', 10, DENIED.slice(10, 20) + ALLOWED.slice(20));
+  c.segmentAt('client', 10, ALLOWED.slice(10));
   const out = play(s(), c);
-  assert.deepEqual(verdicts(out.slice(3)), ['pass', 'pass'], actions(out));
+  assert.deepEqual(verdicts(out.slice(3)), ['pass', 'drop', 'pass'], actions(out));
+  assert.equal(out[4]!.events[0]!.reason, REASON.RETRANSMISSION_DIFFERS);
   assert.equal(httpEvents(out)[0]!.verdict, VERDICT.FORWARDED);
 });
 

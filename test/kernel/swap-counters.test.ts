@@ -7,7 +7,7 @@ import { frontendBackendIR, l4IR, buildIR, entry, SEL, ADDR } from '../emit/ir-f
 import { mapOf } from '../../src/loader/object.ts';
 import { readCounters } from '../../src/loader/deploy-status.ts';
 import { EVENT_KIND, REASON, VERDICT } from '../../src/loader/event.generated.ts';
-import type { TcpConn } from '../../sim/builder/tcp-conn.ts';
+import { TcpConn } from '../../sim/builder/tcp-conn.ts';
 
 const skip = kernelSkip();
 
@@ -121,13 +121,19 @@ test('an L4-allowed flow is re-decided: a port the new policy does not list is d
 test('events the full ring buffer cannot take are counted in `counters` (written + lost == emitted)', { skip }, () => {
   const s = getA();
   s.reset();
-  const syn = conn().handshake().list[0]!.frame;
-  const runs = 4000; // each SYN is a connection decision with one event; 256 KiB holds ~1700
+  // each SYN is judged with one event: the first opens the flow, the others (another
+  // isn on the live flow) are dropped as syn-on-flow; 256 KiB holds ~1700
+  const c = conn();
+  const syns = [0, 1].map((i) => new TcpConn({ client: `${c.client.ip}:${c.client.port}`, server: `${c.server.ip}:${c.server.port}`, isn: { client: 1000 + i } }).handshake().list[0]!.frame);
+  const runs = 4000;
   const lib = s.obj.lib;
   const counters = mapOf(s.obj, 'counters');
   const lostBefore = readCounters(lib, counters.fd).eventsLost;
   const fd = s.obj.programs.get('l7_to_pod')!.fd;
-  for (let i = 0; i < runs; i++) assert.equal(lib.testRun(fd, { data: syn, dataOutSize: syn.length + 64 }).err, 0);
+  for (let i = 0; i < runs; i++) {
+    const syn = syns[i === 0 ? 0 : 1]!;
+    assert.equal(lib.testRun(fd, { data: syn, dataOutSize: syn.length + 64 }).err, 0);
+  }
   const written = s.runner.events().length;
   const lost = readCounters(lib, counters.fd).eventsLost - lostBefore;
   assert.ok(lost > 0, `the ring buffer never overflowed (${written} written)`);

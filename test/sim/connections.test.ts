@@ -28,13 +28,13 @@ test('inspect=false passes bytes without parsing', () => {
   assert.deepEqual(r.conns.map((e) => e.type === 'close' && e.reason), [false, 'fin']);
 });
 
-test('midstream connection: guessed direction, not judged at L7', () => {
+test('midstream L7 connection: guessed direction; without its SYN the client bytes fail closed (as in the kernel)', () => {
   const c = tcpConn({ client: '10.0.0.1:40000', server: '10.0.0.2:80' }).handshake().send(GET('/')).recv(OK);
   const seen: string[] = [];
   const judge: Judge = { connection: (ci) => { seen.push(`${ci.srcIp}:${ci.srcPort}>${ci.dstIp}:${ci.dstPort} ${ci.midstream} ${ci.guessed}`); return { allowed: true, inspect: true }; }, request: () => ({ allowed: false }) };
   const r = runFixture(c.list.slice(3), judge);
   assert.deepEqual(seen, ['10.0.0.1:40000>10.0.0.2:80 true true']);
-  assert.deepEqual(r.packets.map((p) => p.reason), ['midstream', 'midstream']);
+  assert.deepEqual(r.packets.map((p) => `${p.action}:${p.reason}`), ['drop:no-flow-state', 'pass:reply']);
   assert.equal(r.requests.length, 0);
 });
 

@@ -15,6 +15,7 @@ const KNOWN: Record<string, string> = {
   'http-async GET /2': 'HTTP/1.0 without keep-alive implies Connection: close; llhttp (strict) reports HPE_CLOSED_CONNECTION for the next request, which is denied (fail closed)',
   'http-gap-simple GET /2': 'same as http-async: a second request after an HTTP/1.0 non-keep-alive request is a parse error',
   'http-gap-simple GET /3': 'same as http-async: a second request after an HTTP/1.0 non-keep-alive request is a parse error',
+  'http2-long-frame GET /malware/payload.exe': 'prior-knowledge HTTP/2 (the preface): llhttp stops at HPE_PAUSED_H2_UPGRADE; HTTP/2 is issue 12',
 };
 
 interface Expect { method?: string; url?: string }

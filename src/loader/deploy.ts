@@ -14,7 +14,7 @@ import { join, resolve } from 'node:path';
 import type { Inventory, Endpoint } from '../endpoints/types.ts';
 import type { Manifest } from '../../codegen/emit/index.ts';
 import type { Libbpf, TcSlot } from './types.ts';
-import { fillIpcache, fillSelectors } from './maps.ts';
+import { fillIfaces, fillIpcache, fillSelectors } from './maps.ts';
 import { program } from './object.ts';
 import { loadForDeploy, type ReuseCandidate } from './deploy-load.ts';
 import { planMaps } from './plan.ts';
@@ -55,6 +55,8 @@ interface Target {
   readonly pod: string;
   readonly iface: string;
   readonly ifindex: number;
+  /** The endpoint's addresses (source validation). */
+  readonly addrs: readonly string[];
 }
 
 export function deploy(lib: Libbpf, req: DeployRequest, env: DeployEnv): DeployResult {
@@ -72,6 +74,8 @@ export function deploy(lib: Libbpf, req: DeployRequest, env: DeployEnv): DeployR
     const maps = planMaps(manifest.selectors, req.inventory);
     fillIpcache(obj, maps.ipcache);
     fillSelectors(obj, maps.selectors);
+    // source validation; objects built before it existed have no such map
+    if (obj.maps.has('ifaces')) fillIfaces(obj, targets.map((t) => ({ ifindex: t.ifindex, addrs: t.addrs })));
     pinGeneration(lib, obj, paths, generation);
     const ifaces = attachAll(lib, obj, targets, old, paths);
     const state: DeployState = {
@@ -121,7 +125,7 @@ export function resolveTargets(lib: Libbpf, req: DeployRequest): Target[] {
     if (iface === null) return [];
     const ifindex = lib.ifIndex(iface);
     if (ifindex === 0) throw new DeployError(`no interface ${iface} (endpoint ${e.namespace}/${e.name}) in this network namespace`, 'run l7bpf in the node\'s network namespace (nsenter --net=/run/netns/NODE l7bpf deploy ...)');
-    return [{ pod: `${e.namespace}/${e.name}`, iface, ifindex }];
+    return [{ pod: `${e.namespace}/${e.name}`, iface, ifindex, addrs: e.ips.map((a) => a.text) }];
   });
   const unknown = [...overrides.keys()].filter((k) => !used.has(k));
   if (unknown.length) throw new DeployError(`--iface-of names unknown endpoint(s): ${unknown.join(', ')}`, 'use a pod name or namespace/name from the inventory');
@@ -132,7 +136,7 @@ export function resolveTargets(lib: Libbpf, req: DeployRequest): Target[] {
 /** Opens the pinned shared maps (if any), runs the load, closes them. */
 function withReuse<T>(lib: Libbpf, paths: PinPaths, run: (reuse: ReuseCandidate[]) => T): T {
   const reuse: ReuseCandidate[] = [];
-  for (const [name, path] of [['flows', paths.flows], ['events', paths.events]] as const) {
+  for (const [name, path] of sharedMaps(paths)) {
     const fd = pinned(lib, path);
     if (fd !== null) reuse.push({ name, fd });
   }
@@ -141,6 +145,11 @@ function withReuse<T>(lib: Libbpf, paths: PinPaths, run: (reuse: ReuseCandidate[
   } finally {
     for (const r of reuse) closeFd(r.fd);
   }
+}
+
+/** Maps shared by every generation of a deployment: flow state, client-byte rings, events. */
+function sharedMaps(paths: PinPaths): (readonly [string, string])[] {
+  return [['flows', paths.flows], ['rings', paths.rings], ['events', paths.events]];
 }
 
 function closeFd(fd: number): void {
@@ -159,7 +168,8 @@ function pinGeneration(lib: Libbpf, obj: ReturnType<typeof loadForDeploy>['obj']
   const counters = obj.maps.get('counters');
   if (counters) pin(lib, counters.fd, g.map('counters'));
   // shared maps: pinned once; a reused map is the pinned one already
-  for (const [name, path] of [['flows', paths.flows], ['events', paths.events]] as const) {
+  for (const [name, path] of sharedMaps(paths)) {
+    if (!obj.maps.has(name)) continue; // an object built before the map existed
     const fd = pinned(lib, path);
     if (fd === null) pin(lib, mapFd(obj, name), path);
     else if (lib.mapInfo(fd)?.id !== lib.mapInfo(mapFd(obj, name))?.id) {

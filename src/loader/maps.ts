@@ -79,6 +79,29 @@ export function fillSelectors(obj: LoadedObject, entries: readonly SelectorBits[
   for (const e of entries) update(obj.lib, m.fd, u32(e.identity), selectorValue(e.selectors, m.valueSize), `selectors ${e.identity}`);
 }
 
+export interface IfaceAddrs {
+  readonly ifindex: number;
+  /** The endpoint's addresses: a packet entering from its interface carries one of them. */
+  readonly addrs: readonly string[];
+}
+
+/** struct l7_iface (l7_maps.h): L7_IFACE_ADDRS addresses of 16 bytes, then u32 n. */
+export const IFACE_ADDRS = 4;
+
+export function ifaceValue(addrs: readonly string[], valueSize: number): Buffer {
+  if (addrs.length > IFACE_ADDRS) throw new MapKeyError(`${addrs.length} addresses for one endpoint`, `source validation holds at most ${IFACE_ADDRS}`);
+  const v = Buffer.alloc(valueSize);
+  addrs.forEach((a, i) => v.set(addrBytes(a), 16 * i));
+  v.writeUInt32LE(addrs.length, 16 * IFACE_ADDRS);
+  return v;
+}
+
+/** Source validation: per endpoint interface, the addresses its packets may carry. */
+export function fillIfaces(obj: LoadedObject, entries: readonly IfaceAddrs[]): void {
+  const m = mapOf(obj, 'ifaces');
+  for (const e of entries) update(obj.lib, m.fd, u32(e.ifindex), ifaceValue(e.addrs, m.valueSize), `ifaces ${e.ifindex}`);
+}
+
 /** Removes every entry of a hash/lru/lpm map (e.g. flows between test cases). */
 export function clearMap(obj: LoadedObject, name: string): number {
   const m = mapOf(obj, name);

@@ -35,6 +35,8 @@ export interface FlowRecord {
   /** policies that allowed or denied it (names the rules' policies) */
   readonly policies: readonly RuleRef[];
   readonly summary?: string;
+  /** Hubble DropReason when not a policy's (stream integrity drops); default from denyRule. */
+  readonly dropReason?: number;
 }
 
 export function flowMessage(r: FlowRecord) {
@@ -48,7 +50,7 @@ export function flowMessage(r: FlowRecord) {
   return create(FlowSchema, {
     time: ts,
     verdict: r.allowed ? 1 : 2,
-    ...(r.allowed ? {} : { dropReason: r.denyRule ? DROP_REASON.policyDeny : DROP_REASON.policyDenied, dropReasonDesc: r.denyRule ? DROP_REASON.policyDeny : DROP_REASON.policyDenied }),
+    ...(r.allowed ? {} : dropReason(r)),
     IP: { source: r.src.ip, destination: r.dst.ip, ipVersion: r.src.ip.includes(':') ? 2 : 1 },
     ...layer4(r),
     source: endpointMessage(r.src.peer),
@@ -62,6 +64,12 @@ export function flowMessage(r: FlowRecord) {
     Summary: r.summary ?? summary(r),
     [r.allowed ? allowedKey : deniedKey]: policyList,
   } as never);
+}
+
+/** Hubble's drop reason: the policy's, or the stream-integrity check's (FlowRecord.dropReason). */
+function dropReason(r: FlowRecord) {
+  const code = r.dropReason ?? (r.denyRule ? DROP_REASON.policyDeny : DROP_REASON.policyDenied);
+  return { dropReason: code, dropReasonDesc: code };
 }
 
 function layer4(r: FlowRecord) {

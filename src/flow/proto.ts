@@ -63,7 +63,11 @@ const file = create(FileDescriptorProtoSchema, {
     enm('L7FlowType', [['UNKNOWN_L7_TYPE', 0], ['REQUEST', 1], ['RESPONSE', 2], ['SAMPLE', 3]]),
     enm('IPVersion', [['IP_NOT_USED', 0], ['IPv4', 1], ['IPv6', 2]]),
     enm('Verdict', [['VERDICT_UNKNOWN', 0], ['FORWARDED', 1], ['DROPPED', 2], ['ERROR', 3], ['AUDIT', 4], ['REDIRECTED', 5], ['TRACED', 6], ['TRANSLATED', 7]]),
-    enm('DropReason', [['DROP_REASON_UNKNOWN', 0], ['POLICY_DENIED', 133], ['POLICY_DENY', 181]]),
+    enm('DropReason', [
+      ['DROP_REASON_UNKNOWN', 0], ['INVALID_SOURCE_IP', 132], ['POLICY_DENIED', 133], ['INVALID_PACKET_DROPPED', 134],
+      ['CT_TRUNCATED_OR_INVALID_HEADER', 135], ['CT_MISSING_TCP_ACK_FLAG', 136], ['CT_CANNOT_CREATE_ENTRY_FROM_PACKET', 138],
+      ['IP_FRAGMENTATION_NOT_SUPPORTED', 157], ['POLICY_DENY', 181],
+    ]),
     enm('TrafficDirection', [['TRAFFIC_DIRECTION_UNKNOWN', 0], ['INGRESS', 1], ['EGRESS', 2]]),
   ],
 });
@@ -86,4 +90,7 @@ export function enumDesc(name: string): DescEnum | undefined {
 
 /** Cilium monitor message types used in event_type.type */
 export const EVENT_TYPE = { drop: 1, policyVerdict: 5, l7: 129 } as const;
-export const DROP_REASON = { policyDenied: 133, policyDeny: 181 } as const;
+export const DROP_REASON = {
+  invalidSourceIp: 132, policyDenied: 133, invalidPacket: 134, invalidHeader: 135, missingTcpAck: 136,
+  noConntrackEntry: 138, fragmentation: 157, policyDeny: 181,
+} as const;

@@ -9,6 +9,7 @@ import type { RuleRef } from '../verdict/types.ts';
 import type { HttpRequest, HttpVersion } from '../verdict/http.ts';
 import { formatIp } from '../net/ip.ts';
 import { EVENT_KIND, POLICY_DIR, REASON, REASON_NAMES, VERDICT, type RawEvent } from './event.generated.ts';
+import { DROP_REASON } from '../flow/proto.ts';
 import type { DeployState } from './deploy-state.ts';
 
 export type Observed =
@@ -51,6 +52,20 @@ export function requestFromLine(line: Uint8Array, len: number): HttpRequest | un
   return { method, target, version: (version.startsWith('HTTP/') ? version : 'HTTP/1.1') as HttpVersion, headers: [] };
 }
 
+/** The Hubble DropReason closest to a datapath reason (the Summary names ours exactly). */
+export function hubbleDropReason(code: number): number {
+  switch (code) {
+    case REASON.POLICY_DENY: return DROP_REASON.policyDeny;
+    case REASON.NO_MATCH: case REASON.L7_NO_RULE: case REASON.FLOW_DENIED: return DROP_REASON.policyDenied;
+    case REASON.SPOOFED_SOURCE: return DROP_REASON.invalidSourceIp;
+    case REASON.NO_FLOW_STATE: return DROP_REASON.noConntrackEntry;
+    case REASON.UNSUPPORTED: return DROP_REASON.fragmentation;
+    case REASON.BAD_IP_HEADER: return DROP_REASON.invalidHeader;
+    case REASON.INSERTION: return DROP_REASON.missingTcpAck;
+    default: return code >= 16 ? DROP_REASON.policyDenied : DROP_REASON.invalidPacket; // strict rules deny by policy
+  }
+}
+
 export function reasonName(code: number): string {
   return (REASON_NAMES[code] ?? `reason ${code}`).toLowerCase().replace(/_/g, '-');
 }
@@ -89,9 +104,10 @@ export function observe(ctx: ObserveContext, ev: RawEvent): Observed {
     };
     return { kind: 'request', record, event: ev, row: { pair, line, allowed, reason: allowed ? 'allowed' : reasonName(ev.reason), rule: source } };
   }
-  const record: FlowRecord = { ...base, kind: 'l3l4', isReply: false };
+  const record: FlowRecord = { ...base, kind: 'l3l4', isReply: false, ...(allowed ? {} : { dropReason: hubbleDropReason(ev.reason) }) };
   if (ev.kind === EVENT_KIND.CONN) return { kind: 'connection', record, event: ev, row: { pair, allowed, reason: allowed ? 'allowed' : reasonName(ev.reason) } };
-  return { kind: 'drop', record: { ...record, allowed: false }, event: ev };
+  const flags = Object.entries(base.tcpFlags ?? {}).filter(([, v]) => v).map(([k]) => k).join(', ');
+  return { kind: 'drop', record: { ...record, allowed: false, summary: `${flags ? `TCP Flags: ${flags} ` : ''}dropped: ${reasonName(ev.reason)}` }, event: ev };
 }
 
 /** Names of the pods on either side (for --pod filters). */

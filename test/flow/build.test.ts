@@ -2,6 +2,8 @@
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { flowJsonLine, type FlowRecord } from '../../src/flow/build.ts';
+import { hubbleDropReason, reasonName } from '../../src/loader/observe-flow.ts';
+import { REASON } from '../../src/loader/event.generated.ts';
 
 const base: FlowRecord = {
   timeNs: 1_700_000_000_000_000_000n, nodeName: 'n', kind: 'l3l4', allowed: false, denyRule: true, direction: 'egress', isReply: false,
@@ -26,4 +28,15 @@ it('UDP and SCTP get their own section, without TCP flags', () => {
 
 it('other protocols (ICMP...) have no l4 section', () => {
   assert.equal(flow({ ...base, protocol: 'OTHER' })['l4'], undefined);
+});
+
+it('stream-integrity drops name their own reason: Hubble drop reason and Summary', () => {
+  const f = flow({ ...base, denyRule: false, dropReason: hubbleDropReason(REASON.SPOOFED_SOURCE), tcpFlags: { SYN: true }, summary: 'TCP Flags: SYN dropped: spoofed-source' });
+  assert.equal(f['drop_reason_desc'], 'INVALID_SOURCE_IP');
+  assert.equal(f['drop_reason'], 132);
+  assert.equal(f['Summary'], 'TCP Flags: SYN dropped: spoofed-source');
+  assert.equal(flow({ ...base, denyRule: false, dropReason: hubbleDropReason(REASON.INSERTION) })['drop_reason_desc'], 'CT_MISSING_TCP_ACK_FLAG');
+  assert.equal(flow({ ...base, denyRule: false, dropReason: hubbleDropReason(REASON.RETRANSMISSION_DIFFERS) })['drop_reason_desc'], 'INVALID_PACKET_DROPPED');
+  assert.equal(flow({ ...base, denyRule: false, dropReason: hubbleDropReason(REASON.L7_NO_RULE) })['drop_reason_desc'], 'POLICY_DENIED');
+  assert.equal(reasonName(REASON.URGENT_DATA), 'urgent-data');
 });

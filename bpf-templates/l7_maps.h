@@ -197,6 +197,8 @@ struct l7_scratch {
 	__u8 dir;
 	__u8 pad2[3];
 	__u32 forget;	/* see l7_forget (l7_scan.h) */
+	struct l7_flow_key key;	/* the flow being scanned (its ring, for event lines) */
+	__u16 pad4;
 	/* the resent bytes [cmp_a, cmp_b) l7_resent_same compares, at skb offset cmp_off */
 	__u32 cmp_off;
 	__u32 cmp_a;

@@ -41,7 +41,31 @@ __attribute__((noinline)) int l7_decide_req(struct l7_flow *f)
 	return -1;
 }
 
-/* allowed-request event; copies the request line start when it began in this skb */
+/* the request line's start when it began in an earlier packet: its bytes are in the
+ * flow's ring (l7_tcp.h), copied there before the scan; returns how many were copied */
+static __always_inline __u32 l7_line_from_ring(const struct l7_flow *f, struct l7_scratch *sc, __u8 *line)
+{
+	__u32 seq = f->h1.req_seq, end = sc->pkt_seq + (sc->end - sc->payload_off), n = end - seq;
+	const struct l7_ring *r;
+
+	/* older than the ring holds, or copied before a ring existed */
+	if ((__s32)(seq - (end - L7_RING_BYTES)) < 0 || (__s32)(seq - f->ring_lo) < 0 || (__s32)n <= 0)
+		return 0;
+	r = bpf_map_lookup_elem(&rings, &sc->key);
+	if (!r)
+		return 0;
+	if (n > EVENT_LINE_BYTES)
+		n = EVENT_LINE_BYTES;
+	for (__u32 i = 0; i < EVENT_LINE_BYTES; i++) {
+		if (i >= n)
+			break;
+		line[i] = r->b[(seq + i) & (L7_RING_BYTES - 1)];
+	}
+	return n;
+}
+
+/* allowed-request event; copies the request line start (from the skb, or from the ring
+ * when the line began in an earlier packet) */
 __attribute__((noinline)) int l7_emit_req(struct __sk_buff *skb, struct l7_flow *f, struct l7_scratch *sc, __u32 req_off)
 {
 	struct l7_event *ev;
@@ -62,6 +86,8 @@ __attribute__((noinline)) int l7_emit_req(struct __sk_buff *skb, struct l7_flow 
 		n += 1;
 		if (!bpf_skb_load_bytes(skb, req_off, ev->line, n))
 			ev->line_len = n;
+	} else {
+		ev->line_len = l7_line_from_ring(f, sc, ev->line);
 	}
 	ev->http_rule = sc->http_rule;
 	l7_ev_submit(ev, L7_EV_HTTP, sc->stop ? L7_VERDICT_RESET : L7_VERDICT_FORWARDED, sc->reason);

@@ -213,6 +213,7 @@ static __always_inline int l7_stream(struct __sk_buff *skb, struct l7_flow *f, c
 	if (!r || l7_ring_write(skb, r, p->payload_off + (start - dseq), start, fresh))
 		f->ring_lo = end;	/* nothing of this packet can be compared later */
 	c.sc = sc;
+	sc->key = *key;
 	sc->pkt = *p;
 	sc->dir = dir;
 	sc->payload_off = p->payload_off;

@@ -109,3 +109,17 @@ test('IPv6: the same policy allows GET and resets POST', { skip }, () => {
   assert.equal(bad[3]!.dataOut.length, 14 + 40 + 20, 'rewritten to a bare IPv6 RST');
   assert.equal(bad[3]!.dataOut[14 + 40 + 13]! & 0x04, 0x04);
 });
+
+test('the HTTP event carries the request line also when it began in an earlier packet (from the ring)', { skip }, () => {
+  const lineOf = (ps: readonly Played[]) => httpEvents(ps).map((e) => Buffer.from(e.line.subarray(0, e.line_len)).toString('latin1'));
+  for (const [req, allowed] of [[ALLOWED, true], [DENIED, false]] as const) {
+    for (const k of [1, 4, 10, 25, req.length - 1]) {
+      const out = play(s(), conn().handshake().send(req, { splitAt: [k] }));
+      assert.deepEqual(lineOf(out), [req.slice(0, 64)], `split at ${k}, ${allowed ? 'allowed' : 'denied'}`);
+    }
+  }
+  // after a body in earlier packets: the line of the next request still comes whole
+  const post = 'POST /api/v1/upload HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello';
+  const out = play(s(), conn().handshake().send(post + ALLOWED, { splitAt: [post.length + 3] }));
+  assert.deepEqual(lineOf(out), [(post + ALLOWED).slice(0, post.length + 3).slice(0, 64), ALLOWED.slice(0, 64)]);
+});

@@ -115,6 +115,8 @@ struct l7_flow {
 	__u32 ring_lo;	/* client bytes before this are not in the ring (rings map) */
 	__u32 body_lo;	/* content-length body bytes passed without a ring copy: [lo, hi) */
 	__u32 body_hi;
+	__u32 wr_hi;	/* past the last byte copied into the ring: older copies hold from wr_hi - ring size */
+	__u32 pad1;
 	__u64 l7rules[L7_RULE_WORDS];	/* http rules the connection may use */
 	struct l7_h1 h1;
 };

@@ -33,7 +33,7 @@ struct l7_v4_pseudo {
 };
 
 /* writes mac/ip/tcp headers for a 20-byte tcp rst from (src, sport) to (dst, dport) */
-static __always_inline int l7_write_rst(struct __sk_buff *skb, const struct l7_pkt *p, int swap, __u32 seq, __u32 ack)
+static __always_inline int l7_write_rst(struct __sk_buff *skb, const struct l7_pkt *p, __u32 l4_off, int swap, __u32 seq, __u32 ack)
 {
 	__u8 macs[12], tmp[6];
 	struct tcphdr th;
@@ -66,6 +66,7 @@ static __always_inline int l7_write_rst(struct __sk_buff *skb, const struct l7_p
 		__builtin_memcpy(&ph.daddr, (swap ? p->saddr : p->daddr) + 12, 4);
 		ip.saddr = ph.saddr;
 		ip.daddr = ph.daddr;
+		ip.ihl = 5;	/* options were cut (l7_reset) */
 		ip.tot_len = bpf_htons(sizeof(ip) + sizeof(th));
 		ip.ttl = 64;
 		ip.id = 0;
@@ -88,6 +89,7 @@ static __always_inline int l7_write_rst(struct __sk_buff *skb, const struct l7_p
 		__builtin_memcpy(&ip6.saddr, ph.saddr, 16);
 		__builtin_memcpy(&ip6.daddr, ph.daddr, 16);
 		ip6.payload_len = bpf_htons(sizeof(th));
+		ip6.nexthdr = IPPROTO_TCP;	/* extension headers were cut (l7_reset) */
 		ip6.hop_limit = 64;
 		if (bpf_skb_store_bytes(skb, p->l3_off, &ip6, sizeof(ip6), 0))
 			return -1;
@@ -97,7 +99,7 @@ static __always_inline int l7_write_rst(struct __sk_buff *skb, const struct l7_p
 	}
 	sum = bpf_csum_diff(0, 0, (__be32 *)&th, sizeof(th), (__u32)sum);
 	th.check = l7_csum_fold(sum);
-	return bpf_skb_store_bytes(skb, p->l4_off, &th, sizeof(th), 0);
+	return bpf_skb_store_bytes(skb, l4_off, &th, sizeof(th), 0);
 }
 
 /* rst_seq: the first client byte the server has not received; srv_seq: the server's
@@ -110,17 +112,20 @@ static __always_inline int l7_write_rst(struct __sk_buff *skb, const struct l7_p
 static __always_inline int l7_reset(struct __sk_buff *skb, const struct l7_pkt *p, __u32 rst_seq, __u32 srv_seq, __u8 dir)
 {
 	__u32 ifindex = skb->ifindex;
+	__u32 l4_off = p->l3_off + (p->family == 4 ? sizeof(struct iphdr) : sizeof(struct ipv6hdr));
 
-	if (p->l4_off != p->l3_off + (p->family == 4 ? sizeof(struct iphdr) : sizeof(struct ipv6hdr)))
-		return TC_ACT_SHOT;
 	if (bpf_skb_change_tail(skb, p->l4_off + sizeof(struct tcphdr), 0))
 		return TC_ACT_SHOT;
+	/* ipv4 options / ipv6 extension headers: the resets go without them (the room between
+	 * the base ip header and tcp is removed) */
+	if (p->l4_off != l4_off && bpf_skb_adjust_room(skb, -(__s32)(p->l4_off - l4_off), BPF_ADJ_ROOM_NET, 0))
+		return TC_ACT_SHOT;
 	/* server -> client: seq = the server's next, ack = past this segment */
-	if (l7_write_rst(skb, p, 1, srv_seq, p->seq + p->payload_len))
+	if (l7_write_rst(skb, p, l4_off, 1, srv_seq, p->seq + p->payload_len))
 		return TC_ACT_SHOT;
 	bpf_clone_redirect(skb, ifindex, dir == L7_DIR_EGRESS ? 0 : BPF_F_INGRESS);
 	/* client -> server, back in the original orientation (macs swap back) */
-	if (l7_write_rst(skb, p, 0, rst_seq, p->ack))
+	if (l7_write_rst(skb, p, l4_off, 0, rst_seq, p->ack))
 		return TC_ACT_SHOT;
 	return TC_ACT_OK;
 }

@@ -33,6 +33,7 @@ static __always_inline void l7_tcp_open(struct l7_flow *f, const struct l7_pkt *
 	f->ring_lo = f->next_seq;
 	f->body_lo = f->next_seq;
 	f->body_hi = f->next_seq;
+	f->wr_hi = f->next_seq;
 	f->syn_win = p->win;
 }
 
@@ -108,7 +109,7 @@ __attribute__((noinline)) int l7_ip4_header_ok(struct __sk_buff *skb, __u32 l3_o
 
 /* L7_REASON_NONE when the receiving tcp would queue this client segment's payload
  * (linux tcp_validate_incoming and tcp_ack, RFC 5961 section 5.2); else why not */
-static __always_inline __u16 l7_tcp_accepts(struct __sk_buff *skb, const struct l7_flow *f, const struct l7_pkt *p)
+static __always_inline __u16 l7_tcp_accepts(struct __sk_buff *skb, const struct l7_flow *f, const struct l7_pkt *p, __u8 dir)
 {
 	if (p->flags & L7_TH_SYN)
 		return L7_REASON_NONE;	/* fast open: the syn's own data, at base */
@@ -117,9 +118,11 @@ static __always_inline __u16 l7_tcp_accepts(struct __sk_buff *skb, const struct 
 	/* ack of unsent data, or older than the window the client ever offered */
 	if (l7_after(p->ack, f->srv_nxt) || l7_before(p->ack, f->ack_hi - f->syn_win))
 		return L7_REASON_INSERTION;
-	/* the node drops it after this hook (forwarding), or the pod's ip layer does */
-	if (p->ttl <= 1)
+	/* at tc ingress the node forwards the packet after this hook: not with ttl <= 1 (at tc
+	 * egress it was forwarded already, and the pod takes it whatever its ttl) */
+	if (p->ttl <= 1 && dir == L7_DIR_EGRESS)
 		return L7_REASON_BAD_IP_HEADER;
+	/* the node's or the pod's ip layer drops it */
 	/* with options: the ring check covers a receiver that drops it */
 	if (p->family == 4 && p->l4_off == p->l3_off + 20 && !l7_ip4_header_ok(skb, p->l3_off))
 		return L7_REASON_BAD_IP_HEADER;
@@ -225,7 +228,8 @@ static __attribute__((noinline)) int l7_resent_same(struct __sk_buff *skb, struc
 						    const struct l7_ring *r)
 {
 	__u32 a = sc->cmp_a, b = sc->cmp_b, off = sc->cmp_off;
-	__u32 lo = l7_seq_max(f->ring_lo, f->next_seq - L7_RING_BYTES);
+	/* body bytes are not copied: a head's copy survives until copies wrap around onto it */
+	__u32 lo = l7_seq_max(f->ring_lo, f->wr_hi - L7_RING_BYTES);
 	__u32 x = a, y = b;
 
 	/* at most two pieces outside [body_lo, body_hi): before it and after it */

@@ -171,7 +171,7 @@ static __always_inline int l7_stream(struct __sk_buff *skb, struct l7_flow *f, c
 	struct l7_ring *r;
 	__u32 dseq = p->seq + !!(p->flags & L7_TH_SYN);	/* a syn's data follows its isn */
 	__u32 end = dseq + p->payload_len, start, fresh;
-	__u16 why = l7_tcp_accepts(skb, f, p);
+	__u16 why = l7_tcp_accepts(skb, f, p, dir);
 
 	if (why)
 		return l7_drop(skb, p, dir, f, why);
@@ -212,6 +212,7 @@ static __always_inline int l7_stream(struct __sk_buff *skb, struct l7_flow *f, c
 	r = l7_ring_get(f, key, sc, start);
 	if (!r || l7_ring_write(skb, r, p->payload_off + (start - dseq), start, fresh))
 		f->ring_lo = end;	/* nothing of this packet can be compared later */
+	f->wr_hi = end;
 	c.sc = sc;
 	sc->key = *key;
 	sc->pkt = *p;

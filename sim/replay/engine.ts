@@ -111,7 +111,8 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
       key = srcEp < dstEp ? srcEp + dstEp : dstEp + srcEp;
       c = this.table.get(key);
     }
-    const syn = (v.flags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_SYN;
+    // a SYN as the kernel tells it (RST does not matter)
+    const syn = (v.flags & (TCP_SYN | TCP_ACK)) === TCP_SYN;
     if (c && syn && c.mode === 'l7' && c.stream && !c.stream.closed) {
       // a live L7 connection: a SYN moves nothing (RFC 5961), but for the client's own sent again
       c.packets++;
@@ -165,7 +166,10 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
       c.c2s.start(v.seq + 1);
     }
     if (c.mode === 'midstream' && verdict.inspect) c.mode = 'l7'; // no stream: its client packets fail closed
-    if (c.mode === 'l7' && srcIsClient && !midstream && !synAck) c.stream = new ClientStream(v.seq, v.window);
+    if (c.mode === 'l7' && srcIsClient && !midstream && !synAck) {
+      c.stream = new ClientStream(v.seq, v.window);
+      c.stream.forwards = verdict.inspectsBeforeForwarding === true;
+    }
     if (c.mode === 'l7') {
       c.req = new RequestParser(this.limit);
       const judge = this.o.judge;

@@ -55,6 +55,8 @@ export interface ConnVerdict {
   readonly allowed: boolean;
   /** false: allowed without L7 parsing (bytes pass, no per-request work). */
   readonly inspect: boolean;
+  /** The client's own egress policy inspects (before the node forwards: TTL <= 1 is dropped). */
+  readonly inspectsBeforeForwarding?: boolean;
 }
 
 export interface RequestVerdict {

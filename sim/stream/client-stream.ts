@@ -33,6 +33,8 @@ export class ClientStream {
   ringLo: number;
   bodyLo: number;
   bodyHi: number;
+  /** Past the last byte copied into the ring (body bytes are not copied). */
+  wrHi: number;
   srvSeen = false;
   cliFin = false;
   finAcked = false;
@@ -47,6 +49,7 @@ export class ClientStream {
     this.ringLo = this.base;
     this.bodyLo = this.base;
     this.bodyHi = this.base;
+    this.wrHi = this.base;
     this.synWin = synWindow;
   }
 
@@ -84,11 +87,14 @@ export class ClientStream {
   }
 
   /** Null when the receiving TCP would queue the payload (l7_tcp_accepts). */
+  /** Whether the inspecting hook sits before the node forwards (the client's egress policy inspects): TTL counts. */
+  forwards = false;
+
   accepts(flags: number, ack: number, ttl: number, ipHeaderOk: boolean): StreamDrop | null {
     if (flags & TCP_SYN) return null;
     if (!(flags & TCP_ACK) || !this.srvSeen) return 'insertion';
     if (after(ack, this.srvNxt) || before(ack, (this.ackHi - this.synWin) >>> 0)) return 'insertion';
-    if (ttl <= 1 || !ipHeaderOk) return 'bad-ip-header';
+    if ((ttl <= 1 && this.forwards) || !ipHeaderOk) return 'bad-ip-header';
     return null;
   }
 
@@ -114,6 +120,7 @@ export class ClientStream {
   /** Fresh bytes data[off, off + n) at `this.next`, copied unless the body fast path passes them. */
   copy(data: Uint8Array, off: number, n: number): void {
     let seq = this.next;
+    this.wrHi = seqAdd(seq, n);
     if (n > RING_BYTES) {
       off += n - RING_BYTES;
       seq = seqAdd(seq, n - RING_BYTES);
@@ -138,7 +145,7 @@ export class ClientStream {
 
   /** l7_resent_same: bytes outside the body range equal the ring's, and are still in it. */
   private resentSame(data: Uint8Array, off: number, a: number, b: number): boolean {
-    const lo = seqMax(this.ringLo, (this.next - RING_BYTES) >>> 0);
+    const lo = seqMax(this.ringLo, (this.wrHi - RING_BYTES) >>> 0);
     const hasBody = after(this.bodyHi, this.bodyLo);
     const pieces: [number, number][] = [];
     if (hasBody) {

@@ -10,6 +10,7 @@ import type { ConnInfo, Judge, RequestEvent } from '../../sim/index.ts';
 export interface OracleConnVerdict {
   readonly allowed: boolean;
   readonly inspect: boolean;
+  readonly inspectsBeforeForwarding?: boolean;
   readonly src: PeerRef;
   readonly dst: PeerRef;
   readonly directions: readonly DirectionDecision[];
@@ -30,7 +31,9 @@ export function oracleJudge(policies: readonly Policy[], inv: Inventory, limit?:
       const flow = { src, dst, dstPort: conn.dstPort, protocol: 'TCP' as const };
       const directions = decideConnection(policies, flow);
       const verdict = verdictFor(flow, directions);
-      return { allowed: verdict.allowed, inspect: verdict.allowed && directions.some((d) => d.l7 !== null), src, dst, directions, verdict };
+      const inspect = verdict.allowed && directions.some((d) => d.l7 !== null);
+      const inspectsBeforeForwarding = inspect && directions.some((d) => d.l7 !== null && d.direction === 'egress');
+      return { allowed: verdict.allowed, inspect, inspectsBeforeForwarding, src, dst, directions, verdict };
     },
     partial(conn: ConnInfo, head: Uint8Array, cv: OracleConnVerdict): OracleRequestVerdict | null {
       const h = parseRequestHead(head, limit);

@@ -149,8 +149,43 @@ test('RST|ACK with bytes exactly at the receiver\'s next byte closes the stream:
   assert.equal(k[3]!.http.length, 0, 'a reset\'s payload is not judged');
 });
 
-test('insertion: TTL 1 and hop limit 1 are dropped (BAD_IP_HEADER)', { skip }, () => {
-  for (const v6 of [false, true]) check(insertion({ frame: { ttl: 1 } }, v6).list, [...HANDSHAKE, 'drop BAD_IP_HEADER', 'reset L7_NO_RULE']);
+test('TTL 1 and hop limit 1 at an ingress policy (tc egress: forwarded already) are what the pod takes: judged', { skip }, () => {
+  for (const v6 of [false, true]) check(insertion({ frame: { ttl: 1 } }, v6).list, [...HANDSHAKE, 'pass', 'drop RETRANSMISSION_DIFFERS']);
+});
+
+const EGRESS_POLICY = `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: client-api, namespace: default}
+spec:
+  endpointSelector: {matchLabels: {app: client}}
+  egress:
+    - toEndpoints: [{matchLabels: {app: server}}]
+      toPorts:
+        - ports: [{port: "80", protocol: TCP}]
+          rules:
+            http:
+              - {method: GET, path: /api/v1/users}
+`;
+
+test('insertion: TTL 1 and hop limit 1 at an egress policy (the node would not forward them) are dropped (BAD_IP_HEADER)', { skip }, () => {
+  const egress = parsePolicies(EGRESS_POLICY, 'integrity-egress.yaml').policies;
+  const ew = buildWorld(egress, inv, []);
+  try {
+    for (const v6 of [false, true]) {
+      const packets = insertion({ frame: { ttl: 1 } }, v6).list;
+      const want = [...HANDSHAKE, 'drop', 'reset'];
+      const k = kernelSteps(ew, client, server, packets);
+      const sim = simSteps(egress, inv, packets);
+      const text = traceText(packets, k, sim, want);
+      assert.deepEqual(k.map((x) => x.action), want, text);
+      assert.equal(k[3]!.reason, 'BAD_IP_HEADER', text);
+      assert.deepEqual(sim.map((x) => x.action), want, `kernel == simulator\n${text}`);
+      assert.equal(sim[3]!.reason, 'bad-ip-header', text);
+      ew.reset();
+    }
+  } finally {
+    ew.close();
+  }
 });
 
 test('insertion: a bad IPv4 header checksum is dropped (BAD_IP_HEADER)', { skip }, () => {

@@ -51,9 +51,12 @@ static __always_inline void l7_tcp_reply(struct l7_flow *f, const struct l7_pkt 
 		if ((p->flags & (L7_TH_SYN | L7_TH_ACK)) != (L7_TH_SYN | L7_TH_ACK))
 			return;
 		f->tcp |= L7_TCP_SRV_SEEN;
+		if (end != p->seq + 1)
+			f->tcp |= L7_TCP_SRV_SENT;
 		f->srv_nxt = end;
 		f->ack_hi = end;
 	} else if (l7_after(end, f->srv_nxt)) {
+		f->tcp |= L7_TCP_SRV_SENT;
 		f->srv_nxt = end;
 	}
 	if (p->flags & L7_TH_ACK) {
@@ -118,13 +121,13 @@ static __always_inline __u16 l7_tcp_accepts(struct __sk_buff *skb, const struct 
 	/* ack of unsent data, or older than the window the client ever offered */
 	if (l7_after(p->ack, f->srv_nxt) || l7_before(p->ack, f->ack_hi - f->syn_win))
 		return L7_REASON_INSERTION;
-	/* at tc ingress the node forwards the packet after this hook: not with ttl <= 1 (at tc
-	 * egress it was forwarded already, and the pod takes it whatever its ttl) */
-	if (p->ttl <= 1 && dir == L7_DIR_EGRESS)
-		return L7_REASON_BAD_IP_HEADER;
-	/* the node's or the pod's ip layer drops it */
-	/* with options: the ring check covers a receiver that drops it */
-	if (p->family == 4 && p->l4_off == p->l3_off + 20 && !l7_ip4_header_ok(skb, p->l3_off))
+	/* at tc ingress (egress policy) the node forwards the packet after this hook: not with
+	 * ttl <= 1 or a wrong ipv4 header checksum (with options: the ring check covers a
+	 * receiver that drops it). at tc egress (ingress policy) it was forwarded already
+	 * (ip_rcv checked the header) and the pod takes it whatever its ttl. */
+	if (dir != L7_DIR_EGRESS)
+		return L7_REASON_NONE;
+	if (p->ttl <= 1 || (p->family == 4 && p->l4_off == p->l3_off + 20 && !l7_ip4_header_ok(skb, p->l3_off)))
 		return L7_REASON_BAD_IP_HEADER;
 	return L7_REASON_NONE;
 }

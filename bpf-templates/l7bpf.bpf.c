@@ -180,13 +180,13 @@ static __always_inline int l7_stream(struct __sk_buff *skb, struct l7_flow *f, c
 	if (l7_after(dseq, f->next_seq))
 		return l7_drop(skb, p, dir, f, L7_REASON_STREAM_HOLE);
 	start = f->next_seq;
-	sc = l7_scratch_get();
-	if (!sc)
-		return TC_ACT_SHOT;
 	/* bytes judged before: the server may not hold them yet, so they must be the same */
 	if (l7_after(l7_before(end, start) ? end : start, l7_seq_max(dseq, f->una))) {
 		__u32 a = l7_seq_max(dseq, f->una), b = l7_before(end, start) ? end : start;
 
+		sc = l7_scratch_get();
+		if (!sc)
+			return TC_ACT_SHOT;
 		r = bpf_map_lookup_elem(&rings, key);
 		sc->cmp_off = p->payload_off + (a - dseq);
 		sc->cmp_a = a;
@@ -209,6 +209,9 @@ static __always_inline int l7_stream(struct __sk_buff *skb, struct l7_flow *f, c
 		l7_tcp_client_ctl(f, p);
 		return TC_ACT_OK;
 	}
+	sc = l7_scratch_get();
+	if (!sc)
+		return TC_ACT_SHOT;
 	r = l7_ring_get(f, key, sc, start);
 	if (!r || l7_ring_write(skb, r, p->payload_off + (start - dseq), start, fresh))
 		f->ring_lo = end;	/* nothing of this packet can be compared later */
@@ -270,6 +273,31 @@ static __always_inline int l7_client(struct __sk_buff *skb, struct l7_flow *f, c
 	return l7_stream(skb, f, p, dir, key);
 }
 
+/* "HTTP/1.1" and " 101 " as little-endian words */
+#define L7_HTTP11_LE 0x312e312f50545448ULL
+#define L7_SP101SP_LE 0x2031303120ULL
+
+/* the server's answer to an allowed websocket handshake (h1.st == H_UPGRADE): a server packet
+ * with payload, before l7_tcp_reply moves srv_nxt past it. the handshake was the connection's
+ * first request, so only bytes at the server's first sequence number (srv_nxt while the server
+ * has sent nothing) are its answer: "HTTP/1.1 101 " there makes the connection opaque (ALLOW:
+ * its bytes pass both ways). anything else (another status, a first segment under 13 bytes, a
+ * segment elsewhere: after a hole, a retransmission, a syn or rst) is a refusal: the next
+ * request is framed as usual. a frame of its own: its buffer stays off the main program's stack */
+static __attribute__((noinline)) void l7_upgrade_answer(struct __sk_buff *skb, struct l7_flow *f, const struct l7_pkt *p)
+{
+	__u64 w[2] = {};
+
+	if ((f->tcp & (L7_TCP_SRV_SEEN | L7_TCP_SRV_SENT)) == L7_TCP_SRV_SEEN && p->seq == f->srv_nxt &&
+	    !(p->flags & (L7_TH_SYN | L7_TH_RST)) && p->payload_len >= 13 &&
+	    !bpf_skb_load_bytes(skb, p->payload_off, w, 13) && w[0] == L7_HTTP11_LE &&
+	    (w[1] & 0xffffffffffULL) == L7_SP101SP_LE) {
+		f->kind = L7_FLOW_ALLOW;
+		return;
+	}
+	l7_h1_done(&f->h1);
+}
+
 /* source validation: a packet entering from an endpoint's interface carries one of
  * the endpoint's addresses (the deploy fills `ifaces`; an interface without an
  * entry, as in test runs, is not checked) */
@@ -299,33 +327,38 @@ static __always_inline int l7_source_ok(struct __sk_buff *skb, const struct l7_p
 static __attribute__((noinline)) int l7_repolicy(struct __sk_buff *skb, const struct l7_pkt *p, __u8 dir,
 				       struct l7_flow *f)
 {
-	struct l7_conn_q q = {};
+	struct l7_scratch *sc = l7_scratch_get();
 	int idle = (f->h1.st == H_METHOD && f->h1.hdr_len == 0) || f->h1.st >= H_BODY;
+	struct l7_conn_q *qp;
 
 	if (f->kind == L7_FLOW_RESET) {
 		/* the connection is over whatever the policy says */
 		f->policy = L7_POLICY_ID;
 		return -1;
 	}
-	l7_ask(&q, p, dir);
-	if (q.kind == L7_FLOW_L7 && !(f->kind == L7_FLOW_L7 && idle)) {
+	if (!sc)
+		return TC_ACT_SHOT;
+	qp = &sc->q;	/* in scratch: the stack is too small */
+	__builtin_memset(qp, 0, sizeof(*qp));
+	l7_ask(qp, p, dir);
+	if (qp->kind == L7_FLOW_L7 && !(f->kind == L7_FLOW_L7 && idle)) {
 		/* the framer cannot join a stream mid-way: fail closed */
-		q.kind = L7_FLOW_DENY;
-		q.reason = L7_REASON_NO_FLOW_STATE;
+		qp->kind = L7_FLOW_DENY;
+		qp->reason = L7_REASON_NO_FLOW_STATE;
 	}
-	f->kind = q.kind;
-	f->local_id = q.local_id;
-	f->peer_id = q.peer_id;
-	f->rule = q.rule;
+	f->kind = qp->kind;
+	f->local_id = qp->local_id;
+	f->peer_id = qp->peer_id;
+	f->rule = qp->rule;
 	f->policy = L7_POLICY_ID;
 #pragma unroll
 	for (int w = 0; w < L7_RULE_WORDS; w++)
-		f->l7rules[w] = q.rules[w];
-	if (q.kind == L7_FLOW_DENY) {
-		l7_ev_conn(skb, p, dir, &q, L7_VERDICT_DROPPED, q.reason);
+		f->l7rules[w] = qp->rules[w];
+	if (qp->kind == L7_FLOW_DENY) {
+		l7_ev_conn(skb, p, dir, qp, L7_VERDICT_DROPPED, qp->reason);
 		return TC_ACT_SHOT;
 	}
-	l7_ev_conn(skb, p, dir, &q, L7_VERDICT_FORWARDED, L7_REASON_NONE);
+	l7_ev_conn(skb, p, dir, qp, L7_VERDICT_FORWARDED, L7_REASON_NONE);
 	return -1;
 }
 
@@ -379,8 +412,12 @@ static __always_inline int l7_handle(struct __sk_buff *skb, __u32 dir)
 		 * injected towards the client, re-entering through tc ingress of this veth */
 		if (f->kind == L7_FLOW_RESET && !(p.flags & L7_TH_RST))
 			return l7_drop(skb, &p, dir, f, L7_REASON_FLOW_DENIED);
-		if (f->kind == L7_FLOW_L7 && p.proto == IPPROTO_TCP)
+		if (f->kind == L7_FLOW_L7 && p.proto == IPPROTO_TCP) {
+			/* before l7_tcp_reply: it moves srv_nxt past this packet */
+			if (f->h1.st == H_UPGRADE && p.payload_len)
+				l7_upgrade_answer(skb, f, &p);
 			l7_tcp_reply(f, &p);
+		}
 		return TC_ACT_OK;
 	} else if (f->policy != L7_POLICY_ID) {
 		act = l7_repolicy(skb, &p, dir, f);

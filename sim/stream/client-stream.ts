@@ -36,6 +36,8 @@ export class ClientStream {
   /** Past the last byte copied into the ring (body bytes are not copied). */
   wrHi: number;
   srvSeen = false;
+  /** The server sent past its SYN (data, FIN): srvNxt is past its ISN + 1 (L7_TCP_SRV_SENT). */
+  srvSent = false;
   cliFin = false;
   finAcked = false;
   srvFin = false;
@@ -63,9 +65,11 @@ export class ClientStream {
     if (!this.srvSeen) {
       if ((flags & (TCP_SYN | TCP_ACK)) !== (TCP_SYN | TCP_ACK)) return;
       this.srvSeen = true;
+      if (end !== seqAdd(seq, 1)) this.srvSent = true;
       this.srvNxt = end;
       this.ackHi = end;
     } else if (after(end, this.srvNxt)) {
+      this.srvSent = true;
       this.srvNxt = end;
     }
     if (flags & TCP_ACK) {
@@ -87,14 +91,14 @@ export class ClientStream {
   }
 
   /** Null when the receiving TCP would queue the payload (l7_tcp_accepts). */
-  /** Whether the inspecting hook sits before the node forwards (the client's egress policy inspects): TTL counts. */
+  /** Whether the inspecting hook sits before the node forwards (the client's egress policy inspects): TTL and the IPv4 header checksum count. */
   forwards = false;
 
   accepts(flags: number, ack: number, ttl: number, ipHeaderOk: boolean): StreamDrop | null {
     if (flags & TCP_SYN) return null;
     if (!(flags & TCP_ACK) || !this.srvSeen) return 'insertion';
     if (after(ack, this.srvNxt) || before(ack, (this.ackHi - this.synWin) >>> 0)) return 'insertion';
-    if ((ttl <= 1 && this.forwards) || !ipHeaderOk) return 'bad-ip-header';
+    if (this.forwards && (ttl <= 1 || !ipHeaderOk)) return 'bad-ip-header';
     return null;
   }
 

@@ -112,3 +112,11 @@ export function l4IR(): PolicyIR {
     rules: ['allow-frontend-80', 'deny-other'],
   });
 }
+
+/** 100 http rules (two 64-bit rule words: bigger flow and decision structs, the stack's worst case). */
+export function hundredRuleIR(): PolicyIR {
+  const methods = ['GET', 'POST', 'PUT', 'DELETE'];
+  const set = Array.from({ length: 100 }, (_, i) => ({ method: methods[i % 4]!, path: `/api/v${i}/[a-z]+(/[0-9]+)?` }));
+  const entries = Array.from({ length: 100 }, (_, i) => entry({ local: SEL.backend, peer: SEL.frontend, portLo: 8000 + i, portHi: 8000 + i, action: { kind: 'l7', set: 0 }, rule: i }));
+  return buildIR({ selectors: ['app=backend', 'app=frontend', 'app=other'], ingress: { enforced: [SEL.backend], entries }, l7Sets: [set], rules: entries.map((_, i) => `r${i}`) });
+}

@@ -10,7 +10,7 @@ import { runClang } from '../../codegen/emit/clang.ts';
 import { openLibbpf } from '../../src/loader/libbpf.ts';
 import { loadObject } from '../../src/loader/object.ts';
 import { verifyDir } from '../../src/cli/verify.ts';
-import { frontendBackendIR, l4IR } from '../emit/ir-fixtures.ts';
+import { frontendBackendIR, l4IR, hundredRuleIR } from '../emit/ir-fixtures.ts';
 
 const skip = kernelSkip();
 
@@ -37,7 +37,7 @@ test('templates with the default config (no policy) compile and verify', { skip 
 }));
 
 test('generated objects verify and their maps match manifest.json', { skip }, () => {
-  for (const ir of [frontendBackendIR(), l4IR()]) {
+  for (const ir of [frontendBackendIR(), l4IR(), hundredRuleIR()]) {
     withDir((dir) => {
       emitObject(ir, dir);
       const r = verifyDir(dir);

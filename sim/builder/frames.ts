@@ -1,6 +1,7 @@
 // Byte-exact frame construction: Ethernet + IPv4/IPv6 + TCP with valid checksums, because
 // the kernel tests feed these frames to a real BPF program.
 import { isIPv4, isIPv6 } from 'node:net';
+import { fold, sum16 } from '../decode/checksum.ts';
 
 export interface TcpSegmentSpec {
   readonly src: string;
@@ -37,18 +38,6 @@ export function parseIp(ip: string): Uint8Array {
   const out = new Uint8Array(16);
   all.forEach((g, i) => { out[2 * i] = g >> 8; out[2 * i + 1] = g & 255; });
   return out;
-}
-
-/** One's-complement sum of 16-bit words (RFC 1071), not yet folded/inverted. */
-function sum16(b: Uint8Array, start: number, end: number, acc = 0): number {
-  for (let i = start; i + 1 < end; i += 2) acc += (b[i]! << 8) | b[i + 1]!;
-  if ((end - start) & 1) acc += b[end - 1]! << 8;
-  return acc;
-}
-
-function fold(acc: number): number {
-  while (acc > 0xffff) acc = (acc & 0xffff) + Math.floor(acc / 0x10000);
-  return ~acc & 0xffff;
 }
 
 const DEFAULT_CLIENT_MAC = Uint8Array.of(2, 0, 0, 0, 0, 1);

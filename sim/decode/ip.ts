@@ -1,5 +1,6 @@
 // IPv4 and IPv6 headers up to the upper-layer protocol. Fragments are flagged, never reassembled.
 import type { DecodeStatus, PacketView } from './view.ts';
+import { fold, sum16 } from './checksum.ts';
 
 const EXT_HOP = 0;
 const EXT_ROUTING = 43;
@@ -88,8 +89,5 @@ export type { DecodeStatus };
  */
 export function ipv4HeaderOk(d: Uint8Array, off: number): boolean {
   if ((d[off]! & 0x0f) !== 5 || (d[off + 10]! | d[off + 11]!) === 0) return true;
-  let acc = 0;
-  for (let i = off; i < off + 20; i += 2) acc += (d[i]! << 8) | d[i + 1]!;
-  while (acc > 0xffff) acc = (acc & 0xffff) + (acc >>> 16);
-  return acc === 0xffff;
+  return fold(sum16(d, off, off + 20)) === 0;
 }

@@ -16,6 +16,7 @@ import { PacketRunner, TC_ACT, TEST_RUN_MAX_FRAME, TestRunError, type ProgName }
 import { VERDICT } from '../loader/event.generated.ts';
 import { planMaps } from '../loader/plan.ts';
 import { PacketView, TCP_FIN, TCP_PSH, TCP_SYN, decodeInto, dstString, srcString } from '../../sim/decode/index.ts';
+import { fold, sum16 } from '../../sim/decode/checksum.ts';
 import type { CaptureRecord, PacketActionKind, PacketEvent } from '../../sim/index.ts';
 
 export interface KernelPacket {
@@ -196,7 +197,7 @@ function setIpLength(v: PacketView, p: Uint8Array, k: number): void {
   writeU16(p, ip + 2, len);
   writeU16(p, ip + 4, (((p[ip + 4]! << 8) | p[ip + 5]!) + k) & 0xffff);
   writeU16(p, ip + 10, 0);
-  writeU16(p, ip + 10, checksum(sum16(p, ip, ip + (p[ip]! & 15) * 4)));
+  writeU16(p, ip + 10, fold(sum16(p, ip, ip + (p[ip]! & 15) * 4)));
 }
 
 /** TCP checksum over the pseudo-header (addresses, protocol, TCP length) and the segment. */
@@ -204,19 +205,7 @@ function setTcpChecksum(v: PacketView, p: Uint8Array): void {
   const t = v.l4Off;
   const addrs = v.ipVersion === 6 ? p.subarray(v.ipOff + 8, v.ipOff + 40) : p.subarray(v.ipOff + 12, v.ipOff + 20);
   writeU16(p, t + 16, 0);
-  writeU16(p, t + 16, checksum(sum16(addrs, 0, addrs.length, 6 + p.length - t) + sum16(p, t, p.length)));
-}
-
-/** One's-complement sum of 16-bit words (RFC 1071), not yet folded. */
-function sum16(b: Uint8Array, start: number, end: number, acc = 0): number {
-  for (let i = start; i + 1 < end; i += 2) acc += (b[i]! << 8) | b[i + 1]!;
-  if ((end - start) & 1) acc += b[end - 1]! << 8;
-  return acc;
-}
-
-function checksum(acc: number): number {
-  while (acc > 0xffff) acc = (acc & 0xffff) + Math.floor(acc / 0x10000);
-  return ~acc & 0xffff;
+  writeU16(p, t + 16, fold(sum16(addrs, 0, addrs.length, 6 + p.length - t) + sum16(p, t, p.length)));
 }
 
 function writeU16(b: Uint8Array, i: number, v: number): void {

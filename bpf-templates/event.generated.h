@@ -43,7 +43,7 @@
 #define L7_REASON_BAD_TRANSFER_ENCODING 27 /* Transfer-Encoding other than exactly chunked, or sent twice */
 #define L7_REASON_CL_AND_TE 28 /* both Content-Length and Transfer-Encoding */
 #define L7_REASON_MULTIPLE_HOST 29 /* more than one Host */
-#define L7_REASON_UPGRADE 30 /* protocol upgrade requested */
+#define L7_REASON_UPGRADE 30 /* protocol upgrade not followed (not a websocket handshake, not the first request, or client bytes before the answer) */
 
 struct l7_event {
 	__u64 ts_ns; /* +0 bpf_ktime_get_ns() */

@@ -9,7 +9,9 @@
  * length, transfer-encoding, host, upgrade, missing colon) at the LF ending
  * their line, a bare CR at the byte after it, character rules at the byte.
  * CR and LF bytes before a request line are skipped (H_METHOD at pos 0), as
- * llhttp and the oracle skip them. */
+ * llhttp and the oracle skip them. a websocket handshake l7bpf can follow (the
+ * oracle's websocketProblem, checked at the end of the head) is judged like any
+ * request, then waits in H_UPGRADE for the server's answer (l7_upgrade_answer). */
 #ifndef L7_HTTP1_H
 #define L7_HTTP1_H
 
@@ -48,6 +50,7 @@ enum {
 	H_TRAILER_LF,
 	H_TRAILER_END_LF,
 	H_CLOSED,	/* after a message that ends the connection (l7_h1_byte) */
+	H_UPGRADE,	/* an allowed websocket handshake sent: no client byte before the server's answer */
 };
 
 /* h1.flags */
@@ -73,6 +76,8 @@ enum {
 #define HF_CONN_KA 0x80000	/* a Connection element "keep-alive" */
 #define HF_CLOSE_AFTER 0x100000	/* the connection ends with this message (llhttp: not keep-alive) */
 #define HF_DOOMED 0x200000	/* a head after such a message: an error when it completes */
+#define HF_UPGRADE 0x400000	/* an Upgrade header, exactly "websocket" */
+#define HF_CONN_UPGRADE 0x800000	/* a Connection element "upgrade" */
 
 /* h1.hkind */
 #define HK_NONE 0
@@ -117,6 +122,7 @@ enum {
 const char l7_lit_options[8] = "OPTIONS";
 const char l7_lit_version[8] = "HTTP/1.";
 const char l7_lit_chunked[8] = "chunked";
+const char l7_lit_websocket[16] = "websocket";
 /* special header names, lowercase, NUL-padded: index = SPEC_* bit number; the empty rows
  * make the table 256 bytes, so an offset masked with 255 stays inside (l7_run_name) */
 const char l7_lit_special[8][32] = { "host", "content-length", "transfer-encoding", "upgrade", "connection" };
@@ -421,6 +427,8 @@ static __always_inline void l7_h1_conn_commit(struct l7_h1 *h, __u16 st)
 		h->flags |= HF_CONN_CLOSE;
 	else if ((st >> 8) == 2)
 		h->flags |= HF_CONN_KA;
+	else if ((st >> 8) == 3)
+		h->flags |= HF_CONN_UPGRADE;
 }
 
 static __always_inline void l7_h1_conn_byte(struct l7_h1 *h, __u8 c)
@@ -488,7 +496,11 @@ static __always_inline int l7_h1_line_end(struct l7_h1 *h, __u16 *reason)
 		h->flags |= HF_HOST;
 		break;
 	case HK_UPGRADE:
-		L7_FAIL(L7_REASON_UPGRADE);
+		/* one Upgrade header, exactly websocket: other protocols (h2c) are not followed */
+		if ((fl & (HF_UPGRADE | HF_V_BAD)) || h->pos != 9)
+			L7_FAIL(L7_REASON_UPGRADE);
+		h->flags |= HF_UPGRADE;
+		break;
 	case HK_CONN:
 		l7_h1_conn_commit(h, h->pos);
 		break;
@@ -546,6 +558,16 @@ static __always_inline int l7_h1_value(struct l7_h1 *h, __u8 c, __u16 *reason)
 		if (ws) {
 			h->flags |= HF_V_WS;
 		} else if ((h->flags & HF_V_WS) || h->pos >= 7 || c != l7_lit_chunked[h->pos & 7]) {
+			h->flags |= HF_V_BAD;
+		} else {
+			h->pos++;
+		}
+	} else if (h->hkind == HK_UPGRADE) {
+		/* exactly "websocket", any case (| 0x20 matches a letter's two cases only),
+		 * surrounding whitespace trimmed */
+		if (ws) {
+			h->flags |= HF_V_WS;
+		} else if ((h->flags & HF_V_WS) || h->pos >= 9 || (c | 0x20) != l7_lit_websocket[h->pos & 15]) {
 			h->flags |= HF_V_BAD;
 		} else {
 			h->pos++;
@@ -640,6 +662,18 @@ static __always_inline int l7_h1_chunk_ext(struct l7_h1 *h, __u8 st, __u8 c, __u
 	}
 }
 
+/* a head with Upgrade: websocket is a handshake l7bpf follows (the oracle's websocketProblem):
+ * HTTP/1.1, Connection: upgrade, not close, no body (where the new protocol starts would be
+ * ambiguous: llhttp switches after a body, other servers right after the head) */
+static __always_inline int l7_h1_websocket_ok(const struct l7_h1 *h)
+{
+	__u32 fl = h->flags;
+
+	if ((fl & (HF_CONN_UPGRADE | HF_CONN_CLOSE | HF_V10 | HF_TE)) != HF_CONN_UPGRADE)
+		return 0;
+	return !(fl & HF_CL) || h->clen == 0;
+}
+
 /* expect `want`, go to `next`; anything else is `r` */
 static __always_inline int l7_h1_expect(struct l7_h1 *h, __u8 c, __u8 want, __u8 next, __u16 r, __u16 *reason)
 {
@@ -694,6 +728,8 @@ static __always_inline int l7_h1_head_byte(struct l7_h1 *h, __u8 st, __u8 c, __u
 			L7_FAIL(L7_REASON_BARE_CR_LF);
 		if (h->flags & HF_DOOMED)
 			L7_FAIL(L7_REASON_MALFORMED);
+		if ((h->flags & HF_UPGRADE) && !l7_h1_websocket_ok(h))
+			L7_FAIL(L7_REASON_UPGRADE);
 		return STEP_HEAD_DONE;
 	default:	/* H_CR_MALFORMED */
 		if (c != '\n')
@@ -748,6 +784,9 @@ static __always_inline int l7_h1_body_byte(struct l7_h1 *h, __u8 st, __u8 c, __u
 			L7_FAIL(L7_REASON_MALFORMED);
 		l7_h1_done(h);
 		return STEP_OK;
+	case H_UPGRADE:
+		/* the client waits for the server's answer to its handshake */
+		L7_FAIL(L7_REASON_UPGRADE);
 	default:
 		/* body states never reach the byte loop */
 		L7_FAIL(L7_REASON_MALFORMED);
@@ -801,6 +840,11 @@ static __always_inline int l7_h1_after_head(struct l7_h1 *h)
 	/* llhttp_should_keep_alive for a request */
 	if ((fl & HF_V10) ? !(fl & HF_CONN_KA) : (fl & HF_CONN_CLOSE) != 0)
 		h->flags |= HF_CLOSE_AFTER;
+	if (fl & HF_UPGRADE) {
+		/* no body (l7_h1_websocket_ok): the server's answer decides what follows */
+		h->st = H_UPGRADE;
+		return STEP_OK;
+	}
 	if (h->flags & HF_TE) {
 		h->st = H_CHUNK_SIZE;
 		h->pos = 0;

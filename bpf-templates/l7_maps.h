@@ -94,6 +94,7 @@ struct l7_h1 {
 #define L7_TCP_FIN_ACKED 4	/* ... and the server acknowledged it */
 #define L7_TCP_SRV_FIN 8
 #define L7_TCP_CLOSED 16	/* both ends closed, or a reset the receiver accepts: a syn may reopen */
+#define L7_TCP_SRV_SENT 32	/* the server sent past its syn (data, fin): srv_nxt is past its isn + 1 */
 
 struct l7_flow {
 	__u8 kind;	/* L7_FLOW_* */

@@ -834,6 +834,14 @@ static __always_inline int l7_slow_byte(struct __sk_buff *skb, struct l7_flow *f
 	}
 	if (r != STEP_HEAD_DONE)
 		return 1;	/* STEP_BODY: the next step skips it */
+	/* a websocket handshake only as the connection's first request (its head, with the CR
+	 * and LF bytes before it, starts at base): the server's first bytes are then its answer
+	 * (l7_upgrade_answer) */
+	if ((h->flags & HF_UPGRADE) && sc->seq + sc->used - h->hdr_len != f->base) {
+		sc->stop = 1;
+		sc->reason = L7_REASON_UPGRADE;
+		return 1;
+	}
 	rule = l7_decide_req(f);
 	sc->http_rule = rule;
 	if (rule < 0) {

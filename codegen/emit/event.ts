@@ -90,7 +90,7 @@ export const REASON = [
   ['BAD_TRANSFER_ENCODING', 27, 'Transfer-Encoding other than exactly chunked, or sent twice'],
   ['CL_AND_TE', 28, 'both Content-Length and Transfer-Encoding'],
   ['MULTIPLE_HOST', 29, 'more than one Host'],
-  ['UPGRADE', 30, 'protocol upgrade requested'],
+  ['UPGRADE', 30, 'protocol upgrade not followed (not a websocket handshake, not the first request, or client bytes before the answer)'],
 ] as const;
 
 /** Kernel strict reason -> the oracle's rule name (src/verdict/strict.ts STRICT_RULES), 1:1. */

@@ -29,6 +29,9 @@ export class RequestParser implements LlhttpHandler {
   private headLen = 0;
   private tooLongReported = false;
   private upgrade = false;
+  /** The upgrade is a CONNECT tunnel (opened by a 2xx, as llhttp reads the answer); otherwise a
+   * protocol upgrade whose answer the engine judges on the server's first bytes, as the kernel does. */
+  private tunnel = false;
   private pause = PAUSE_NONE;
 
   constructor(inspectionLimit: number) {
@@ -75,7 +78,9 @@ export class RequestParser implements LlhttpHandler {
       }
       if (ret === ERR_PAUSED) {
         this.ll.x.llhttp_resume(this.ptr);
-        if (this.pause === PAUSE_HEAD) this.state = 'body';
+        // a protocol upgrade waits for the answer right after its head (the kernel's H_UPGRADE; a
+        // body it announced is a strict violation anyway)
+        if (this.pause === PAUSE_HEAD) this.state = this.upgrade && !this.tunnel ? 'upgrade-pending' : 'body';
         else if (this.pause === PAUSE_MESSAGE) this.state = this.upgrade ? 'upgrade-pending' : 'idle';
         this.pause = PAUSE_NONE;
         continue;
@@ -125,6 +130,11 @@ export class RequestParser implements LlhttpHandler {
     sink({ kind: 'violation', code: 'partial-head', detail: 'the request head so far breaks a rule', offset: this.streamOff, head });
   }
 
+  /** A protocol upgrade (not CONNECT) waits for the server's answer: the engine judges it. */
+  awaitsUpgradeAnswer(): boolean {
+    return this.state === 'upgrade-pending' && this.upgrade && !this.tunnel;
+  }
+
   /** The server accepted the upgrade: nothing after it is HTTP. */
   upgraded(): void {
     if (this.upgrade && (this.state === 'upgrade-pending' || this.state === 'body')) this.state = 'opaque';
@@ -135,6 +145,7 @@ export class RequestParser implements LlhttpHandler {
     if (!this.upgrade || (this.state !== 'upgrade-pending' && this.state !== 'body')) return;
     this.ll.x.llhttp_reset(this.ptr);
     this.upgrade = false;
+    this.tunnel = false;
     this.state = 'idle';
   }
 
@@ -145,6 +156,7 @@ export class RequestParser implements LlhttpHandler {
     this.headLen = 0;
     this.tooLongReported = false;
     this.upgrade = false;
+    this.tunnel = false;
   }
 
   /** Accounts head bytes data[i, pos); on completion emits the request. False = stop. */
@@ -188,6 +200,7 @@ export class RequestParser implements LlhttpHandler {
   onHeaderValue(): number { return 0; }
   onHeadersComplete(_s: number, upgrade: boolean): number {
     this.upgrade = upgrade;
+    this.tunnel = upgrade && methodName(this.ll.method(this.ptr)) === 'CONNECT';
     this.pause = PAUSE_HEAD;
     return ERR_PAUSED;
   }

@@ -8,8 +8,6 @@ export interface ResponseOwner {
   pendingMethod(): string | undefined;
   /** A final (non-1xx, or 101) response head is complete. */
   response(status: number): void;
-  /** 101, or 2xx to CONNECT: the connection is no longer HTTP. */
-  upgraded(): void;
 }
 
 export type ResponseParserState = 'active' | 'opaque' | 'dead';
@@ -72,10 +70,8 @@ export class ResponseParser implements LlhttpHandler {
     if (status >= 100 && status < 200 && status !== 101) return 0;
     const method = this.owner.pendingMethod();
     this.owner.response(status);
-    if (status === 101 || (method === 'CONNECT' && status >= 200 && status < 300)) {
-      this.owner.upgraded();
-      return 2; // llhttp: treat as upgrade, stop parsing
-    }
+    // 101, or 2xx to CONNECT: the connection is no longer HTTP
+    if (status === 101 || (method === 'CONNECT' && status >= 200 && status < 300)) return 2; // llhttp: treat as upgrade, stop parsing
     if (method === 'HEAD') return 1; // the response has no body
     // 204 and 304 have no body whatever they announce; without keep-alive llhttp must see the end
     if (keepAlive && status !== 204 && status !== 304) {

@@ -7,11 +7,12 @@ import type { ResponseParser, ResponseOwner } from '../http1/response-parser.ts'
 import type { ConnInfo, ConnVerdict, RequestRecord, RequestVerdict } from './types.ts';
 
 /**
- * l4-denied: every packet dropped. l7: inspected. l4: allowed, not inspected.
+ * l4-denied: every packet dropped. l7: inspected. l4: allowed, not inspected. opaque: inspected
+ * until the server accepted a protocol upgrade; its bytes pass both ways since (the kernel's ALLOW).
  * midstream: no SYN seen, passes unjudged. denied: reset after an L7 deny, later packets drop.
  * closed: FIN both ways or RST; kept as a tombstone so late ACKs are not a new connection.
  */
-export type ConnMode = 'l4-denied' | 'l7' | 'l4' | 'midstream' | 'denied' | 'closed';
+export type ConnMode = 'l4-denied' | 'l7' | 'l4' | 'opaque' | 'midstream' | 'denied' | 'closed';
 
 export interface PendingRequest<CV extends ConnVerdict, RV extends RequestVerdict> {
   readonly rec: RequestRecord<CV, RV>;
@@ -61,12 +62,11 @@ export class Conn<CV extends ConnVerdict, RV extends RequestVerdict> implements 
       conn: r.conn, connVerdict: r.connVerdict, request: r.request, verdict: r.verdict, packetIndex: r.packetIndex, ts: r.ts,
       response: { status, latencyNs: this.now() - r.ts },
     });
-    const accepted = status === 101 || (p.method === 'CONNECT' && status >= 200 && status < 300);
-    if (p.upgrade && !accepted) this.req?.upgradeRefused();
-  }
-
-  upgraded(): void {
-    this.req?.upgraded();
+    // a CONNECT tunnel opens on a 2xx to it; a protocol upgrade is decided by the server's first
+    // bytes (ReplayEngine.upgradeAnswer, as the kernel's l7_upgrade_answer), not here
+    if (!p.upgrade || p.method !== 'CONNECT') return;
+    if (status >= 200 && status < 300) this.req?.upgraded();
+    else this.req?.upgradeRefused();
   }
 
   addPending(p: PendingRequest<CV, RV>): void {

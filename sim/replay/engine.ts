@@ -18,6 +18,8 @@ import type {
 
 export const DEFAULT_INSPECTION_LIMIT = 8192;
 export const DEFAULT_MAX_CONNECTIONS = 65536;
+/** What a server's answer accepting a protocol upgrade starts with. */
+const SWITCHING = [...Buffer.from('HTTP/1.1 101 ', 'latin1')];
 
 export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends RequestVerdict = RequestVerdict> {
   readonly summary: ReplaySummary = {
@@ -201,8 +203,9 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
       this.act(rec, index, 'pass', 'rst', id);
       return this.closeConn(c, 'rst');
     }
-    if (c.mode === 'midstream' || c.mode === 'l4') {
-      this.act(rec, index, 'pass', c.mode === 'l4' ? 'l4-allowed' : 'midstream', id);
+    if (c.mode === 'midstream' || c.mode === 'l4' || c.mode === 'opaque') {
+      // an opaque connection's server bytes are replies as before (the kernel's reply path)
+      this.act(rec, index, 'pass', c.mode === 'l4' ? 'l4-allowed' : c.mode === 'opaque' && !fromClient ? 'reply' : c.mode, id);
       return this.trackFin(c, fromClient);
     }
     const dir = fromClient ? c.c2s : c.s2c;
@@ -242,6 +245,8 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
   private l7Server(c: Conn<CV, RV>, rec: CaptureRecord, index: number): void {
     const v = this.v;
     const id = c.info.id;
+    // before the stream takes the packet: it moves srvNxt past it
+    if (v.payloadLen > 0 && c.req?.awaitsUpgradeAnswer()) this.upgradeAnswer(c);
     c.stream?.reply(v.flags, v.seq, v.payloadLen, v.ack);
     if (v.flags & TCP_RST) {
       this.act(rec, index, 'pass', 'rst', id);
@@ -261,6 +266,26 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
       }
     }
     if (c.stream?.closed) this.closeConn(c, 'fin');
+  }
+
+  /**
+   * The server's answer to an allowed protocol upgrade (l7_upgrade_answer): the handshake was
+   * the first request, so only bytes at the server's first sequence number (srvNxt while it has
+   * sent nothing) answer it. "HTTP/1.1 101 " there makes the connection opaque; anything else
+   * (another status, a first segment under 13 bytes, a segment elsewhere, a SYN or RST) is a
+   * refusal and the next request is parsed as usual.
+   */
+  private upgradeAnswer(c: Conn<CV, RV>): void {
+    const v = this.v;
+    const s = c.stream;
+    const first = s !== null && s.srvSeen && !s.srvSent && v.seq >>> 0 === s.srvNxt && !(v.flags & (TCP_SYN | TCP_RST));
+    if (!first || v.payloadLen < SWITCHING.length || SWITCHING.some((b, i) => v.data[v.payloadOff + i] !== b)) {
+      c.req!.upgradeRefused();
+      return;
+    }
+    c.req!.upgraded();
+    c.mode = 'opaque';
+    c.stream = null;
   }
 
   /** Response bytes in order to the response parser; a hole ends following the responses. */

@@ -101,7 +101,7 @@ export const REASON = {
   CL_AND_TE: 28,
   /** more than one Host */
   MULTIPLE_HOST: 29,
-  /** protocol upgrade requested */
+  /** protocol upgrade not followed (not a websocket handshake, not the first request, or client bytes before the answer) */
   UPGRADE: 30,
 } as const;
 export const REASON_NAMES: Readonly<Record<number, string>> = {

@@ -3,7 +3,7 @@
 // judged into flow records.
 import type { Inventory } from '../endpoints/types.ts';
 import type { Policy } from '../policy/types.ts';
-import { verdictFor, decideConnection, parseRequestHead, resolveIp, type DirectionDecision, type L7Input, type Verdict } from '../verdict/index.ts';
+import { verdictFor, decideConnection, headerValues, parseRequestHead, resolveIp, type DirectionDecision, type L7Input, type Verdict } from '../verdict/index.ts';
 import type { PeerRef } from '../verdict/peers.ts';
 import type { ConnInfo, Judge, RequestEvent } from '../../sim/index.ts';
 
@@ -54,9 +54,19 @@ export function l7InputOf(req: RequestEvent, limit?: number): L7Input {
   if (req.kind === 'violation' && req.code === 'head-too-long') {
     return { kind: 'violation', violation: { rule: 'head-too-long', detail: req.detail, offset: req.offset } };
   }
+  // the stream rule of protocol upgrades (docs/datapath.md): the client waits for the answer
+  if (req.kind === 'violation' && req.code === 'data-before-upgrade') {
+    return { kind: 'violation', violation: { rule: 'upgrade', detail: req.detail, offset: req.offset } };
+  }
   const head = parseRequestHead(req.head, limit);
   if (head.kind === 'violation') return { kind: 'violation', violation: head.violation };
-  if (head.kind === 'ok' && req.kind === 'request') return { kind: 'request', request: head.request };
+  if (head.kind === 'ok' && req.kind === 'request') {
+    // ... and a websocket handshake (the only Upgrade a valid head has) is the first request
+    if (req.headStart > 0 && headerValues(head.request, 'upgrade').length > 0) {
+      return { kind: 'violation', violation: { rule: 'upgrade', detail: 'websocket handshake after the first request of the connection', offset: head.length - 1 } };
+    }
+    return { kind: 'request', request: head.request };
+  }
   const detail = req.kind === 'parse-error' ? `${req.code}: ${req.reason}` : req.kind === 'violation' ? req.detail : 'request head not understood';
   const offset = req.kind === 'request' ? 0 : req.offset;
   return { kind: 'violation', violation: { rule: 'malformed', detail, offset } };

@@ -5,6 +5,8 @@
 // CR and LF bytes before the request line are skipped, any number in any order, as llhttp
 // 9 skips them (RFC 9112 2.2: a stray CRLF before a request, e.g. after a POST body); they
 // belong to the head (offsets, its length and the inspection limit count them).
+// An Upgrade header is a rule of its own: only a websocket handshake l7bpf can follow is
+// judged by the http rules (websocketProblem); any other upgrade (h2c above all) is denied.
 import { DEFAULT_LIMITS } from './limits.ts';
 import { KNOWN_METHODS, type HttpRequest, type HttpVersion } from './http.ts';
 import { targetProblem } from './target.ts';
@@ -24,7 +26,7 @@ export const STRICT_RULES = {
   'bad-transfer-encoding': 'Transfer-Encoding other than exactly "chunked"',
   'cl-and-te': 'both Content-Length and Transfer-Encoding',
   'multiple-host': 'more than one Host header',
-  upgrade: 'protocol upgrade (the connection could not be inspected after it)',
+  upgrade: 'protocol upgrade l7bpf cannot follow (only a websocket handshake, as the first request, is judged)',
 } as const;
 export type StrictRule = keyof typeof STRICT_RULES;
 
@@ -69,6 +71,9 @@ export function parseRequestHead(bytes: Uint8Array, limit: number = DEFAULT_LIMI
   if (rl?.violation) found.push(rl.violation);
   const hs = checkHeaders(lines);
   if (hs.violation) found.push(hs.violation);
+  const ws = headEnd >= 0 && rl?.request && hs.upgrade ? websocketProblem(rl.request.version, hs) : null;
+  // detected at the end of the head: the Connection header may follow the Upgrade header
+  if (ws) found.push(violation('upgrade', ws, headEnd - 2));
   const v = earliest(found);
   if (v) return { kind: 'violation', violation: v };
   if (headEnd < 0 || !rl?.request) return { kind: 'incomplete' };
@@ -169,13 +174,18 @@ interface HeaderState {
   headers: [string, string][];
   violation: StrictViolation | null;
   framing: BodyFraming;
+  /** an `Upgrade: websocket` header */
+  upgrade: boolean;
+  /** Connection elements as llhttp reads them (comma-separated, spaces and tabs around each) */
+  connUpgrade: boolean;
+  connClose: boolean;
 }
 
 const NO_BODY: BodyFraming = { kind: 'none' };
 
 /** Header lines: every line after the request line. */
 function checkHeaders(lines: readonly Line[]): HeaderState {
-  const st: HeaderState = { headers: [], violation: null, framing: NO_BODY };
+  const st: HeaderState = { headers: [], violation: null, framing: NO_BODY, upgrade: false, connUpgrade: false, connClose: false };
   const count = new Map<string, number>();
   for (let i = 1; i < lines.length && !st.violation; i++) st.violation = checkHeaderLine(lines[i] as Line, st, count);
   return st;
@@ -238,8 +248,34 @@ function headerSemantics(name: string, value: string, count: Map<string, number>
     case 'host':
       return n > 1 ? violation('multiple-host', 'second Host header', at) : null;
     case 'upgrade':
-      return violation('upgrade', `Upgrade: ${value}`, at);
+      // exactly one Upgrade header, exactly the websocket token (any case): a list or another
+      // protocol (h2c: HTTP/2 is not followed) could not be inspected after the switch
+      if (n > 1) return violation('upgrade', 'second Upgrade header', at);
+      if (!/^websocket$/i.test(value)) return violation('upgrade', `Upgrade: ${value}`, at);
+      st.upgrade = true;
+      return null;
+    case 'connection':
+      for (const e of value.split(',')) {
+        const t = trimOws(e, 0);
+        if (/^upgrade$/i.test(t)) st.connUpgrade = true;
+        else if (/^close$/i.test(t)) st.connClose = true;
+      }
+      return null;
     default:
       return null;
   }
+}
+
+/**
+ * Why a head with `Upgrade: websocket` is not a handshake l7bpf follows, or null. RFC 6455
+ * 4.1: HTTP/1.1 and `Connection: upgrade`. No body: where the new protocol starts would be
+ * ambiguous (llhttp: after the body; other servers: right after the head), which is how
+ * upgrade smuggling works. No `Connection: close`: the connection could not go on either way.
+ */
+function websocketProblem(version: HttpVersion, st: HeaderState): string | null {
+  if (version !== 'HTTP/1.1') return `websocket upgrade over ${version}`;
+  if (!st.connUpgrade) return 'Upgrade: websocket without Connection: upgrade';
+  if (st.connClose) return 'websocket upgrade with Connection: close';
+  if (st.framing.kind === 'chunked' || (st.framing.kind === 'length' && st.framing.length > 0)) return 'websocket upgrade with a body';
+  return null;
 }

@@ -44,7 +44,9 @@ const HEADS: readonly string[] = [
   'GET\r\n\r\n', get('/api/v1/<users>'), get('/api/v1/users#frag'), get('/api/v1/\u00e9'), get('/api/v1/users', 'X@A: a\r\n'),
   get('/api/v1/users', ': a\r\n'), get('/api/v1/users', 'NoColon\r\n'), get('/api/v1/users', 'X-A: a\u0001b\r\n'),
   'GETS /api/v1/users HTTP/1.1\r\n\r\n', 'get /api/v1/users HTTP/1.1\r\n\r\n', 'PRI * HTTP/2.0\r\n\r\n',
-  get('/api/v1/users', 'Upgrade: websocket\r\nConnection: Upgrade\r\n'), get('/api/v1/users', 'upgrade:\r\n'),
+  // a websocket handshake is judged by the rules (test/kernel/upgrade.test.ts); every other upgrade is not
+  get('/api/v1/users', 'Upgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\n'), get('/api/v1/users', 'upgrade:\r\n'),
+  get('/api/v1/users', 'Upgrade: websocket\r\n'), get('/api/v1/users', 'Upgrade: websocket\r\nConnection: Upgrade\r\nContent-Length: 1\r\n'),
 ];
 
 /** Chunked-body errors: the oracle judges heads only; the simulator (llhttp) calls these malformed. */

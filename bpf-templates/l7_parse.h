@@ -131,7 +131,7 @@ static __always_inline int l7_parse(struct __sk_buff *skb, struct l7_pkt *p)
 		if (ip6.version != 6)
 			return -1;
 		l3_len = sizeof(ip6);
-		/* big tcp: payload_len 0 on a gso packet (the stack adds no jumbo option) */
+		/* big tcp: payload_len 0 on a gso packet (a hop-by-hop jumbo option, skipped below, may follow) */
 		l3_total = ip6.payload_len ? sizeof(ip6) + bpf_ntohs(ip6.payload_len) : skb->len - off;
 		p->family = 6;
 		p->proto = ip6.nexthdr;

@@ -39,7 +39,7 @@ export function decodeIpv6(v: PacketView, d: Uint8Array, off: number, limit: num
   if (off + 40 > limit) return fail(v, 'truncated-ip');
   if (d[off]! >> 4 !== 6) return fail(v, 'bad-ip-header');
   const plen = (d[off + 4]! << 8) | d[off + 5]!;
-  // BIG TCP: payload length 0 on a GSO packet (no jumbo option): the frame's length
+  // BIG TCP: payload length 0 on a GSO packet (a hop-by-hop jumbo option may follow): the frame's length
   const end = plen ? off + 40 + plen : limit;
   if (end > limit) return fail(v, 'truncated-ip');
   v.ipVersion = 6;

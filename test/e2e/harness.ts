@@ -262,7 +262,7 @@ export async function compilePolicies(files: readonly string[], out: string): Pr
 
 /** tcpdump on an interface of a namespace into `file`; stop() flushes and waits. */
 export async function capture(t: Topology, netns: string, iface: string, file: string, filter = 'tcp port 8080'): Promise<{ stop(): Promise<void> }> {
-  const child = t.spawnIn(netns, 'tcpdump', ['-i', iface, '-U', '-s', '0', '-w', file, filter]);
+  const child = t.spawnIn(netns, 'tcpdump', ['-i', iface, '--immediate-mode', '-U', '-s', '0', '-w', file, filter]);
   await new Promise<void>((resolve, reject) => {
     let err = '';
     const timer = setTimeout(() => reject(new Error(`tcpdump did not start: ${err}`)), 10_000);

@@ -220,8 +220,10 @@ static __always_inline int l7_stream(struct __sk_buff *skb, struct l7_flow *f, c
 	sc->key = *key;
 	sc->pkt = *p;
 	sc->dir = dir;
-	sc->payload_off = p->payload_off;
-	sc->pkt_seq = dseq;
+	/* the packet as far as this scan goes: its new bytes (a request that starts in the
+	 * judged part before them takes its event line from the ring) */
+	sc->payload_off = p->payload_off + (start - dseq);
+	sc->pkt_seq = start;
 	sc->ev_seq = dseq;
 	sc->off = p->payload_off + (start - dseq);
 	sc->end = p->payload_off + p->payload_len;
@@ -261,6 +263,12 @@ static __always_inline int l7_client(struct __sk_buff *skb, struct l7_flow *f, c
 {
 	if (p->proto != IPPROTO_TCP)
 		return l7_drop(skb, p, dir, f, L7_REASON_UNSUPPORTED);
+	if (f->tcp & L7_TCP_CLOSED) {
+		/* over: client bytes reach no one (whatever flags they carry) */
+		if (p->payload_len && !(p->flags & L7_TH_RST))
+			return l7_drop(skb, p, dir, f, L7_REASON_FLOW_CLOSED);
+		return TC_ACT_OK;
+	}
 	if (p->flags & L7_TH_URG)
 		return l7_urgent(skb, f, p, dir);
 	if (p->payload_len == 0 || (p->flags & L7_TH_RST)) {
@@ -268,7 +276,7 @@ static __always_inline int l7_client(struct __sk_buff *skb, struct l7_flow *f, c
 		l7_tcp_client_ctl(f, p);
 		return TC_ACT_OK;
 	}
-	if (f->tcp & (L7_TCP_CLOSED | L7_TCP_CLI_FIN))
+	if (f->tcp & L7_TCP_CLI_FIN)
 		return l7_drop(skb, p, dir, f, L7_REASON_FLOW_CLOSED);
 	return l7_stream(skb, f, p, dir, key);
 }

@@ -296,8 +296,11 @@ static __attribute__((noinline)) void l7_upgrade_answer(struct __sk_buff *skb, s
 {
 	__u64 w[2] = {};
 
+	/* and it acknowledges the whole handshake: a 101 forged from off the path must know
+	 * both ends' sequence numbers */
 	if ((f->tcp & (L7_TCP_SRV_SEEN | L7_TCP_SRV_SENT)) == L7_TCP_SRV_SEEN && p->seq == f->srv_nxt &&
-	    !(p->flags & (L7_TH_SYN | L7_TH_RST)) && p->payload_len >= 13 &&
+	    !(p->flags & (L7_TH_SYN | L7_TH_RST)) && (p->flags & L7_TH_ACK) && p->ack == f->next_seq &&
+	    p->payload_len >= 13 &&
 	    !bpf_skb_load_bytes(skb, p->payload_off, w, 13) && w[0] == L7_HTTP11_LE &&
 	    (w[1] & 0xffffffffffULL) == L7_SP101SP_LE) {
 		f->kind = L7_FLOW_ALLOW;

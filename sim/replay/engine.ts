@@ -278,7 +278,9 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
   private upgradeAnswer(c: Conn<CV, RV>): void {
     const v = this.v;
     const s = c.stream;
-    const first = s !== null && s.srvSeen && !s.srvSent && v.seq >>> 0 === s.srvNxt && !(v.flags & (TCP_SYN | TCP_RST));
+    // ... and acknowledging the whole handshake (a forged 101 must know both sequence numbers)
+    const first = s !== null && s.srvSeen && !s.srvSent && v.seq >>> 0 === s.srvNxt && !(v.flags & (TCP_SYN | TCP_RST))
+      && (v.flags & TCP_ACK) !== 0 && v.ack >>> 0 === s.next;
     if (!first || v.payloadLen < SWITCHING.length || SWITCHING.some((b, i) => v.data[v.payloadOff + i] !== b)) {
       c.req!.upgradeRefused();
       return;

@@ -142,6 +142,10 @@ test('an answer not at the server\'s first sequence number is a refusal (hole, e
   // a 101 in the wrong version
   const v10 = conn().send(WS()).recv(SWITCHED.replace('HTTP/1.1', 'HTTP/1.0')).send(FRAME);
   play(v10, [...pass(5), 'reset'], 'denied strict:malformed');
+  // a 101 that does not acknowledge the whole handshake (as one forged off the path would not)
+  const unacked = conn().send(WS());
+  unacked.craft('server', 0, SWITCHED, { ack: unacked.seqOf('client', 10) }).advance('server', SWITCHED.length).send(FRAME);
+  play(unacked, [...pass(5), 'reset'], 'denied strict:malformed');
 });
 
 // Connection and Upgrade values as clients send them, and the edges of the element matching:

@@ -49,8 +49,11 @@ function once(fd: number, frame: Uint8Array): number {
   return r.durationNs;
 }
 
+/** The map an L7 flow lives in (templates before L7 flows moved apart: `flows`). */
+const l7Map = (obj: LoadedObject) => (obj.maps.has('l7flows') ? 'l7flows' : 'flows');
+
 function onlyFlow(obj: LoadedObject): { key: Buffer; value: Buffer } {
-  const m = mapOf(obj, 'flows');
+  const m = mapOf(obj, l7Map(obj));
   const key = lib.mapNextKey(m.fd, null, m.keySize);
   if (!key) throw new Error('no flow entry');
   return { key, value: lib.mapLookup(m.fd, key, m.valueSize)! };
@@ -94,11 +97,11 @@ function variant(label: string, templates: string, f: Frames): Variant {
   const req = runner.run({ prog: 'l7_to_pod', frame: f.req });
   if (!allowed(req)) throw new Error('bench request was not allowed');
   const beforeBody = onlyFlow(obj);
-  lib.mapUpdate(mapOf(obj, 'flows').fd, beforeReq.key, beforeReq.value, 0);
+  lib.mapUpdate(mapOf(obj, l7Map(obj)).fd, beforeReq.key, beforeReq.value, 0);
   const big = runner.run({ prog: 'l7_to_pod', frame: f.bigReq });
   if (big.action !== 0) throw new Error('bench request (1400 B) was not allowed');
   for (const frame of [f.minReq, f.nodeReq]) {
-    lib.mapUpdate(mapOf(obj, 'flows').fd, beforeReq.key, beforeReq.value, 0);
+    lib.mapUpdate(mapOf(obj, l7Map(obj)).fd, beforeReq.key, beforeReq.value, 0);
     if (!allowed(runner.run({ prog: 'l7_to_pod', frame }))) throw new Error('a bench request was not allowed');
   }
   runner.events();
@@ -142,7 +145,7 @@ function frames(): Frames {
 function perRunAll(vs: readonly Variant[], frame: Uint8Array, state: ((v: Variant) => { key: Buffer; value: Buffer }) | null, prog = 'l7_to_pod'): Timing[] {
   const cols = vs.map(() => ({ xs: [] as number[], diffs: [] as number[] }));
   const fds = vs.map((v) => program(v.obj, prog).fd);
-  const flows = vs.map((v) => v.obj.maps.get('flows'));
+  const flows = vs.map((v) => v.obj.maps.get(l7Map(v.obj)));
   for (let i = 0; i < RUNS; i++) {
     if (i % DRAIN === 0) for (const v of vs) v.runner.events();
     vs.forEach((v, k) => {

@@ -32,6 +32,9 @@
 #ifndef L7_FLOW_ENTRIES
 #define L7_FLOW_ENTRIES 65536
 #endif
+#ifndef L7_L7FLOW_ENTRIES
+#define L7_L7FLOW_ENTRIES 65536
+#endif
 #ifndef L7_IPCACHE_ENTRIES
 #define L7_IPCACHE_ENTRIES 65536
 #endif

@@ -122,12 +122,23 @@ struct l7_flow {
 	struct l7_h1 h1;
 };
 
+/* flows without a stream to follow (allowed, denied at l3/l4, udp) */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, L7_FLOW_ENTRIES);
 	__type(key, struct l7_flow_key);
 	__type(value, struct l7_flow);
 } flows SEC(".maps");
+
+/* l7 flows (and the ones an l7 deny reset) in a map of their own: a flood of other flows
+ * (a udp scan from any pod) cannot evict a live l7 flow, whose stream the framer could not
+ * rejoin; the same key, one lookup more for packets of other flows */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, L7_L7FLOW_ENTRIES);
+	__type(key, struct l7_flow_key);
+	__type(value, struct l7_flow);
+} l7flows SEC(".maps");
 
 /* the last L7_RING_BYTES client bytes of an l7 flow, at index seq % L7_RING_BYTES: a
  * retransmission of bytes the server has not acknowledged must carry the bytes that were

@@ -78,12 +78,26 @@ static __always_inline void l7_ev_conn(struct __sk_buff *skb, const struct l7_pk
 	l7_ev_send(skb, p, dir, q->local_id, q->peer_id, q->rule, L7_EV_CONN, verdict, reason);
 }
 
+/* l7 flows first: they are the ones whose packets cost the most */
+static __always_inline struct l7_flow *l7_flow_find(const struct l7_flow_key *k)
+{
+	struct l7_flow *f = bpf_map_lookup_elem(&l7flows, k);
+
+	return f ? f : bpf_map_lookup_elem(&flows, k);
+}
+
+static __always_inline void l7_flow_forget(const struct l7_flow_key *k)
+{
+	bpf_map_delete_elem(&l7flows, k);
+	bpf_map_delete_elem(&flows, k);
+}
+
 /* a dropped syn ends what the tuple was before (port reuse, or the other end opening it):
  * its later packets are judged alone, not by the old entry, as the simulator has it */
 static __always_inline int l7_syn_denied(const struct l7_pkt *p, const struct l7_flow_key *key, int syn)
 {
 	if (syn && !p->odd)
-		bpf_map_delete_elem(&flows, key);
+		l7_flow_forget(key);
 	return TC_ACT_SHOT;
 }
 
@@ -130,7 +144,14 @@ static __attribute__((noinline)) int l7_new_flow(struct __sk_buff *skb, const st
 	for (int w = 0; w < L7_RULE_WORDS; w++)
 		f->l7rules[w] = qp->rules[w];
 	l7_h1_next(&f->h1);
-	bpf_map_update_elem(&flows, key, f, BPF_ANY);
+	/* in its kind's map, and out of the other (a re-decided tuple) */
+	if (qp->kind == L7_FLOW_L7) {
+		bpf_map_update_elem(&l7flows, key, f, BPF_ANY);
+		bpf_map_delete_elem(&flows, key);
+	} else {
+		bpf_map_update_elem(&flows, key, f, BPF_ANY);
+		bpf_map_delete_elem(&l7flows, key);
+	}
 	return qp->kind == L7_FLOW_L7 && p->payload_len ? L7_GO_ON : TC_ACT_OK;
 }
 
@@ -241,7 +262,7 @@ static __always_inline int l7_stream(struct __sk_buff *skb, struct l7_flow *f, c
 	if (p->flags & L7_TH_SYN) {
 		/* fast-open data denied: no connection yet to reset. the client sends its
 		 * syn again without data and the request on the connection, judged again */
-		bpf_map_delete_elem(&flows, key);
+		bpf_map_delete_elem(&l7flows, key);
 		return TC_ACT_SHOT;
 	}
 	f->kind = L7_FLOW_RESET;
@@ -403,7 +424,7 @@ static __always_inline int l7_handle(struct __sk_buff *skb, __u32 dir)
 	}
 	if (p.odd || (p.proto != IPPROTO_TCP && p.proto != IPPROTO_UDP))
 		return l7_new_flow(skb, &p, dir, &k);
-	f = bpf_map_lookup_elem(&flows, &k);
+	f = l7_flow_find(&k);
 	act = L7_GO_ON;
 	if (f && p.proto == IPPROTO_TCP && (p.flags & (L7_TH_SYN | L7_TH_ACK)) == L7_TH_SYN)
 		act = l7_syn_on_flow(skb, f, &p, dir);
@@ -414,7 +435,7 @@ static __always_inline int l7_handle(struct __sk_buff *skb, __u32 dir)
 		if (act != L7_GO_ON)
 			return act;
 		/* fast open: the syn's data is judged like any client bytes, below */
-		f = bpf_map_lookup_elem(&flows, &k);
+		f = bpf_map_lookup_elem(&l7flows, &k);
 		if (!f)
 			return TC_ACT_SHOT;
 	} else if (f->dir != dir) {

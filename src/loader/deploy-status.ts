@@ -60,13 +60,21 @@ export function deploymentStatus(lib: Libbpf, s: DeployState, env: DeployEnv): D
   }
   return {
     name: s.name, generation: s.generation, objectSha256: s.objectSha256, objectPath: s.objectPath, deployedAt: s.deployedAt,
-    hooks, flows: flowCounts(lib, paths.flows), events: eventCounts(lib, paths.events),
+    hooks, flows: mergeCounts(flowCounts(lib, paths.flows), flowCounts(lib, paths.l7flows)), events: eventCounts(lib, paths.events),
     counters: pinnedCounters(lib, paths.generation(s.generation).map('counters')),
   };
 }
 
 export function allStatus(lib: Libbpf, env: DeployEnv): DeploymentStatus[] {
   return listStates(env.stateDir).map((s) => deploymentStatus(lib, s, env));
+}
+
+/** Both flow maps together (L7 flows live apart); a deployment from before has only `flows`. */
+function mergeCounts(a: DeploymentStatus['flows'], b: DeploymentStatus['flows']): DeploymentStatus['flows'] {
+  if (!a || !b) return a ?? b;
+  const byKind: Record<string, number> = { ...a.byKind };
+  for (const [k, n] of Object.entries(b.byKind)) byKind[k] = (byKind[k] ?? 0) + n;
+  return { total: a.total + b.total, byKind };
 }
 
 function flowCounts(lib: Libbpf, path: string): DeploymentStatus['flows'] {

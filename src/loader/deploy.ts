@@ -147,9 +147,9 @@ function withReuse<T>(lib: Libbpf, paths: PinPaths, run: (reuse: ReuseCandidate[
   }
 }
 
-/** Maps shared by every generation of a deployment: flow state, client-byte rings, events. */
+/** Maps shared by every generation of a deployment: flow state (L7 apart), client-byte rings, events. */
 function sharedMaps(paths: PinPaths): (readonly [string, string])[] {
-  return [['flows', paths.flows], ['rings', paths.rings], ['events', paths.events]];
+  return [['flows', paths.flows], ['l7flows', paths.l7flows], ['rings', paths.rings], ['events', paths.events]];
 }
 
 function closeFd(fd: number): void {

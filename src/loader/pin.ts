@@ -26,6 +26,7 @@ export function pinRoot(): string {
 export interface PinPaths {
   readonly dir: string;
   readonly flows: string;
+  readonly l7flows: string;
   readonly rings: string;
   readonly events: string;
   generation(n: number): { readonly dir: string; readonly prog: (name: string) => string; readonly map: (name: string) => string };
@@ -36,6 +37,7 @@ export function pinPaths(root: string, deployment: string): PinPaths {
   return {
     dir,
     flows: join(dir, 'flows'),
+    l7flows: join(dir, 'l7flows'),
     rings: join(dir, 'rings'),
     events: join(dir, 'events'),
     generation(n) {

@@ -64,7 +64,7 @@ describe('e2e: policy swap and rollback', { skip: skip || undefined, timeout: 12
     await new Promise((r) => setTimeout(r, 300));
     const out = t.cli(['deploy', join(dir, 'b'), '--endpoints', inv()]).stdout;
     assert.match(out, /swapped default generation 2/);
-    assert.match(out, /kept: flows, rings, events/);
+    assert.match(out, /kept: flows, l7flows, rings, events/);
     const { ok, failures } = await result;
     assert.deepEqual(failures, [], 'allowed requests that failed during the swap');
     assert.ok(ok > 100, `only ${ok} requests completed`);

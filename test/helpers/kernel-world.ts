@@ -83,6 +83,7 @@ export function runnerFor(obj: LoadedObject): { obj: LoadedObject; runner: Packe
     obj, runner,
     reset: () => {
       clearMap(obj, 'flows');
+      clearMap(obj, 'l7flows');
       runner.events();
     },
     close: () => {

@@ -117,6 +117,8 @@ struct l7_flow {
 	__u32 body_lo;	/* content-length body bytes passed without a ring copy: [lo, hi) */
 	__u32 body_hi;
 	__u32 wr_hi;	/* past the last byte copied into the ring: older copies hold from wr_hi - ring size */
+	__u32 ring_id;	/* the flow's slot in `rings` */
+	__u32 ring_tag;	/* ... which is the flow's while the slot's owner is this tag */
 	__u32 pad1;
 	__u64 l7rules[L7_RULE_WORDS];	/* http rules the connection may use */
 	struct l7_h1 h1;
@@ -142,17 +144,32 @@ struct {
 
 /* the last L7_RING_BYTES client bytes of an l7 flow, at index seq % L7_RING_BYTES: a
  * retransmission of bytes the server has not acknowledged must carry the bytes that were
- * judged (l7_tcp.h). the tail is slack for the 256-byte chunk copies. */
+ * judged (l7_tcp.h). the tail is slack for the 256-byte chunk copies. an array: a flow
+ * draws a random slot at its syn and tags it; a later flow drawing the same slot takes it
+ * over (the earlier one then cannot verify a retransmission: it is dropped, fail closed),
+ * which costs far less per packet than a hash lookup by the flow key. */
 struct l7_ring {
+	__u32 owner;	/* the ring_tag of the flow whose bytes these are */
+	__u32 pad;
 	__u8 b[L7_RING_BYTES + L7_CHUNK];
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, L7_RING_ENTRIES);
-	__type(key, struct l7_flow_key);
+	__type(key, __u32);
 	__type(value, struct l7_ring);
 } rings SEC(".maps");
+
+_Static_assert((L7_RING_ENTRIES & (L7_RING_ENTRIES - 1)) == 0, "L7_RING_ENTRIES: a power of two");
+
+/* the flow's ring, or NULL when another flow has taken its slot since */
+static __always_inline struct l7_ring *l7_ring_of(const struct l7_flow *f)
+{
+	struct l7_ring *r = bpf_map_lookup_elem(&rings, &f->ring_id);
+
+	return r && r->owner == f->ring_tag ? r : 0;
+}
 
 /* per endpoint interface: the addresses a packet entering from it may carry */
 #define L7_IFACE_ADDRS 4
@@ -211,8 +228,6 @@ struct l7_scratch {
 	__u8 dir;
 	__u8 pad2[3];
 	__u32 forget;	/* see l7_forget (l7_scan.h) */
-	struct l7_flow_key key;	/* the flow being scanned (its ring, for event lines) */
-	__u16 pad4;
 	/* the resent bytes [cmp_a, cmp_b) l7_resent_same compares, at skb offset cmp_off */
 	__u32 cmp_off;
 	__u32 cmp_a;
@@ -222,7 +237,6 @@ struct l7_scratch {
 	struct l7_pkt pkt;
 	struct l7_flow nf;	/* a new flow entry under construction */
 	struct l7_conn_q q;	/* a connection decision under way (l7_new_flow) */
-	struct l7_ring ring0;	/* the initial value of a new ring (contents never read) */
 };
 
 struct {

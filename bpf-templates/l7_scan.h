@@ -51,7 +51,7 @@ static __always_inline __u32 l7_line_from_ring(const struct l7_flow *f, struct l
 	/* older than the ring holds, or copied before a ring existed */
 	if ((__s32)(seq - (end - L7_RING_BYTES)) < 0 || (__s32)(seq - f->ring_lo) < 0 || (__s32)n <= 0)
 		return 0;
-	r = bpf_map_lookup_elem(&rings, &sc->key);
+	r = l7_ring_of(f);
 	if (!r)
 		return 0;
 	if (n > EVENT_LINE_BYTES)

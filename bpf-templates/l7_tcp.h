@@ -35,6 +35,8 @@ static __always_inline void l7_tcp_open(struct l7_flow *f, const struct l7_pkt *
 	f->body_hi = f->next_seq;
 	f->wr_hi = f->next_seq;
 	f->syn_win = p->win;
+	f->ring_id = bpf_get_prandom_u32() & (L7_RING_ENTRIES - 1);
+	f->ring_tag = bpf_get_prandom_u32() | 1;	/* never 0, the value of a slot nobody took */
 }
 
 /* a server packet of a tcp flow: what it sent, what it acknowledged, how it closed */

@@ -155,18 +155,17 @@ static __attribute__((noinline)) int l7_new_flow(struct __sk_buff *skb, const st
 	return qp->kind == L7_FLOW_L7 && p->payload_len ? L7_GO_ON : TC_ACT_OK;
 }
 
-/* the ring of an l7 flow, created when missing (a new flow, an eviction, a swap):
- * bytes before `from` were never copied into it */
-static __always_inline struct l7_ring *l7_ring_get(struct l7_flow *f, const struct l7_flow_key *key,
-						   struct l7_scratch *sc, __u32 from)
+/* the ring of an l7 flow, taken (back) when another flow took its slot: bytes before
+ * `from` are not in it */
+static __always_inline struct l7_ring *l7_ring_get(struct l7_flow *f, __u32 from)
 {
-	struct l7_ring *r = bpf_map_lookup_elem(&rings, key);
+	struct l7_ring *r = bpf_map_lookup_elem(&rings, &f->ring_id);
 
-	if (r)
-		return r;
-	bpf_map_update_elem(&rings, key, &sc->ring0, BPF_ANY);
-	f->ring_lo = l7_seq_max(f->ring_lo, from);
-	return bpf_map_lookup_elem(&rings, key);
+	if (r && r->owner != f->ring_tag) {
+		r->owner = f->ring_tag;
+		f->ring_lo = l7_seq_max(f->ring_lo, from);
+	}
+	return r;
 }
 
 /* content-length body bytes after this packet pass without a ring copy: remember
@@ -208,7 +207,7 @@ static __always_inline int l7_stream(struct __sk_buff *skb, struct l7_flow *f, c
 		sc = l7_scratch_get();
 		if (!sc)
 			return TC_ACT_SHOT;
-		r = bpf_map_lookup_elem(&rings, key);
+		r = l7_ring_of(f);
 		sc->cmp_off = p->payload_off + (a - dseq);
 		sc->cmp_a = a;
 		sc->cmp_b = b;
@@ -233,12 +232,11 @@ static __always_inline int l7_stream(struct __sk_buff *skb, struct l7_flow *f, c
 	sc = l7_scratch_get();
 	if (!sc)
 		return TC_ACT_SHOT;
-	r = l7_ring_get(f, key, sc, start);
+	r = l7_ring_get(f, start);
 	if (!r || l7_ring_write(skb, r, p->payload_off + (start - dseq), start, fresh))
 		f->ring_lo = end;	/* nothing of this packet can be compared later */
 	f->wr_hi = end;
 	c.sc = sc;
-	sc->key = *key;
 	sc->pkt = *p;
 	sc->dir = dir;
 	/* the packet as far as this scan goes: its new bytes (a request that starts in the

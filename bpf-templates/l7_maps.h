@@ -119,7 +119,7 @@ struct l7_flow {
 	__u32 wr_hi;	/* past the last byte copied into the ring: older copies hold from wr_hi - ring size */
 	__u32 ring_id;	/* the flow's slot in `rings` */
 	__u32 ring_tag;	/* ... which is the flow's while the slot's owner is this tag */
-	__u32 pad1;
+	__u32 ifindex;	/* the endpoint interface the flow was opened on (source validation) */
 	__u64 l7rules[L7_RULE_WORDS];	/* http rules the connection may use */
 	struct l7_h1 h1;
 };

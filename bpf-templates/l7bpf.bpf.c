@@ -138,6 +138,7 @@ static __attribute__((noinline)) int l7_new_flow(struct __sk_buff *skb, const st
 	f->peer_id = qp->peer_id;
 	f->rule = qp->rule;
 	f->policy = L7_POLICY_ID;
+	f->ifindex = skb->ifindex;
 	if (syn)
 		l7_tcp_open(f, p);
 #pragma unroll
@@ -416,13 +417,16 @@ static __always_inline int l7_handle(struct __sk_buff *skb, __u32 dir)
 	if (l7_parse(skb, &p))
 		return TC_ACT_OK;	/* not ip: not ours to judge */
 	l7_key(&k, &p, dir);
-	if (dir == L7_DIR_EGRESS && !l7_source_ok(skb, &p)) {
-		l7_ev_send(skb, &p, dir, 0, 0, -1, L7_EV_DROP, L7_VERDICT_DROPPED, L7_REASON_SPOOFED_SOURCE);
-		return TC_ACT_SHOT;
-	}
+	/* no flow state for these: judged alone (and link-local neighbour discovery passes) */
 	if (p.odd || (p.proto != IPPROTO_TCP && p.proto != IPPROTO_UDP))
 		return l7_new_flow(skb, &p, dir, &k);
 	f = l7_flow_find(&k);
+	/* source validation, once per flow: a packet of a flow opened on this interface
+	 * carries its endpoint's address (the flow's key holds it) */
+	if (dir == L7_DIR_EGRESS && (!f || f->ifindex != skb->ifindex) && !l7_source_ok(skb, &p)) {
+		l7_ev_send(skb, &p, dir, 0, 0, -1, L7_EV_DROP, L7_VERDICT_DROPPED, L7_REASON_SPOOFED_SOURCE);
+		return TC_ACT_SHOT;
+	}
 	act = L7_GO_ON;
 	if (f && p.proto == IPPROTO_TCP && (p.flags & (L7_TH_SYN | L7_TH_ACK)) == L7_TH_SYN)
 		act = l7_syn_on_flow(skb, f, &p, dir);

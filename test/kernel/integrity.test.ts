@@ -302,6 +302,8 @@ test('source validation: a packet from an endpoint\'s interface with another sou
     fillIfaces(obj, [{ ifindex: 2, addrs: addrs(client) }]);
     assert.equal(w().runner.run({ prog: 'l7_from_pod', frame: spoofed.frame }).action, TC_ACT.OK, 'ifindex 2 is not the test run\'s');
     fillIfaces(obj, [{ ifindex: 1, addrs: addrs(client) }]);
+    // validation happens once per flow, when it opens (the flow remembers its interface)
+    w().reset();
     const r = w().runner.run({ prog: 'l7_from_pod', frame: spoofed.frame });
     assert.equal(r.action, TC_ACT.SHOT);
     assert.deepEqual(r.events.map((e) => [e.ifindex, e.reason]), [[1, REASON.SPOOFED_SOURCE]], 'the test run\'s ifindex is 1');

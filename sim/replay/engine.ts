@@ -203,42 +203,10 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
       this.act(rec, index, 'pass', 'rst', id);
       return this.closeConn(c, 'rst');
     }
-    if (c.mode === 'midstream' || c.mode === 'l4' || c.mode === 'opaque') {
-      // an opaque connection's server bytes are replies as before (the kernel's reply path)
-      this.act(rec, index, 'pass', c.mode === 'l4' ? 'l4-allowed' : c.mode === 'opaque' && !fromClient ? 'reply' : c.mode, id);
-      return this.trackFin(c, fromClient);
-    }
-    const dir = fromClient ? c.c2s : c.s2c;
-    if (v.flags & TCP_SYN) {
-      if (!fromClient) dir.start(v.seq + 1);
-      return this.act(rec, index, 'pass', 'handshake', id);
-    }
-    if (!dir.init) dir.start(v.seq);
-    const len = v.payloadLen;
-    if (len === 0) {
-      this.act(rec, index, 'pass', 'control', id);
-      return this.trackFin(c, fromClient);
-    }
-    const skip = classifySegment(dir.nextSeq, v.seq, len);
-    if (skip === SEG_RETRANSMISSION) return this.act(rec, index, 'pass', fromClient ? 'retransmission' : 'reply', id);
-    if (skip === SEG_HOLE) {
-      if (fromClient) return this.act(rec, index, 'drop', 'hole', id);
-      // replies are never dropped; the response side just cannot be followed any more
-      c.resp?.free();
-      c.resp = null;
-      return this.act(rec, index, 'pass', 'reply', id);
-    }
-    dir.nextSeq = seqAdd(v.seq, len);
-    dir.bytes += len - skip;
-    const start = v.payloadOff + skip;
-    const end = v.payloadOff + len;
-    if (!fromClient) {
-      c.resp?.feed(v.data, start, end);
-      this.act(rec, index, 'pass', 'reply', id);
-    } else {
-      this.inspect(c, rec, index, start, end);
-    }
-    if (c.mode === 'l7') this.trackFin(c, fromClient);
+    // midstream, l4, opaque: not inspected (an opaque connection's server bytes are replies,
+    // as on the kernel's reply path)
+    this.act(rec, index, 'pass', c.mode === 'l4' ? 'l4-allowed' : c.mode === 'opaque' && !fromClient ? 'reply' : c.mode, id);
+    this.trackFin(c, fromClient);
   }
 
   /** A server packet of an L7 connection: what it sent and acknowledged, then its response bytes. */
@@ -408,11 +376,8 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
   private trackFin(c: Conn<CV, RV>, fromClient: boolean): void {
     const v = this.v;
     if (!(v.flags & TCP_FIN)) return;
-    const dir = fromClient ? c.c2s : c.s2c;
-    // the FIN counts only in sequence (after all data of its direction)
-    if (c.mode === 'l7' && dir.init && ((v.seq + v.payloadLen) >>> 0) !== ((dir.nextSeq) >>> 0)) return;
-    if (c.mode === 'l7' && !dir.fin) dir.nextSeq = seqAdd(dir.nextSeq, 1);
-    dir.fin = true;
+    // connections not inspected: a FIN from each side closes (L7 ones close by ClientStream's rules)
+    (fromClient ? c.c2s : c.s2c).fin = true;
     if (c.c2s.fin && c.s2c.fin) this.closeConn(c, 'fin');
   }
 

@@ -163,6 +163,9 @@ struct {
 
 _Static_assert((L7_RING_ENTRIES & (L7_RING_ENTRIES - 1)) == 0, "L7_RING_ENTRIES: a power of two");
 
+/* the next ring slot to hand out (l7_tcp_open) */
+__u32 l7_ring_next = 0;
+
 /* the flow's ring, or NULL when another flow has taken its slot since */
 static __always_inline struct l7_ring *l7_ring_of(const struct l7_flow *f)
 {

@@ -145,9 +145,9 @@ struct {
 /* the last L7_RING_BYTES client bytes of an l7 flow, at index seq % L7_RING_BYTES: a
  * retransmission of bytes the server has not acknowledged must carry the bytes that were
  * judged (l7_tcp.h). the tail is slack for the 256-byte chunk copies. an array: a flow
- * draws a random slot at its syn and tags it; a later flow drawing the same slot takes it
- * over (the earlier one then cannot verify a retransmission: it is dropped, fail closed),
- * which costs far less per packet than a hash lookup by the flow key. */
+ * is handed a slot at its syn (in turn, l7_tcp_open) and tags it; a later flow given the
+ * same slot takes it over (the earlier one then cannot verify a retransmission: it is
+ * dropped, fail closed), which costs far less per packet than a hash lookup by the flow key. */
 struct l7_ring {
 	__u32 owner;	/* the ring_tag of the flow whose bytes these are */
 	__u32 pad;

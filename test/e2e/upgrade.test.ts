@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compilePolicies, e2eSkip, FIXTURES, inventoryYaml, lastJsonLine, Topology, waitForLine } from './harness.ts';
+import { capture, compilePolicies, e2eSkip, FIXTURES, inventoryYaml, lastJsonLine, Topology, waitForLine } from './harness.ts';
 import { loadPolicies } from '../../src/policy/index.ts';
 import { loadInventory } from '../../src/endpoints/index.ts';
 import { readCapture, replaySync, type PacketActionKind } from '../../sim/index.ts';
@@ -31,28 +31,6 @@ interface WsResult {
 
 const MESSAGES = ['hello', 'GET /admin HTTP/1.1\r\nHost: backend\r\n\r\n', 'x'.repeat(3000)];
 
-/** tcpdump of port 8080 in immediate mode (a short capture would else lose its last block on stop). */
-async function sniff(t: Topology, netns: string, iface: string, file: string): Promise<{ stop(): Promise<void> }> {
-  const child = t.spawnIn(netns, 'tcpdump', ['--immediate-mode', '-i', iface, '-U', '-s', '0', '-w', file, 'tcp port 8080']);
-  await new Promise<void>((resolve, reject) => {
-    let err = '';
-    const timer = setTimeout(() => reject(new Error(`tcpdump did not start: ${err}`)), 10_000);
-    child.stderr?.on('data', (d: Buffer) => {
-      err += d.toString();
-      if (err.includes('listening on')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
-  return {
-    stop: () => new Promise<void>((resolve) => {
-      if (child.exitCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      child.kill('SIGINT');
-    }),
-  };
-}
 
 describe('e2e: websocket upgrades through the kernel', { skip: skip || undefined, timeout: 120_000 }, () => {
   let t: Topology;
@@ -66,7 +44,7 @@ describe('e2e: websocket upgrades through the kernel', { skip: skip || undefined
     await compilePolicies([POLICY], join(dir, 'obj'));
     const server = t.spawnIn(t.pod('backend').netns, process.execPath, [join(FIXTURES, 'ws-server.mjs'), '8080']);
     await waitForLine(server, 'ready', 10_000);
-    dump = await sniff(t, t.node, t.pod('frontend').hostIf, join(dir, 'upgrade.pcap'));
+    dump = await capture(t, t.node, t.pod('frontend').hostIf, join(dir, 'upgrade.pcap'));
     t.cli(['deploy', join(dir, 'obj'), '--endpoints', join(dir, 'inventory.yaml'), '--name', 'upgrade']);
   });
 

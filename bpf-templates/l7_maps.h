@@ -169,7 +169,8 @@ __u32 l7_ring_next = 0;
 /* the flow's ring, or NULL when another flow has taken its slot since */
 static __always_inline struct l7_ring *l7_ring_of(const struct l7_flow *f)
 {
-	struct l7_ring *r = bpf_map_lookup_elem(&rings, &f->ring_id);
+	__u32 id = f->ring_id;	/* a stack key: 6.1 takes no other memory (a function argument's) as one */
+	struct l7_ring *r = bpf_map_lookup_elem(&rings, &id);
 
 	return r && r->owner == f->ring_tag ? r : 0;
 }

@@ -4,7 +4,6 @@
 
 #include "l7_http1.h"
 #include "l7_events.h"
-#include "l7_tcp.h"
 
 /* http rule allowing the completed request head, or -1.
  * global: verified once, not once per byte position. */
@@ -801,15 +800,11 @@ static __always_inline __u32 l7_run(struct l7_h1 *h, struct l7_scratch *sc, __u3
 	}
 }
 
-/* the body of a content-length request or of a chunk: skipped in one step (its bytes
- * still go to the ring: they are not in the chunk buffer) */
-static __always_inline int l7_skip_body(struct __sk_buff *skb, struct l7_flow *f, struct l7_scratch *sc)
+/* the body of a content-length request or of a chunk: skipped in one step */
+static __always_inline int l7_skip_body(struct l7_h1 *h, struct l7_scratch *sc)
 {
-	struct l7_h1 *h = &f->h1;
 	__u32 avail = sc->end - sc->off;
 	__u64 n = h->clen < avail ? h->clen : avail;
-
-	l7_ring_skip(skb, f, sc, n);
 
 	sc->off += n;
 	sc->seq += n;
@@ -907,7 +902,7 @@ __attribute__((noinline)) int l7_scan_step(struct __sk_buff *skb, struct l7_flow
 	if (sc->off >= sc->end)
 		return 1;
 	if (h->st == H_BODY || h->st == H_CHUNK_DATA)
-		return l7_skip_body(skb, f, sc);
+		return l7_skip_body(h, sc);
 	len = sc->end - sc->off;
 	if (len > L7_CHUNK)
 		len = L7_CHUNK;
@@ -920,7 +915,6 @@ __attribute__((noinline)) int l7_scan_step(struct __sk_buff *skb, struct l7_flow
 		sc->reason = L7_REASON_UNSUPPORTED;
 		return 1;
 	}
-	l7_ring_put(f, sc, len);
 	sc->used = 0;
 	for (int k = 0; k < L7_CHUNK; k++) {
 		if (sc->used >= len || l7_scan_one(skb, f, sc, len))

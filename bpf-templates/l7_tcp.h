@@ -122,8 +122,10 @@ __attribute__((noinline)) int l7_ip4_header_ok(struct __sk_buff *skb, __u32 l3_o
  * (linux tcp_validate_incoming and tcp_ack, RFC 5961 section 5.2); else why not */
 static __always_inline __u16 l7_tcp_accepts(struct __sk_buff *skb, const struct l7_flow *f, const struct l7_pkt *p, __u8 dir)
 {
+	/* fast open: the opening syn's own data, at base. a syn|ack from the client is no
+	 * such thing: an established receiver discards it (RFC 5961 section 4) */
 	if (p->flags & L7_TH_SYN)
-		return L7_REASON_NONE;	/* fast open: the syn's own data, at base */
+		return p->flags & L7_TH_ACK ? L7_REASON_INSERTION : L7_REASON_NONE;
 	if (!(p->flags & L7_TH_ACK) || !(f->tcp & L7_TCP_SRV_SEEN))
 		return L7_REASON_INSERTION;
 	/* ack of unsent data, or older than the window the client ever offered */
@@ -183,56 +185,6 @@ __attribute__((noinline)) int l7_ring_write(struct __sk_buff *skb, struct l7_rin
 	return 0;
 }
 
-/* the flow's ring for a copy, or NULL (its slot taken since l7_stream took it) */
-static __always_inline struct l7_ring *l7_ring_mine(const struct l7_flow *f)
-{
-	__u32 id = f->ring_id;	/* a stack key: older kernels take no other memory as one */
-	struct l7_ring *r = bpf_map_lookup_elem(&rings, &id);
-
-	return r && r->owner == f->ring_tag ? r : 0;
-}
-
-/* copies sc->buf[0, n) (n in [1, L7_CHUNK]), the scan's chunk, into the ring at seq: the
- * bytes are copied from the chunk the scan loaded anyway, not loaded from the skb again
- * (on real traffic a second skb_copy_bits of paged data cost hundreds of ns). exact:
- * bytes past n belong to older positions that may still be compared. */
-__attribute__((noinline)) int l7_ring_put(struct l7_flow *f, struct l7_scratch *sc, __u32 n)
-{
-	struct l7_ring *r;
-	__u32 idx, w;
-
-	if (!f || !sc || n == 0 || n > L7_CHUNK)
-		return 0;
-	r = l7_ring_mine(f);
-	if (!r)
-		return 0;
-	idx = sc->seq & (L7_RING_BYTES - 1);
-	if (idx + n > L7_RING_BYTES) {
-		/* wraps: byte by byte (one chunk in eight at most) */
-		for (__u32 i = 0; i < L7_CHUNK; i++) {
-			if (i >= n)
-				break;
-			r->b[(idx + i) & (L7_RING_BYTES - 1)] = sc->buf[i];
-		}
-		return 0;
-	}
-	asm volatile("%0 &= %1" : "+r"(idx) : "i"(L7_RING_BYTES - 1));
-	for (w = 0; w < L7_CHUNK; w += 8) {
-		if (w + 8 > n)
-			break;
-		*(__u64 *)(r->b + idx + w) = *(__u64 *)(sc->buf + w);
-	}
-	for (__u32 t = 0; t < 7; t++) {
-		__u32 i = w + t;
-
-		if (i >= n)
-			break;
-		asm volatile("%0 &= %1" : "+r"(i) : "i"(L7_CHUNK - 1));
-		r->b[idx + i] = sc->buf[i];
-	}
-	return 0;
-}
-
 /* 1 when sc->buf[0, m) equals r->b[idx, idx + m), m in [1, L7_CHUNK]. a function of
  * its own: the verifier sees one scalar come back, not one state per word at which
  * the comparison could end. */
@@ -253,17 +205,6 @@ __attribute__((noinline)) int l7_words_same(struct l7_scratch *sc, const struct 
 			return 0;
 	}
 	return 1;
-}
-
-/* body bytes the scan skips (not in its chunk buffer): copied from the skb */
-__attribute__((noinline)) int l7_ring_skip(struct __sk_buff *skb, struct l7_flow *f, struct l7_scratch *sc, __u32 n)
-{
-	struct l7_ring *r;
-
-	if (!skb || !f || !sc || n == 0)
-		return 0;
-	r = l7_ring_mine(f);
-	return r ? l7_ring_write(skb, r, sc->off, sc->seq, n) : 0;
 }
 
 /* 1 when the segment's bytes [seq, seq + n) (skb offset sc->cmp_off, n <= L7_RING_BYTES)

@@ -233,8 +233,8 @@ static __always_inline int l7_stream(struct __sk_buff *skb, struct l7_flow *f, c
 	sc = l7_scratch_get();
 	if (!sc)
 		return TC_ACT_SHOT;
-	/* the scan copies the bytes it reads into the ring */
-	if (!l7_ring_get(f, start))
+	r = l7_ring_get(f, start);
+	if (!r || l7_ring_write(skb, r, p->payload_off + (start - dseq), start, fresh))
 		f->ring_lo = end;	/* nothing of this packet can be compared later */
 	f->wr_hi = end;
 	c.sc = sc;

@@ -95,7 +95,8 @@ export class ClientStream {
   forwards = false;
 
   accepts(flags: number, ack: number, ttl: number, ipHeaderOk: boolean): StreamDrop | null {
-    if (flags & TCP_SYN) return null;
+    // the opening SYN's data (fast open); a SYN|ACK from the client is discarded by the receiver
+    if (flags & TCP_SYN) return flags & TCP_ACK ? 'insertion' : null;
     if (!(flags & TCP_ACK) || !this.srvSeen) return 'insertion';
     if (after(ack, this.srvNxt) || before(ack, (this.ackHi - this.synWin) >>> 0)) return 'insertion';
     if (this.forwards && (ttl <= 1 || !ipHeaderOk)) return 'bad-ip-header';
@@ -144,7 +145,7 @@ export class ClientStream {
 
   /** Whether a fresh packet's bytes all lie in the body being passed (the kernel's body fast path). */
   inBody(fresh: number): boolean {
-    return !after(this.next, this.bodyHi) && after(this.bodyHi, this.next) && seqDiff(this.bodyHi, this.next) >= fresh && !before(this.next, this.bodyLo);
+    return !before(this.next, this.bodyLo) && seqDiff(this.bodyHi, this.next) >= fresh;
   }
 
   /** l7_resent_same: bytes outside the body range equal the ring's, and are still in it. */

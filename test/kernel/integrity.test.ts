@@ -8,7 +8,6 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { kernelSkip } from './harness.ts';
 import { parsePolicies } from '../../src/policy/index.ts';
-import { parseInventory } from '../../src/endpoints/index.ts';
 import type { PeerRef } from '../../src/verdict/peers.ts';
 import { clearMap, fillIfaces } from '../../src/loader/maps.ts';
 import { REASON, VERDICT } from '../../src/loader/event.generated.ts';
@@ -16,6 +15,7 @@ import { TC_ACT } from '../../src/loader/testrun.ts';
 import { tcpConn, type FixturePacket, type PacketReason, type TcpConn } from '../../sim/index.ts';
 import { TCP_ACK as ACK, TCP_PSH as PSH, TCP_RST as RST, TCP_SYN as SYN, TCP_URG as URG } from '../../sim/decode/view.ts';
 import { buildWorld, type KernelWorld } from '../helpers/kernel-world.ts';
+import { inspectAll } from '../helpers/inspect-all.ts';
 import { kernelSteps, simSteps, traceText, type KernelStep, type ReasonName } from '../helpers/packet-trace.ts';
 
 const skip = kernelSkip();
@@ -34,18 +34,7 @@ spec:
               - {method: GET, path: /api/v1/users}
               - {method: POST, path: /api/v1/upload}
 `;
-const ENDPOINTS = `endpoints:
-  - {name: client, namespace: default, labels: {app: client}, ips: [10.0.0.1, fd00::1]}
-  - {name: server, namespace: default, labels: {app: server}, ips: [10.0.0.2, fd00::2]}
-`;
-const policies = parsePolicies(POLICY, 'integrity.yaml').policies;
-const inv = parseInventory(ENDPOINTS, 'integrity(endpoints)').inventory;
-const peer = (name: string): PeerRef => {
-  const ep = inv.endpoints.find((e) => e.name === name)!;
-  return { kind: 'endpoint', endpoint: ep, ip: ep.ips[0]! };
-};
-const client = peer('client');
-const server = peer('server');
+const { policies, inv, client, server } = inspectAll(POLICY);
 
 const ALLOWED = 'GET /api/v1/users HTTP/1.1\r\nHost: server\r\n\r\n';
 const DENIED = 'GET /api/v1/admin HTTP/1.1\r\nHost: server\r\n\r\n';
@@ -187,6 +176,10 @@ test('insertion: TTL 1, hop limit 1 and a bad IPv4 header checksum at an egress 
   } finally {
     ew.close();
   }
+});
+
+test('insertion: a SYN|ACK from the client carrying data is discarded by an established receiver (INSERTION)', { skip }, () => {
+  check(insertion({ flags: SYN | ACK | PSH }).list, [...HANDSHAKE, 'drop INSERTION', 'reset L7_NO_RULE']);
 });
 
 test('a bad IPv4 header checksum at an ingress policy (tc egress: ip_rcv checked it before forwarding) is judged', { skip }, () => {

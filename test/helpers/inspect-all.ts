@@ -19,23 +19,26 @@ spec:
           rules: {http: [{}]}
 `;
 const ENDPOINTS = `endpoints:
-  - {name: client, namespace: default, labels: {app: client}, ips: [10.0.0.1]}
-  - {name: server, namespace: default, labels: {app: server}, ips: [10.0.0.2]}
+  - {name: client, namespace: default, labels: {app: client}, ips: [10.0.0.1, "fd00::1"]}
+  - {name: server, namespace: default, labels: {app: server}, ips: [10.0.0.2, "fd00::2"]}
 `;
 
 export interface InspectAll {
   readonly policies: readonly Policy[];
   readonly inv: Inventory;
+  /** the IPv4 peers */
   readonly client: PeerRef;
   readonly server: PeerRef;
+  /** a peer with its address of one family */
+  peer(name: 'client' | 'server', v6: boolean): PeerRef;
 }
 
 export function inspectAll(policy = POLICY): InspectAll {
   const policies = parsePolicies(policy, 'client-server.yaml').policies;
   const inv = parseInventory(ENDPOINTS, 'inspect-all(endpoints)').inventory;
-  const peer = (name: string): PeerRef => {
+  const peer = (name: string, v6: boolean): PeerRef => {
     const ep = inv.endpoints.find((e) => e.name === name)!;
-    return { kind: 'endpoint', endpoint: ep, ip: ep.ips[0]! };
+    return { kind: 'endpoint', endpoint: ep, ip: ep.ips.find((a) => a.text.includes(':') === v6)! };
   };
-  return { policies, inv, client: peer('client'), server: peer('server') };
+  return { policies, inv, client: peer('client', false), server: peer('server', false), peer };
 }

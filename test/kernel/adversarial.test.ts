@@ -17,8 +17,6 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { kernelSkip } from './harness.ts';
-import { parsePolicies } from '../../src/policy/index.ts';
-import { parseInventory } from '../../src/endpoints/index.ts';
 import type { PeerRef } from '../../src/verdict/peers.ts';
 import type { RawEvent } from '../../src/loader/event.generated.ts';
 import { tcpConn, type FixturePacket } from '../../sim/index.ts';
@@ -26,6 +24,7 @@ import type { TcpConn } from '../../sim/builder/tcp-conn.ts';
 import type { TcpSegmentSpec } from '../../sim/builder/frames.ts';
 import { TCP_ACK as ACK, TCP_PSH as PSH, TCP_RST as RST, TCP_SYN as SYN, TCP_URG as URG } from '../../sim/decode/view.ts';
 import { actionsAgree, allowedLines, buildWorld, comparable, describeActions, runKernel, runSim, type Action, type KernelWorld } from '../helpers/kernel-world.ts';
+import { inspectAll } from '../helpers/inspect-all.ts';
 import { LinuxTcpReceiver, decodeSegment, headsOf, type Choices } from '../helpers/linux-tcp-model.ts';
 
 const skip = kernelSkip();
@@ -43,16 +42,7 @@ spec:
         - ports: [{port: "80", protocol: TCP}]
           rules: {http: [{method: GET, path: /api/v1/users}]}
 `;
-const ENDPOINTS = `endpoints:
-  - {name: client, namespace: default, labels: {app: client}, ips: [10.0.0.1, "fd00::1"]}
-  - {name: server, namespace: default, labels: {app: server}, ips: [10.0.0.2, "fd00::2"]}
-`;
-const policies = parsePolicies(POLICY, 'users-only.yaml').policies;
-const inv = parseInventory(ENDPOINTS, 'adversarial(endpoints)').inventory;
-const peer = (name: string, v6: boolean): PeerRef => {
-  const ep = inv.endpoints.find((e) => e.name === name)!;
-  return { kind: 'endpoint', endpoint: ep, ip: ep.ips.find((a) => a.text.includes(':') === v6)! };
-};
+const { policies, inv, peer } = inspectAll(POLICY);
 
 // Every request is LEN bytes, so another variant's bytes overlap a request exactly. One carries
 // a Content-Length body that looks like a denied request: misframed, the server would run it.

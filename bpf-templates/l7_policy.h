@@ -66,14 +66,18 @@ static __always_inline void l7_fold(const struct l7_port_entry *e, struct l7_con
 __attribute__((noinline)) int l7_decide_conn(struct l7_conn_q *q)
 {
 	const struct l7_sel_bits *lb, *pb;
-	__u32 i;
+	__u32 i, local_id, peer_id;
 
 	if (!q)
 		return 0;
-	q->local_id = l7_identity(q->local);
-	q->peer_id = l7_identity(q->peer);
-	lb = bpf_map_lookup_elem(&selectors, &q->local_id);
-	pb = bpf_map_lookup_elem(&selectors, &q->peer_id);
+	/* keys on the stack: before 6.2 a map key may not point into a global
+	 * function's argument memory (docs/datapath.md, kernels) */
+	local_id = l7_identity(q->local);
+	peer_id = l7_identity(q->peer);
+	q->local_id = local_id;
+	q->peer_id = peer_id;
+	lb = bpf_map_lookup_elem(&selectors, &local_id);
+	pb = bpf_map_lookup_elem(&selectors, &peer_id);
 	/* non-null from here on: a pointer that may be null would double the
 	 * verifier's states in every iteration below */
 	if (!pb)

@@ -629,7 +629,7 @@ static __always_inline __u32 l7_run_version(struct l7_h1 *h, struct l7_scratch *
  * path per position. global: verified once. */
 __attribute__((noinline)) __u32 l7_run_target(struct l7_h1 *h, struct l7_scratch *sc, __u32 i, __u32 lim)
 {
-	__u32 n = 0, ps, fl, v;
+	__u32 n = 0, ps, fl;
 	int q, plain0;
 
 	if (!h || !sc)
@@ -686,15 +686,12 @@ __attribute__((noinline)) __u32 l7_run_target(struct l7_h1 *h, struct l7_scratch
 	}
 	if (h->st != H_VERSION || h->pos != 0)
 		return n;
-	/* the request line goes on in the same call: version, then the header lines */
+	/* the request line goes on in the same call with the version (the header lines
+	 * that follow are the caller's: l7_scan_one) */
 	n = l7_forget(sc, n);
 	if (n >= lim)
 		return n;
-	v = l7_run_version(h, sc, i + n, lim - n);
-	if (!v)
-		return n;
-	n = l7_forget(sc, n + v);
-	return n < lim ? n + l7_run_lines(h, sc, i + n, lim - n) : n;
+	return n + l7_run_version(h, sc, i + n, lim - n);
 }
 
 /* st == H_METHOD at the method's first byte: token bytes (method dfa, known-method dfa),
@@ -740,13 +737,7 @@ __attribute__((noinline)) __u32 l7_run_method(struct l7_h1 *h, struct l7_scratch
 		h->st = H_TARGET;
 		n++;
 	}
-	/* the target goes on in the same call when it starts as l7_run expects */
-	if (h->st != H_TARGET)
-		return n;
-	n = l7_forget(sc, n);
-	if (n >= lim || L7_RUN_BYTE(sc, i, n) != '/')
-		return n;
-	return n + l7_run_target(h, sc, i + n, lim - n);
+	return n;
 }
 
 /* a fast run from position i, or 0 when the byte there needs the full step */
@@ -855,7 +846,11 @@ static __always_inline int l7_slow_byte(struct __sk_buff *skb, struct l7_flow *f
 
 /* one position of the chunk at sc->used: a fast run or one byte through the full
  * step; advances sc->used, returns 1 to end the chunk. global: the chunk loop then
- * verifies a call per position, not the dispatch, decision and event code. */
+ * verifies a call per position, not the dispatch, decision and event code. a run
+ * that ends the method or the request line does not call the next one (the target,
+ * the header lines): the next position's call does, so no run nests in another and
+ * the deepest call chain stays within 512 bytes where a frame takes 32 (6.1;
+ * docs/datapath.md, kernels) */
 __attribute__((noinline)) int l7_scan_one(struct __sk_buff *skb, struct l7_flow *f, struct l7_scratch *sc, __u32 len)
 {
 	struct l7_h1 *h;
@@ -887,17 +882,26 @@ __attribute__((noinline)) int l7_scan_one(struct __sk_buff *skb, struct l7_flow 
 	return l7_slow_byte(skb, f, sc, L7_RUN_BYTE(sc, i, 0));
 }
 
-/* one scan step: skip a body, or run up to L7_CHUNK bytes through the framer.
- * returns 1 when the segment is done or denied (sc->stop). the position lives in
- * sc->used (memory), so the verifier sees the same state at the loop head whichever
- * way (run or single byte) the last iteration went, and prunes. */
-__attribute__((noinline)) int l7_scan_step(struct __sk_buff *skb, struct l7_flow *f, struct l7_scratch *sc)
+struct l7_scan_ctx {
+	struct __sk_buff *skb;
+	struct l7_flow *f;
+	struct l7_scratch *sc;
+};
+
+/* one scan step, bpf_loop's callback: skip a body, or run up to L7_CHUNK bytes through
+ * the framer. returns 1 when the segment is done or denied (sc->stop). the position
+ * lives in sc->used (memory), so the verifier sees the same state at the loop head
+ * whichever way (run or single byte) the last iteration went, and prunes. the step is
+ * the callback itself, not a call from it: one frame less in the deepest chain */
+static __attribute__((noinline)) long l7_scan_cb(__u32 idx, void *data)
 {
+	struct l7_scan_ctx *c = data;
+	struct __sk_buff *skb = c->skb;
+	struct l7_flow *f = c->f;
+	struct l7_scratch *sc = c->sc;
 	struct l7_h1 *h;
 	__u32 len;
 
-	if (!skb || !f || !sc)
-		return 1;
 	h = &f->h1;
 	if (sc->off >= sc->end)
 		return 1;
@@ -923,19 +927,6 @@ __attribute__((noinline)) int l7_scan_step(struct __sk_buff *skb, struct l7_flow
 	sc->off += sc->used;
 	sc->seq += sc->used;
 	return sc->stop || sc->off >= sc->end;
-}
-
-struct l7_scan_ctx {
-	struct __sk_buff *skb;
-	struct l7_flow *f;
-	struct l7_scratch *sc;
-};
-
-static __attribute__((noinline)) long l7_scan_cb(__u32 idx, void *data)
-{
-	struct l7_scan_ctx *c = data;
-
-	return l7_scan_step(c->skb, c->f, c->sc) ? 1 : 0;
 }
 
 #endif

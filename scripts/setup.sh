@@ -17,6 +17,10 @@ if [ ${#need[@]} -gt 0 ]; then
     echo "setup: missing ${need[*]} (not root: kernel parts will be skipped)" >&2
   fi
 fi
+# the kernel matrix's guests (test/matrix): qemu and Debian's 6.1 and 6.12 kernels
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  bash scripts/kernels.sh
+fi
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund >&2
 fi

@@ -17,5 +17,8 @@ if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], { stdio: 'inherit' });
+// objects by content (codegen/emit/clang.ts): tests that build the same policy share one
+// clang run, and the kernel matrix's guests load what the host built
+const env = { L7BPF_OBJECT_CACHE: join(process.cwd(), 'node_modules/.cache/l7bpf-objects'), ...process.env };
+const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], { stdio: 'inherit', env });
 process.exit(r.status ?? 1);

@@ -22,8 +22,22 @@ export class VerifierError extends Error {
 
 export class LoadError extends Error {
   constructor(object: string, errno: number, messages: readonly string[]) {
-    super(`${object}: load failed (errno ${-errno}): ${messages.slice(-6).join(' | ')} (hint: run as root; kernel >= 5.17 needed for bpf_loop)`);
+    super(`${object}: load failed (errno ${-errno}): ${messages.slice(-6).join(' | ')} (hint: run as root; the datapath needs Linux 5.17 or later)`);
     this.name = 'LoadError';
+  }
+}
+
+/** The kernel lacks helpers or map types the datapath uses: no verifier log would say it plainly. */
+export class KernelFeatureError extends Error {
+  readonly missing: readonly { readonly name: string; readonly since: string }[];
+  constructor(object: string, kernel: string, missing: readonly { readonly name: string; readonly since: string }[], minKernel: string) {
+    super(
+      `${object}: this kernel (${kernel}) lacks what the datapath needs: ` +
+        missing.map((f) => `${f.name} (Linux ${f.since})`).join(', ') +
+        ` (hint: the datapath needs Linux ${minKernel} or later; tested kernels: docs/datapath.md, kernels)`,
+    );
+    this.name = 'KernelFeatureError';
+    this.missing = missing;
   }
 }
 

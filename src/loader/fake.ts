@@ -26,6 +26,8 @@ export class FakeLibbpf implements Libbpf {
   readonly filters = new Map<string, number>();
   readonly pins = new Map<string, number>();
   readonly interfaces = new Map<string, number>();
+  /** helper ids and map types the fake kernel lacks (probeHelper / probeMapType answer 0) */
+  readonly lacks = { helpers: new Set<number>(), maps: new Set<number>() };
   /** when it returns an errno (< 0), tcAttach fails for that slot */
   tcAttachFail: (slot: TcSlot) => number = () => 0;
   private readonly mapDescs = new Map<number, MapDesc>();
@@ -103,6 +105,12 @@ export class FakeLibbpf implements Libbpf {
   }
   progInfo() {
     return { verifiedInsns: -1, xlatedLen: -1, jitedLen: -1 };
+  }
+  probeHelper(_progType: number, helperId: number): number {
+    return this.lacks.helpers.has(helperId) ? 0 : 1;
+  }
+  probeMapType(mapType: number): number {
+    return this.lacks.maps.has(mapType) ? 0 : 1;
   }
   ringbufOpen(): RingbufHandle {
     return { consume: () => [], epollFd: () => -1, free: () => {} };

@@ -15,7 +15,7 @@ interface Raw {
   open_file: Fn; open_mem: Fn; next_program: Fn; prog_name: Fn; prog_fd: Fn; set_log_buf: Fn; set_log_level: Fn;
   load: Fn; close: Fn; next_map: Fn; map_fd: Fn; map_name: Fn; map_type: Fn; key_size: Fn; value_size: Fn;
   max_entries: Fn; update: Fn; lookup: Fn; del: Fn; next_key: Fn; test_run: Fn; info: Fn; get_error: Fn;
-  rb_new: Fn; rb_consume: Fn; rb_epoll: Fn; rb_free: Fn; set_print: Fn; vsnprintf: Fn;
+  rb_new: Fn; rb_consume: Fn; rb_epoll: Fn; rb_free: Fn; set_print: Fn; vsnprintf: Fn; probe_helper: Fn; probe_map: Fn;
 }
 
 interface RawDeploy {
@@ -76,6 +76,8 @@ function bind(lib: LibraryHandle, libc: LibraryHandle): Libbpf {
     rb_epoll: lib.func('int ring_buffer__epoll_fd(ring_buffer *rb)'),
     rb_free: lib.func('void ring_buffer__free(ring_buffer *rb)'),
     set_print: lib.func('void *libbpf_set_print(l7_print_fn *fn)'),
+    probe_helper: lib.func('int libbpf_probe_bpf_helper(int prog_type, int helper_id, const void *opts)'),
+    probe_map: lib.func('int libbpf_probe_bpf_map_type(int map_type, const void *opts)'),
     vsnprintf: libc.func('int vsnprintf(_Out_ uint8_t *buf, size_t size, const char *fmt, void *args)'),
   };
   void obj; void prog; void map; void rb;
@@ -170,6 +172,8 @@ function bind(lib: LibraryHandle, libc: LibraryHandle): Libbpf {
       keep.delete(o);
     },
     takeMessages: () => messages.splice(0),
+    probeHelper: (progType, helperId) => raw.probe_helper(progType, helperId, null) as number,
+    probeMapType: (mapType) => raw.probe_map(mapType, null) as number,
     ...bindDeploy(lib, libc, raw),
   };
 }

@@ -1,7 +1,9 @@
 // Open + load a BPF object through the Libbpf interface, capturing verifier logs.
 import { readFileSync } from 'node:fs';
 import type { Libbpf, MapDesc, ObjectHandle, ProgramDesc } from './types.ts';
-import { LoadError, VerifierError, verifierTail, processedInsns } from './errors.ts';
+import { release } from 'node:os';
+import { KernelFeatureError, LoadError, VerifierError, verifierTail, processedInsns } from './errors.ts';
+import { MIN_KERNEL, missingFeatures } from './features.ts';
 
 export interface LoadedProgram {
   readonly name: string;
@@ -35,6 +37,9 @@ export function loadObject(lib: Libbpf, path: string, opts: LoadOptions = {}): L
   // failed: reload with the full log to say why
   const second = tryLoad(lib, data, path, 1, FULL_LOG, opts);
   if (second.ok) return second.obj;
+  // an old kernel: name what it lacks rather than the verifier's unknown helper
+  const missing = missingFeatures(lib);
+  if (missing.length > 0) throw new KernelFeatureError(path, release(), missing, MIN_KERNEL);
   throw second.error;
 }
 

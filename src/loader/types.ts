@@ -64,6 +64,10 @@ export interface Libbpf extends LibbpfDeploy {
   close(obj: ObjectHandle): void;
   /** libbpf's own messages since the last call (warnings, load errors) */
   takeMessages(): string[];
+  /** libbpf_probe_bpf_helper: 1 the kernel has the helper for the program type, 0 not, < 0 cannot tell */
+  probeHelper(progType: number, helperId: number): number;
+  /** libbpf_probe_bpf_map_type: 1 supported, 0 not, < 0 cannot tell */
+  probeMapType(mapType: number): number;
 }
 
 /** tc clsact attach points (enum bpf_tc_attach_point) */

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeLibbpf } from '../../src/loader/fake.ts';
 import { loadObject } from '../../src/loader/object.ts';
-import { VerifierError, verifierTail } from '../../src/loader/errors.ts';
+import { KernelFeatureError, VerifierError, verifierTail } from '../../src/loader/errors.ts';
 import { fillIpcache, fillSelectors, ipcacheKey, clearMap, MapKeyError } from '../../src/loader/maps.ts';
 
 const MAPS = [
@@ -64,4 +64,17 @@ test('a verifier rejection becomes a VerifierError naming the program with the l
     return true;
   });
   assert.deepEqual(verifierTail('a\n\nb\nprocessed 5 insns\nstats', 1), ['b']);
+}));
+
+test('a kernel without bpf_loop gets a KernelFeatureError naming it and the version, not the verifier log', () => withObjFile((path) => {
+  const log = ['0: (85) call unknown#181', 'invalid func unknown#181', 'processed 1 insns (limit 1000000)'].join('\n');
+  const lib = new FakeLibbpf({ programs: ['l7_from_pod', 'l7_to_pod'], maps: MAPS, failProgram: { name: 'l7_from_pod', log } });
+  lib.lacks.helpers.add(181);
+  lib.lacks.maps.add(27);
+  assert.throws(() => loadObject(lib, path), (e: unknown) => {
+    assert.ok(e instanceof KernelFeatureError);
+    assert.deepEqual(e.missing.map((f) => f.name), ['bpf_loop', 'ring buffer map']);
+    assert.match(e.message, /lacks what the datapath needs: bpf_loop \(Linux 5\.17\), ring buffer map \(Linux 5\.8\).*Linux 5\.17 or later/);
+    return true;
+  });
 }));

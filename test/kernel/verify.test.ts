@@ -10,6 +10,7 @@ import { runClang } from '../../codegen/emit/clang.ts';
 import { openLibbpf } from '../../src/loader/libbpf.ts';
 import { loadObject } from '../../src/loader/object.ts';
 import { verifyDir } from '../../src/cli/verify.ts';
+import { missingFeatures } from '../../src/loader/features.ts';
 import { frontendBackendIR, l4IR, hundredRuleIR } from '../emit/ir-fixtures.ts';
 
 const skip = kernelSkip();
@@ -47,4 +48,8 @@ test('generated objects verify and their maps match manifest.json', { skip }, ()
       assert.ok(named.every((m) => m.manifestMatches), JSON.stringify(r.maps));
     });
   }
+});
+
+test('this kernel has every helper and map type the datapath uses (the probes the loader asks after a failed load)', { skip }, () => {
+  assert.deepEqual(missingFeatures(openLibbpf()).map((f) => f.name), []);
 });

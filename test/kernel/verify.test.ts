@@ -37,8 +37,13 @@ test('templates with the default config (no policy) compile and verify', { skip 
   loadObject(openLibbpf(), join(dir, 'empty.o')).close();
 }));
 
+// the template paths a policy switches on: L3/L4 only, http rules (method, path), host and
+// header requirements (their DFAs in the framer), two rule words (100 rules)
+const hostAndHeaders = (): ReturnType<typeof frontendBackendIR> =>
+  frontendBackendIR([{ method: 'PUT', path: '/api/v1/items/[0-9]+', host: 'api\\.example\\.com', headers: ['X-Token: abc', 'X-Trace'] }]);
+
 test('generated objects verify and their maps match manifest.json', { skip }, () => {
-  for (const ir of [frontendBackendIR(), l4IR(), hundredRuleIR()]) {
+  for (const ir of [frontendBackendIR(), l4IR(), hostAndHeaders(), hundredRuleIR()]) {
     withDir((dir) => {
       emitObject(ir, dir);
       const r = verifyDir(dir);

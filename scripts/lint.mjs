@@ -1,9 +1,11 @@
 // Project lint rules that tsc does not enforce:
 //  - only src/loader/libbpf.ts imports koffi (one module touches the kernel);
 //  - no focused tests (.only);
-//  - generated files carry the "Code generated ... DO NOT EDIT." marker on line 1 or 2.
+//  - generated files carry the "Code generated ... DO NOT EDIT." marker on line 1 or 2;
+//  - no cycle of imports between the folders of src, codegen and sim (each folder is a
+//    stage of the pipeline and imports only from earlier ones: docs/architecture.md).
 import { readdirSync, statSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 
 const roots = ['src', 'codegen', 'sim', 'test', 'bench'];
 const problems = [];
@@ -30,6 +32,50 @@ for (const root of roots) {
     }
   }
 }
+problems.push(...folderCycles(['src', 'codegen', 'sim'].flatMap((r) => walk(r)).filter((f) => f.endsWith('.ts'))));
+
+/** Folder-level import cycles (strongly connected components), each with the imports that close it. */
+function folderCycles(files) {
+  const edges = new Map();
+  for (const f of files) {
+    for (const m of readFileSync(f, 'utf8').matchAll(/^(?:import|export)[^'"]*?from\s+'(\.{1,2}\/[^']+)'/gm)) {
+      const a = dirname(f);
+      const b = dirname(relative('.', resolve(a, m[1])));
+      if (a === b) continue;
+      if (!edges.has(a)) edges.set(a, new Map());
+      if (!edges.get(a).has(b)) edges.get(a).set(b, `${f} imports ${m[1]}`);
+    }
+  }
+  // Tarjan's strongly connected components
+  let next = 0;
+  const index = new Map(), low = new Map(), stack = [], onStack = new Set(), out = [];
+  const visit = (v) => {
+    index.set(v, next);
+    low.set(v, next++);
+    stack.push(v);
+    onStack.add(v);
+    for (const w of edges.get(v)?.keys() ?? []) {
+      if (!index.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v), low.get(w)));
+      } else if (onStack.has(w)) low.set(v, Math.min(low.get(v), index.get(w)));
+    }
+    if (low.get(v) !== index.get(v)) return;
+    const scc = [];
+    let w;
+    do {
+      w = stack.pop();
+      onStack.delete(w);
+      scc.push(w);
+    } while (w !== v);
+    if (scc.length < 2) return;
+    const why = scc.flatMap((a) => [...edges.get(a)].filter(([b]) => scc.includes(b)).map(([, e]) => e));
+    out.push(`import cycle between folders ${scc.sort().join(', ')}: ${why.join('; ')}`);
+  };
+  for (const v of edges.keys()) if (!index.has(v)) visit(v);
+  return out;
+}
+
 if (problems.length) {
   for (const p of problems) console.error(`lint: ${p}`);
   process.exit(1);

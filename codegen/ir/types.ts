@@ -3,6 +3,9 @@
 // and by the loader (which evaluates `selectors` against the inventory at deploy time).
 // Everything here is plain data: deterministic, JSON-serialisable except the DFA tables.
 import type { DfaTables } from '../regex/index.ts';
+import type { SelectorSpec } from '../../src/policy/types.ts';
+
+export type { SelectorSpec };
 
 export type Protocol = 'TCP' | 'UDP' | 'SCTP' | 'ANY';
 export type Direction = 'ingress' | 'egress';
@@ -17,16 +20,6 @@ export interface SelectorIR {
     | { readonly kind: 'labels'; readonly selector: SelectorSpec }
     | { readonly kind: 'entity'; readonly entity: string }
     | { readonly kind: 'cidr'; readonly cidr: string; readonly except: readonly string[] };
-}
-
-/** Label selector in the form the oracle uses (keys without source prefix). */
-export interface SelectorSpec {
-  readonly matchLabels: Readonly<Record<string, string>>;
-  readonly matchExpressions: readonly {
-    readonly key: string;
-    readonly operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
-    readonly values: readonly string[];
-  }[];
 }
 
 export type ActionIR =

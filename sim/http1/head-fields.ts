@@ -4,7 +4,7 @@
 // head itself and never reads these, so in `l7bpf replay` they are never built. The decode
 // reruns llhttp (the same strict parser, so the same pieces) over the head bytes.
 import { ERR_PAUSED, TYPE_REQUEST, llhttp, type Llhttp, type LlhttpHandler } from './llhttp.ts';
-import type { BodyFraming } from '../replay/types.ts';
+import type { BodyFraming } from './types.ts';
 
 export interface HeadFields {
   readonly target: string;

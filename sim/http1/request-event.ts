@@ -1,6 +1,6 @@
 // A complete request head as an event whose string fields (target, headers, framing) are
 // decoded from the raw head on first read (head-fields.ts) and then cached. The event owns its head bytes.
-import type { BodyFraming, HttpRequest } from '../replay/types.ts';
+import type { BodyFraming, HttpRequest } from './types.ts';
 import { decodeHead, framingOf, type HeadFields } from './head-fields.ts';
 
 export class LazyRequest implements HttpRequest {

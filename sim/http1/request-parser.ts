@@ -6,7 +6,7 @@ import {
 } from './llhttp.ts';
 import { copyBytes, joinParts } from './head-fields.ts';
 import { LazyRequest, versionString } from './request-event.ts';
-import type { HttpParseError, RequestEvent } from '../replay/types.ts';
+import type { HttpParseError, RequestEvent } from './types.ts';
 
 export type RequestParserState = 'idle' | 'head' | 'body' | 'upgrade-pending' | 'opaque' | 'collect' | 'dead';
 

@@ -1,8 +1,8 @@
 // `l7bpf check <files...>`: validate policies and print lints. Exit 1 on errors.
 import { readPolicyFiles, formatDiagnostic, hasErrors } from '../policy/index.ts';
-import { lintPolicies } from '../policy/lint.ts';
+import { lintPolicies } from '../check/lint.ts';
 import { loadInventory } from '../endpoints/index.ts';
-import type { Diagnostic } from '../policy/diagnostics.ts';
+import type { Diagnostic } from '../source/diagnostics.ts';
 
 export interface CheckOptions {
   readonly endpoints?: string;

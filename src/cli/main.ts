@@ -7,7 +7,7 @@ import { compileCommand } from './compile.ts';
 import { verifyCommand } from './verify.ts';
 import { loadPolicies } from '../policy/index.ts';
 import { lower } from '../../codegen/ir/lower.ts';
-import { PolicyError } from '../policy/diagnostics.ts';
+import { PolicyError } from '../source/diagnostics.ts';
 import { deployCommand } from './deploy.ts';
 import { undeployCommand } from './undeploy.ts';
 import { statusCommand } from './status.ts';

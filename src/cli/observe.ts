@@ -4,7 +4,7 @@ import { openLibbpf } from '../loader/libbpf.ts';
 import { pinPaths } from '../loader/pin.ts';
 import { listStates, readState, inventoryFromState, type DeployState } from '../loader/deploy-state.ts';
 import { openEvents, records } from '../loader/ringbuf.ts';
-import { clockOffsetNs, observe, podsOf, type Observed, type ObserveContext } from '../loader/observe-flow.ts';
+import { clockOffsetNs, observe, podsOf, type Observed, type ObserveContext } from '../replay/observe-flow.ts';
 import { decodeEvent, EVENT_SIZE } from '../loader/event.generated.ts';
 import { flowJsonLine } from '../flow/build.ts';
 import { Summary } from '../replay/summary.ts';

@@ -3,8 +3,8 @@
 //  - `kubectl get pods -A -o json`: a List of Pods (labels, podIPs, container port names)
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, type Node } from 'yaml';
-import { Reader, yamlMessage, type YNode } from '../policy/yaml-reader.ts';
-import { hasErrors, PolicyError, type Diagnostic } from '../policy/diagnostics.ts';
+import { Reader, yamlMessage, type YNode } from '../source/yaml-reader.ts';
+import { hasErrors, PolicyError, type Diagnostic } from '../source/diagnostics.ts';
 import { NAMESPACE_LABEL } from '../policy/types.ts';
 import { parseIp, type IpAddr } from '../net/ip.ts';
 import { allocateIdentities, labelKey } from './identity.ts';

@@ -1,11 +1,11 @@
 // Policy loading: files -> policies + diagnostics.
 import { readFileSync } from 'node:fs';
 import { parsePolicies, type ParseResult } from './parse.ts';
-import { hasErrors, PolicyError, type Diagnostic } from './diagnostics.ts';
+import { hasErrors, PolicyError, type Diagnostic } from '../source/diagnostics.ts';
 import type { Policy } from './types.ts';
 
 export * from './types.ts';
-export { formatDiagnostic, hasErrors, PolicyError, type Diagnostic } from './diagnostics.ts';
+export { formatDiagnostic, hasErrors, PolicyError, type Diagnostic } from '../source/diagnostics.ts';
 export { parsePolicies } from './parse.ts';
 
 export function readPolicyFiles(files: readonly string[]): ParseResult {

@@ -1,6 +1,6 @@
 // rules.http and rules.grpc entries -> HttpRule. Regex fields are validated as RE2.
 import type { Node } from 'yaml';
-import { Reader, type YNode } from './yaml-reader.ts';
+import { Reader, type YNode } from '../source/yaml-reader.ts';
 import { re2Error } from './regex.ts';
 import type { HeaderMatch, HttpRule } from './types.ts';
 

@@ -1,6 +1,6 @@
 // Rules of one section (ingress, egress, ingressDeny, egressDeny): peers, ports, L7.
 import type { Node } from 'yaml';
-import { Reader, type YNode } from './yaml-reader.ts';
+import { Reader, type YNode } from '../source/yaml-reader.ts';
 import { scopePeerSelector, parseSelector } from './selectors.ts';
 import { parseHttpRules, parseGrpcRules } from './parse-http.ts';
 import { parseCidr } from './cidr.ts';

@@ -1,8 +1,8 @@
 // YAML text -> Policy AST. Multi-document YAML and `kind: List`; every problem of a file
 // is reported (file:line:col) in one pass; a policy with errors is left out of the result.
 import { LineCounter, parseAllDocuments, type Node } from 'yaml';
-import type { Diagnostic } from './diagnostics.ts';
-import { Reader, yamlMessage, type YNode } from './yaml-reader.ts';
+import type { Diagnostic } from '../source/diagnostics.ts';
+import { Reader, yamlMessage, type YNode } from '../source/yaml-reader.ts';
 import { parseRules } from './parse-rules.ts';
 import { parseSelector, scopeLocalSelector } from './selectors.ts';
 import type { Policy, PolicyKind, PolicySpec, Rule, Section } from './types.ts';

@@ -1,6 +1,6 @@
 // Label selectors: parsing, and Cilium's namespace scoping of namespaced policies.
 import type { Node } from 'yaml';
-import { Reader, type YNode } from './yaml-reader.ts';
+import { Reader, type YNode } from '../source/yaml-reader.ts';
 import { NAMESPACE_LABEL, type SelectorSpec } from './types.ts';
 
 type Expr = SelectorSpec['matchExpressions'][number];

@@ -1,15 +1,19 @@
 // Typed, readonly AST of CiliumNetworkPolicy / CiliumClusterwideNetworkPolicy as l7bpf
 // understands them. Built by src/policy/parse.ts; every node keeps its source position so
 // verdicts and diagnostics can name `file:line`.
-import type { SelectorSpec } from '../../codegen/ir/types.ts';
 
-export type { SelectorSpec };
-
-export interface SourcePos {
-  readonly file: string;
-  readonly line: number;
-  readonly col: number;
+/** Label selector in the form the oracle uses (keys without source prefix). */
+export interface SelectorSpec {
+  readonly matchLabels: Readonly<Record<string, string>>;
+  readonly matchExpressions: readonly {
+    readonly key: string;
+    readonly operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+    readonly values: readonly string[];
+  }[];
 }
+
+export type { SourcePos } from '../source/diagnostics.ts';
+import type { SourcePos } from '../source/diagnostics.ts';
 
 export type PolicyKind = 'CiliumNetworkPolicy' | 'CiliumClusterwideNetworkPolicy';
 export type Section = 'ingress' | 'egress' | 'ingressDeny' | 'egressDeny';

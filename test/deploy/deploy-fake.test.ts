@@ -14,7 +14,7 @@ import { parseInventory } from '../../src/endpoints/index.ts';
 import { TC_EGRESS, TC_INGRESS } from '../../src/loader/types.ts';
 import { VerifierError } from '../../src/loader/errors.ts';
 import { AttachError } from '../../src/loader/attach.ts';
-import { requestFromLine, tcpFlagsOf } from '../../src/loader/observe-flow.ts';
+import { requestFromLine, tcpFlagsOf } from '../../src/replay/observe-flow.ts';
 
 const spec = (flowsValue = 88): FakeObjectSpec => ({
   programs: ['l7_from_pod', 'l7_to_pod'],

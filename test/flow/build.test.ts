@@ -2,7 +2,7 @@
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { flowJsonLine, type FlowRecord } from '../../src/flow/build.ts';
-import { hubbleDropReason, reasonName } from '../../src/loader/observe-flow.ts';
+import { hubbleDropReason, reasonName } from '../../src/replay/observe-flow.ts';
 import { REASON } from '../../src/loader/event.generated.ts';
 
 const base: FlowRecord = {

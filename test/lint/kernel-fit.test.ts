@@ -2,7 +2,7 @@
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parsePolicies } from '../../src/policy/index.ts';
-import { lintPolicies } from '../../src/policy/lint.ts';
+import { lintPolicies } from '../../src/check/lint.ts';
 
 const policy = (paths: string[], port = '8080') => `
 apiVersion: cilium.io/v2

@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parsePolicies, formatDiagnostic, type Diagnostic } from '../../src/policy/index.ts';
-import { lintPolicies } from '../../src/policy/lint.ts';
+import { lintPolicies } from '../../src/check/lint.ts';
 import { fullMatch } from '../../src/policy/regex.ts';
 import { parseInventory } from '../../src/endpoints/index.ts';
 

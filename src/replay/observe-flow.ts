@@ -1,16 +1,16 @@
 // Kernel events -> the flow records `replay` prints (Hubble jsonpb lines, summary rows), so
 // what the kernel did and what the simulator predicts read the same way.
 import type { FlowRecord } from '../flow/build.ts';
-import type { RequestRow } from '../replay/records.ts';
-import type { ConnRow } from '../replay/summary.ts';
+import type { RequestRow } from './records.ts';
+import type { ConnRow } from './summary.ts';
 import type { Inventory } from '../endpoints/types.ts';
 import { describePeer, resolveIp, type PeerRef } from '../verdict/peers.ts';
 import type { RuleRef } from '../verdict/types.ts';
 import type { HttpRequest, HttpVersion } from '../verdict/http.ts';
 import { formatIp } from '../net/ip.ts';
-import { EVENT_KIND, POLICY_DIR, REASON, REASON_NAMES, VERDICT, type RawEvent } from './event.generated.ts';
+import { EVENT_KIND, POLICY_DIR, REASON, REASON_NAMES, VERDICT, type RawEvent } from '../loader/event.generated.ts';
 import { DROP_REASON } from '../flow/proto.ts';
-import type { DeployState } from './deploy-state.ts';
+import type { DeployState } from '../loader/deploy-state.ts';
 
 export type Observed =
   | { readonly kind: 'connection'; readonly record: FlowRecord; readonly row: ConnRow; readonly event: RawEvent }

@@ -1,5 +1,11 @@
 // Diagnostics in the esbuild/clang shape: `file:line:col: error: message (hint: ...)`.
-import type { SourcePos } from './types.ts';
+
+/** A position in a source file (1-based line and column). */
+export interface SourcePos {
+  readonly file: string;
+  readonly line: number;
+  readonly col: number;
+}
 
 export type Severity = 'error' | 'warning' | 'note';
 

@@ -2,7 +2,7 @@
 // at the offending node instead of throwing, so one pass finds all errors of a file.
 import { isMap, isScalar, isSeq, type LineCounter, type Node, type YAMLMap } from 'yaml';
 import type { Diagnostic } from './diagnostics.ts';
-import type { SourcePos } from './types.ts';
+import type { SourcePos } from './diagnostics.ts';
 
 export type YNode = Node | null | undefined;
 

@@ -1,12 +1,12 @@
 // `l7bpf check` lints: classic mistakes that are valid policy but rarely what was meant.
 import type { Endpoint } from '../endpoints/types.ts';
 import { selectorMatches } from '../verdict/peers.ts';
-import { describeSelector } from './selectors.ts';
-import type { Diagnostic } from './diagnostics.ts';
+import { describeSelector } from '../policy/selectors.ts';
+import type { Diagnostic } from '../source/diagnostics.ts';
 import { lower } from '../../codegen/ir/lower.ts';
 import { DEFAULT_IR_LIMITS, LowerError } from '../../codegen/ir/limits.ts';
 import { checkLimits, LimitExceededError } from '../../codegen/emit/limits.ts';
-import type { HttpRule, Policy, PolicySpec, PortRule, Rule, SourcePos } from './types.ts';
+import type { HttpRule, Policy, PolicySpec, PortRule, Rule, SourcePos } from '../policy/types.ts';
 
 export function lintPolicies(policies: readonly Policy[], endpoints?: readonly Endpoint[]): Diagnostic[] {
   const out: Diagnostic[] = [];

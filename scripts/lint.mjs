@@ -58,7 +58,7 @@ function stageOrder(files) {
       out.push(`${a}: a folder in no stage of scripts/lint.mjs STAGES (add it where it belongs in the pipeline)`);
       continue;
     }
-    for (const m of readFileSync(f, 'utf8').matchAll(/^(?:import|export)[^'"]*?from\s+'(\.{1,2}\/[^']+)'/gm)) {
+    for (const m of readFileSync(f, 'utf8').matchAll(/^(?:import|export)(?:[^'"]*?from)?\s*'(\.{1,2}\/[^']+)'/gm)) {
       const b = dirname(relative('.', resolve(a, m[1])));
       if (stageOf(b) > stageOf(a)) out.push(`${f} imports ${m[1]}: ${b} is a later stage than ${a}`);
     }
@@ -70,7 +70,7 @@ function stageOrder(files) {
 function folderCycles(files) {
   const edges = new Map();
   for (const f of files) {
-    for (const m of readFileSync(f, 'utf8').matchAll(/^(?:import|export)[^'"]*?from\s+'(\.{1,2}\/[^']+)'/gm)) {
+    for (const m of readFileSync(f, 'utf8').matchAll(/^(?:import|export)(?:[^'"]*?from)?\s*'(\.{1,2}\/[^']+)'/gm)) {
       const a = dirname(f);
       const b = dirname(relative('.', resolve(a, m[1])));
       if (a === b) continue;

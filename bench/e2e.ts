@@ -7,7 +7,7 @@
 // A second phase measures latency without queueing: one connection, one request at a time
 // (wrk -c1), no program and l7bpf alternating; under -c16 the p99 is the queue on a saturated
 // 2-core machine and moves by hundreds of us between runs.
-// CPU per request (DESIGN 8), read around the same wrk runs: for tc programs the bpf_stats
+// CPU per request (docs/performance.md, end to end), read around the same wrk runs: for tc programs the bpf_stats
 // run_time_ns and run_cnt deltas (kernel.bpf_stats_enabled=1 during the run, the previous value
 // restored after) of every program attached on the node's veths, from bpftool; for nginx the
 // utime+stime delta of its worker from /proc/PID/stat. Both are divided by the requests wrk
@@ -374,7 +374,7 @@ function report(runs: Runs, cpu: CpuRuns, status: string): void {
     '## End to end',
     '',
     `\`sudo npx tsx bench/e2e.ts --write-docs\`: wrk -t1 -c16 (and -c1) -d${DURATION}s --latency from a client pod to nginx \`return 200\``,
-    `in a server pod, across the DESIGN 7 veth topology (GET ${PATH}, allowed by the last of ${RULES} http rules); median of ${ROUNDS} alternating rounds in one run, ${new Date().toISOString().slice(0, 10)}, this 2-core machine (wrk, nginx and the client share it):`,
+    `in a server pod, across the test/e2e veth topology (GET ${PATH}, allowed by the last of ${RULES} http rules); median of ${ROUNDS} alternating rounds in one run, ${new Date().toISOString().slice(0, 10)}, this 2-core machine (wrk, nginx and the client share it):`,
     '',
     '| setup | req/s | vs no program | p50 us | p99 us | added p99 us | non-2xx |',
     '|---|---|---|---|---|---|---|',

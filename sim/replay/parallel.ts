@@ -1,5 +1,5 @@
 // replayParallel(): one capture, N worker threads, each replaying the flows whose hash falls
-// in its shard (DESIGN.md section 4: one core first, then worker threads by flow hash). Every
+// in its shard (docs/simulator.md: one core first, then worker threads by flow hash). Every
 // worker reads and decodes the whole file (cheap next to L7 work) and keeps its own flows:
 // no packet crosses threads, only the summaries come back. A connection's packets all land
 // in one worker, so its verdicts are those of a single-threaded replay.

@@ -1,4 +1,4 @@
-// The stream rule (DESIGN.md section 3), as pure sequence arithmetic on 32-bit numbers.
+// The stream rule (docs/simulator.md, stream rule), as pure sequence arithmetic on 32-bit numbers.
 //   at the expected sequence      -> inspect all bytes
 //   overlap with inspected bytes  -> inspect only from the expected sequence on (first copy wins)
 //   only inspected bytes          -> retransmission (passes unless the flow is denied)

@@ -1,6 +1,6 @@
 // Reading the pinned `events` ring buffer from Node without blocking the event loop: the
 // ring buffer's epoll fd is waited on in a worker thread (koffi async epoll_wait), and
-// ring_buffer__consume runs on the main thread when it says data is there (DESIGN 8).
+// ring_buffer__consume runs on the main thread when it says data is there (docs/deploy.md, observe).
 import { closeSync } from 'node:fs';
 import type { Libbpf, RingbufHandle } from './types.ts';
 import { pinned } from './pin.ts';

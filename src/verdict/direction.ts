@@ -1,4 +1,4 @@
-// L3/L4 decision for one direction at one local endpoint (DESIGN 2: default deny once a
+// L3/L4 decision for one direction at one local endpoint (docs/semantics.md: default deny once a
 // selecting policy has that section; deny wins; an L4-only allow wildcards L7; otherwise
 // the union of applicable http rules).
 import type { Endpoint } from '../endpoints/types.ts';

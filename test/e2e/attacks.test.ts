@@ -1,4 +1,4 @@
-// Stream integrity (issue 10, DESIGN 3 "Judge what the server reads"): real attackers in pod
+// Stream integrity (docs/datapath.md, "What the datapath trusts": judge what the server reads): real attackers in pod
 // namespaces try to make the bytes the datapath inspects differ from the bytes the server's
 // TCP hands to its HTTP parser, so that a denied request reaches the server. The server logs
 // every request its parser (llhttp) processes; each test asserts that the denied request

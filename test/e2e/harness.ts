@@ -1,4 +1,4 @@
-// End-to-end topology (DESIGN 7): a "node" network namespace with forwarding on, and per pod
+// End-to-end topology (docs/deploy.md, tests): a "node" network namespace with forwarding on, and per pod
 // a namespace whose eth0 (/32, /128) is one end of a veth pair; the other end lives in the
 // node with a host route and a static neighbor entry; the pod routes everything via the
 // link-local gateway 169.254.1.1 / fe80::1, statically resolved to the host end's MAC.

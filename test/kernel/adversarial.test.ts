@@ -1,4 +1,4 @@
-// Stream integrity (issue 10, DESIGN 3 "judge what the server reads"): fast-check plays one
+// Stream integrity (docs/datapath.md, "What the datapath trusts": judge what the server reads): fast-check plays one
 // connection whose client mixes the segments of 1-3 requests (some allowed, some denied by
 // "client may only GET /api/v1/users on server:80") with insertion candidates: no ACK flag,
 // acks of unsent or old data, bad checksums, TTL 1, urgent data, RST with payload, overlaps

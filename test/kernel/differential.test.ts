@@ -3,7 +3,7 @@
 // is played as one connection through the programs a node would run; the kernel's per-packet
 // actions must equal the simulator's and its verdict (strict rule names included) the
 // oracle's, and a strict violation is decided on the packet where a streaming parser meets it
-// (DESIGN 3, "decision point"). A failure prints a ready-to-paste spec case (test/spec format).
+// (docs/datapath.md, stream rule: the decision point). A failure prints a ready-to-paste spec case (test/spec format).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -91,7 +91,7 @@ function designActions(policies: readonly Policy[], client: PeerRef, server: Pee
   const det = strict ? streamDetection(packets, req.bytes, mssCuts(req)) : null;
   if (!strict || !det) return { verdict: oracle.allowed ? 'allowed' : verdictText(oracle), actions: [...sim], oracle };
   // the oracle on the whole head names the rule a streaming parser meets first, and the
-  // simulator resets on the packet where it is met (DESIGN 3, decision point)
+  // simulator resets on the packet where it is met (docs/datapath.md, stream rule: the decision point)
   assert.equal(det.rule, oracle.violation!.rule, 'the oracle names the first rule a streaming parser meets');
   assert.equal(sim.indexOf('reset'), det.packet, 'the simulator resets where a streaming parser detects the rule');
   return { verdict: `denied strict:${det.rule}`, actions: [...sim], oracle };

@@ -1,4 +1,4 @@
-// Stream integrity (issue 10, DESIGN 3 "Judge what the server reads"): every bypass and
+// Stream integrity (docs/datapath.md, "What the datapath trusts": judge what the server reads): every bypass and
 // every false positive of the issue, through BPF_PROG_TEST_RUN and the simulator. Each case
 // asserts the kernel's action and event reason per packet, and kernel == simulator packet by
 // packet. The server may receive only GET /api/v1/users and POST /api/v1/upload on port 80;

@@ -1,4 +1,4 @@
-// Every strict-request rule (DESIGN 2) resets the connection with its own reason code.
+// Every strict-request rule (docs/semantics.md) resets the connection with its own reason code.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { kernelSkip, loadScenario, play, conn, actions, verdicts, type Scenario } from './harness.ts';

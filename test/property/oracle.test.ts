@@ -125,7 +125,7 @@ describe('oracle properties', () => {
 
 /**
  * An allow rule of `dir` applies and either has no L7 part, or has an http rule the request
- * matches (an independent reading of DESIGN 2, using only the peer/selector primitives).
+ * matches (an independent reading of docs/semantics.md, using only the peer/selector primitives).
  */
 function applicableAllow(ps: readonly Policy[], f: Flow, input: L7Input | undefined, dir: Dir): boolean {
   const local = dir === 'ingress' ? f.dst : f.src;

@@ -1,6 +1,8 @@
-// Datapath limits. The same defaults are in bpf-templates/l7_limits.h; emit refuses an IR
-// beyond them with a typed error instead of letting clang or the verifier fail later.
+// Datapath limits. The same defaults are in bpf-templates/l7_limits.h (test/emit/limits-header
+// holds them equal); emit refuses an IR beyond them with a typed error instead of letting clang
+// or the verifier fail later.
 import type { PolicyIR } from '../ir/types.ts';
+import { DEFAULT_LIMITS as SEMANTIC_LIMITS } from '../../src/verdict/limits.ts';
 
 export interface Limits {
   /** bytes of request line + header block inspected per request */
@@ -15,7 +17,8 @@ export interface Limits {
 }
 
 export const DEFAULT_LIMITS: Limits = {
-  inspectWindow: 8192,
+  /** the oracle's head limit: the kernel inspects what the semantics judge */
+  inspectWindow: SEMANTIC_LIMITS.headBytes,
   dfaStates: 4096,
   httpRules: 256,
   headerReqs: 64,

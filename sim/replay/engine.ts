@@ -11,12 +11,13 @@ import { ResponseParser } from '../http1/response-parser.ts';
 import { classifySegment, seqAdd, SEG_HOLE, SEG_RETRANSMISSION } from '../stream/seq.ts';
 import { ConnTable } from '../stream/table.ts';
 import { Conn } from './conn.ts';
+import { DEFAULT_LIMITS as SEMANTIC_LIMITS } from '../../src/verdict/limits.ts';
 import type {
   CloseReason, ConnVerdict, PacketActionKind, PacketReason, ReplayOptions, ReplaySummary, RequestEvent,
   RequestVerdict, RequestRecord,
 } from './types.ts';
 
-export const DEFAULT_INSPECTION_LIMIT = 8192;
+export const DEFAULT_INSPECTION_LIMIT = SEMANTIC_LIMITS.headBytes;
 export const DEFAULT_MAX_CONNECTIONS = 65536;
 /** What a server's answer accepting a protocol upgrade starts with. */
 const SWITCHING = [...Buffer.from('HTTP/1.1 101 ', 'latin1')];

@@ -8,6 +8,7 @@ import { verifyCommand } from './verify.ts';
 import { loadPolicies } from '../policy/index.ts';
 import { lower } from '../../codegen/ir/lower.ts';
 import { PolicyError } from '../source/diagnostics.ts';
+import { DEFAULT_LIMITS } from '../verdict/limits.ts';
 import { deployCommand } from './deploy.ts';
 import { undeployCommand } from './undeploy.ts';
 import { statusCommand } from './status.ts';
@@ -49,7 +50,7 @@ export function buildCli(): Command {
     .option('--fail-on-deny', 'exit 1 when anything is denied')
     .option('--expect <file>', 'expected verdicts ("allowed GET /x" per line); exit 1 on any difference')
     .option('--node-name <name>', 'node_name in flows')
-    .option('--inspection-limit <bytes>', 'longest request head inspected (default 8192)')
+    .option('--inspection-limit <bytes>', `longest request head inspected (default ${DEFAULT_LIMITS.headBytes})`)
     .action((capture: string, o) => exit(replayCommand(capture, o)));
   program
     .command('compile')

@@ -2,6 +2,10 @@
 // ports 80 and 8080) for the kernel == simulator == oracle differential test. Requests are
 // built as wire bytes: mostly valid, many breaking one strict rule, some breaking several.
 import fc from 'fast-check';
+import { hasErrors, formatDiagnostic, type Policy } from '../../src/policy/index.ts';
+import { parseInventory } from '../../src/endpoints/index.ts';
+import { decideConnection, verdictFor, resolveIp } from '../../src/verdict/index.ts';
+import type { PeerRef } from '../../src/verdict/peers.ts';
 
 export const DIFF_ENDPOINTS = `endpoints:
   - {name: a-1, namespace: default, labels: {app: a}, ips: [10.0.0.1, "fd00::1"]}
@@ -172,3 +176,32 @@ export const requestArb: fc.Arbitrary<GenRequest> = fc
 export const connArb = fc
   .record({ client: fc.constantFrom(...PEERS), server: fc.constantFrom(...PEERS), port: fc.constantFrom(80, 8080), v6: fc.boolean() })
   .filter((c) => c.client !== c.server && !(c.client === 'world' && c.server === 'world'));
+
+/** The universe's inventory (DIFF_ENDPOINTS), parsed. */
+export const diffInventory = (() => {
+  const r = parseInventory(DIFF_ENDPOINTS, 'differential(endpoints)');
+  if (hasErrors(r.diagnostics)) throw new Error(r.diagnostics.map(formatDiagnostic).join('\n'));
+  return r.inventory;
+})();
+
+export function peerOf(name: PeerName, v6: boolean): PeerRef {
+  const inv = diffInventory;
+  if (name === 'world') return resolveIp(inv, v6 ? WORLD_V6 : WORLD_V4);
+  const ep = inv.endpoints.find((e) => e.name === name)!;
+  return { kind: 'endpoint', endpoint: ep, ip: ep.ips.find((a) => a.text.includes(':') === v6) ?? null };
+}
+
+export type Conn = { client: PeerName; server: PeerName; port: number; v6: boolean };
+
+/** Connections the policy inspects get three quarters of the cases: that is where the framer is tested. */
+export function connsFor(policies: readonly Policy[]): fc.Arbitrary<Conn> {
+  const inspected: Conn[] = [];
+  for (const client of PEERS) for (const server of PEERS) for (const port of [80, 8080]) {
+    if (client === server || (client === 'world' && server === 'world')) continue;
+    const flow = { src: peerOf(client, false), dst: peerOf(server, false), dstPort: port, protocol: 'TCP' as const };
+    const v = verdictFor(flow, decideConnection(policies, flow));
+    if (v.allowed && v.inspected) inspected.push({ client, server, port, v6: false }, { client, server, port, v6: true });
+  }
+  return inspected.length ? fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...inspected) }, { weight: 1, arbitrary: connArb }) : connArb;
+}
+

@@ -14,14 +14,15 @@ import { kernelSkip } from './harness.ts';
 import { lower } from '../../codegen/ir/lower.ts';
 import type { PolicyIR } from '../../codegen/ir/types.ts';
 import { parsePolicies, hasErrors, formatDiagnostic, type Policy } from '../../src/policy/index.ts';
-import { parseInventory } from '../../src/endpoints/index.ts';
-import { decide, decideConnection, verdictFor, parseRequestHead, resolveIp, type L7Input, type Verdict } from '../../src/verdict/index.ts';
+import { decide, parseRequestHead, type L7Input, type Verdict } from '../../src/verdict/index.ts';
 import type { PeerRef } from '../../src/verdict/peers.ts';
 import { verdictText } from '../helpers/spec-eval.ts';
 import {
   actionsAgree, buildObjects, comparable, connPackets, describeActions, kernelVerdict, loadWorld, runKernel, runSim, type Action, type KernelWorld,
 } from '../helpers/kernel-world.ts';
-import { DIFF_ENDPOINTS, PEERS, WORLD_V4, WORLD_V6, connArb, policyYaml, requestArb, type GenRequest, type PeerName } from '../helpers/kernel-gen.ts';
+import { DIFF_ENDPOINTS, WORLD_V4, WORLD_V6, connsFor, diffInventory, peerOf, policyYaml, requestArb, type Conn, type GenRequest, type PeerName } from '../helpers/kernel-gen.ts';
+
+const inv = diffInventory;
 import type { FixturePacket } from '../../sim/index.ts';
 
 const skip = kernelSkip();
@@ -29,22 +30,10 @@ const SEED = 20240611;
 const POLICIES = 40;
 const REQUESTS = 50;
 
-const inv = (() => {
-  const r = parseInventory(DIFF_ENDPOINTS, 'differential(endpoints)');
-  if (hasErrors(r.diagnostics)) throw new Error(r.diagnostics.map(formatDiagnostic).join('\n'));
-  return r.inventory;
-})();
-
 function parse(yaml: string): Policy[] {
   const r = parsePolicies(yaml, 'differential.yaml');
   if (hasErrors(r.diagnostics)) throw new Error(`generated policy does not parse:\n${r.diagnostics.map(formatDiagnostic).join('\n')}\n${yaml}`);
   return [...r.policies];
-}
-
-function peerOf(name: PeerName, v6: boolean): PeerRef {
-  if (name === 'world') return resolveIp(inv, v6 ? WORLD_V6 : WORLD_V4);
-  const ep = inv.endpoints.find((e) => e.name === name)!;
-  return { kind: 'endpoint', endpoint: ep, ip: ep.ips.find((a) => a.text.includes(':') === v6) ?? null };
 }
 
 /** What the cases covered (printed, so a generator change that stops reaching a verdict shows). */
@@ -139,20 +128,6 @@ function check(w: KernelWorld, yaml: string, policies: readonly Policy[], conn: 
   if (!same) {
     assert.fail(`kernel ${got}, oracle ${want.verdict} (${want.oracle.summary}); per packet:\n${describeActions(packets, kernel.actions, sim.actions, want.actions)}\n\n${specCase(yaml, conn, req, want.verdict)}`);
   }
-}
-
-type Conn = { client: PeerName; server: PeerName; port: number; v6: boolean };
-
-/** Connections the policy inspects get three quarters of the cases: that is where the framer is tested. */
-function connsFor(policies: readonly Policy[]): fc.Arbitrary<Conn> {
-  const inspected: Conn[] = [];
-  for (const client of PEERS) for (const server of PEERS) for (const port of [80, 8080]) {
-    if (client === server || (client === 'world' && server === 'world')) continue;
-    const flow = { src: peerOf(client, false), dst: peerOf(server, false), dstPort: port, protocol: 'TCP' as const };
-    const v = verdictFor(flow, decideConnection(policies, flow));
-    if (v.allowed && v.inspected) inspected.push({ client, server, port, v6: false }, { client, server, port, v6: true });
-  }
-  return inspected.length ? fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...inspected) }, { weight: 1, arbitrary: connArb }) : connArb;
 }
 
 describe('differential: kernel == simulator == oracle on random policies and requests', { skip }, () => {

@@ -41,7 +41,9 @@ const STAGES = [
   ['codegen/regex', 'codegen/ir', 'codegen/emit'],
   ['sim/capture', 'sim/decode', 'sim/stream', 'sim/http1', 'sim/replay', 'sim/builder', 'sim'],
   ['src/check'],
+  ['src/plan'],
   ['src/loader'],
+  ['src/deploy'],
   ['src/flow', 'src/replay'],
   ['src/cli'],
 ];

@@ -1,10 +1,10 @@
 // `l7bpf deploy DIR --endpoints INV [--iface-of POD=IFACE ...] [--name NAME]`: attach (or
 // atomically swap) a compiled object on the endpoints' host-side veths.
 import { loadInventory } from '../endpoints/index.ts';
-import { openLibbpf } from '../loader/libbpf.ts';
-import { deploy, type DeployEnv } from '../loader/deploy.ts';
-import { pinRoot } from '../loader/pin.ts';
-import { stateDir } from '../loader/deploy-state.ts';
+import { openLibbpf } from '../loader/index.ts';
+import { deploy, type DeployEnv } from '../deploy/deploy.ts';
+import { pinRoot } from '../loader/index.ts';
+import { stateDir } from '../deploy/state.ts';
 
 export interface DeployOptions {
   readonly endpoints: string;

@@ -1,6 +1,6 @@
 // `l7bpf status [--name NAME] [--output json]`: deployments, checked against the kernel.
-import { openLibbpf } from '../loader/libbpf.ts';
-import { allStatus, formatStatus } from '../loader/deploy-status.ts';
+import { openLibbpf } from '../loader/index.ts';
+import { allStatus, formatStatus } from '../deploy/status.ts';
 import { deployEnv } from './deploy.ts';
 
 export function statusCommand(o: { readonly name?: string; readonly output?: 'text' | 'json' }): number {

@@ -1,6 +1,6 @@
 // `l7bpf undeploy [--name NAME]`: detach, unpin, forget.
-import { openLibbpf } from '../loader/libbpf.ts';
-import { undeploy } from '../loader/deploy-undeploy.ts';
+import { openLibbpf } from '../loader/index.ts';
+import { undeploy } from '../deploy/undeploy.ts';
 import { DEFAULT_DEPLOYMENT, deployEnv } from './deploy.ts';
 
 export function undeployCommand(o: { readonly name?: string }): number {

@@ -3,19 +3,10 @@
 import { isIPv4 } from 'node:net';
 import { parseIp } from '../net/ip.ts';
 import type { Libbpf } from './types.ts';
+import type { IpcacheEntry, SelectorBits } from '../plan/plan.ts';
+
+export type { IpcacheEntry, SelectorBits };
 import { type LoadedObject, mapOf } from './object.ts';
-
-export interface IpcacheEntry {
-  /** "10.0.0.1", "10.0.0.0/8", "fd00::/64" */
-  readonly cidr: string;
-  readonly identity: number;
-}
-
-export interface SelectorBits {
-  readonly identity: number;
-  /** selector indices (manifest order) the identity matches */
-  readonly selectors: readonly number[];
-}
 
 export class MapKeyError extends Error {
   constructor(what: string, hint: string) {

@@ -8,9 +8,9 @@ import { describePeer, resolveIp, type PeerRef } from '../verdict/peers.ts';
 import type { RuleRef } from '../verdict/types.ts';
 import type { HttpRequest, HttpVersion } from '../verdict/http.ts';
 import { formatIp } from '../net/ip.ts';
-import { EVENT_KIND, POLICY_DIR, REASON, REASON_NAMES, VERDICT, type RawEvent } from '../loader/event.generated.ts';
+import { EVENT_KIND, POLICY_DIR, REASON, REASON_NAMES, VERDICT, type RawEvent } from '../loader/index.ts';
 import { DROP_REASON } from '../flow/proto.ts';
-import type { DeployState } from '../loader/deploy-state.ts';
+import type { DeployState } from '../deploy/state.ts';
 
 export type Observed =
   | { readonly kind: 'connection'; readonly record: FlowRecord; readonly row: ConnRow; readonly event: RawEvent }

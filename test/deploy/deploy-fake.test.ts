@@ -5,15 +5,15 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FakeLibbpf, type FakeObjectSpec } from '../../src/loader/fake.ts';
-import { deploy, type DeployEnv } from '../../src/loader/deploy.ts';
-import { undeploy } from '../../src/loader/deploy-undeploy.ts';
-import { allStatus } from '../../src/loader/deploy-status.ts';
-import { readState } from '../../src/loader/deploy-state.ts';
+import { FakeLibbpf, type FakeObjectSpec } from '../../src/loader/index.ts';
+import { deploy, type DeployEnv } from '../../src/deploy/deploy.ts';
+import { undeploy } from '../../src/deploy/undeploy.ts';
+import { allStatus } from '../../src/deploy/status.ts';
+import { readState } from '../../src/deploy/state.ts';
 import { parseInventory } from '../../src/endpoints/index.ts';
-import { TC_EGRESS, TC_INGRESS } from '../../src/loader/types.ts';
-import { VerifierError } from '../../src/loader/errors.ts';
-import { AttachError } from '../../src/loader/attach.ts';
+import { TC_EGRESS, TC_INGRESS } from '../../src/loader/index.ts';
+import { VerifierError } from '../../src/loader/index.ts';
+import { AttachError } from '../../src/deploy/attach.ts';
 import { requestFromLine, tcpFlagsOf } from '../../src/replay/observe-flow.ts';
 
 const spec = (flowsValue = 88): FakeObjectSpec => ({

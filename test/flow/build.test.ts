@@ -3,7 +3,7 @@ import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { flowJsonLine, type FlowRecord } from '../../src/flow/build.ts';
 import { hubbleDropReason, reasonName } from '../../src/replay/observe-flow.ts';
-import { REASON } from '../../src/loader/event.generated.ts';
+import { REASON } from '../../src/loader/index.ts';
 
 const base: FlowRecord = {
   timeNs: 1_700_000_000_000_000_000n, nodeName: 'n', kind: 'l3l4', allowed: false, denyRule: true, direction: 'egress', isReply: false,

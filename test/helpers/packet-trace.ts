@@ -1,7 +1,7 @@
 // One connection's packets through the kernel programs and the simulator, packet by packet,
 // with why each side did what it did: the kernel's event reason and the simulator's packet
 // reason. For tests that assert the reason of a drop, not only the drop.
-import { EVENT_KIND, REASON, REASON_NAMES, type RawEvent } from '../../src/loader/event.generated.ts';
+import { EVENT_KIND, REASON, REASON_NAMES, type RawEvent } from '../../src/loader/index.ts';
 import type { Inventory } from '../../src/endpoints/types.ts';
 import type { Policy } from '../../src/policy/types.ts';
 import type { PeerRef } from '../../src/verdict/peers.ts';

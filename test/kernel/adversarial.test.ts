@@ -18,7 +18,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { kernelSkip } from './harness.ts';
 import type { PeerRef } from '../../src/verdict/peers.ts';
-import type { RawEvent } from '../../src/loader/event.generated.ts';
+import type { RawEvent } from '../../src/loader/index.ts';
 import { tcpConn, type FixturePacket } from '../../sim/index.ts';
 import type { TcpConn } from '../../sim/builder/tcp-conn.ts';
 import type { TcpSegmentSpec } from '../../sim/builder/frames.ts';

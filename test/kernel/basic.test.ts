@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { kernelSkip, loadScenario, play, conn, actions, OK, SHOT, type Scenario } from './harness.ts';
 import { frontendBackendIR, l4IR, ADDR } from '../emit/ir-fixtures.ts';
 import { TcpConn } from '../../sim/builder/tcp-conn.ts';
-import { EVENT_KIND, REASON, VERDICT } from '../../src/loader/event.generated.ts';
+import { EVENT_KIND, REASON, VERDICT } from '../../src/loader/index.ts';
 
 const skip = kernelSkip();
 let l7: Scenario | null = null;

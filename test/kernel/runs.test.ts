@@ -5,7 +5,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { kernelSkip, loadScenario, play, conn, actions, type Scenario } from './harness.ts';
 import { frontendBackendIR } from '../emit/ir-fixtures.ts';
-import { EVENT_KIND, REASON, REASON_NAMES, strictRuleOf } from '../../src/loader/event.generated.ts';
+import { EVENT_KIND, REASON, REASON_NAMES, strictRuleOf } from '../../src/loader/index.ts';
 import { parseRequestHead } from '../../src/verdict/index.ts';
 
 const skip = kernelSkip();

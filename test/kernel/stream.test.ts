@@ -4,7 +4,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { kernelSkip, loadScenario, play, conn, actions, verdicts, type Scenario, type Played } from './harness.ts';
 import { frontendBackendIR } from '../emit/ir-fixtures.ts';
-import { EVENT_KIND, REASON, VERDICT } from '../../src/loader/event.generated.ts';
+import { EVENT_KIND, REASON, VERDICT } from '../../src/loader/index.ts';
 
 const skip = kernelSkip();
 let sc: Scenario | null = null;

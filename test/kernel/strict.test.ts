@@ -3,7 +3,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { kernelSkip, loadScenario, play, conn, actions, verdicts, type Scenario } from './harness.ts';
 import { frontendBackendIR } from '../emit/ir-fixtures.ts';
-import { EVENT_KIND, REASON, REASON_NAMES, STRICT_RULE_OF_REASON, strictRuleOf } from '../../src/loader/event.generated.ts';
+import { EVENT_KIND, REASON, REASON_NAMES, STRICT_RULE_OF_REASON, strictRuleOf } from '../../src/loader/index.ts';
 import { parseRequestHead, STRICT_RULES } from '../../src/verdict/index.ts';
 import { METHODS_HEADER_PATH, renderMethodsHeader } from '../../codegen/emit/gen-event.ts';
 import { readFileSync } from 'node:fs';

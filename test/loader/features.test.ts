@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { REQUIRED, MIN_KERNEL } from '../../src/loader/features.ts';
+import { REQUIRED, MIN_KERNEL } from '../../src/loader/index.ts';
 import { TEMPLATES_DIR } from '../../codegen/emit/index.ts';
 
 const source = readdirSync(TEMPLATES_DIR).filter((f) => /\.(c|h)$/.test(f)).map((f) => readFileSync(join(TEMPLATES_DIR, f), 'utf8')).join('\n');

@@ -3,7 +3,7 @@
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { planMaps } from '../../src/loader/plan.ts';
+import { planMaps } from '../../src/plan/plan.ts';
 import { lower } from '../../codegen/ir/lower.ts';
 import { selectorBits } from '../../codegen/ir/eval.ts';
 import { parsePolicies } from '../../src/policy/index.ts';

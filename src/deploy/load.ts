@@ -2,8 +2,8 @@
 // before load (bpf_map__reuse_fd), so the new programs share the pinned `flows` and
 // `events` of the running deployment. A map is reused only when its layout (type, key,
 // value, entries) is unchanged; otherwise the new object gets a fresh one and says so.
-import type { Libbpf, MapInfo, ObjectHandle } from './types.ts';
-import { loadObject, type LoadedObject } from './object.ts';
+import type { Libbpf, MapInfo, ObjectHandle } from '../loader/index.ts';
+import { loadObject, type LoadedObject } from '../loader/index.ts';
 
 export interface ReuseCandidate {
   readonly name: string;

@@ -1,10 +1,10 @@
 // `status`: per deployment, what is attached where (checked against the kernel, not just
 // the record), the object's sha256, the flow table and the event stream's counters.
 import { closeSync, readFileSync } from 'node:fs';
-import type { Libbpf } from './types.ts';
+import type { Libbpf } from '../loader/index.ts';
 import { attachedProgId, HOOKS, pointName, slotOf } from './attach.ts';
-import { pinPaths, pinned } from './pin.ts';
-import { listStates, type DeployState } from './deploy-state.ts';
+import { pinPaths, pinned } from '../loader/index.ts';
+import { listStates, type DeployState } from './state.ts';
 import type { DeployEnv } from './deploy.ts';
 
 /** Bytes per ring buffer record: 8-byte header + struct l7_event (144), 8-aligned. */

@@ -1,9 +1,9 @@
 // `undeploy`: remove our tc filters, the clsact qdisc where we created it, the pins and the
 // record. Idempotent: interfaces that vanished with their pod are skipped.
-import type { Libbpf } from './types.ts';
-import { pinPaths, unpinDir } from './pin.ts';
+import type { Libbpf } from '../loader/index.ts';
+import { pinPaths, unpinDir } from '../loader/index.ts';
 import { detachIface, DeployError, type DeployEnv } from './deploy.ts';
-import { readState, removeState } from './deploy-state.ts';
+import { readState, removeState } from './state.ts';
 
 export interface UndeployResult {
   readonly name: string;

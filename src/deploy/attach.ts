@@ -6,7 +6,7 @@
 // and BPF_TC_F_REPLACE on the same handle/priority swaps the program of an existing filter
 // in one netlink request: the filter never goes away, so there is no window without a
 // program during a policy swap (TCX gives the same through bpf_link_update).
-import { TC_EGRESS, TC_INGRESS, type Libbpf, type TcAttachPoint, type TcSlot } from './types.ts';
+import { TC_EGRESS, TC_INGRESS, type Libbpf, type TcAttachPoint, type TcSlot } from '../loader/index.ts';
 
 export type ProgName = 'l7_from_pod' | 'l7_to_pod';
 

@@ -7,7 +7,18 @@ import { selectorMatchesPeer } from '../../codegen/ir/eval.ts';
 import { RESERVED_IDENTITY, type Inventory } from '../endpoints/types.ts';
 import { parseCidr, type Cidr } from '../policy/cidr.ts';
 import type { PeerRef } from '../verdict/peers.ts';
-import type { IpcacheEntry, SelectorBits } from './maps.ts';
+
+export interface IpcacheEntry {
+  /** "10.0.0.1", "10.0.0.0/8", "fd00::/64" */
+  readonly cidr: string;
+  readonly identity: number;
+}
+
+export interface SelectorBits {
+  readonly identity: number;
+  /** selector indices (manifest order) the identity matches */
+  readonly selectors: readonly number[];
+}
 
 /** Cilium's local identity scope (CIDR identities are allocated from 1 << 24). */
 export const CIDR_IDENTITY_BASE = 1 << 24;

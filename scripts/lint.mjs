@@ -3,7 +3,8 @@
 //  - no focused tests (.only);
 //  - generated files carry the "Code generated ... DO NOT EDIT." marker on line 1 or 2;
 //  - the folders of src, codegen and sim import only from their own or earlier stages of
-//    the pipeline (STAGES, as docs/architecture.md lists them), and no cycle between folders.
+//    the pipeline (STAGES, as docs/architecture.md lists them), and no cycle between folders;
+//  - src/loader is imported from outside only through its index.ts (one public face).
 import { readdirSync, statSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 
@@ -63,6 +64,7 @@ function stageOrder(files) {
     for (const m of readFileSync(f, 'utf8').matchAll(/^(?:import|export)(?:[^'"]*?from)?\s*'(\.{1,2}\/[^']+)'/gm)) {
       const b = dirname(relative('.', resolve(a, m[1])));
       if (stageOf(b) > stageOf(a)) out.push(`${f} imports ${m[1]}: ${b} is a later stage than ${a}`);
+      if (b === 'src/loader' && a !== b && !m[1].endsWith('/index.ts')) out.push(`${f} imports ${m[1]}: outside src/loader, import its index.ts`);
     }
   }
   return [...new Set(out)];

@@ -1,9 +1,8 @@
 // `l7bpf deploy DIR --endpoints INV [--iface-of POD=IFACE ...] [--name NAME]`: attach (or
 // atomically swap) a compiled object on the endpoints' host-side veths.
 import { loadInventory } from '../endpoints/index.ts';
-import { openLibbpf } from '../loader/index.ts';
+import { openLibbpf, pinRoot } from '../loader/index.ts';
 import { deploy, type DeployEnv } from '../deploy/deploy.ts';
-import { pinRoot } from '../loader/index.ts';
 import { stateDir } from '../deploy/state.ts';
 
 export interface DeployOptions {

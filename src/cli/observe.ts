@@ -1,11 +1,8 @@
 // `l7bpf observe [--follow] [--output jsonpb|table] [--verdict V] [--pod P] [--method M]`:
 // the kernel's events as Hubble jsonpb lines or the replay summary table.
-import { openLibbpf } from '../loader/index.ts';
-import { pinPaths } from '../loader/index.ts';
+import { openLibbpf, pinPaths, openEvents, records, decodeEvent, EVENT_SIZE } from '../loader/index.ts';
 import { listStates, readState, inventoryFromState, type DeployState } from '../deploy/state.ts';
-import { openEvents, records } from '../loader/index.ts';
 import { clockOffsetNs, observe, podsOf, type Observed, type ObserveContext } from '../replay/observe-flow.ts';
-import { decodeEvent, EVENT_SIZE } from '../loader/index.ts';
 import { flowJsonLine } from '../flow/build.ts';
 import { Summary } from '../replay/summary.ts';
 import { deployEnv } from './deploy.ts';

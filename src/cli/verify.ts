@@ -2,8 +2,7 @@
 // what the verifier processed per program and the map sizes. Exit code 0 when it loads.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { openLibbpf } from '../loader/index.ts';
-import { loadObject } from '../loader/index.ts';
+import { openLibbpf, loadObject } from '../loader/index.ts';
 
 export interface VerifyReport {
   readonly object: string;

@@ -14,11 +14,9 @@ import { join, resolve } from 'node:path';
 import type { Inventory, Endpoint } from '../endpoints/types.ts';
 import type { Manifest } from '../../codegen/emit/index.ts';
 import type { Libbpf, TcSlot } from '../loader/index.ts';
-import { fillIfaces, fillIpcache, fillSelectors } from '../loader/index.ts';
-import { program } from '../loader/index.ts';
+import { fillIfaces, fillIpcache, fillSelectors, program, ensureBpffs, pin, pinPaths, pinned, unpinDir, type PinPaths } from '../loader/index.ts';
 import { loadForDeploy, type ReuseCandidate } from './load.ts';
 import { planMaps } from '../plan/plan.ts';
-import { ensureBpffs, pin, pinPaths, pinned, unpinDir, type PinPaths } from '../loader/index.ts';
 import { attachAt, detachAt, ensureClsact, HOOKS, slotOf, DEFAULT_HANDLE, DEFAULT_PRIORITY } from './attach.ts';
 import { inventoryToState, readState, writeState, type AttachedIface, type DeployState } from './state.ts';
 

@@ -1,8 +1,7 @@
 // Position-aware access to YAML nodes: every accessor reports problems as diagnostics
 // at the offending node instead of throwing, so one pass finds all errors of a file.
 import { isMap, isScalar, isSeq, type LineCounter, type Node, type YAMLMap } from 'yaml';
-import type { Diagnostic } from './diagnostics.ts';
-import type { SourcePos } from './diagnostics.ts';
+import type { Diagnostic, SourcePos } from './diagnostics.ts';
 
 export type YNode = Node | null | undefined;
 

@@ -5,14 +5,12 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FakeLibbpf, type FakeObjectSpec } from '../../src/loader/index.ts';
+import { FakeLibbpf, type FakeObjectSpec, TC_EGRESS, TC_INGRESS, VerifierError } from '../../src/loader/index.ts';
 import { deploy, type DeployEnv } from '../../src/deploy/deploy.ts';
 import { undeploy } from '../../src/deploy/undeploy.ts';
 import { allStatus } from '../../src/deploy/status.ts';
 import { readState } from '../../src/deploy/state.ts';
 import { parseInventory } from '../../src/endpoints/index.ts';
-import { TC_EGRESS, TC_INGRESS } from '../../src/loader/index.ts';
-import { VerifierError } from '../../src/loader/index.ts';
 import { AttachError } from '../../src/deploy/attach.ts';
 import { requestFromLine, tcpFlagsOf } from '../../src/replay/observe-flow.ts';
 

@@ -4,10 +4,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FakeLibbpf } from '../../src/loader/index.ts';
-import { loadObject } from '../../src/loader/index.ts';
-import { KernelFeatureError, VerifierError, verifierTail } from '../../src/loader/index.ts';
-import { fillIpcache, fillSelectors, ipcacheKey, clearMap, MapKeyError } from '../../src/loader/index.ts';
+import { FakeLibbpf, loadObject, KernelFeatureError, VerifierError, verifierTail, fillIpcache, fillSelectors, ipcacheKey, clearMap, MapKeyError } from '../../src/loader/index.ts';
 
 const MAPS = [
   { name: 'ipcache', type: 11, keySize: 20, valueSize: 8, maxEntries: 16 },

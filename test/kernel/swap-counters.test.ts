@@ -4,9 +4,8 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { kernelSkip, loadScenario, verdictOf, conn, actions, OK, SHOT, type Played, type Scenario } from './harness.ts';
 import { frontendBackendIR, l4IR, buildIR, entry, SEL, ADDR } from '../emit/ir-fixtures.ts';
-import { mapOf } from '../../src/loader/index.ts';
+import { mapOf, EVENT_KIND, REASON, VERDICT } from '../../src/loader/index.ts';
 import { readCounters } from '../../src/deploy/status.ts';
-import { EVENT_KIND, REASON, VERDICT } from '../../src/loader/index.ts';
 import { TcpConn } from '../../sim/builder/tcp-conn.ts';
 
 const skip = kernelSkip();

@@ -7,10 +7,8 @@ import { join } from 'node:path';
 import { kernelSkip } from './harness.ts';
 import { TEMPLATES_DIR, emitObject } from '../../codegen/emit/index.ts';
 import { runClang } from '../../codegen/emit/clang.ts';
-import { openLibbpf } from '../../src/loader/index.ts';
-import { loadObject } from '../../src/loader/index.ts';
+import { openLibbpf, loadObject, missingFeatures } from '../../src/loader/index.ts';
 import { verifyDir } from '../../src/cli/verify.ts';
-import { missingFeatures } from '../../src/loader/index.ts';
 import { frontendBackendIR, l4IR, hundredRuleIR } from '../emit/ir-fixtures.ts';
 
 const skip = kernelSkip();

@@ -9,9 +9,7 @@ import { join } from 'node:path';
 import { checksumsValid, decodeInto, PacketView, reframe, tcpFrame } from '../../sim/index.ts';
 import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_SYN } from '../../sim/decode/view.ts';
 import { ethernetFrame, KernelReplayer, splitSummary, tcpPieces, testRunFrames, type KernelPacket } from '../../src/replay/kernel.ts';
-import { TEST_RUN_MAX_FRAME, TestRunError, testRunHint } from '../../src/loader/index.ts';
-import { FakeLibbpf } from '../../src/loader/index.ts';
-import { loadObject } from '../../src/loader/index.ts';
+import { TEST_RUN_MAX_FRAME, TestRunError, testRunHint, FakeLibbpf, loadObject } from '../../src/loader/index.ts';
 import { parseInventory } from '../../src/endpoints/parse.ts';
 
 const bytes = (n: number) => Uint8Array.from({ length: n }, (_, i) => (i * 7 + 3) & 255);

@@ -11,9 +11,7 @@ import { kernelSkip } from '../kernel/harness.ts';
 import { mergeByTime, pcapBytes, readCapture, reframe, tcpConn, tcpFrame, type FixturePacket } from '../../sim/index.ts';
 import { KernelReplayer, splitSummary, type KernelPacket } from '../../src/replay/kernel.ts';
 import { parseInventory } from '../../src/endpoints/parse.ts';
-import { openLibbpf } from '../../src/loader/index.ts';
-import { loadObject } from '../../src/loader/index.ts';
-import { PacketRunner, TEST_RUN_MAX_FRAME, TestRunError } from '../../src/loader/index.ts';
+import { openLibbpf, loadObject, PacketRunner, TEST_RUN_MAX_FRAME, TestRunError } from '../../src/loader/index.ts';
 
 const skip = kernelSkip();
 const seed = 'examples/seed';

@@ -46,6 +46,7 @@ const STAGES = [
   ['src/loader'],
   ['src/deploy'],
   ['src/flow', 'src/replay'],
+  ['src'],
   ['src/cli'],
 ];
 const stageOf = (folder) => STAGES.findIndex((s) => s.includes(folder));

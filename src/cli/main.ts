@@ -5,8 +5,6 @@ import { explainCommand } from './explain.ts';
 import { replayCommand } from './replay.ts';
 import { compileCommand } from './compile.ts';
 import { verifyCommand } from './verify.ts';
-import { loadPolicies } from '../policy/index.ts';
-import { lower } from '../../codegen/ir/lower.ts';
 import { PolicyError } from '../source/diagnostics.ts';
 import { DEFAULT_LIMITS } from '../verdict/limits.ts';
 import { deployCommand } from './deploy.ts';
@@ -58,7 +56,7 @@ export function buildCli(): Command {
     .requiredOption('--policy <file>', 'policy file (repeatable)', collect)
     .requiredOption('-o, --out <dir>', 'output directory')
     .option('--inspect-window <bytes>', 'longest request head inspected', (v: string) => Number(v))
-    .action((o) => exit(compileCommand({ ...o, toIR: (files: readonly string[]) => lower(loadPolicies(files)) })));
+    .action((o) => exit(compileCommand(o)));
   program
     .command('verify')
     .description('load a compiled object into the kernel without attaching it; report verifier instructions and maps')

@@ -8,7 +8,7 @@ import { kernelSkip } from './harness.ts';
 import { TEMPLATES_DIR, emitObject } from '../../codegen/emit/index.ts';
 import { runClang } from '../../codegen/emit/clang.ts';
 import { openLibbpf, loadObject, missingFeatures } from '../../src/loader/index.ts';
-import { verifyDir } from '../../src/cli/verify.ts';
+import { verifyDir } from '../../src/deploy/verify.ts';
 import { frontendBackendIR, l4IR, hundredRuleIR } from '../emit/ir-fixtures.ts';
 
 const skip = kernelSkip();

@@ -1,0 +1,34 @@
+// The library entry (src/api.ts): the CLI's calls without the CLI.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { compile, decide, loadInventory, loadPolicies, verify } from '../../src/api.ts';
+import { resolveIp } from '../../src/verdict/index.ts';
+import { kernelSkip } from '../kernel/harness.ts';
+
+const skip = kernelSkip();
+const POLICY = 'examples/seed/seed-policy.yaml';
+
+test('compile writes the object, its header, manifest.json and the policy sources; verify loads it', { skip }, () => {
+  const out = mkdtempSync(join(tmpdir(), 'l7bpf-api-'));
+  try {
+    const r = compile([POLICY], out);
+    for (const f of [r.objectPath, r.headerPath, r.manifestPath, join(out, 'policies', '00-seed-policy.yaml')]) assert.ok(existsSync(f), f);
+    assert.deepEqual(JSON.parse(readFileSync(join(out, 'policies', 'index.json'), 'utf8')), [{ saved: '00-seed-policy.yaml', source: POLICY }]);
+    const v = verify(out);
+    assert.deepEqual(v.programs.map((p) => p.name).sort(), ['l7_from_pod', 'l7_to_pod']);
+    assert.ok(v.maps.every((m) => m.manifestMatches !== false));
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
+
+test('decide: the backend takes nothing from outside the cluster on a port no rule names', () => {
+  const policies = loadPolicies([POLICY]);
+  const inv = loadInventory('examples/seed/endpoints.yaml');
+  const backend = inv.endpoints.find((e) => e.name === 'backend-1')!;
+  const v = decide(policies, { src: resolveIp(inv, '192.0.2.99'), dst: { kind: 'endpoint', endpoint: backend, ip: backend.ips[0] ?? null }, dstPort: 9, protocol: 'TCP' });
+  assert.equal(v.allowed, false);
+});

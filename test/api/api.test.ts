@@ -25,10 +25,10 @@ test('compile writes the object, its header, manifest.json and the policy source
   }
 });
 
-test('decide: the backend takes nothing from outside the cluster on a port no rule names', () => {
+test('decide: the seed policy protects frontend: nothing from outside the cluster on a port no rule names', () => {
   const policies = loadPolicies([POLICY]);
   const inv = loadInventory('examples/seed/endpoints.yaml');
-  const backend = inv.endpoints.find((e) => e.name === 'backend-1')!;
-  const v = decide(policies, { src: resolveIp(inv, '192.0.2.99'), dst: { kind: 'endpoint', endpoint: backend, ip: backend.ips[0] ?? null }, dstPort: 9, protocol: 'TCP' });
+  const frontend = inv.endpoints.find((e) => e.name === 'frontend-1')!;
+  const v = decide(policies, { src: resolveIp(inv, '192.0.2.99'), dst: { kind: 'endpoint', endpoint: frontend, ip: frontend.ips[0] ?? null }, dstPort: 9, protocol: 'TCP' });
   assert.equal(v.allowed, false);
 });

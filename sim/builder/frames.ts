@@ -1,7 +1,7 @@
 // Byte-exact frame construction: Ethernet + IPv4/IPv6 + TCP with valid checksums, because
 // the kernel tests feed these frames to a real BPF program.
-import { isIPv4, isIPv6 } from 'node:net';
 import { fold, sum16 } from '../decode/checksum.ts';
+import { parseIp as parseIpAddr } from '../../src/net/ip.ts';
 
 export interface TcpSegmentSpec {
   readonly src: string;
@@ -27,17 +27,11 @@ export interface TcpSegmentSpec {
   readonly zeroLength?: boolean;
 }
 
+/** IPv4 (4 bytes) or IPv6 (16 bytes) text as bytes; throws on anything else. */
 export function parseIp(ip: string): Uint8Array {
-  if (isIPv4(ip)) return Uint8Array.from(ip.split('.').map(Number));
-  if (!isIPv6(ip)) throw new Error(`not an IP address: ${ip}`);
-  const [head, tail] = ip.includes('::') ? ip.split('::') as [string, string] : [ip, null];
-  const groups = (s: string) => (s ? s.split(':').map((g) => parseInt(g, 16)) : []);
-  const h = groups(head);
-  const t = tail === null ? [] : groups(tail);
-  const all = [...h, ...new Array(8 - h.length - t.length).fill(0), ...t];
-  const out = new Uint8Array(16);
-  all.forEach((g, i) => { out[2 * i] = g >> 8; out[2 * i + 1] = g & 255; });
-  return out;
+  const a = parseIpAddr(ip);
+  if (!a) throw new Error(`not an IP address: ${ip}`);
+  return a.bytes;
 }
 
 const DEFAULT_CLIENT_MAC = Uint8Array.of(2, 0, 0, 0, 0, 1);

@@ -19,7 +19,7 @@ import { describePeer } from '../verdict/peers.ts';
 import { lower } from '../../codegen/ir/lower.ts';
 import { irJson, sha256 } from '../../codegen/emit/manifest.ts';
 
-export interface ReplayOptions {
+export interface ReplayFlags {
   readonly policy?: readonly string[];
   readonly endpoints: string;
   readonly kernel?: string;
@@ -30,7 +30,7 @@ export interface ReplayOptions {
   readonly inspectionLimit?: string;
 }
 
-export function replayCommand(capture: string, o: ReplayOptions): number {
+export function replayCommand(capture: string, o: ReplayFlags): number {
   const policies = o.policy?.length ? loadPolicies(o.policy) : savedPolicies(o.kernel);
   if (o.kernel) checkObjectMatches(o.kernel, policies);
   const inv = loadInventory(o.endpoints);
@@ -115,7 +115,7 @@ function reportKernel(kernel: readonly KernelPacket[], sim: readonly PacketEvent
   return diffs.length;
 }
 
-function exitCode(o: ReplayOptions, summary: Summary, rows: readonly RequestRow[], captureErrors: number): number {
+function exitCode(o: ReplayFlags, summary: Summary, rows: readonly RequestRow[], captureErrors: number): number {
   let code = captureErrors > 0 ? 2 : 0;
   if (o.expect) {
     const diffs = compareExpectations(readExpectations(o.expect), rows);

@@ -2,7 +2,7 @@
 // mapped, so the same header and templates give a byte-identical object anywhere.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 export const TEMPLATE_MAIN = 'l7bpf.bpf.c';
@@ -85,7 +85,10 @@ function objectCache(templatesDir: string, outDir: string, useDefaultPolicy: boo
     keep(from: string): void {
       try {
         mkdirSync(dir, { recursive: true });
-        copyFileSync(from, file);
+        // whole or not at all: another process may take it while this one writes
+        const tmp = `${file}.${process.pid}.tmp`;
+        copyFileSync(from, tmp);
+        renameSync(tmp, file);
       } catch {
         /* read-only: the cache is only read here */
       }

@@ -29,21 +29,21 @@
 #define L7_REASON_BAD_IP_HEADER 13 /* ipv4 header checksum wrong, or ttl / hop limit too low to be forwarded */
 #define L7_REASON_OUT_OF_WINDOW 14 /* client bytes before the start of the connection */
 #define L7_REASON_FLOW_CLOSED 15 /* client data after the connection closed */
-#define L7_REASON_HEAD_TOO_LONG 16 /* request line and headers longer than the inspection window */
-#define L7_REASON_BARE_CR_LF 17 /* CR not followed by LF, or LF not preceded by CR */
-#define L7_REASON_MALFORMED 18 /* not a valid http/1.x request head (or chunked body) */
-#define L7_REASON_UNKNOWN_METHOD 19 /* method unknown to http parsers */
+#define L7_REASON_HEAD_TOO_LONG 16 /* request line and headers longer than the inspection limit */
+#define L7_REASON_BARE_CR_LF 17 /* bare CR or LF (lines must end with CRLF) */
+#define L7_REASON_MALFORMED 18 /* not a valid HTTP/1.x request head (or chunked body) */
+#define L7_REASON_UNKNOWN_METHOD 19 /* method unknown to HTTP parsers */
 #define L7_REASON_NOT_ORIGIN_FORM 20 /* request-target not in origin-form */
 #define L7_REASON_PATH_NOT_CANONICAL 21 /* path not canonical */
-#define L7_REASON_BAD_VERSION 22 /* http version other than HTTP/1.0 or HTTP/1.1 */
-#define L7_REASON_OBS_FOLD 23 /* header line starting with SP or HTAB */
+#define L7_REASON_BAD_VERSION 22 /* HTTP version other than 1.0/1.1 */
+#define L7_REASON_OBS_FOLD 23 /* obsolete line folding (a header line starting with SP or HTAB) */
 #define L7_REASON_SPACE_BEFORE_COLON 24 /* whitespace between header name and colon */
 #define L7_REASON_DUPLICATE_CONTENT_LENGTH 25 /* more than one Content-Length */
-#define L7_REASON_BAD_CONTENT_LENGTH 26 /* Content-Length not 1-18 digits */
-#define L7_REASON_BAD_TRANSFER_ENCODING 27 /* Transfer-Encoding other than exactly chunked, or sent twice */
+#define L7_REASON_BAD_CONTENT_LENGTH 26 /* Content-Length not 1 to 18 digits */
+#define L7_REASON_BAD_TRANSFER_ENCODING 27 /* Transfer-Encoding other than exactly "chunked", or sent twice */
 #define L7_REASON_CL_AND_TE 28 /* both Content-Length and Transfer-Encoding */
-#define L7_REASON_MULTIPLE_HOST 29 /* more than one Host */
-#define L7_REASON_UPGRADE 30 /* protocol upgrade not followed (not a websocket handshake, not the first request, or client bytes before the answer) */
+#define L7_REASON_MULTIPLE_HOST 29 /* more than one Host header */
+#define L7_REASON_UPGRADE 30 /* protocol upgrade l7bpf cannot follow (only a websocket handshake, as the first request, is judged) */
 
 struct l7_event {
 	__u64 ts_ns; /* +0 bpf_ktime_get_ns() */

@@ -1,6 +1,7 @@
 // The ring-buffer event, defined once. `gen-event.ts` turns this into
 // bpf-templates/event.generated.h (C struct + enums) and src/loader/event.generated.ts
 // (decoder); a test fails when either is stale.
+import { STRICT_RULES, type StrictRule } from '../../src/verdict/strict.ts';
 
 export type FieldType = 'u8' | 'u16' | 'u32' | 'u64' | 's32';
 
@@ -57,7 +58,8 @@ export const POLICY_DIR = [
   ['EGRESS', 2, 'the local endpoint sends (tc ingress on its host veth)'],
 ] as const;
 
-export const REASON = [
+/** reasons of the stream and connection decisions; the strict rules' follow them */
+const STREAM_REASONS = [
   ['NONE', 0, 'allowed'],
   ['POLICY_DENY', 1, 'a deny entry matched'],
   ['NO_MATCH', 2, 'direction enforced and no allow entry matched'],
@@ -75,39 +77,15 @@ export const REASON = [
   ['BAD_IP_HEADER', 13, 'ipv4 header checksum wrong, or ttl / hop limit too low to be forwarded'],
   ['OUT_OF_WINDOW', 14, 'client bytes before the start of the connection'],
   ['FLOW_CLOSED', 15, 'client data after the connection closed'],
-  // strict request rules: one code per rule of src/verdict/strict.ts (STRICT_REASONS below)
-  ['HEAD_TOO_LONG', 16, 'request line and headers longer than the inspection window'],
-  ['BARE_CR_LF', 17, 'CR not followed by LF, or LF not preceded by CR'],
-  ['MALFORMED', 18, 'not a valid http/1.x request head (or chunked body)'],
-  ['UNKNOWN_METHOD', 19, 'method unknown to http parsers'],
-  ['NOT_ORIGIN_FORM', 20, 'request-target not in origin-form'],
-  ['PATH_NOT_CANONICAL', 21, 'path not canonical'],
-  ['BAD_VERSION', 22, 'http version other than HTTP/1.0 or HTTP/1.1'],
-  ['OBS_FOLD', 23, 'header line starting with SP or HTAB'],
-  ['SPACE_BEFORE_COLON', 24, 'whitespace between header name and colon'],
-  ['DUPLICATE_CONTENT_LENGTH', 25, 'more than one Content-Length'],
-  ['BAD_CONTENT_LENGTH', 26, 'Content-Length not 1-18 digits'],
-  ['BAD_TRANSFER_ENCODING', 27, 'Transfer-Encoding other than exactly chunked, or sent twice'],
-  ['CL_AND_TE', 28, 'both Content-Length and Transfer-Encoding'],
-  ['MULTIPLE_HOST', 29, 'more than one Host'],
-  ['UPGRADE', 30, 'protocol upgrade not followed (not a websocket handshake, not the first request, or client bytes before the answer)'],
 ] as const;
 
-/** Kernel strict reason -> the oracle's rule name (src/verdict/strict.ts STRICT_RULES), 1:1. */
-export const STRICT_REASONS = [
-  ['HEAD_TOO_LONG', 'head-too-long'],
-  ['BARE_CR_LF', 'bare-cr-lf'],
-  ['MALFORMED', 'malformed'],
-  ['UNKNOWN_METHOD', 'unknown-method'],
-  ['NOT_ORIGIN_FORM', 'not-origin-form'],
-  ['PATH_NOT_CANONICAL', 'path-not-canonical'],
-  ['BAD_VERSION', 'bad-version'],
-  ['OBS_FOLD', 'obs-fold'],
-  ['SPACE_BEFORE_COLON', 'space-before-colon'],
-  ['DUPLICATE_CONTENT_LENGTH', 'duplicate-content-length'],
-  ['BAD_CONTENT_LENGTH', 'bad-content-length'],
-  ['BAD_TRANSFER_ENCODING', 'bad-transfer-encoding'],
-  ['CL_AND_TE', 'cl-and-te'],
-  ['MULTIPLE_HOST', 'multiple-host'],
-  ['UPGRADE', 'upgrade'],
-] as const satisfies readonly (readonly [(typeof REASON)[number][0], string])[];
+/** the kernel's name of a strict rule: head-too-long -> HEAD_TOO_LONG */
+export const strictReasonName = (rule: StrictRule): string => rule.toUpperCase().replace(/-/g, '_');
+
+/** Kernel strict reason -> the oracle's rule name, 1:1 and in STRICT_RULES' order (one table). */
+export const STRICT_REASONS: readonly (readonly [string, StrictRule])[] = (Object.keys(STRICT_RULES) as StrictRule[]).map((rule) => [strictReasonName(rule), rule] as const);
+
+export const REASON: readonly (readonly [string, number, string])[] = [
+  ...STREAM_REASONS,
+  ...STRICT_REASONS.map(([name, rule], i) => [name, STREAM_REASONS.length + i, STRICT_RULES[rule]] as const),
+];

@@ -73,35 +73,35 @@ export const REASON = {
   OUT_OF_WINDOW: 14,
   /** client data after the connection closed */
   FLOW_CLOSED: 15,
-  /** request line and headers longer than the inspection window */
+  /** request line and headers longer than the inspection limit */
   HEAD_TOO_LONG: 16,
-  /** CR not followed by LF, or LF not preceded by CR */
+  /** bare CR or LF (lines must end with CRLF) */
   BARE_CR_LF: 17,
-  /** not a valid http/1.x request head (or chunked body) */
+  /** not a valid HTTP/1.x request head (or chunked body) */
   MALFORMED: 18,
-  /** method unknown to http parsers */
+  /** method unknown to HTTP parsers */
   UNKNOWN_METHOD: 19,
   /** request-target not in origin-form */
   NOT_ORIGIN_FORM: 20,
   /** path not canonical */
   PATH_NOT_CANONICAL: 21,
-  /** http version other than HTTP/1.0 or HTTP/1.1 */
+  /** HTTP version other than 1.0/1.1 */
   BAD_VERSION: 22,
-  /** header line starting with SP or HTAB */
+  /** obsolete line folding (a header line starting with SP or HTAB) */
   OBS_FOLD: 23,
   /** whitespace between header name and colon */
   SPACE_BEFORE_COLON: 24,
   /** more than one Content-Length */
   DUPLICATE_CONTENT_LENGTH: 25,
-  /** Content-Length not 1-18 digits */
+  /** Content-Length not 1 to 18 digits */
   BAD_CONTENT_LENGTH: 26,
-  /** Transfer-Encoding other than exactly chunked, or sent twice */
+  /** Transfer-Encoding other than exactly "chunked", or sent twice */
   BAD_TRANSFER_ENCODING: 27,
   /** both Content-Length and Transfer-Encoding */
   CL_AND_TE: 28,
-  /** more than one Host */
+  /** more than one Host header */
   MULTIPLE_HOST: 29,
-  /** protocol upgrade not followed (not a websocket handshake, not the first request, or client bytes before the answer) */
+  /** protocol upgrade l7bpf cannot follow (only a websocket handshake, as the first request, is judged) */
   UPGRADE: 30,
 } as const;
 export const REASON_NAMES: Readonly<Record<number, string>> = {

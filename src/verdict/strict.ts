@@ -11,19 +11,21 @@ import { DEFAULT_LIMITS } from './limits.ts';
 import { KNOWN_METHODS, type HttpRequest, type HttpVersion } from './http.ts';
 import { targetProblem } from './target.ts';
 
+/** the strict rules and their descriptions: the one table (the kernel's reason codes for
+ * them, codegen/emit/event.ts, are derived from it, in this order) */
 export const STRICT_RULES = {
   'head-too-long': 'request line and headers longer than the inspection limit',
   'bare-cr-lf': 'bare CR or LF (lines must end with CRLF)',
-  malformed: 'not a valid HTTP/1.x request head',
+  malformed: 'not a valid HTTP/1.x request head (or chunked body)',
   'unknown-method': 'method unknown to HTTP parsers',
   'not-origin-form': 'request-target not in origin-form',
   'path-not-canonical': 'path not canonical',
   'bad-version': 'HTTP version other than 1.0/1.1',
-  'obs-fold': 'obsolete line folding',
+  'obs-fold': 'obsolete line folding (a header line starting with SP or HTAB)',
   'space-before-colon': 'whitespace between header name and colon',
   'duplicate-content-length': 'more than one Content-Length',
-  'bad-content-length': 'non-numeric Content-Length',
-  'bad-transfer-encoding': 'Transfer-Encoding other than exactly "chunked"',
+  'bad-content-length': 'Content-Length not 1 to 18 digits',
+  'bad-transfer-encoding': 'Transfer-Encoding other than exactly "chunked", or sent twice',
   'cl-and-te': 'both Content-Length and Transfer-Encoding',
   'multiple-host': 'more than one Host header',
   upgrade: 'protocol upgrade l7bpf cannot follow (only a websocket handshake, as the first request, is judged)',

@@ -3,7 +3,7 @@
  * segments. regex parts (method, path, host, header names and values) run
  * the generated dfas of the policy header.
  *
- * strict rules (src/verdict/strict.ts) are detected at the byte where the
+ * strict rules (src/verdict/http1-strict.ts) are detected at the byte where the
  * oracle's parser, fed the same prefix, first reports them: target problems
  * at the space after the target, version and per-header rules (content-
  * length, transfer-encoding, host, upgrade, missing colon) at the LF ending

@@ -99,7 +99,7 @@ ${tsEnum('POLICY_DIR', POLICY_DIR)}
 
 ${tsEnum('REASON', REASON)}
 
-/** Kernel strict reason code -> the oracle's strict rule name (src/verdict/strict.ts), 1:1. */
+/** Kernel strict reason code -> the oracle's strict rule name (src/verdict/http1-strict.ts), 1:1. */
 export const STRICT_RULE_OF_REASON: Readonly<Record<number, string>> = {
 ${STRICT_REASONS.map(([r, name]) => `  ${REASON.find(([n]) => n === r)?.[1]}: '${name}',`).join('\n')}
 };

@@ -138,7 +138,7 @@ export const REASON_NAMES: Readonly<Record<number, string>> = {
   30: 'UPGRADE',
 };
 
-/** Kernel strict reason code -> the oracle's strict rule name (src/verdict/strict.ts), 1:1. */
+/** Kernel strict reason code -> the oracle's strict rule name (src/verdict/http1-strict.ts), 1:1. */
 export const STRICT_RULE_OF_REASON: Readonly<Record<number, string>> = {
   16: 'head-too-long',
   17: 'bare-cr-lf',

@@ -2,7 +2,7 @@
 import type { FlowRecord, FlowSide } from '../flow/build.ts';
 import type { ConnInfo, RequestRecord } from '../../sim/index.ts';
 import { describePeer } from '../verdict/peers.ts';
-import { STRICT_RULES } from '../verdict/strict.ts';
+import { STRICT_RULES } from '../verdict/http1-strict.ts';
 import type { Direction, Verdict } from '../verdict/types.ts';
 import type { OracleConnVerdict, OracleRequestVerdict } from './judge.ts';
 

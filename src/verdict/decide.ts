@@ -5,7 +5,7 @@ import type { Policy } from '../policy/types.ts';
 import { decideDirection } from './direction.ts';
 import { matchHttpRule } from './match.ts';
 import { describePeer } from './peers.ts';
-import { STRICT_RULES } from './strict.ts';
+import { STRICT_RULES } from './http1-strict.ts';
 import type { DirectionDecision, Flow, L7Input, Reason, RuleRef, Verdict } from './types.ts';
 import type { HttpRequest } from './http.ts';
 

@@ -1,7 +1,7 @@
 export * from './types.ts';
 export { decide, decideConnection, verdictFor, reasonText } from './decide.ts';
 export { matchHttpRule } from './match.ts';
-export { parseRequestHead, STRICT_RULES, type StrictRule, type StrictViolation, type HeadResult, type BodyFraming } from './strict.ts';
+export { parseRequestHead, STRICT_RULES, type StrictRule, type StrictViolation, type HeadResult, type BodyFraming } from './http1-strict.ts';
 export { resolveIp, describePeer, selectorMatches, peerMatches, entityMatches, type PeerRef } from './peers.ts';
 export { type HttpRequest, type HttpVersion, hostOf, headerValues, KNOWN_METHODS } from './http.ts';
 export { DEFAULT_LIMITS } from './limits.ts';

@@ -3,7 +3,7 @@ import type { Endpoint } from '../endpoints/types.ts';
 import type { HttpRule, Section } from '../policy/types.ts';
 import type { HttpRequest } from './http.ts';
 import type { PeerRef } from './peers.ts';
-import type { StrictViolation } from './strict.ts';
+import type { StrictViolation } from './http1-strict.ts';
 
 export type Protocol = 'TCP' | 'UDP' | 'SCTP';
 export type Direction = 'ingress' | 'egress';

@@ -9,7 +9,7 @@
 // judged by the http rules (websocketProblem); any other upgrade (h2c above all) is denied.
 import { DEFAULT_LIMITS } from './limits.ts';
 import { KNOWN_METHODS, type HttpRequest, type HttpVersion } from './http.ts';
-import { targetProblem } from './target.ts';
+import { targetProblem } from './http1-target.ts';
 
 /** the strict rules and their descriptions: the one table (the kernel's reason codes for
  * them, codegen/emit/event.ts, are derived from it, in this order) */

@@ -1,6 +1,6 @@
 // Request-target rules: origin-form only, canonical paths only. The server behind us acts
 // on the path as sent, so anything a server might normalise differently is refused.
-import type { StrictRule } from './strict.ts';
+import type { StrictRule } from './http1-strict.ts';
 
 /** RFC 3986 pchar plus "/" and "%" (pct-encoding checked separately); "?" is handled apart. */
 const ORIGIN_CHAR = charTable("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=:@/%");

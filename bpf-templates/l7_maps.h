@@ -231,7 +231,7 @@ struct l7_scratch {
 	__u32 ev_seq;	/* seq of the last request started in this packet, else pkt_seq */
 	__u8 dir;
 	__u8 pad2[3];
-	__u32 forget;	/* see l7_forget (l7_scan.h) */
+	__u32 forget;	/* see l7_forget (l7_http1_scan.h) */
 	/* the resent bytes [cmp_a, cmp_b) l7_resent_same compares, at skb offset cmp_off */
 	__u32 cmp_off;
 	__u32 cmp_a;

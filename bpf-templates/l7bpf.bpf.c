@@ -15,7 +15,7 @@
 #include "l7_maps.h"
 #include "l7_parse.h"
 #include "l7_policy.h"
-#include "l7_scan.h"
+#include "l7_http1_scan.h"
 #include "l7_tcp.h"
 #include "l7_reset.h"
 

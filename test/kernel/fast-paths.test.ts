@@ -1,4 +1,4 @@
-// The fast runs (bpf-templates/l7_runs.h) re-derive the full framer's decisions for the common
+// The fast runs (bpf-templates/l7_http1_runs.h) re-derive the full framer's decisions for the common
 // bytes of a head; nothing but this test ties them to it. Every policy is built twice, as
 // shipped and with L7_FAST_RUNS 0 (every byte through l7_h1_byte), and each generated
 // connection (requests, pipelined pairs, strict-rule breakers, any segmentation) must give

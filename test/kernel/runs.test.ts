@@ -1,4 +1,4 @@
-// The fast runs (l7_scan.h) stop exactly where the full framer would: an odd byte at every
+// The fast runs (l7_http1_scan.h) stop exactly where the full framer would: an odd byte at every
 // offset of a long value / name / path (SWAR words, the 32-byte run cap, the 256-byte chunk)
 // gets the oracle's verdict and rule, and the window limit is exact around a run.
 import { test, after } from 'node:test';

@@ -6,8 +6,8 @@
  * inspection limit, so head-too-long is still detected by the full step. they re-derive
  * the full step's decisions: test/kernel/fast-paths.test.ts holds an object built with
  * L7_FAST_RUNS 0 (every byte through the full step) to the same packets and events. */
-#ifndef L7_RUNS_H
-#define L7_RUNS_H
+#ifndef L7_HTTP1_RUNS_H
+#define L7_HTTP1_RUNS_H
 
 /* bytes a run may take from position i: up to the chunk end and the window */
 static __always_inline __u32 l7_run_lim(const struct l7_h1 *h, __u32 i, __u32 len)

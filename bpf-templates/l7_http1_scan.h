@@ -1,6 +1,6 @@
 /* walks a segment's new bytes through the http/1 framer, chunk by chunk */
-#ifndef L7_SCAN_H
-#define L7_SCAN_H
+#ifndef L7_HTTP1_SCAN_H
+#define L7_HTTP1_SCAN_H
 
 #include "l7_http1.h"
 #include "l7_events.h"
@@ -119,7 +119,7 @@ static __always_inline __u32 l7_forget(struct l7_scratch *sc, __u32 n)
 #define L7_FAST_RUNS 1
 #endif
 #if L7_FAST_RUNS
-#include "l7_runs.h"
+#include "l7_http1_runs.h"
 #endif
 
 /* the body of a content-length request or of a chunk: skipped in one step */

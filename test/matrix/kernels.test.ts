@@ -21,7 +21,7 @@ const files = FULL
 const testArgs = ['--import', 'tsx', '--test', '--test-reporter=spec', ...files];
 // objects by content (codegen/emit/clang.ts): the host's run builds them, the guests only load
 const OBJECTS = join(CHECKOUT, 'node_modules/.cache/l7bpf-objects');
-const GUEST_MS = (FULL ? 60 : 8) * 60_000;
+const GUEST_MS = (FULL ? 90 : 15) * 60_000;
 
 interface Row {
   readonly kernel: string;

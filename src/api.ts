@@ -3,6 +3,7 @@
 //   verify(dir)                      load the object without attaching it (root)
 //   deploy / undeploy / status       attach to endpoints' veths, swap, detach (root)
 //   decide(policies, flow, request)  the oracle: what the policy says about one request
+//   replayCapture(capture, ...)      a capture through the simulator (and an object): summary, rows, flows
 // Replay's building blocks (captures, the engine, the oracle as its judge) are exported too.
 import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -22,6 +23,7 @@ export { allStatus, deploymentStatus, type DeploymentStatus } from './deploy/sta
 export { openLibbpf, KernelFeatureError, VerifierError, LoadError } from './loader/index.ts';
 export { readCapture, ReplayEngine } from '../sim/index.ts';
 export { oracleJudge } from './replay/judge.ts';
+export { replayCapture, type ReplayCaptureOptions, type ReplayRun } from './replay/run.ts';
 
 export interface CompileOptions {
   /** bytes of request head inspected (default: the oracle's head limit) */

@@ -7,15 +7,12 @@ import { join } from 'node:path';
 import { hasErrors, loadPolicies, parsePolicies, PolicyError } from '../policy/index.ts';
 import type { Policy } from '../policy/types.ts';
 import { loadInventory } from '../endpoints/index.ts';
-import { readCapture, ReplayEngine, type CaptureError, type PacketEvent } from '../../sim/index.ts';
-import { oracleJudge, type OracleConnVerdict } from '../replay/judge.ts';
-import { connectionFlow, requestFlows, requestRow, type RequestRow } from '../replay/records.ts';
-import { Summary } from '../replay/summary.ts';
-import { flowJsonLine } from '../flow/build.ts';
-import { compareActions, KernelReplayer, splitSummary, type KernelPacket } from '../replay/kernel.ts';
+import type { PacketEvent } from '../../sim/index.ts';
+import type { RequestRow } from '../replay/records.ts';
+import type { Summary } from '../replay/summary.ts';
+import { compareActions, splitSummary, type KernelPacket } from '../replay/kernel.ts';
 import { compareExpectations, readExpectations } from '../replay/expect.ts';
-import { reasonText } from '../verdict/decide.ts';
-import { describePeer } from '../verdict/peers.ts';
+import { replayCapture } from '../replay/run.ts';
 import { lower } from '../../codegen/ir/lower.ts';
 import { irJson, sha256 } from '../../codegen/emit/manifest.ts';
 
@@ -33,53 +30,21 @@ export interface ReplayFlags {
 export function replayCommand(capture: string, o: ReplayFlags): number {
   const policies = o.policy?.length ? loadPolicies(o.policy) : savedPolicies(o.kernel);
   if (o.kernel) checkObjectMatches(o.kernel, policies);
-  const inv = loadInventory(o.endpoints);
-  const limit = o.inspectionLimit ? Number(o.inspectionLimit) : undefined;
-  const nodeName = o.nodeName ?? 'l7bpf-replay';
   const jsonpb = o.output === 'jsonpb';
-  const write = (s: string) => process.stdout.write(s + '\n');
-  const summary = new Summary();
-  const rows: RequestRow[] = [];
-  const errors: CaptureError[] = [];
-  const simPackets: PacketEvent[] = [];
   const progress = progressBar(capture);
-  const engine = new ReplayEngine({
-    judge: oracleJudge(policies, inv, limit),
-    ...(limit ? { inspectionLimit: limit } : {}),
-    onPacket: (e) => {
-      if (o.kernel) simPackets[e.index] = e;
-      progress?.(e.offset);
-    },
-    onConnection: (e) => {
-      if (e.type !== 'open') return;
-      if (jsonpb) write(flowJsonLine(connectionFlow(e.conn, e.verdict, nodeName)));
-      summary.addConnection({ pair: `${describePeer(e.verdict.src)} -> ${describePeer(e.verdict.dst)}:${e.conn.dstPort}`, allowed: e.verdict.allowed, reason: connReason(e.verdict) });
-    },
-    onRequest: (r) => {
-      const row = requestRow(r);
-      rows.push(row);
-      summary.addRequest(row);
-      if (jsonpb) for (const f of requestFlows(r, nodeName)) write(flowJsonLine(f));
-    },
+  const run = replayCapture(capture, {
+    policies,
+    inventory: loadInventory(o.endpoints),
+    ...(o.inspectionLimit ? { inspectionLimit: Number(o.inspectionLimit) } : {}),
+    ...(o.nodeName ? { nodeName: o.nodeName } : {}),
+    ...(o.kernel ? { kernelDir: o.kernel } : {}),
+    ...(jsonpb ? { onFlowLine: (line: string) => process.stdout.write(line + '\n') } : {}),
+    ...(progress ? { onProgress: progress } : {}),
   });
-  const kernel = o.kernel ? KernelReplayer.open(o.kernel, inv) : null;
-  const kernelPackets: KernelPacket[] = [];
-  try {
-    let index = 0;
-    for (const rec of readCapture(capture, { view: true, onError: (e) => errors.push(e) })) {
-      engine.push(rec);
-      if (kernel) kernelPackets.push(kernel.push(index, rec));
-      index++;
-    }
-  } finally {
-    kernel?.close();
-  }
-  const result = engine.finish();
-  progress?.(-1);
-  for (const e of errors) process.stderr.write(`${capture}: ${e.message}\n`);
-  if (!jsonpb) process.stdout.write(summary.render() + `${result.packets} packet(s), ${result.connections} connection(s)\n`);
-  const disagree = kernel ? reportKernel(kernelPackets, simPackets) : 0;
-  return Math.max(exitCode(o, summary, rows, errors.length), disagree > 0 ? 1 : 0);
+  for (const e of run.errors) process.stderr.write(`${capture}: ${e.message}\n`);
+  if (!jsonpb) process.stdout.write(run.summary.render() + `${run.packets} packet(s), ${run.connections} connection(s)\n`);
+  const disagree = run.kernel ? reportKernel(run.kernel.packets, run.kernel.sim) : 0;
+  return Math.max(exitCode(o, run.summary, run.rows, run.errors.length), disagree > 0 ? 1 : 0);
 }
 
 /** The policy sources `l7bpf compile` saved next to the object, under their original names. */
@@ -127,12 +92,6 @@ function exitCode(o: ReplayFlags, summary: Summary, rows: readonly RequestRow[],
     code = 1;
   }
   return code;
-}
-
-function connReason(v: OracleConnVerdict): string {
-  if (v.inspect) return 'requests inspected (http rules)';
-  if (v.verdict.reason === 'no-policy') return `not inspected: ${v.directions.map((d) => `${d.direction} of ${d.endpoint.namespace}/${d.endpoint.name}`).join(' and ') || 'these peers'} unrestricted (no policy selects)`;
-  return reasonText(v.verdict.reason);
 }
 
 /** A one-line progress indicator on a terminal, for captures over 16 MB. */

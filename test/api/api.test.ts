@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compile, decide, loadInventory, loadPolicies, verify } from '../../src/api.ts';
+import { compile, decide, loadInventory, loadPolicies, replayCapture, verify } from '../../src/api.ts';
+import { compareExpectations, readExpectations } from '../../src/replay/expect.ts';
 import { resolveIp } from '../../src/verdict/index.ts';
 import { kernelSkip } from '../kernel/harness.ts';
 
@@ -31,4 +32,17 @@ test('decide: the seed policy protects frontend: nothing from outside the cluste
   const frontend = inv.endpoints.find((e) => e.name === 'frontend-1')!;
   const v = decide(policies, { src: resolveIp(inv, '192.0.2.99'), dst: { kind: 'endpoint', endpoint: frontend, ip: frontend.ips[0] ?? null }, dstPort: 9, protocol: 'TCP' });
   assert.equal(v.allowed, false);
+});
+
+test('replayCapture: the seed capture under the corrected policy gives the expected verdicts, and a flow line per event', () => {
+  const lines: string[] = [];
+  const run = replayCapture('examples/seed/seed-traffic.pcap', {
+    policies: loadPolicies(['examples/seed/corrected-policy.yaml']),
+    inventory: loadInventory('examples/seed/endpoints.yaml'),
+    onFlowLine: (l) => lines.push(l),
+  });
+  assert.deepEqual(compareExpectations(readExpectations('examples/seed/expected-verdicts.txt'), run.rows), []);
+  assert.equal(run.errors.length, 0);
+  assert.ok(run.packets > 0 && run.connections > 0 && run.kernel === null);
+  assert.ok(lines.length >= run.rows.length && lines.every((l) => JSON.parse(l).flow));
 });

@@ -5,7 +5,7 @@
 //  - the folders of src, codegen and sim import only from their own or earlier stages of
 //    the pipeline (STAGES, as docs/architecture.md lists them), and no cycle between folders;
 //  - src/loader is imported from outside only through its index.ts (one public face).
-import { readdirSync, statSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, statSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 
 const roots = ['src', 'codegen', 'sim', 'test', 'bench'];
@@ -50,38 +50,36 @@ const STAGES = [
   ['src/cli'],
 ];
 const stageOf = (folder) => STAGES.findIndex((s) => s.includes(folder));
-problems.push(...stageOrder(['src', 'codegen', 'sim'].flatMap((r) => walk(r)).filter((f) => f.endsWith('.ts'))));
-problems.push(...folderCycles(['src', 'codegen', 'sim'].flatMap((r) => walk(r)).filter((f) => f.endsWith('.ts'))));
+const sources = ['src', 'codegen', 'sim'].filter((r) => existsSync(r)).flatMap((r) => walk(r)).filter((f) => f.endsWith('.ts'));
+const imports = importsOf(sources);
+problems.push(...stageOrder(sources, imports), ...folderCycles(imports));
 
-/** Imports from a later stage, and folders no stage names. */
-function stageOrder(files) {
-  const out = [];
-  for (const f of files) {
-    const a = dirname(f);
-    if (stageOf(a) < 0) {
-      out.push(`${a}: a folder in no stage of scripts/lint.mjs STAGES (add it where it belongs in the pipeline)`);
-      continue;
-    }
-    for (const m of readFileSync(f, 'utf8').matchAll(/^(?:import|export)(?:[^'"]*?from)?\s*'(\.{1,2}\/[^']+)'/gm)) {
-      const b = dirname(relative('.', resolve(a, m[1])));
-      if (stageOf(b) > stageOf(a)) out.push(`${f} imports ${m[1]}: ${b} is a later stage than ${a}`);
-      if (b === 'src/loader' && a !== b && !m[1].endsWith('/index.ts')) out.push(`${f} imports ${m[1]}: outside src/loader, import its index.ts`);
-    }
+/** Relative imports (side-effect ones too) between folders: file, specifier, its folder, the target's. */
+function importsOf(files) {
+  return files.flatMap((file) =>
+    [...readFileSync(file, 'utf8').matchAll(/^(?:import|export)(?:[^'"]*?from)?\s*'(\.{1,2}\/[^']+)'/gm)].map((m) => ({
+      file, spec: m[1], from: dirname(file), to: dirname(relative('.', resolve(dirname(file), m[1]))),
+    })).filter((i) => i.from !== i.to));
+}
+
+/** Imports from a later stage or into the loader past its index, and folders no stage names. */
+function stageOrder(files, imports) {
+  const out = [...new Set(files.map((f) => dirname(f)))].filter((d) => stageOf(d) < 0)
+    .map((d) => `${d}: a folder in no stage of scripts/lint.mjs STAGES (add it where it belongs in the pipeline)`);
+  for (const { file, spec, from, to } of imports) {
+    if (stageOf(from) < 0) continue;
+    if (stageOf(to) > stageOf(from)) out.push(`${file} imports ${spec}: ${to} is a later stage than ${from}`);
+    if (to === 'src/loader' && !spec.endsWith('/index.ts')) out.push(`${file} imports ${spec}: outside src/loader, import its index.ts`);
   }
-  return [...new Set(out)];
+  return out;
 }
 
 /** Folder-level import cycles (strongly connected components), each with the imports that close it. */
-function folderCycles(files) {
+function folderCycles(imports) {
   const edges = new Map();
-  for (const f of files) {
-    for (const m of readFileSync(f, 'utf8').matchAll(/^(?:import|export)(?:[^'"]*?from)?\s*'(\.{1,2}\/[^']+)'/gm)) {
-      const a = dirname(f);
-      const b = dirname(relative('.', resolve(a, m[1])));
-      if (a === b) continue;
-      if (!edges.has(a)) edges.set(a, new Map());
-      if (!edges.get(a).has(b)) edges.get(a).set(b, `${f} imports ${m[1]}`);
-    }
+  for (const { file, spec, from, to } of imports) {
+    if (!edges.has(from)) edges.set(from, new Map());
+    if (!edges.get(from).has(to)) edges.get(from).set(to, `${file} imports ${spec}`);
   }
   // Tarjan's strongly connected components
   let next = 0;

@@ -31,7 +31,7 @@ interface Row {
 
 const count = (out: string, what: string): number => Number(out.match(new RegExp(`^ℹ ${what} (\\d+)`, 'm'))?.[1] ?? NaN);
 
-function describe(r: Row): string {
+function rowText(r: Row): string {
   const { out, status, ms } = r.run;
   return `${r.kernel.padEnd(5)} ${r.release.padEnd(22)} tests ${count(out, 'tests')} pass ${count(out, 'pass')} fail ${count(out, 'fail')} skipped ${count(out, 'skipped')} status ${status} ${(ms / 1000).toFixed(0)} s`;
 }
@@ -39,7 +39,7 @@ function describe(r: Row): string {
 function check(r: Row): void {
   const { out, status, console: cons } = r.run;
   const failed = out.split('\n').filter((l) => /^\s*✖/.test(l)).slice(0, 20).join('\n');
-  const why = `${describe(r)}\n${failed}\n--- output (tail)\n${out.slice(-4000)}\n--- console (tail)\n${cons.slice(-3000)}`;
+  const why = `${rowText(r)}\n${failed}\n--- output (tail)\n${out.slice(-4000)}\n--- console (tail)\n${cons.slice(-3000)}`;
   assert.equal(status, 0, why);
   assert.ok(count(out, 'pass') > 0 && count(out, 'fail') === 0 && count(out, 'skipped') === 0, why);
 }
@@ -73,5 +73,5 @@ test(`kernel matrix: ${FULL ? 'every kernel test' : 'verify + the guest suite'} 
     rows.push(row);
     await t.test(`${g.name} ${g.release}`, () => check(row));
   }
-  t.diagnostic(`\n${rows.map(describe).join('\n')}`);
+  t.diagnostic(`\n${rows.map(rowText).join('\n')}`);
 });

@@ -7,20 +7,10 @@
 #include "l7_limits.h"
 #include "l7_parse.h"
 #include "event.generated.h"
+#include "layouts.generated.h"
 
-/* ipcache: lpm trie keyed by prefix length + 16 address bytes.
- * v4 addresses are stored as ::ffff:a.b.c.d (prefixlen + 96), so one trie
- * serves both families. */
-struct l7_ipcache_key {
-	__u32 prefixlen;
-	__u8 addr[16];
-};
-
-struct l7_ipcache_val {
-	__u32 identity;
-	__u32 pad;
-};
-
+/* ipcache: lpm trie keyed by prefix length + 16 address bytes (struct l7_ipcache_key,
+ * layouts.generated.h): v4 addresses as ::ffff:a.b.c.d, so one trie serves both families. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, L7_IPCACHE_ENTRIES);
@@ -175,14 +165,7 @@ static __always_inline struct l7_ring *l7_ring_of(const struct l7_flow *f)
 	return r && r->owner == f->ring_tag ? r : 0;
 }
 
-/* per endpoint interface: the addresses a packet entering from it may carry */
-#define L7_IFACE_ADDRS 4
-struct l7_iface {
-	__u8 addr[L7_IFACE_ADDRS][16];	/* v4 as ::ffff:a.b.c.d */
-	__u32 n;
-	__u32 pad;
-};
-
+/* per endpoint interface: the addresses a packet entering from it may carry (struct l7_iface) */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, L7_IFACE_ENTRIES);

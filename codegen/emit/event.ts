@@ -1,9 +1,9 @@
-// The ring-buffer event, defined once. `gen-event.ts` turns this into
+// The ring-buffer event, defined once. `generate.ts` turns this into
 // bpf-templates/event.generated.h (C struct + enums) and src/loader/event.generated.ts
 // (decoder); a test fails when either is stale.
 import { STRICT_RULES, type StrictRule } from '../../src/verdict/http1-strict.ts';
 
-export type FieldType = 'u8' | 'u16' | 'u32' | 'u64' | 's32';
+export type FieldType = 'u8' | 'u16' | 's16' | 'u32' | 'u64' | 's32';
 
 export interface EventField {
   readonly name: string;

@@ -1,8 +1,10 @@
 // Filling the policy maps the kernel decides with: ipcache (prefix -> identity) and
-// selectors (identity -> bitset of selector indices). Key/value layouts mirror l7_maps.h.
+// selectors (identity -> bitset of selector indices). Key/value layouts come from
+// codegen/emit/layouts.ts, the definition the templates' structs are generated from too.
 import { isIPv4 } from 'node:net';
 import { parseIp } from '../net/ip.ts';
 import type { Libbpf } from './types.ts';
+import { encodeIface, encodeIpcacheKey, encodeIpcacheVal, IFACE_ADDRS } from './layouts.generated.ts';
 import type { IpcacheEntry, SelectorBits } from '../plan/plan.ts';
 
 export type { IpcacheEntry, SelectorBits };
@@ -23,17 +25,14 @@ export function addrBytes(ip: string): Uint8Array {
   return Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, ...a.bytes]);
 }
 
-/** struct l7_ipcache_key: u32 prefixlen (host order) + 16 address bytes. */
+/** struct l7_ipcache_key of a CIDR (v4 prefix lengths + 96). */
 export function ipcacheKey(cidr: string): Buffer {
   const [ip = '', len] = cidr.split('/');
   const v4 = isIPv4(ip);
   const max = v4 ? 32 : 128;
   const plen = len === undefined ? max : Number(len);
   if (!Number.isInteger(plen) || plen < 0 || plen > max) throw new MapKeyError(`bad prefix length in "${cidr}"`, `0..${max}`);
-  const key = Buffer.alloc(20);
-  key.writeUInt32LE(v4 ? plen + 96 : plen, 0);
-  key.set(addrBytes(ip), 4);
-  return key;
+  return encodeIpcacheKey({ prefixlen: v4 ? plen + 96 : plen, addr: addrBytes(ip) });
 }
 
 export function selectorValue(selectors: readonly number[], valueSize: number): Buffer {
@@ -58,11 +57,7 @@ function update(lib: Libbpf, fd: number, key: Uint8Array, value: Uint8Array, wha
 
 export function fillIpcache(obj: LoadedObject, entries: readonly IpcacheEntry[]): void {
   const m = mapOf(obj, 'ipcache');
-  for (const e of entries) {
-    const v = Buffer.alloc(m.valueSize);
-    v.writeUInt32LE(e.identity, 0);
-    update(obj.lib, m.fd, ipcacheKey(e.cidr), v, `ipcache ${e.cidr}`);
-  }
+  for (const e of entries) update(obj.lib, m.fd, ipcacheKey(e.cidr), encodeIpcacheVal({ identity: e.identity }, m.valueSize), `ipcache ${e.cidr}`);
 }
 
 export function fillSelectors(obj: LoadedObject, entries: readonly SelectorBits[]): void {
@@ -76,15 +71,14 @@ export interface IfaceAddrs {
   readonly addrs: readonly string[];
 }
 
-/** struct l7_iface (l7_maps.h): L7_IFACE_ADDRS addresses of 16 bytes, then u32 n. */
-export const IFACE_ADDRS = 4;
+export { IFACE_ADDRS };
 
+/** struct l7_iface: up to IFACE_ADDRS addresses, then their number. */
 export function ifaceValue(addrs: readonly string[], valueSize: number): Buffer {
   if (addrs.length > IFACE_ADDRS) throw new MapKeyError(`${addrs.length} addresses for one endpoint`, `source validation holds at most ${IFACE_ADDRS}`);
-  const v = Buffer.alloc(valueSize);
-  addrs.forEach((a, i) => v.set(addrBytes(a), 16 * i));
-  v.writeUInt32LE(addrs.length, 16 * IFACE_ADDRS);
-  return v;
+  const addr = new Uint8Array(16 * IFACE_ADDRS);
+  addrs.forEach((a, i) => addr.set(addrBytes(a), 16 * i));
+  return encodeIface({ addr, n: addrs.length }, valueSize);
 }
 
 /** Source validation: per endpoint interface, the addresses its packets may carry. */

@@ -7,7 +7,9 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { renderPolicyHeader, HEADER_MARK, LimitExceededError, DEFAULT_LIMITS, emitObject, clangAvailable } from '../../codegen/emit/index.ts';
 import { acceptWords64, cList } from '../../codegen/emit/header.ts';
-import { renderEventHeader, renderEventDecoder, layout, EVENT_HEADER_PATH, EVENT_DECODER_PATH } from '../../codegen/emit/gen-event.ts';
+import { layout, GENERATED } from '../../codegen/emit/generate.ts';
+import { ipcacheKey } from '../../src/loader/index.ts';
+import { IPCACHE_KEY_SIZE } from '../../src/loader/layouts.generated.ts';
 import { compile } from '../../codegen/regex/index.ts';
 import { frontendBackendIR, l4IR, buildIR, entry, SEL } from './ir-fixtures.ts';
 
@@ -50,13 +52,21 @@ test('limits: too many selectors, rules or DFA states is a typed error', () => {
   assert.throws(() => renderPolicyHeader({ ir: many, hash: 'h', limits: { ...DEFAULT_LIMITS, portEntries: 4 } }), /portEntries limit of 4/);
 });
 
-test('event struct: naturally aligned, generated files are fresh (npx tsx codegen/emit/gen-event.ts)', () => {
+test('event struct: naturally aligned; every generated file is fresh (npm run generate)', () => {
   const { size, fields } = layout();
   assert.equal(size % 8, 0);
   assert.ok(fields.every((f) => f.offset % (f.type === 'u64' ? 8 : f.type === 'u8' ? 1 : f.type === 'u16' ? 2 : 4) === 0));
   const root = join(here, '../..');
-  assert.equal(readFileSync(join(root, EVENT_HEADER_PATH), 'utf8'), renderEventHeader(), `${EVENT_HEADER_PATH} is stale`);
-  assert.equal(readFileSync(join(root, EVENT_DECODER_PATH), 'utf8'), renderEventDecoder(), `${EVENT_DECODER_PATH} is stale`);
+  for (const [path, render] of GENERATED) assert.equal(readFileSync(join(root, path), 'utf8'), render(), `${path} is stale`);
+});
+
+test('map structs: one definition; a misaligned field or C tail padding is refused', () => {
+  assert.throws(() => layout([{ name: 'a', type: 'u8', doc: '' }, { name: 'b', type: 'u32', doc: '' }], 'x'), /field b at offset 1 is not 4-aligned/);
+  assert.throws(() => layout([{ name: 'a', type: 'u32', doc: '' }, { name: 'b', type: 'u8', doc: '' }], 'x'), /struct size 5 is not a multiple of 4/);
+  const k = ipcacheKey('10.1.0.0/16');
+  assert.equal(k.length, IPCACHE_KEY_SIZE);
+  assert.equal(k.readUInt32LE(0), 16 + 96);
+  assert.deepEqual([...k.subarray(4)], [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 1, 0, 0]);
 });
 
 test('same IR -> byte-identical object and manifest hashes, whatever the output directory', { skip: clangAvailable() ? false : 'clang not found' }, () => {

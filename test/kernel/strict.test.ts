@@ -5,7 +5,7 @@ import { kernelSkip, loadScenario, play, conn, actions, verdicts, type Scenario 
 import { frontendBackendIR } from '../emit/ir-fixtures.ts';
 import { EVENT_KIND, REASON, REASON_NAMES, STRICT_RULE_OF_REASON, strictRuleOf } from '../../src/loader/index.ts';
 import { parseRequestHead, STRICT_RULES } from '../../src/verdict/index.ts';
-import { METHODS_HEADER_PATH, renderMethodsHeader } from '../../codegen/emit/gen-event.ts';
+import { METHODS_HEADER_PATH, renderMethodsHeader } from '../../codegen/emit/generate.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -80,7 +80,7 @@ test('each strict rule resets the request with the oracle\'s rule name', { skip 
   assert.deepEqual(missing, [], 'every strict rule has a case');
 });
 
-test('methods.generated.h is the oracle\'s KNOWN_METHODS (npx tsx codegen/emit/gen-event.ts regenerates it)', () => {
+test('methods.generated.h is the oracle\'s KNOWN_METHODS (npx tsx codegen/emit/generate.ts regenerates it)', () => {
   assert.equal(readFileSync(join(import.meta.dirname, '..', '..', METHODS_HEADER_PATH), 'utf8'), renderMethodsHeader());
 });
 

@@ -18,7 +18,7 @@ import { spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compilePolicies, e2eSkip, inventoryYaml, Topology, run } from '../test/e2e/harness.ts';
+import { compilePolicies, e2eSkip, inventoryYaml, Topology, run } from '../test/helpers/netns.ts';
 import { runClang } from '../codegen/emit/clang.ts';
 import { TEMPLATES_DIR } from '../codegen/emit/index.ts';
 

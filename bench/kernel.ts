@@ -14,8 +14,8 @@ import { join } from 'node:path';
 import { emitObject, TEMPLATES_DIR } from '../codegen/emit/index.ts';
 import { runClang } from '../codegen/emit/clang.ts';
 import { openLibbpf, loadObject, mapOf, program, type LoadedObject, PacketRunner } from '../src/loader/index.ts';
-import { fillStandard } from '../test/kernel/harness.ts';
-import { frontendBackendIR, hundredRuleIR, ADDR } from '../test/emit/ir-fixtures.ts';
+import { fillStandard } from '../test/helpers/kernel.ts';
+import { frontendBackendIR, hundredRuleIR, ADDR } from '../test/helpers/ir-fixtures.ts';
 import { TcpConn } from '../sim/builder/tcp-conn.ts';
 
 const RUNS = Number(process.env.RUNS ?? 3000);

@@ -6,7 +6,8 @@
 // compileSplit under the default 4096-state budget.
 // Run: npx tsx bench/regex.ts
 import { RE2JS } from 're2js';
-import { compile, compileSplit, TooManyStatesError, type Dfa, type SplitDfa } from '../codegen/regex/index.ts';
+import { compile, TooManyStatesError, type Dfa } from '../codegen/regex/index.ts';
+import { compileSplit, type SplitDfa } from '../test/helpers/regex-split.ts';
 
 const WORDS = ['users', 'orders', 'items', 'carts', 'login', 'public', 'static', 'health', 'metrics', 'search'];
 const word = (i: number): string => `${WORDS[i % WORDS.length]}${Math.floor(i / WORDS.length)}`;

@@ -4,7 +4,9 @@
 //  - generated files carry the "Code generated ... DO NOT EDIT." marker on line 1 or 2;
 //  - the folders of src, codegen and sim import only from their own or earlier stages of
 //    the pipeline (STAGES, as docs/architecture.md lists them), and no cycle between folders;
-//  - src/loader is imported from outside only through its index.ts (one public face).
+//  - src/loader is imported from outside only through its index.ts (one public face);
+//  - the product (src, codegen, sim) never imports test/ or bench/, and benches take from
+//    test/ only its shared kit, test/helpers.
 import { existsSync, readdirSync, statSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 
@@ -53,6 +55,18 @@ const stageOf = (folder) => STAGES.findIndex((s) => s.includes(folder));
 const sources = ['src', 'codegen', 'sim'].filter((r) => existsSync(r)).flatMap((r) => walk(r)).filter((f) => f.endsWith('.ts'));
 const imports = importsOf(sources);
 problems.push(...stageOrder(sources, imports), ...folderCycles(imports));
+const benches = existsSync('bench') ? walk('bench').filter((f) => f.endsWith('.ts')) : [];
+problems.push(...kitOnly([...imports, ...importsOf(benches)]));
+
+/** Product code importing tests or benches, and benches importing tests outside test/helpers. */
+function kitOnly(imports) {
+  const under = (dir, root) => dir === root || dir.startsWith(root + '/');
+  return imports.flatMap(({ file, spec, from, to }) => {
+    if (!under(from, 'bench') && (under(to, 'test') || under(to, 'bench'))) return [`${file} imports ${spec}: product code does not import tests or benches`];
+    if (under(from, 'bench') && under(to, 'test') && !under(to, 'test/helpers')) return [`${file} imports ${spec}: benches take from test/ only test/helpers`];
+    return [];
+  });
+}
 
 /** Relative imports (side-effect ones too) between folders: file, specifier, its folder, the target's. */
 function importsOf(files) {

@@ -41,18 +41,3 @@ export class TooManyStatesError extends Error {
     super(`regex DFA exceeds ${limit} states (hint: ${hint})`);
   }
 }
-
-/** compileSplit needed more DFAs than allowed to keep each under its state budget. */
-export class TooManyDfasError extends Error {
-  override readonly name = 'TooManyDfasError';
-  constructor(
-    readonly maxDfas: number,
-    readonly maxStatesPerDfa: number,
-    /** Patterns placed in the first maxDfas groups, out of `total`. */
-    readonly placed: number,
-    readonly total: number,
-    readonly hint: string,
-  ) {
-    super(`regex rule set needs more than ${maxDfas} DFAs of at most ${maxStatesPerDfa} states (${placed} of ${total} patterns fit) (hint: ${hint})`);
-  }
-}

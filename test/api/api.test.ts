@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { compile, decide, loadInventory, loadPolicies, replayCapture, verify } from '../../src/api.ts';
 import { compareExpectations, readExpectations } from '../../src/replay/expect.ts';
 import { resolveIp } from '../../src/verdict/index.ts';
-import { kernelSkip } from '../kernel/harness.ts';
+import { kernelSkip } from '../helpers/kernel.ts';
 
 const skip = kernelSkip();
 const POLICY = 'examples/seed/seed-policy.yaml';

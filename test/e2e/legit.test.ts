@@ -11,7 +11,7 @@ import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compilePolicies, e2eSkip, FIXTURES, inventoryYaml, lastJsonLine, run, Topology, waitForLine, type Pod } from './harness.ts';
+import { compilePolicies, e2eSkip, FIXTURES, inventoryYaml, lastJsonLine, run, Topology, waitForLine, type Pod } from '../helpers/netns.ts';
 import { decodePacket, readCapture } from '../../sim/index.ts';
 import { TCP_ACK, TCP_SYN } from '../../sim/decode/index.ts';
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compilePolicies, e2eSkip, inventoryYaml, run, Topology, waitForLine, lastJsonLine, FIXTURES } from './harness.ts';
+import { compilePolicies, e2eSkip, inventoryYaml, run, Topology, waitForLine, lastJsonLine, FIXTURES } from '../helpers/netns.ts';
 
 const skip = e2eSkip();
 if (skip) console.log(`# skipping e2e swap: ${skip}`);

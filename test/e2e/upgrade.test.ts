@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { capture, compilePolicies, e2eSkip, FIXTURES, inventoryYaml, lastJsonLine, Topology, waitForLine } from './harness.ts';
+import { capture, compilePolicies, e2eSkip, FIXTURES, inventoryYaml, lastJsonLine, Topology, waitForLine } from '../helpers/netns.ts';
 import { loadPolicies } from '../../src/policy/index.ts';
 import { loadInventory } from '../../src/endpoints/index.ts';
 import { readCapture, replaySync, type PacketActionKind } from '../../sim/index.ts';

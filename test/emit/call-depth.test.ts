@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { TEMPLATES_DIR, clangAvailable, emitObject } from '../../codegen/emit/index.ts';
 import { runClang } from '../../codegen/emit/clang.ts';
-import { frontendBackendIR, hundredRuleIR } from './ir-fixtures.ts';
+import { frontendBackendIR, hundredRuleIR } from '../helpers/ir-fixtures.ts';
 import { MAX_STACK, deepestChains } from '../helpers/call-depth.ts';
 
 const tools = clangAvailable() && spawnSync('llvm-objdump', ['--version']).status === 0;

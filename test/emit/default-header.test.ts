@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_LIMITS, TEMPLATES_DIR, renderPolicyHeader } from '../../codegen/emit/index.ts';
-import { buildIR, frontendBackendIR } from './ir-fixtures.ts';
+import { buildIR, frontendBackendIR } from '../helpers/ir-fixtures.ts';
 
 /** the macros and the const tables a header defines */
 function names(header: string): string[] {

@@ -11,7 +11,7 @@ import { layout, GENERATED } from '../../codegen/emit/generate.ts';
 import { ipcacheKey } from '../../src/loader/index.ts';
 import { IPCACHE_KEY_SIZE } from '../../src/loader/layouts.generated.ts';
 import { compile } from '../../codegen/regex/index.ts';
-import { frontendBackendIR, l4IR, buildIR, entry, SEL } from './ir-fixtures.ts';
+import { frontendBackendIR, l4IR, buildIR, entry, SEL } from '../helpers/ir-fixtures.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const golden = (name: string, text: string) => {

@@ -16,7 +16,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { kernelSkip } from './harness.ts';
+import { kernelSkip } from '../helpers/kernel.ts';
 import type { PeerRef } from '../../src/verdict/peers.ts';
 import type { RawEvent } from '../../src/loader/index.ts';
 import { tcpConn, type FixturePacket } from '../../sim/index.ts';

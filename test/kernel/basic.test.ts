@@ -1,8 +1,8 @@
 // Allow/deny at L3/L4 and L7 through BPF_PROG_TEST_RUN with flow state kept across packets.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { kernelSkip, loadScenario, play, conn, actions, OK, SHOT, type Scenario } from './harness.ts';
-import { frontendBackendIR, l4IR, ADDR } from '../emit/ir-fixtures.ts';
+import { kernelSkip, loadScenario, play, conn, actions, OK, SHOT, type Scenario } from '../helpers/kernel.ts';
+import { frontendBackendIR, l4IR, ADDR } from '../helpers/ir-fixtures.ts';
 import { TcpConn } from '../../sim/builder/tcp-conn.ts';
 import { EVENT_KIND, REASON, VERDICT } from '../../src/loader/index.ts';
 

@@ -5,7 +5,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { kernelSkip } from './harness.ts';
+import { kernelSkip } from '../helpers/kernel.ts';
 import { inspectAll } from '../helpers/inspect-all.ts';
 import { actionsAgree, buildWorld, comparable, connPackets, describeActions, runKernel, runSim, type KernelWorld } from '../helpers/kernel-world.ts';
 

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { kernelSkip } from './harness.ts';
+import { kernelSkip } from '../helpers/kernel.ts';
 import { lower } from '../../codegen/ir/lower.ts';
 import type { PolicyIR } from '../../codegen/ir/types.ts';
 import { parsePolicies, hasErrors, formatDiagnostic, type Policy } from '../../src/policy/index.ts';

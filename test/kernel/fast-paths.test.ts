@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { kernelSkip } from './harness.ts';
+import { kernelSkip } from '../helpers/kernel.ts';
 import { lower } from '../../codegen/ir/lower.ts';
 import { DEFAULT_LIMITS, TEMPLATES_DIR, emitObject, renderPolicyHeader } from '../../codegen/emit/index.ts';
 import { runClang } from '../../codegen/emit/clang.ts';

@@ -3,7 +3,7 @@
 // simulator calls that connection reuse); replies of a live flow pass unjudged.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { kernelSkip } from './harness.ts';
+import { kernelSkip } from '../helpers/kernel.ts';
 import { inspectAll } from '../helpers/inspect-all.ts';
 import { tcpConn, type FixturePacket } from '../../sim/index.ts';
 import { actionsAgree, buildWorld, comparable, describeActions, runKernel, runSim, type KernelWorld } from '../helpers/kernel-world.ts';

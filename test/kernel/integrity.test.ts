@@ -6,7 +6,7 @@
 // inserted lines up with them byte for byte.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { kernelSkip } from './harness.ts';
+import { kernelSkip } from '../helpers/kernel.ts';
 import { parsePolicies } from '../../src/policy/index.ts';
 import type { PeerRef } from '../../src/verdict/peers.ts';
 import { clearMap, fillIfaces, REASON, VERDICT, TC_ACT } from '../../src/loader/index.ts';

@@ -8,7 +8,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { kernelSkip } from './harness.ts';
+import { kernelSkip } from '../helpers/kernel.ts';
 import { parseRequestHead } from '../../src/verdict/index.ts';
 import { inspectAll } from '../helpers/inspect-all.ts';
 import { allowedLines, buildWorld, connPackets, kernelVerdict, runKernel, type KernelWorld } from '../helpers/kernel-world.ts';

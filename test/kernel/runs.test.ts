@@ -3,8 +3,8 @@
 // gets the oracle's verdict and rule, and the window limit is exact around a run.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { kernelSkip, loadScenario, play, conn, actions, type Scenario } from './harness.ts';
-import { frontendBackendIR } from '../emit/ir-fixtures.ts';
+import { kernelSkip, loadScenario, play, conn, actions, type Scenario } from '../helpers/kernel.ts';
+import { frontendBackendIR } from '../helpers/ir-fixtures.ts';
 import { EVENT_KIND, REASON, REASON_NAMES, strictRuleOf } from '../../src/loader/index.ts';
 import { parseRequestHead } from '../../src/verdict/index.ts';
 

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { kernelSkip } from './harness.ts';
+import { kernelSkip } from '../helpers/kernel.ts';
 import { readSpecFile, type SpecCase, type SpecFile } from '../helpers/spec-format.ts';
 import { caseFlow, caseRequest, evaluateCase, verdictText } from '../helpers/spec-eval.ts';
 import { lower } from '../../codegen/ir/lower.ts';

@@ -2,8 +2,8 @@
 // out-of-order and overlapping segments.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { kernelSkip, loadScenario, play, conn, actions, verdicts, type Scenario, type Played } from './harness.ts';
-import { frontendBackendIR } from '../emit/ir-fixtures.ts';
+import { kernelSkip, loadScenario, play, conn, actions, verdicts, type Scenario, type Played } from '../helpers/kernel.ts';
+import { frontendBackendIR } from '../helpers/ir-fixtures.ts';
 import { EVENT_KIND, REASON, VERDICT } from '../../src/loader/index.ts';
 
 const skip = kernelSkip();

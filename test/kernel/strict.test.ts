@@ -1,8 +1,8 @@
 // Every strict-request rule (docs/semantics.md) resets the connection with its own reason code.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { kernelSkip, loadScenario, play, conn, actions, verdicts, type Scenario } from './harness.ts';
-import { frontendBackendIR } from '../emit/ir-fixtures.ts';
+import { kernelSkip, loadScenario, play, conn, actions, verdicts, type Scenario } from '../helpers/kernel.ts';
+import { frontendBackendIR } from '../helpers/ir-fixtures.ts';
 import { EVENT_KIND, REASON, REASON_NAMES, STRICT_RULE_OF_REASON, strictRuleOf } from '../../src/loader/index.ts';
 import { parseRequestHead, STRICT_RULES } from '../../src/verdict/index.ts';
 import { METHODS_HEADER_PATH, renderMethodsHeader } from '../../codegen/emit/generate.ts';

@@ -2,8 +2,8 @@
 // re-decided, never read with the old object's rule numbering; lost events are counted.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { kernelSkip, loadScenario, verdictOf, conn, actions, OK, SHOT, type Played, type Scenario } from './harness.ts';
-import { frontendBackendIR, l4IR, buildIR, entry, SEL, ADDR } from '../emit/ir-fixtures.ts';
+import { kernelSkip, loadScenario, verdictOf, conn, actions, OK, SHOT, type Played, type Scenario } from '../helpers/kernel.ts';
+import { frontendBackendIR, l4IR, buildIR, entry, SEL, ADDR } from '../helpers/ir-fixtures.ts';
 import { mapOf, EVENT_KIND, REASON, VERDICT } from '../../src/loader/index.ts';
 import { readCounters } from '../../src/deploy/status.ts';
 import { TcpConn } from '../../sim/builder/tcp-conn.ts';

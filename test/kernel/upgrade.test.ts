@@ -6,7 +6,7 @@
 // (the client's veth judges); kernel == simulator per packet, and the expected actions.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { kernelSkip } from './harness.ts';
+import { kernelSkip } from '../helpers/kernel.ts';
 import { inspectAll, type InspectAll } from '../helpers/inspect-all.ts';
 import { actionsAgree, buildWorld, comparable, describeActions, kernelVerdict, runKernel, runSim, type Action, type KernelWorld } from '../helpers/kernel-world.ts';
 import { tcpConn, type FixturePacket, type TcpConn } from '../../sim/index.ts';

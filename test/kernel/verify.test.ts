@@ -4,12 +4,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { kernelSkip } from './harness.ts';
+import { kernelSkip } from '../helpers/kernel.ts';
 import { TEMPLATES_DIR, emitObject } from '../../codegen/emit/index.ts';
 import { runClang } from '../../codegen/emit/clang.ts';
 import { openLibbpf, loadObject, missingFeatures } from '../../src/loader/index.ts';
 import { verifyDir } from '../../src/deploy/verify.ts';
-import { frontendBackendIR, l4IR, hundredRuleIR } from '../emit/ir-fixtures.ts';
+import { frontendBackendIR, l4IR, hundredRuleIR } from '../helpers/ir-fixtures.ts';
 
 const skip = kernelSkip();
 

@@ -1,5 +1,6 @@
 // scripts/lint.mjs's pipeline rules on a small tree of its own: an import from a later stage,
 // a cycle between folders, the loader past its index and a folder in no stage are each named;
+// product code importing tests and benches importing past test/helpers are named too;
 // the same tree without them passes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -56,4 +57,18 @@ test('the loader past its index, and a folder in no stage, are named', () => {
   const out = lint({ ...clean, 'src/cli/main.ts': "import { load } from '../loader/object.ts';\nexport const y = load;\n", 'src/misc/z.ts': 'export const z = 1;\n' });
   assert.match(out, /src\/cli\/main\.ts imports \.\.\/loader\/object\.ts: outside src\/loader, import its index\.ts/);
   assert.match(out, /src\/misc: a folder in no stage/);
+});
+
+test('product code importing a test helper, and a bench importing a test file, are named', () => {
+  const out = lint({
+    ...clean,
+    'test/helpers/kit.ts': 'export const kit = 1;\n',
+    'test/a.test.ts': "import { kit } from './helpers/kit.ts';\nexport const t = kit;\n",
+    'bench/ok.ts': "import { kit } from '../test/helpers/kit.ts';\nexport const o = kit;\n",
+    'bench/bad.ts': "import { t } from '../test/a.test.ts';\nexport const b = t;\n",
+    'src/verdict/decide.ts': "import { kit } from '../../test/helpers/kit.ts';\nexport const x = kit;\n",
+  });
+  assert.match(out, /src\/verdict\/decide\.ts imports \.\.\/\.\.\/test\/helpers\/kit\.ts: product code does not import tests or benches/);
+  assert.match(out, /bench\/bad\.ts imports \.\.\/test\/a\.test\.ts: benches take from test\/ only test\/helpers/);
+  assert.doesNotMatch(out, /bench\/ok\.ts/);
 });

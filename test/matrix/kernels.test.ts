@@ -9,7 +9,7 @@ import { readdirSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
 import { CHECKOUT, MATRIX, guestKernel, guestSkip, runGuest, type GuestRun } from '../helpers/vm.ts';
-import { kernelSkip } from '../kernel/harness.ts';
+import { kernelSkip } from '../helpers/kernel.ts';
 
 const skip = kernelSkip() || guestSkip();
 if (skip && process.env.CI === 'true') throw new Error(`the kernel matrix must run under CI: ${skip}`);

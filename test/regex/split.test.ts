@@ -4,18 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import {
-  compile,
-  compileSplit,
-  matchAll,
-  startAll,
-  stepAll,
-  acceptsAll,
-  TooManyDfasError,
-  TooManyStatesError,
-  RegexSyntaxError,
-  type SplitDfa,
-} from '../../codegen/regex/index.ts';
+import { compile, TooManyStatesError, RegexSyntaxError } from '../../codegen/regex/index.ts';
+import { compileSplit, matchAll, startAll, stepAll, acceptsAll, TooManyDfasError, type SplitDfa } from '../helpers/regex-split.ts';
 import { accepts, step, START } from '../../codegen/regex/tables.ts';
 import { sample, text, chunks } from './gen.ts';
 

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { kernelSkip } from '../kernel/harness.ts';
+import { kernelSkip } from '../helpers/kernel.ts';
 
 const skip = kernelSkip();
 const seed = 'examples/seed';

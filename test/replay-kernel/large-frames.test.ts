@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { kernelSkip } from '../kernel/harness.ts';
+import { kernelSkip } from '../helpers/kernel.ts';
 import { mergeByTime, pcapBytes, readCapture, reframe, tcpConn, tcpFrame, type FixturePacket } from '../../sim/index.ts';
 import { KernelReplayer, splitSummary, type KernelPacket } from '../../src/replay/kernel.ts';
 import { parseInventory } from '../../src/endpoints/parse.ts';

@@ -7,8 +7,8 @@ import type { PolicyIR } from '../../codegen/ir/types.ts';
 import { emitObject, clangAvailable } from '../../codegen/emit/index.ts';
 import { openLibbpf, loadObject, type LoadedObject, fillIpcache, fillSelectors, PacketRunner, type ProgName, type RunResult } from '../../src/loader/index.ts';
 import { TcpConn } from '../../sim/builder/tcp-conn.ts';
-import { ADDR, ID, SEL } from '../emit/ir-fixtures.ts';
-import { runnerFor } from '../helpers/kernel-world.ts';
+import { ADDR, ID, SEL } from './ir-fixtures.ts';
+import { runnerFor } from './kernel-world.ts';
 
 /** Why kernel tests cannot run here, or null. Under CI=true this throws instead (never skip in CI). */
 export function kernelSkip(): string | false {

@@ -1,14 +1,31 @@
 // A rule set too big for one DFA -> as few DFAs as we can find, each within a
-// state budget. Patterns are ordered by shape (literal, literal prefix,
-// other, leading `.*`) so that cheap-to-combine patterns sit together, then
-// packed greedily: each group takes as many whole shapes of the ordered list
+// state budget. Not in the product: the datapath steps one DFA per field, and a rule set
+// over the budget is a compile error (codegen/ir/lower.ts); this measures (bench/regex.ts)
+// what splitting would buy, over the compiler's own pieces. Patterns are ordered by shape
+// (literal, literal prefix, other, leading `.*`) so that cheap-to-combine patterns sit
+// together, then packed greedily: each group takes as many whole shapes of the ordered list
 // as fit, or, when one shape alone is too big, the longest part of it that
 // fits (binary search). Every group is a complete, independent DFA.
-import { parse as parseOne } from './parser.ts';
-import { type Dfa, type DfaStats, compileRoots, toBytes, DEFAULT_MAX_STATES } from './compile.ts';
-import { type DfaTables, accepts, step, START } from './tables.ts';
-import { TooManyDfasError, TooManyStatesError } from './errors.ts';
-import { shapeBoundaries, shapeOf, shapeOrder } from './shape.ts';
+import { parse as parseOne } from '../../codegen/regex/parser.ts';
+import { type Dfa, type DfaStats, compileRoots, toBytes, DEFAULT_MAX_STATES } from '../../codegen/regex/compile.ts';
+import { type DfaTables, accepts, step, START } from '../../codegen/regex/tables.ts';
+import { TooManyStatesError } from '../../codegen/regex/errors.ts';
+import { shapeBoundaries, shapeOf, shapeOrder } from './regex-split-shape.ts';
+
+/** compileSplit needed more DFAs than allowed to keep each under its state budget. */
+export class TooManyDfasError extends Error {
+  override readonly name = 'TooManyDfasError';
+  constructor(
+    readonly maxDfas: number,
+    readonly maxStatesPerDfa: number,
+    /** Patterns placed in the first maxDfas groups, out of `total`. */
+    readonly placed: number,
+    readonly total: number,
+    readonly hint: string,
+  ) {
+    super(`regex rule set needs more than ${maxDfas} DFAs of at most ${maxStatesPerDfa} states (${placed} of ${total} patterns fit) (hint: ${hint})`);
+  }
+}
 
 export const DEFAULT_MAX_DFAS = 16;
 

@@ -2,7 +2,7 @@
 // patterns of one shape share NFA structure and combine cheaply, while
 // mixing shapes (a `.*` head with prefix rules ending in `.*`) multiplies
 // DFA sizes. Only the order depends on this; correctness does not.
-import type { RegexNode } from './ast.ts';
+import type { RegexNode } from '../../codegen/regex/ast.ts';
 
 /** literal < literal prefix then something else < other < leading unbounded repeat (`.*x`). */
 export type Shape = 'literal' | 'prefix' | 'other' | 'floating';

@@ -4,10 +4,10 @@
 //   deploy / undeploy / status       attach to endpoints' veths, swap, detach (root)
 //   decide(policies, flow, request)  the oracle: what the policy says about one request
 //   replayCapture(capture, ...)      a capture through the simulator (and an object): summary, rows, flows
+//   savedPolicies / checkObjectMatches  the policies an object was compiled from
 // Replay's building blocks (captures, the engine, the oracle as its judge) are exported too.
-import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
 import { loadPolicies } from './policy/index.ts';
+import { savePolicySources } from './replay/object.ts';
 import { lower } from '../codegen/ir/lower.ts';
 import { emitObject, DEFAULT_LIMITS, type EmitResult, type Limits } from '../codegen/emit/index.ts';
 
@@ -24,6 +24,7 @@ export { openLibbpf, KernelFeatureError, VerifierError, LoadError } from './load
 export { readCapture, ReplayEngine } from '../sim/index.ts';
 export { oracleJudge } from './replay/judge.ts';
 export { replayCapture, type ReplayCaptureOptions, type ReplayRun } from './replay/run.ts';
+export { savePolicySources, savedPolicies, checkObjectMatches } from './replay/object.ts';
 
 export interface CompileOptions {
   /** bytes of request head inspected (default: the oracle's head limit) */
@@ -36,18 +37,4 @@ export function compile(policyFiles: readonly string[], out: string, opts: Compi
   const r = emitObject(lower(loadPolicies(policyFiles)), out, limits);
   savePolicySources(policyFiles, out);
   return r;
-}
-
-/** The policy files next to the object, so `replay --kernel DIR` can run the simulator on them. */
-export function savePolicySources(files: readonly string[], out: string): void {
-  const dir = join(out, 'policies');
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  const index = files.map((f, i) => {
-    const saved = `${String(i).padStart(2, '0')}-${basename(f)}`;
-    copyFileSync(f, join(dir, saved));
-    return { saved, source: f };
-  });
-  // the original names: rules keep citing the file:line their authors know
-  writeFileSync(join(dir, 'index.json'), JSON.stringify(index, null, 2) + '\n');
 }

@@ -2,10 +2,8 @@
 // traffic of a capture, as a summary table or Hubble jsonpb lines. With `--kernel DIR` the
 // packets also run through the compiled object (BPF_PROG_TEST_RUN) and every packet where
 // the object and the simulator disagree is reported (exit 1).
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { hasErrors, loadPolicies, parsePolicies, PolicyError } from '../policy/index.ts';
-import type { Policy } from '../policy/types.ts';
+import { statSync } from 'node:fs';
+import { loadPolicies } from '../policy/index.ts';
 import { loadInventory } from '../endpoints/index.ts';
 import type { PacketEvent } from '../../sim/index.ts';
 import type { RequestRow } from '../replay/records.ts';
@@ -13,8 +11,7 @@ import type { Summary } from '../replay/summary.ts';
 import { compareActions, splitSummary, type KernelPacket } from '../replay/kernel.ts';
 import { compareExpectations, readExpectations } from '../replay/expect.ts';
 import { replayCapture } from '../replay/run.ts';
-import { lower } from '../../codegen/ir/lower.ts';
-import { irJson, sha256 } from '../../codegen/emit/manifest.ts';
+import { checkObjectMatches, savedPolicies } from '../replay/object.ts';
 
 export interface ReplayFlags {
   readonly policy?: readonly string[];
@@ -28,7 +25,8 @@ export interface ReplayFlags {
 }
 
 export function replayCommand(capture: string, o: ReplayFlags): number {
-  const policies = o.policy?.length ? loadPolicies(o.policy) : savedPolicies(o.kernel);
+  if (!o.policy?.length && !o.kernel) throw new Error('--policy is required (or --kernel DIR with the policies/ that l7bpf compile saves)');
+  const policies = o.policy?.length ? loadPolicies(o.policy) : savedPolicies(o.kernel!);
   if (o.kernel) checkObjectMatches(o.kernel, policies);
   const jsonpb = o.output === 'jsonpb';
   const progress = progressBar(capture);
@@ -45,27 +43,6 @@ export function replayCommand(capture: string, o: ReplayFlags): number {
   if (!jsonpb) process.stdout.write(run.summary.render() + `${run.packets} packet(s), ${run.connections} connection(s)\n`);
   const disagree = run.kernel ? reportKernel(run.kernel.packets, run.kernel.sim) : 0;
   return Math.max(exitCode(o, run.summary, run.rows, run.errors.length), disagree > 0 ? 1 : 0);
-}
-
-/** The policy sources `l7bpf compile` saved next to the object, under their original names. */
-function savedPolicies(kernelDir: string | undefined): readonly Policy[] {
-  const index = kernelDir ? join(kernelDir, 'policies', 'index.json') : null;
-  if (!kernelDir || !index || !existsSync(index)) throw new Error('--policy is required (or --kernel DIR with the policies/ that l7bpf compile saves)');
-  const entries = JSON.parse(readFileSync(index, 'utf8')) as { saved: string; source: string }[];
-  const policies: Policy[] = [];
-  for (const e of entries) {
-    const r = parsePolicies(readFileSync(join(kernelDir, 'policies', e.saved), 'utf8'), e.source);
-    if (hasErrors(r.diagnostics)) throw new PolicyError(r.diagnostics);
-    policies.push(...r.policies);
-  }
-  return policies;
-}
-
-function checkObjectMatches(dir: string, policies: readonly Policy[]): void {
-  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { sha256: { input: string } };
-  if (sha256(irJson(lower(policies))) !== manifest.sha256.input) {
-    throw new Error(`${dir} was compiled from other policies than the ones given (hint: run l7bpf compile again, or omit --policy)`);
-  }
 }
 
 function reportKernel(kernel: readonly KernelPacket[], sim: readonly PacketEvent[]): number {

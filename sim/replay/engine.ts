@@ -6,8 +6,8 @@ import { decodeInto, dstString, srcString, type DecodeStatus } from '../decode/i
 import { PacketView, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, TCP_URG } from '../decode/view.ts';
 import { ipv4HeaderOk } from '../decode/ip.ts';
 import { ClientStream } from '../stream/client-stream.ts';
-import { RequestParser } from '../http1/request-parser.ts';
-import { ResponseParser } from '../http1/response-parser.ts';
+import { Http1Session } from '../http1/session.ts';
+import type { L7Session, SessionHost } from '../l7/session.ts';
 import { classifySegment, seqAdd, SEG_HOLE, SEG_RETRANSMISSION } from '../stream/seq.ts';
 import { ConnTable } from '../stream/table.ts';
 import { Conn } from './conn.ts';
@@ -19,8 +19,6 @@ import type {
 
 export const DEFAULT_INSPECTION_LIMIT = SEMANTIC_LIMITS.headBytes;
 export const DEFAULT_MAX_CONNECTIONS = 65536;
-/** What a server's answer accepting a protocol upgrade starts with. */
-const SWITCHING = [...Buffer.from('HTTP/1.1 101 ', 'latin1')];
 
 export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends RequestVerdict = RequestVerdict> {
   readonly summary: ReplaySummary = {
@@ -29,33 +27,26 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
   };
   private readonly o: ReplayOptions<CV, RV>;
   private readonly limit: number;
-  private readonly table: ConnTable<Conn<CV, RV>>;
+  private readonly table: ConnTable<Conn<CV>>;
   private readonly v = new PacketView();
   private nextConnId = 1;
   private readonly shard: number;
   private readonly shards: number;
-  // per-packet scratch, read by the request sink
-  private cur: Conn<CV, RV> | null = null;
+  // per-packet scratch, read when a session judges a request
   private curIndex = 0;
   /** The record being processed: its bigint ts is read only when a request or response needs it. */
   private curRec: CaptureRecord | null = null;
-  private readonly now = (): bigint => this.curRec!.ts;
-  private decided = 0;
-  /** Stream offset where the content-length body of the last request judged in this packet ends, or -1. */
-  private bodyEnd = -1;
-  private deniedNow = false;
-  private readonly sink = (ev: RequestEvent): boolean => this.onRequestEvent(ev);
   private readonly emitRequest = (r: RequestRecord<CV, RV>): void => this.o.onRequest?.(r);
-  private readonly evict = (c: Conn<CV, RV>): void => {
+  private readonly evict = (c: Conn<CV>): void => {
     if (c === this.last) this.last = undefined;
     this.closeConn(c, 'evicted');
   };
   /** The table entry of the last IPv4 packet and its endpoints (lower, higher): skips the lookup. */
-  private last: Conn<CV, RV> | undefined = undefined;
+  private last: Conn<CV> | undefined = undefined;
   private lastLo = -1;
   private lastHi = -1;
 
-  private remember(c: Conn<CV, RV> | undefined, lo: number, hi: number): void {
+  private remember(c: Conn<CV> | undefined, lo: number, hi: number): void {
     this.last = c;
     this.lastLo = lo;
     this.lastHi = hi;
@@ -91,7 +82,7 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
     let srcEp: number | string;
     let dstEp: number | string;
     let key: string;
-    let c: Conn<CV, RV> | undefined;
+    let c: Conn<CV> | undefined;
     if (v.ipVersion === 4) {
       srcEp = v.src4 * 65536 + v.sport;
       dstEp = v.dst4 * 65536 + v.dport;
@@ -133,6 +124,7 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
     }
     c.packets++;
     this.curRec = rec;
+    this.curIndex = index;
     this.segment(c, rec, index, srcEp === c.clientEp);
   }
 
@@ -144,7 +136,7 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
     return this.summary;
   }
 
-  private open(key: string, srcEp: number | string, dstEp: number | string, ts: bigint): Conn<CV, RV> {
+  private open(key: string, srcEp: number | string, dstEp: number | string, ts: bigint): Conn<CV> {
     const v = this.v;
     const f = v.flags;
     const synAck = (f & (TCP_SYN | TCP_ACK)) === (TCP_SYN | TCP_ACK);
@@ -161,7 +153,7 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
     };
     const verdict = this.o.judge.connection(info);
     const clientIsn = srcIsClient && !midstream ? v.seq : synAck ? (v.ack - 1) >>> 0 : 0;
-    const c = new Conn<CV, RV>(key, info, verdict, srcIsClient ? srcEp : dstEp, clientIsn, this.emitRequest, this.now);
+    const c = new Conn<CV>(key, info, verdict, srcIsClient ? srcEp : dstEp, clientIsn);
     if (synAck) {
       c.c2s.start(v.ack);
       c.s2c.start(v.seq + 1);
@@ -173,20 +165,37 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
       c.stream = new ClientStream(v.seq, v.window);
       c.stream.forwards = verdict.inspectsBeforeForwarding === true;
     }
-    if (c.mode === 'l7') {
-      c.req = new RequestParser(this.limit);
-      const judge = this.o.judge;
-      const conn = c;
-      if (judge.partial) c.req.partial = (head) => judge.partial?.(conn.info, head, conn.verdict)?.allowed !== false;
-      c.resp = new ResponseParser(c);
-    }
+    if (c.mode === 'l7') c.session = this.newSession(c);
     this.summary.connections++;
     this.table.set(key, c, this.evict);
     this.o.onConnection?.({ type: 'open', conn: info, verdict });
     return c;
   }
 
-  private segment(c: Conn<CV, RV>, rec: CaptureRecord, index: number, fromClient: boolean): void {
+  /** The protocol session of an inspected connection, with the engine as its host. */
+  private newSession(c: Conn<CV>): L7Session {
+    const judge = this.o.judge;
+    const host: SessionHost<RequestEvent, RequestRecord<CV, RV>> = {
+      judge: (ev) => this.judgeRequest(c, ev),
+      allowed: (r) => r.verdict.allowed,
+      emit: this.emitRequest,
+      answered: (r, status) => this.emitRequest({
+        conn: r.conn, connVerdict: r.connVerdict, request: r.request, verdict: r.verdict, packetIndex: r.packetIndex, ts: r.ts,
+        response: { status, latencyNs: this.curRec!.ts - r.ts },
+      }),
+    };
+    const partial = judge.partial ? (head: Uint8Array) => judge.partial?.(c.info, head, c.verdict)?.allowed !== false : null;
+    return new Http1Session(this.limit, host, partial);
+  }
+
+  private judgeRequest(c: Conn<CV>, ev: RequestEvent): RequestRecord<CV, RV> {
+    const verdict = this.o.judge.request(c.info, ev, c.verdict);
+    c.requests++;
+    this.summary.requests++;
+    return { conn: c.info, connVerdict: c.verdict, request: ev, verdict, packetIndex: this.curIndex, ts: this.curRec!.ts };
+  }
+
+  private segment(c: Conn<CV>, rec: CaptureRecord, index: number, fromClient: boolean): void {
     const v = this.v;
     const id = c.info.id;
     switch (c.mode) {
@@ -211,11 +220,14 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
   }
 
   /** A server packet of an L7 connection: what it sent and acknowledged, then its response bytes. */
-  private l7Server(c: Conn<CV, RV>, rec: CaptureRecord, index: number): void {
+  private l7Server(c: Conn<CV>, rec: CaptureRecord, index: number): void {
     const v = this.v;
     const id = c.info.id;
-    // before the stream takes the packet: it moves srvNxt past it
-    if (v.payloadLen > 0 && c.req?.awaitsUpgradeAnswer()) this.upgradeAnswer(c);
+    // before the stream takes the packet (it moves srvNxt past it): an upgrade's answer
+    if (v.payloadLen > 0 && c.session?.serverSegment(v, c.stream)) {
+      c.mode = 'opaque';
+      c.stream = null;
+    }
     c.stream?.reply(v.flags, v.seq, v.payloadLen, v.ack);
     if (v.flags & TCP_RST) {
       this.act(rec, index, 'pass', 'rst', id);
@@ -237,47 +249,24 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
     if (c.stream?.closed) this.closeConn(c, 'fin');
   }
 
-  /**
-   * The server's answer to an allowed protocol upgrade (l7_upgrade_answer): the handshake was
-   * the first request, so only bytes at the server's first sequence number (srvNxt while it has
-   * sent nothing) answer it. "HTTP/1.1 101 " there makes the connection opaque; anything else
-   * (another status, a first segment under 13 bytes, a segment elsewhere, a SYN or RST) is a
-   * refusal and the next request is parsed as usual.
-   */
-  private upgradeAnswer(c: Conn<CV, RV>): void {
-    const v = this.v;
-    const s = c.stream;
-    // ... and acknowledging the whole handshake (a forged 101 must know both sequence numbers)
-    const first = s !== null && s.srvSeen && !s.srvSent && v.seq >>> 0 === s.srvNxt && !(v.flags & (TCP_SYN | TCP_RST))
-      && (v.flags & TCP_ACK) !== 0 && v.ack >>> 0 === s.next;
-    if (!first || v.payloadLen < SWITCHING.length || SWITCHING.some((b, i) => v.data[v.payloadOff + i] !== b)) {
-      c.req!.upgradeRefused();
-      return;
-    }
-    c.req!.upgraded();
-    c.mode = 'opaque';
-    c.stream = null;
-  }
-
   /** Response bytes in order to the response parser; a hole ends following the responses. */
-  private serverBytes(c: Conn<CV, RV>): void {
+  private serverBytes(c: Conn<CV>): void {
     const v = this.v;
     const len = v.payloadLen;
     if (len === 0) return;
     const skip = classifySegment(c.s2c.nextSeq, v.seq, len);
     if (skip === SEG_RETRANSMISSION) return;
     if (skip === SEG_HOLE) {
-      c.resp?.free();
-      c.resp = null;
+      c.session?.serverHole();
       return;
     }
     c.s2c.nextSeq = seqAdd(v.seq, len);
     c.s2c.bytes += len - skip;
-    c.resp?.feed(v.data, v.payloadOff + skip, v.payloadOff + len);
+    c.session?.server(v.data, v.payloadOff + skip, v.payloadOff + len);
   }
 
   /** A client packet of an L7 connection: l7_client and l7_stream of the kernel, in order. */
-  private l7Client(c: Conn<CV, RV>, rec: CaptureRecord, index: number): void {
+  private l7Client(c: Conn<CV>, rec: CaptureRecord, index: number): void {
     const v = this.v;
     const id = c.info.id;
     const s = c.stream;
@@ -305,16 +294,15 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
     const end = v.payloadOff + len;
     const body = s.inBody(end - start);
     if (!body) s.copy(v.data, start, end - start);
-    this.bodyEnd = -1;
-    this.inspect(c, rec, index, start, end, syn);
+    const bodyEnd = this.inspect(c, rec, index, start, end, syn);
     if (c.mode !== 'l7') return; // denied
     s.next = seqAdd(dseq, len);
-    if (this.bodyEnd >= 0) s.bodyRange(seqAdd(s.base, this.bodyEnd));
+    if (bodyEnd >= 0) s.bodyRange(seqAdd(s.base, bodyEnd));
     s.clientCtl(v.flags, v.seq, len, v.ack);
   }
 
   /** An inspected connection refused outright (urgent data): reset. */
-  private deny(c: Conn<CV, RV>, rec: CaptureRecord, index: number, reason: PacketReason): void {
+  private deny(c: Conn<CV>, rec: CaptureRecord, index: number, reason: PacketReason): void {
     this.act(rec, index, 'reset', reason, c.info.id);
     c.mode = 'denied';
     this.summary.denied++;
@@ -322,18 +310,14 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
     c.release();
   }
 
-  private inspect(c: Conn<CV, RV>, rec: CaptureRecord, index: number, start: number, end: number, fastOpen = false): void {
-    const req = c.req!;
+  /** Client bytes through the session; returns where the last judged request's content-length body ends (-1: none). */
+  private inspect(c: Conn<CV>, rec: CaptureRecord, index: number, start: number, end: number, fastOpen = false): number {
+    const session = c.session!;
     const id = c.info.id;
-    if (req.state === 'opaque') return this.act(rec, index, 'pass', 'opaque', id);
-    if (req.state === 'dead') return this.act(rec, index, 'pass', 'unparsed', id);
-    this.cur = c;
-    this.curIndex = index;
-    this.decided = 0;
-    this.deniedNow = false;
-    req.feed(this.v.data, start, end, this.sink);
-    this.cur = null;
-    if (this.deniedNow && fastOpen) {
+    if (session.state === 'opaque') return this.act(rec, index, 'pass', 'opaque', id), -1;
+    if (session.state === 'dead') return this.act(rec, index, 'pass', 'unparsed', id), -1;
+    session.client(this.v.data, start, end);
+    if (session.denied && fastOpen) {
       // fast-open data denied: no connection yet to reset; the flow is forgotten (the
       // client sends its SYN again without data)
       this.act(rec, index, 'drop', 'request-denied', id);
@@ -341,40 +325,21 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
       this.closeConn(c, 'denied');
       this.table.delete(c.key);
       if (this.last === c) this.last = undefined;
-      return;
+      return -1;
     }
-    if (this.deniedNow) {
+    if (session.denied) {
       this.act(rec, index, 'reset', 'request-denied', id);
       c.mode = 'denied';
       this.summary.denied++;
       this.o.onConnection?.({ type: 'close', conn: c.info, reason: 'denied', packets: c.packets, requests: c.requests });
       c.release();
-      return;
+      return -1;
     }
-    this.act(rec, index, 'pass', this.decided > 0 ? 'request-allowed' : 'in-order', id);
+    this.act(rec, index, 'pass', session.decided > 0 ? 'request-allowed' : 'in-order', id);
+    return session.bodyEnd;
   }
 
-  private onRequestEvent(ev: RequestEvent): boolean {
-    const c = this.cur!;
-    const verdict = this.o.judge.request(c.info, ev, c.verdict);
-    c.requests++;
-    this.summary.requests++;
-    this.decided++;
-    const rec: RequestRecord<CV, RV> = { conn: c.info, connVerdict: c.verdict, request: ev, verdict, packetIndex: this.curIndex, ts: this.curRec!.ts };
-    if (!verdict.allowed) {
-      this.deniedNow = true;
-      c.addPending({ rec, method: '', upgrade: false });
-      return false;
-    }
-    if (ev.kind === 'request') {
-      c.addPending({ rec, method: ev.method, upgrade: ev.upgrade });
-      if (ev.framing === 'content-length') this.bodyEnd = ev.headEnd + contentLength(ev.headers);
-    }
-    else this.o.onRequest?.(rec);
-    return true;
-  }
-
-  private trackFin(c: Conn<CV, RV>, fromClient: boolean): void {
+  private trackFin(c: Conn<CV>, fromClient: boolean): void {
     const v = this.v;
     if (!(v.flags & TCP_FIN)) return;
     // connections not inspected: a FIN from each side closes (L7 ones close by ClientStream's rules)
@@ -382,7 +347,7 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
     if (c.c2s.fin && c.s2c.fin) this.closeConn(c, 'fin');
   }
 
-  private closeConn(c: Conn<CV, RV>, reason: CloseReason): void {
+  private closeConn(c: Conn<CV>, reason: CloseReason): void {
     if (c.mode === 'closed') return;
     const wasDenied = c.mode === 'denied';
     c.release();
@@ -424,10 +389,4 @@ function ep6(d: Uint8Array, off: number, port: number): string {
   let s = '';
   for (let i = 0; i < 16; i++) s += String.fromCharCode(d[off + i]!);
   return s + String.fromCharCode(port >> 8, port & 255);
-}
-
-/** The Content-Length value of a head whose framing is content-length (one, digits only). */
-function contentLength(headers: readonly (readonly [string, string])[]): number {
-  for (const [k, v] of headers) if (k.toLowerCase() === 'content-length') return Number(v.trim());
-  return 0;
 }

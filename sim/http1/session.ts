@@ -1,0 +1,134 @@
+// HTTP/1 as a session of the replay (sim/l7/session.ts): llhttp parses the client's requests
+// (RequestParser) and the server's responses (ResponseParser); responses pair with requests
+// in order; an upgrade is decided by the server's first bytes, as the kernel's
+// l7_upgrade_answer does.
+import type { L7Session, SessionHost, SessionState } from '../l7/session.ts';
+import { TCP_ACK, TCP_RST, TCP_SYN, type PacketView } from '../decode/view.ts';
+import type { ClientStream } from '../stream/client-stream.ts';
+import { RequestParser } from './request-parser.ts';
+import { ResponseParser, type ResponseOwner } from './response-parser.ts';
+import type { RequestEvent } from './types.ts';
+
+/** What a server's answer accepting a protocol upgrade starts with. */
+const SWITCHING = [...Buffer.from('HTTP/1.1 101 ', 'latin1')];
+
+/** Requests kept waiting for a response per connection; older ones are emitted unanswered. */
+export const MAX_PENDING = 1024;
+
+interface Pending<R> {
+  readonly rec: R;
+  readonly method: string;
+  readonly upgrade: boolean;
+}
+
+export class Http1Session<R> implements L7Session, ResponseOwner {
+  decided = 0;
+  denied = false;
+  bodyEnd = -1;
+  private readonly req: RequestParser;
+  private resp: ResponseParser | null;
+  private pending: Pending<R>[] = [];
+  private readonly sink = (ev: RequestEvent): boolean => this.onRequest(ev);
+
+  constructor(
+    inspectionLimit: number,
+    private readonly host: SessionHost<RequestEvent, R>,
+    /** the judge's check of incomplete heads (Judge.partial), or null */
+    partial: ((head: Uint8Array) => boolean) | null,
+  ) {
+    this.req = new RequestParser(inspectionLimit);
+    this.req.partial = partial;
+    this.resp = new ResponseParser(this);
+  }
+
+  get state(): SessionState {
+    return this.req.state === 'opaque' ? 'opaque' : this.req.state === 'dead' ? 'dead' : 'open';
+  }
+
+  client(data: Uint8Array, start: number, end: number): void {
+    this.decided = 0;
+    this.denied = false;
+    this.bodyEnd = -1;
+    this.req.feed(data, start, end, this.sink);
+  }
+
+  private onRequest(ev: RequestEvent): boolean {
+    const rec = this.host.judge(ev);
+    this.decided++;
+    if (!this.host.allowed(rec)) {
+      this.denied = true;
+      this.addPending({ rec, method: '', upgrade: false });
+      return false;
+    }
+    if (ev.kind !== 'request') {
+      this.host.emit(rec);
+      return true;
+    }
+    this.addPending({ rec, method: ev.method, upgrade: ev.upgrade });
+    if (ev.framing === 'content-length') this.bodyEnd = ev.headEnd + contentLength(ev.headers);
+    return true;
+  }
+
+  private addPending(p: Pending<R>): void {
+    this.pending.push(p);
+    if (this.pending.length > MAX_PENDING) this.host.emit(this.pending.shift()!.rec);
+  }
+
+  pendingMethod(): string | undefined {
+    return this.pending[0]?.method;
+  }
+
+  response(status: number): void {
+    const p = this.pending.shift();
+    if (!p) return;
+    this.host.answered(p.rec, status);
+    // a CONNECT tunnel opens on a 2xx to it; a protocol upgrade is decided by the server's
+    // first bytes (serverSegment), not here
+    if (!p.upgrade || p.method !== 'CONNECT') return;
+    if (status >= 200 && status < 300) this.req.upgraded();
+    else this.req.upgradeRefused();
+  }
+
+  /**
+   * The server's answer to an allowed protocol upgrade: the handshake was the first request,
+   * so only bytes at the server's first sequence number (srvNxt while it has sent nothing),
+   * acknowledging the whole handshake (a forged 101 must know both sequence numbers), answer
+   * it. "HTTP/1.1 101 " there makes the connection opaque; anything else (another status, a
+   * first segment under 13 bytes, a segment elsewhere, a SYN or RST) is a refusal and the next
+   * request is parsed as usual.
+   */
+  serverSegment(v: PacketView, s: ClientStream | null): boolean {
+    if (!this.req.awaitsUpgradeAnswer()) return false;
+    const first = s !== null && s.srvSeen && !s.srvSent && v.seq >>> 0 === s.srvNxt && !(v.flags & (TCP_SYN | TCP_RST))
+      && (v.flags & TCP_ACK) !== 0 && v.ack >>> 0 === s.next;
+    if (!first || v.payloadLen < SWITCHING.length || SWITCHING.some((b, i) => v.data[v.payloadOff + i] !== b)) {
+      this.req.upgradeRefused();
+      return false;
+    }
+    this.req.upgraded();
+    return true;
+  }
+
+  server(data: Uint8Array, start: number, end: number): void {
+    this.resp?.feed(data, start, end);
+  }
+
+  serverHole(): void {
+    this.resp?.free();
+    this.resp = null;
+  }
+
+  release(): void {
+    for (const p of this.pending) this.host.emit(p.rec);
+    this.pending = [];
+    this.req.free();
+    this.resp?.free();
+    this.resp = null;
+  }
+}
+
+/** The Content-Length value of a head whose framing is content-length (one, digits only). */
+function contentLength(headers: readonly (readonly [string, string])[]): number {
+  for (const [k, v] of headers) if (k.toLowerCase() === 'content-length') return Number(v.trim());
+  return 0;
+}

@@ -1,0 +1,39 @@
+// What an application protocol adds to an inspected connection of the replay, so that HTTP/1
+// (sim/http1/session.ts) and the next protocol sit side by side: the engine follows TCP and
+// the client stream, a session parses the bytes in order and hands each request to the
+// host to judge. Generic over the request event E and the host's record R.
+import type { PacketView } from '../decode/view.ts';
+import type { ClientStream } from '../stream/client-stream.ts';
+
+export interface SessionHost<E, R> {
+  /** Judges one request (counting it); the record carries the verdict. */
+  judge(ev: E): R;
+  allowed(r: R): boolean;
+  /** A record that gets no response (denied, unanswered, not a request). */
+  emit(r: R): void;
+  /** A record answered by a response head with this status. */
+  answered(r: R, status: number): void;
+}
+
+/** 'open': parsing; 'opaque': an upgraded tunnel, passed unjudged; 'dead': passed unparsed. */
+export type SessionState = 'open' | 'opaque' | 'dead';
+
+export interface L7Session {
+  readonly state: SessionState;
+  /** Client bytes in stream order; requests go to the host until one is denied. */
+  client(data: Uint8Array, start: number, end: number): void;
+  /** Results of the last client() call: requests judged, whether one was denied, and the
+   * stream offset where the content-length body of the last request ends (-1: none). */
+  readonly decided: number;
+  readonly denied: boolean;
+  readonly bodyEnd: number;
+  /** A server packet with payload, before the stream takes it: true when it accepts an
+   * upgrade to something no session parses (the connection is opaque from here). */
+  serverSegment(v: PacketView, stream: ClientStream | null): boolean;
+  /** Server bytes in stream order. */
+  server(data: Uint8Array, start: number, end: number): void;
+  /** A hole in the server's bytes: responses are no longer followed. */
+  serverHole(): void;
+  /** Unanswered requests are emitted and parsers freed. */
+  release(): void;
+}

@@ -42,7 +42,7 @@ const STAGES = [
   ['src/endpoints'],
   ['src/verdict'],
   ['codegen/regex', 'codegen/ir', 'codegen/emit'],
-  ['sim/capture', 'sim/decode', 'sim/stream', 'sim/l7', 'sim/http1', 'sim/replay', 'sim/builder', 'sim'],
+  ['sim/capture', 'sim/decode', 'sim/stream', 'sim/l7', 'sim/http1', 'sim/http2', 'sim/replay', 'sim/builder', 'sim'],
   ['src/check'],
   ['src/plan'],
   ['src/loader'],

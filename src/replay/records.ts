@@ -2,7 +2,7 @@
 import type { FlowRecord, FlowSide } from '../flow/build.ts';
 import type { ConnInfo, RequestRecord } from '../../sim/index.ts';
 import { describePeer } from '../verdict/peers.ts';
-import { STRICT_RULES } from '../verdict/http1-strict.ts';
+import { strictRuleText } from '../verdict/h2-request.ts';
 import type { Direction, Verdict } from '../verdict/types.ts';
 import type { OracleConnVerdict, OracleRequestVerdict } from './judge.ts';
 
@@ -45,7 +45,7 @@ export function requestRow(r: RequestRecord<OracleConnVerdict, OracleRequestVerd
   const v = r.verdict.verdict;
   const input = r.verdict.input;
   const line = input.kind === 'request' ? `${input.request.method} ${input.request.target}` : `<${input.violation.rule}>`;
-  const reason = v.reason === 'strict' && v.violation ? `strict: ${STRICT_RULES[v.violation.rule]} (${v.violation.detail})` : v.reason;
+  const reason = v.reason === 'strict' && v.violation ? `strict: ${strictRuleText(v.violation.rule)} (${v.violation.detail})` : v.reason;
   return {
     pair: `${describePeer(r.connVerdict.src)} -> ${describePeer(r.connVerdict.dst)}:${r.conn.dstPort}`,
     line,

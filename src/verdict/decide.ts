@@ -5,7 +5,7 @@ import type { Policy } from '../policy/types.ts';
 import { decideDirection } from './direction.ts';
 import { matchHttpRule } from './match.ts';
 import { describePeer } from './peers.ts';
-import { STRICT_RULES } from './http1-strict.ts';
+import { strictRuleText } from './h2-request.ts';
 import type { DirectionDecision, Flow, L7Input, Reason, RuleRef, Verdict } from './types.ts';
 import type { HttpRequest } from './http.ts';
 
@@ -56,9 +56,9 @@ export function verdictFor(flow: Flow, dirs: readonly DirectionDecision[], input
   }
   if (input.kind === 'violation') {
     const v = input.violation;
-    if (explain) chain.push(`strict request rule broken: ${STRICT_RULES[v.rule]} (${v.detail}, byte ${v.offset})`);
+    if (explain) chain.push(`strict request rule broken: ${strictRuleText(v.rule)} (${v.detail}, byte ${v.offset})`);
     const d = dirs.find((x) => x.l7 !== null) as DirectionDecision;
-    return make(b, false, 'strict', d.direction, allRules, `denied: ${STRICT_RULES[v.rule]} (${v.detail})`, v);
+    return make(b, false, 'strict', d.direction, allRules, `denied: ${strictRuleText(v.rule)} (${v.detail})`, v);
   }
   return judgeRequest(dirs, input.request, b, explain ? chain : null);
 }

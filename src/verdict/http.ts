@@ -15,9 +15,10 @@ export function headerValues(req: HttpRequest, name: string): string[] {
   return req.headers.filter(([n]) => n.toLowerCase() === lower).map(([, v]) => v);
 }
 
-/** Host as Cilium matches it: the Host header verbatim (HTTP/2: :authority), port included. */
+/** Host as Cilium matches it: the Host header verbatim (HTTP/2: :authority, or Host without
+ * one), port included. */
 export function hostOf(req: HttpRequest): string | null {
-  const h = headerValues(req, req.version === 'HTTP/2' ? ':authority' : 'host');
+  const h = req.version === 'HTTP/2' ? [...headerValues(req, ':authority'), ...headerValues(req, 'host')] : headerValues(req, 'host');
   return h[0] ?? null;
 }
 

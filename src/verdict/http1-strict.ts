@@ -10,6 +10,7 @@
 import { DEFAULT_LIMITS } from './limits.ts';
 import { KNOWN_METHODS, type HttpRequest, type HttpVersion } from './http.ts';
 import { targetProblem } from './http1-target.ts';
+import type { AnyStrictRule } from './h2-request.ts';
 
 /** the strict rules and their descriptions: the one table (the kernel's reason codes for
  * them, codegen/emit/event.ts, are derived from it, in this order) */
@@ -33,7 +34,8 @@ export const STRICT_RULES = {
 export type StrictRule = keyof typeof STRICT_RULES;
 
 export interface StrictViolation {
-  readonly rule: StrictRule;
+  /** HTTP/1's rules, or HTTP/2's (h2-request.ts) */
+  readonly rule: AnyStrictRule;
   readonly detail: string;
   /** byte offset from the start of the request */
   readonly offset: number;

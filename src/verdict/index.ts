@@ -5,3 +5,4 @@ export { parseRequestHead, STRICT_RULES, type StrictRule, type StrictViolation, 
 export { resolveIp, describePeer, selectorMatches, peerMatches, entityMatches, type PeerRef } from './peers.ts';
 export { type HttpRequest, type HttpVersion, hostOf, headerValues, KNOWN_METHODS } from './http.ts';
 export { DEFAULT_LIMITS } from './limits.ts';
+export { h2Request, strictRuleText, H2_STRICT_RULES, type H2StrictRule, type AnyStrictRule, type H2RequestResult } from './h2-request.ts';

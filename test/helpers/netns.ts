@@ -12,7 +12,8 @@ import { clangAvailable } from '../../codegen/emit/index.ts';
 
 export const PREFIX = 'l7bpf-e2e-';
 export const REPO = resolve(import.meta.dirname, '../..');
-export const FIXTURES = join(import.meta.dirname, 'fixtures');
+/** test/e2e/fixtures: the servers, clients, attackers and policies the netns tests run */
+export const FIXTURES = join(import.meta.dirname, '../e2e/fixtures');
 
 export interface PodSpec {
   readonly name: string;

@@ -6,12 +6,12 @@ import {
 } from './llhttp.ts';
 import { copyBytes, joinParts } from './head-fields.ts';
 import { LazyRequest, versionString } from './request-event.ts';
-import type { HttpParseError, RequestEvent } from './types.ts';
+import type { HttpParseError, Http1Event } from './types.ts';
 
 export type RequestParserState = 'idle' | 'head' | 'body' | 'upgrade-pending' | 'opaque' | 'collect' | 'dead';
 
 /** Receives each request event in stream order; returns false to stop (the request was denied). */
-export type RequestSink = (ev: RequestEvent) => boolean;
+export type RequestSink = (ev: Http1Event) => boolean;
 
 const PAUSE_NONE = 0;
 const PAUSE_HEAD = 1;

@@ -7,7 +7,7 @@ import { TCP_ACK, TCP_RST, TCP_SYN, type PacketView } from '../decode/view.ts';
 import type { ClientStream } from '../stream/client-stream.ts';
 import { RequestParser } from './request-parser.ts';
 import { ResponseParser, type ResponseOwner } from './response-parser.ts';
-import type { RequestEvent } from './types.ts';
+import type { Http1Event } from './types.ts';
 
 /** What a server's answer accepting a protocol upgrade starts with. */
 const SWITCHING = [...Buffer.from('HTTP/1.1 101 ', 'latin1')];
@@ -28,11 +28,11 @@ export class Http1Session<R> implements L7Session, ResponseOwner {
   private readonly req: RequestParser;
   private resp: ResponseParser | null;
   private pending: Pending<R>[] = [];
-  private readonly sink = (ev: RequestEvent): boolean => this.onRequest(ev);
+  private readonly sink = (ev: Http1Event): boolean => this.onRequest(ev);
 
   constructor(
     inspectionLimit: number,
-    private readonly host: SessionHost<RequestEvent, R>,
+    private readonly host: SessionHost<Http1Event, R>,
     /** the judge's check of incomplete heads (Judge.partial), or null */
     partial: ((head: Uint8Array) => boolean) | null,
   ) {
@@ -52,7 +52,7 @@ export class Http1Session<R> implements L7Session, ResponseOwner {
     this.req.feed(data, start, end, this.sink);
   }
 
-  private onRequest(ev: RequestEvent): boolean {
+  private onRequest(ev: Http1Event): boolean {
     const rec = this.host.judge(ev);
     this.decided++;
     if (!this.host.allowed(rec)) {
@@ -81,7 +81,7 @@ export class Http1Session<R> implements L7Session, ResponseOwner {
   response(status: number): void {
     const p = this.pending.shift();
     if (!p) return;
-    this.host.answered(p.rec, status);
+    this.host.answered(p.rec, { status });
     // a CONNECT tunnel opens on a 2xx to it; a protocol upgrade is decided by the server's
     // first bytes (serverSegment), not here
     if (!p.upgrade || p.method !== 'CONNECT') return;

@@ -46,4 +46,4 @@ export interface HttpViolation {
   readonly head: Uint8Array;
 }
 
-export type RequestEvent = HttpRequest | HttpParseError | HttpViolation;
+export type Http1Event = HttpRequest | HttpParseError | HttpViolation;

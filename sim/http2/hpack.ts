@@ -47,6 +47,10 @@ export class HpackDecoder {
     this.settings = n;
   }
 
+  get settingsMax(): number {
+    return this.settings;
+  }
+
   get tableSize(): number {
     return this.size;
   }

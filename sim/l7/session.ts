@@ -11,8 +11,18 @@ export interface SessionHost<E, R> {
   allowed(r: R): boolean;
   /** A record that gets no response (denied, unanswered, not a request). */
   emit(r: R): void;
-  /** A record answered by a response head with this status. */
-  answered(r: R, status: number): void;
+  /** A record answered by a response. */
+  answered(r: R, a: Answer): void;
+  /** The capture time of the packet being processed. */
+  now(): bigint;
+}
+
+export interface Answer {
+  readonly status: number;
+  /** the response's fields, where the protocol gives them (HTTP/2: head and trailers) */
+  readonly headers?: readonly (readonly [string, string])[];
+  /** when the response head was seen (default: now) */
+  readonly ts?: bigint;
 }
 
 /** 'open': parsing; 'opaque': an upgraded tunnel, passed unjudged; 'dead': passed unparsed. */

@@ -7,6 +7,8 @@ import { PacketView, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, TCP_URG } from '../deco
 import { ipv4HeaderOk } from '../decode/ip.ts';
 import { ClientStream } from '../stream/client-stream.ts';
 import { Http1Session } from '../http1/session.ts';
+import { Http2Session } from '../http2/session.ts';
+import { SniffSession } from '../l7/sniff.ts';
 import type { L7Session, SessionHost } from '../l7/session.ts';
 import { classifySegment, seqAdd, SEG_HOLE, SEG_RETRANSMISSION } from '../stream/seq.ts';
 import { ConnTable } from '../stream/table.ts';
@@ -179,13 +181,14 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
       judge: (ev) => this.judgeRequest(c, ev),
       allowed: (r) => r.verdict.allowed,
       emit: this.emitRequest,
-      answered: (r, status) => this.emitRequest({
+      answered: (r, a) => this.emitRequest({
         conn: r.conn, connVerdict: r.connVerdict, request: r.request, verdict: r.verdict, packetIndex: r.packetIndex, ts: r.ts,
-        response: { status, latencyNs: this.curRec!.ts - r.ts },
+        response: { status: a.status, latencyNs: (a.ts ?? this.curRec!.ts) - r.ts, ...(a.headers ? { headers: a.headers } : {}) },
       }),
+      now: () => this.curRec!.ts,
     };
     const partial = judge.partial ? (head: Uint8Array) => judge.partial?.(c.info, head, c.verdict)?.allowed !== false : null;
-    return new Http1Session(this.limit, host, partial);
+    return new SniffSession((http2) => (http2 ? new Http2Session(this.limit, host) : new Http1Session(this.limit, host, partial)));
   }
 
   private judgeRequest(c: Conn<CV>, ev: RequestEvent): RequestRecord<CV, RV> {

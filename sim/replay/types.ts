@@ -63,8 +63,13 @@ export interface RequestVerdict {
   readonly allowed: boolean;
 }
 
-export type { BodyFraming, HttpRequest, HttpParseError, ViolationCode, HttpViolation, RequestEvent } from '../http1/types.ts';
-import type { RequestEvent } from '../http1/types.ts';
+export type { BodyFraming, HttpRequest, HttpParseError, ViolationCode, HttpViolation, Http1Event } from '../http1/types.ts';
+export type { Http2Request, Http2Error, Http2Event, H2ConnRule } from '../http2/types.ts';
+import type { Http1Event } from '../http1/types.ts';
+import type { Http2Event } from '../http2/types.ts';
+
+/** What a protocol session hands the judge: a request, or what broke the stream first. */
+export type RequestEvent = Http1Event | Http2Event;
 
 export interface Judge<CV extends ConnVerdict = ConnVerdict, RV extends RequestVerdict = RequestVerdict> {
   connection(conn: ConnInfo): CV;
@@ -89,6 +94,8 @@ export interface PacketEvent {
 
 export interface ResponseInfo {
   readonly status: number;
+  /** HTTP/2: the response's fields (head, then trailers, e.g. grpc-status) */
+  readonly headers?: readonly (readonly [string, string])[];
   /** From the packet completing the request head to the one completing the response head. */
   readonly latencyNs: bigint;
 }

@@ -3,7 +3,7 @@
 // judged into flow records.
 import type { Inventory } from '../endpoints/types.ts';
 import type { Policy } from '../policy/types.ts';
-import { verdictFor, decideConnection, headerValues, parseRequestHead, resolveIp, type DirectionDecision, type L7Input, type Verdict } from '../verdict/index.ts';
+import { verdictFor, decideConnection, h2Request, headerValues, parseRequestHead, resolveIp, type DirectionDecision, type L7Input, type Verdict } from '../verdict/index.ts';
 import type { PeerRef } from '../verdict/peers.ts';
 import type { ConnInfo, Judge, RequestEvent } from '../../sim/index.ts';
 
@@ -51,6 +51,11 @@ export function oracleJudge(policies: readonly Policy[], inv: Inventory, limit?:
 
 /** What the oracle judges for a request event: our strict parse of the raw head decides. */
 export function l7InputOf(req: RequestEvent, limit?: number): L7Input {
+  if (req.kind === 'h2-error') return { kind: 'violation', violation: { rule: req.rule, detail: req.detail, offset: req.offset } };
+  if (req.kind === 'h2-request') {
+    const r = h2Request(req.fields);
+    return r.kind === 'ok' ? { kind: 'request', request: r.request } : { kind: 'violation', violation: r.violation };
+  }
   if (req.kind === 'violation' && req.code === 'head-too-long') {
     return { kind: 'violation', violation: { rule: 'head-too-long', detail: req.detail, offset: req.offset } };
   }

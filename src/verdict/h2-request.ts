@@ -15,6 +15,7 @@ export const H2_STRICT_RULES = {
   'h2-continuation': 'CONTINUATION misuse (no open field block, or another frame inside one)',
   'h2-hpack': 'HPACK decoding error: the field block cannot be read',
   'h2-block-too-long': 'field block longer than the inspection limit',
+  'h2-trailers': 'a second field block on a stream (trailers, or HEADERS on a stream already opened): one block per request is judged',
   'h2-uppercase-name': 'field name with uppercase letters',
   'h2-bad-field': 'field name or value with characters HTTP/2 forbids',
   'h2-connection-field': 'connection-specific field (Connection, Keep-Alive, Proxy-Connection, Transfer-Encoding, Upgrade, TE other than "trailers")',

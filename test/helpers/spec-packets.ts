@@ -14,17 +14,17 @@ function addressOf(p: PeerRef, v6: boolean): string | null {
 
 const fmt = (ip: string, port: number) => (ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`);
 
-/** Packets of the case's connection, or null when it cannot be expressed as HTTP/1 packets. */
+/** Packets of the case's connection, or null when it cannot be expressed as packets. */
 export function casePackets(spec: SpecFile, c: SpecCase, splitAt: readonly number[] = []): FixturePacket[] | null {
   const flow = caseFlow(spec, c);
   const req = caseRequest(c);
-  if (flow.protocol !== 'TCP' || req.kind === 'grpc') return null;
+  if (flow.protocol !== 'TCP') return null;
   const v6 = (flow.dst.kind !== 'endpoint' && flow.dst.ip?.text.includes(':')) || (flow.src.kind !== 'endpoint' && flow.src.ip?.text.includes(':')) || false;
   const src = addressOf(flow.src, v6);
   const dst = addressOf(flow.dst, v6);
   if (!src || !dst) return null;
   const conn = tcpConn({ client: fmt(src, 40000), server: fmt(dst, flow.dstPort) }).handshake();
-  if (req.kind === 'http1') conn.send(req.bytes, { splitAt });
+  if (req.kind !== 'none') conn.send(req.bytes, { splitAt });
   return [...conn.close().list];
 }
 

@@ -57,7 +57,10 @@ export function actions(r: Run): string[] {
 export function summaries(r: Run): string[] {
   return r.requests.map((q) => {
     const e = q.request;
-    const what = e.kind === 'request' ? `${e.method} ${e.target}` : `${e.kind}:${e.kind === 'parse-error' ? e.code : e.code}`;
+    const field = (n: string): string => (e.kind === 'h2-request' ? e.fields.find(([k]) => k === n)?.[1] ?? '' : '');
+    const what = e.kind === 'request' ? `${e.method} ${e.target}`
+      : e.kind === 'h2-request' ? `h2#${e.stream} ${field(':method')} ${field(':path')}`
+      : e.kind === 'h2-error' ? `h2-error:${e.rule}` : `${e.kind}:${e.code}`;
     return `${what} ${q.verdict.allowed ? 'allow' : 'deny'}`;
   });
 }

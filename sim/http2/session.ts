@@ -1,0 +1,185 @@
+// HTTP/2 as a session of the replay (sim/l7/session.ts), prior knowledge: the client's bytes
+// are the preface and frames; each field block that opens a stream is decoded (HPACK, one
+// table for the connection) and judged when its last frame is complete, which is when a
+// server can act on it. Framing the server would refuse is denied where it is seen; what a
+// block says is judged at its end. The server's frames are followed for responses
+// (:status, grpc-status) and for SETTINGS_HEADER_TABLE_SIZE, which bounds the client's table.
+import type { L7Session, SessionHost, SessionState } from '../l7/session.ts';
+import { FieldBlock, FLAG, FRAME, FrameReader, headerTableSizes, PREFACE, type FrameHeader, type FrameProblem, type FrameSink } from './frames.ts';
+import { HpackDecoder, HpackError, type HeaderField } from './hpack.ts';
+import type { H2ConnRule, Http2Event } from './types.ts';
+import { Responses, type ResponseOwner } from './responses.ts';
+
+/** Streams kept waiting for a response per connection; older ones are emitted unanswered. */
+export const MAX_OPEN_STREAMS = 1024;
+
+/** Longest SETTINGS payload read (the six settings RFC 9113 defines, many times over). */
+const MAX_SETTINGS = 256;
+
+interface Open<R> {
+  readonly rec: R;
+  status: number;
+  ts: bigint;
+  headers: HeaderField[];
+}
+
+export class Http2Session<R> implements L7Session, FrameSink, ResponseOwner {
+  decided = 0;
+  denied = false;
+  readonly bodyEnd = -1;
+  private failed = false;
+  private prefaceAt = 0;
+  private readonly frames = new FrameReader(PREFACE.length);
+  private readonly block: FieldBlock;
+  /** mirrors the client's encoder */
+  private readonly hpack = new HpackDecoder();
+  private maxStream = 0;
+  private settings: Uint8Array[] | null = null;
+  private readonly open = new Map<number, Open<R>>();
+  private resp: Responses | null = new Responses(this);
+
+  constructor(inspectionLimit: number, private readonly host: SessionHost<Http2Event, R>) {
+    this.block = new FieldBlock(inspectionLimit);
+  }
+
+  get state(): SessionState {
+    return this.failed ? 'dead' : 'open';
+  }
+
+  client(data: Uint8Array, start: number, end: number): void {
+    this.decided = 0;
+    this.denied = false;
+    let i = start;
+    while (this.prefaceAt < PREFACE.length && i < end) {
+      if (data[i] !== PREFACE[this.prefaceAt]) return void this.fail('h2-preface', 'bytes differ from the client preface', this.prefaceAt, 0);
+      this.prefaceAt++;
+      i++;
+    }
+    if (i < end) this.frames.feed(data, i, end, this);
+  }
+
+  header(h: FrameHeader): boolean {
+    if (this.block.stream !== 0) {
+      if (h.type !== FRAME.CONTINUATION || h.stream !== this.block.stream) {
+        return this.fail('h2-continuation', `frame type ${h.type} on stream ${h.stream} inside the field block of stream ${this.block.stream}`, h.offset, h.stream);
+      }
+      return this.problem(this.block.more(h), h.stream);
+    }
+    switch (h.type) {
+      case FRAME.CONTINUATION: return this.fail('h2-continuation', `CONTINUATION on stream ${h.stream} with no field block open`, h.offset, h.stream);
+      case FRAME.HEADERS:
+        if (h.stream === 0 || h.stream % 2 === 0) return this.fail('h2-frame', `HEADERS on stream ${h.stream} (a client opens odd streams)`, h.offset, h.stream);
+        if (h.stream <= this.maxStream) return this.fail('h2-trailers', `HEADERS on stream ${h.stream}, already opened`, h.offset, h.stream);
+        return this.problem(this.block.open(h), h.stream);
+      case FRAME.PUSH_PROMISE: return this.fail('h2-frame', 'PUSH_PROMISE from the client', h.offset, h.stream);
+      case FRAME.DATA: return h.stream === 0 ? this.fail('h2-frame', 'DATA on stream 0', h.offset, 0) : true;
+      case FRAME.SETTINGS:
+        if (!(h.flags & FLAG.ACK)) this.settings = [];
+        return true;
+      default: return true; // PRIORITY, RST_STREAM, PING, GOAWAY, WINDOW_UPDATE and unknown types: skipped
+    }
+  }
+
+  payload(h: FrameHeader, data: Uint8Array, start: number, end: number, at: number): boolean {
+    if (h.type === FRAME.HEADERS || h.type === FRAME.CONTINUATION) return this.problem(this.block.payload(data, start, end, at), h.stream);
+    if (h.type === FRAME.SETTINGS && this.settings && at - h.offset - 9 < MAX_SETTINGS) this.settings.push(data.slice(start, end));
+    return true;
+  }
+
+  end(h: FrameHeader): boolean {
+    if (h.type === FRAME.SETTINGS && this.settings) {
+      // the client's table size bounds the server's encoder: the responses' decoder
+      for (const n of headerTableSizes(Buffer.concat(this.settings))) this.resp?.allowTableSize(n);
+      this.settings = null;
+    }
+    if ((h.type === FRAME.HEADERS || h.type === FRAME.CONTINUATION) && h.flags & FLAG.END_HEADERS) return this.request(h);
+    return true;
+  }
+
+  /** A block opening stream h.stream is complete: decode it and judge it. */
+  private request(h: FrameHeader): boolean {
+    const stream = this.block.stream;
+    const bytes = this.block.take();
+    const offset = h.offset + 9 + h.length;
+    this.maxStream = stream;
+    let fields: HeaderField[];
+    try {
+      fields = this.hpack.decode(bytes);
+    } catch (e) {
+      if (!(e instanceof HpackError)) throw e;
+      return this.fail('h2-hpack', e.message, offset, stream);
+    }
+    const rec = this.host.judge({ kind: 'h2-request', stream, fields, offset });
+    this.decided++;
+    if (!this.host.allowed(rec)) {
+      this.denied = true;
+      this.host.emit(rec);
+      return false;
+    }
+    this.open.set(stream, { rec, status: 0, ts: 0n, headers: [] });
+    if (this.open.size > MAX_OPEN_STREAMS) this.closeStream(this.open.keys().next().value!);
+    return true;
+  }
+
+  private problem(p: FrameProblem | null, stream: number): boolean {
+    return p ? this.fail(p.rule, p.detail, p.offset, stream) : true;
+  }
+
+  /** The client broke a rule of the connection: judged (denied by the oracle); nothing after it is parsed. */
+  private fail(rule: H2ConnRule, detail: string, offset: number, stream: number): boolean {
+    const rec = this.host.judge({ kind: 'h2-error', rule, detail, offset, stream });
+    this.decided++;
+    this.failed = true;
+    this.host.emit(rec);
+    if (!this.host.allowed(rec)) this.denied = true;
+    return false;
+  }
+
+  serverSegment(): boolean {
+    return false;
+  }
+
+  server(data: Uint8Array, start: number, end: number): void {
+    if (this.resp && !this.resp.feed(data, start, end)) this.serverHole();
+  }
+
+  serverHole(): void {
+    this.resp = null;
+  }
+
+  // ResponseOwner: what the server's frames say about the client's streams
+
+  clientTableSize(n: number): void {
+    // the largest size the server has allowed: a size update the server would refuse only
+    // ends the connection there, and with a mirror at least as large as the server's table,
+    // every index the server resolves names the same entry here
+    this.hpack.setSettingsMax(Math.max(n, this.hpack.settingsMax));
+  }
+
+  responseBlock(stream: number, fields: readonly HeaderField[]): void {
+    const o = this.open.get(stream);
+    if (!o) return;
+    if (o.status === 0) {
+      const status = Number(fields.find(([n]) => n === ':status')?.[1] ?? 0);
+      if (status < 200) return; // an interim response
+      o.status = status;
+      o.ts = this.host.now();
+      o.headers.push(...fields.filter(([n]) => n !== ':status'));
+      return;
+    }
+    o.headers.push(...fields); // trailers (grpc-status)
+  }
+
+  closeStream(stream: number): void {
+    const o = this.open.get(stream);
+    if (!o) return;
+    this.open.delete(stream);
+    if (o.status === 0) this.host.emit(o.rec);
+    else this.host.answered(o.rec, { status: o.status, headers: o.headers, ts: o.ts });
+  }
+
+  release(): void {
+    for (const stream of [...this.open.keys()]) this.closeStream(stream);
+    this.resp = null;
+  }
+}

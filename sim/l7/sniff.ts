@@ -1,0 +1,81 @@
+// Which protocol an inspected connection speaks, from the client's first bytes: "PRI " can
+// only start the HTTP/2 preface (no HTTP/1 method is PRI), anything else is HTTP/1. Bytes
+// that are still a prefix of "PRI " are held, not judged (no request can be complete in
+// them); then every byte goes to the chosen session from stream offset 0.
+import type { PacketView } from '../decode/view.ts';
+import type { ClientStream } from '../stream/client-stream.ts';
+import type { L7Session, SessionState } from './session.ts';
+
+const H2_START = [0x50, 0x52, 0x49, 0x20]; // "PRI "
+
+/** Server bytes kept while the client has not said which protocol it speaks. */
+const MAX_EARLY = 64 * 1024;
+
+export class SniffSession implements L7Session {
+  private inner: L7Session | null = null;
+  private held = 0;
+  /** server bytes before the protocol is known; null: more than MAX_EARLY, or a hole */
+  private early: Uint8Array[] | null = [];
+  private earlyBytes = 0;
+
+  constructor(private readonly make: (http2: boolean) => L7Session) {}
+
+  get state(): SessionState {
+    return this.inner?.state ?? 'open';
+  }
+
+  get decided(): number {
+    return this.inner?.decided ?? 0;
+  }
+
+  get denied(): boolean {
+    return this.inner?.denied ?? false;
+  }
+
+  get bodyEnd(): number {
+    return this.inner?.bodyEnd ?? -1;
+  }
+
+  client(data: Uint8Array, start: number, end: number): void {
+    if (this.inner) return this.inner.client(data, start, end);
+    const before = this.held;
+    let i = start;
+    while (i < end && this.held < H2_START.length && data[i] === H2_START[this.held]) {
+      this.held++;
+      i++;
+    }
+    if (this.held < H2_START.length && i === end) return; // still a prefix of "PRI "
+    const inner = this.make(this.held === H2_START.length);
+    this.inner = inner;
+    // a server that spoke first (an HTTP/2 server's SETTINGS) is heard now
+    if (this.early === null) inner.serverHole();
+    else for (const b of this.early) inner.server(b, 0, b.length);
+    this.early = [];
+    if (before === 0) return inner.client(data, start, end);
+    const joined = new Uint8Array(before + end - start);
+    joined.set(H2_START.slice(0, before));
+    joined.set(data.subarray(start, end), before);
+    inner.client(joined, 0, joined.length);
+  }
+
+  serverSegment(v: PacketView, stream: ClientStream | null): boolean {
+    return this.inner?.serverSegment(v, stream) ?? false;
+  }
+
+  server(data: Uint8Array, start: number, end: number): void {
+    if (this.inner) return this.inner.server(data, start, end);
+    if (this.early === null) return;
+    this.earlyBytes += end - start;
+    if (this.earlyBytes > MAX_EARLY) return this.serverHole();
+    this.early.push(data.slice(start, end));
+  }
+
+  serverHole(): void {
+    if (this.inner) return this.inner.serverHole();
+    this.early = null;
+  }
+
+  release(): void {
+    this.inner?.release();
+  }
+}

@@ -1,13 +1,11 @@
 // The server's side of an HTTP/2 connection, followed for what it tells about the client's
 // streams: response field blocks (HEADERS, CONTINUATION; PUSH_PROMISE only for its effect on
-// the table), stream ends (END_STREAM, RST_STREAM) and SETTINGS_HEADER_TABLE_SIZE. Anything
+// the table) and stream ends (END_STREAM, RST_STREAM). Anything
 // it cannot read ends the following of responses, never the judging of requests.
-import { FieldBlock, FLAG, FRAME, FrameReader, headerTableSizes, type FrameHeader, type FrameSink } from './frames.ts';
+import { FieldBlock, FLAG, FRAME, FrameReader, type FrameHeader, type FrameSink } from './frames.ts';
 import { HpackDecoder, HpackError, type HeaderField } from './hpack.ts';
 
 export interface ResponseOwner {
-  /** the server's SETTINGS_HEADER_TABLE_SIZE: what the client's encoder may use */
-  clientTableSize(n: number): void;
   /** a response field block of a stream (head, or trailers) */
   responseBlock(stream: number, fields: readonly HeaderField[]): void;
   /** the stream ended from the server's side (END_STREAM or RST_STREAM) */
@@ -16,15 +14,12 @@ export interface ResponseOwner {
 
 /** Response blocks are only followed, not inspected: a generous bound. */
 const RESPONSE_BLOCK_LIMIT = 1 << 20;
-const MAX_SETTINGS = 256;
 
 export class Responses implements FrameSink {
   private readonly frames = new FrameReader();
   private readonly block = new FieldBlock(RESPONSE_BLOCK_LIMIT);
   /** mirrors the server's encoder */
   private readonly hpack = new HpackDecoder();
-  private settings: Uint8Array[] | null = null;
-
   constructor(private readonly owner: ResponseOwner) {}
 
   /** false: the server's bytes can no longer be followed */
@@ -32,7 +27,7 @@ export class Responses implements FrameSink {
     return this.frames.feed(data, start, end, this);
   }
 
-  /** the client's SETTINGS_HEADER_TABLE_SIZE (the largest seen, as for the requests' table) */
+  /** the client's SETTINGS_HEADER_TABLE_SIZE: the largest seen bounds the server's size updates */
   allowTableSize(n: number): void {
     this.hpack.setSettingsMax(Math.max(n, this.hpack.settingsMax));
   }
@@ -41,22 +36,16 @@ export class Responses implements FrameSink {
     if (this.block.stream !== 0) return h.type === FRAME.CONTINUATION && h.stream === this.block.stream && this.block.more(h) === null;
     if (h.type === FRAME.HEADERS || h.type === FRAME.PUSH_PROMISE) return h.stream !== 0 && this.block.open(h) === null;
     if (h.type === FRAME.CONTINUATION) return false;
-    if (h.type === FRAME.SETTINGS && !(h.flags & FLAG.ACK)) this.settings = [];
     return true;
   }
 
   payload(h: FrameHeader, data: Uint8Array, start: number, end: number, at: number): boolean {
     if (h.type === FRAME.HEADERS || h.type === FRAME.CONTINUATION || h.type === FRAME.PUSH_PROMISE) return this.block.payload(data, start, end, at) === null;
-    if (h.type === FRAME.SETTINGS && this.settings && at - h.offset - 9 < MAX_SETTINGS) this.settings.push(data.slice(start, end));
     return true;
   }
 
   end(h: FrameHeader): boolean {
     switch (h.type) {
-      case FRAME.SETTINGS:
-        if (this.settings) for (const n of headerTableSizes(Buffer.concat(this.settings))) this.owner.clientTableSize(n);
-        this.settings = null;
-        return true;
       case FRAME.HEADERS: case FRAME.CONTINUATION: case FRAME.PUSH_PROMISE:
         return h.flags & FLAG.END_HEADERS ? this.blockEnd() : true;
       case FRAME.DATA:

@@ -3,12 +3,20 @@
 // table for the connection) and judged when its last frame is complete, which is when a
 // server can act on it. Framing the server would refuse is denied where it is seen; what a
 // block says is judged at its end. The server's frames are followed for responses
-// (:status, grpc-status) and for SETTINGS_HEADER_TABLE_SIZE, which bounds the client's table.
+// (:status, grpc-status).
+//
+// The client's table is mirrored up to 4096 octets whatever the server allows: a size
+// update above is denied. The server's SETTINGS_HEADER_TABLE_SIZE is not followed: the
+// mirror's size is the encoder's last size update, as the server's is; where the server has
+// lowered its setting and the client did not follow, the server refuses the block (RFC 7541
+// 4.2) or keeps its table as large as the mirror, so an index the server resolves names the
+// same entry here.
 import type { L7Session, SessionHost, SessionState } from '../l7/session.ts';
 import { FieldBlock, FLAG, FRAME, FrameReader, headerTableSizes, PREFACE, type FrameHeader, type FrameProblem, type FrameSink } from './frames.ts';
 import { HpackDecoder, HpackError, type HeaderField } from './hpack.ts';
 import type { H2ConnRule, Http2Event } from './types.ts';
 import { Responses, type ResponseOwner } from './responses.ts';
+import { DEFAULT_LIMITS as SEMANTIC_LIMITS } from '../../src/verdict/limits.ts';
 
 /** Streams kept waiting for a response per connection; older ones are emitted unanswered. */
 export const MAX_OPEN_STREAMS = 1024;
@@ -31,8 +39,9 @@ export class Http2Session<R> implements L7Session, FrameSink, ResponseOwner {
   private prefaceAt = 0;
   private readonly frames = new FrameReader(PREFACE.length);
   private readonly block: FieldBlock;
-  /** mirrors the client's encoder */
-  private readonly hpack = new HpackDecoder();
+  /** mirrors the client's encoder, up to the table size the datapath keeps (the server's
+   * SETTINGS_HEADER_TABLE_SIZE is not needed: see clientTableSize in responses.ts) */
+  private readonly hpack = new HpackDecoder(SEMANTIC_LIMITS.h2TableBytes);
   private maxStream = 0;
   private settings: Uint8Array[] | null = null;
   private readonly open = new Map<number, Open<R>>();
@@ -148,13 +157,6 @@ export class Http2Session<R> implements L7Session, FrameSink, ResponseOwner {
   }
 
   // ResponseOwner: what the server's frames say about the client's streams
-
-  clientTableSize(n: number): void {
-    // the largest size the server has allowed: a size update the server would refuse only
-    // ends the connection there, and with a mirror at least as large as the server's table,
-    // every index the server resolves names the same entry here
-    this.hpack.setSettingsMax(Math.max(n, this.hpack.settingsMax));
-  }
 
   responseBlock(stream: number, fields: readonly HeaderField[]): void {
     const o = this.open.get(stream);

@@ -25,7 +25,7 @@ export const H2_STRICT_RULES = {
   'h2-pseudo-missing': ':method, :scheme or :path absent',
   'h2-empty-path': 'empty :path',
   'h2-connect': 'CONNECT: a tunnel l7bpf cannot follow',
-  'h2-host-mismatch': 'Host differs from :authority',
+  'h2-host-authority': 'Host beside :authority (a server may read either; the datapath keeps no values to compare)',
 } as const;
 export type H2StrictRule = keyof typeof H2_STRICT_RULES;
 
@@ -99,6 +99,6 @@ export function h2Request(fields: readonly (readonly [string, string])[]): H2Req
   const hosts = headers.filter(([n]) => n === 'host');
   if (hosts.length > 1) return fail('multiple-host', `${hosts.length} Host fields`, end);
   const authority = pseudo.get(':authority');
-  if (hosts.length === 1 && authority !== undefined && hosts[0]![1] !== authority) return fail('h2-host-mismatch', `Host ${hosts[0]![1]} and :authority ${authority}`, end);
+  if (hosts.length === 1 && authority !== undefined) return fail('h2-host-authority', `Host ${hosts[0]![1]} beside :authority ${authority}`, end);
   return { kind: 'ok', request: { method, target: path, version: 'HTTP/2', headers } };
 }

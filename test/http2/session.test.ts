@@ -91,18 +91,19 @@ test('responses pair with streams: status from the head, grpc-status from the tr
   assert.ok(answered.response!.latencyNs > 0n);
 });
 
-test("the server's SETTINGS_HEADER_TABLE_SIZE bounds the client's size updates", () => {
-  const update = (serverSize: number | null) => {
+test('the client table is mirrored up to 4096 octets, whatever the server allows', () => {
+  const update = (size: number, serverSize: number | null) => {
     const enc = new HpackEncoder();
-    const block = Uint8Array.from([...enc.sizeUpdate(8192), ...enc.encode(requestFields('GET', '/x', 'h'))]);
+    const block = Uint8Array.from([...enc.sizeUpdate(size), ...enc.encode(requestFields('GET', '/x', 'h'))]);
     const conn = tcpConn({ client: CLIENT, server: SERVER }).handshake();
     if (serverSize !== null) conn.recv(settings([[1, serverSize]]));
     conn.send(Buffer.concat([PREFACE, settings(), headers(1, block, { endStream: true })]));
     return summaries(run(records([...conn.close().list]), h2Judge(/^$/)));
   };
-  assert.deepEqual(update(8192), ['h2#1 GET /x allow']);
-  assert.deepEqual(update(null), ['h2-error:h2-hpack deny']);
-  assert.deepEqual(update(1024), ['h2-error:h2-hpack deny']);
+  assert.deepEqual(update(4096, null), ['h2#1 GET /x allow']);
+  assert.deepEqual(update(100, 100), ['h2#1 GET /x allow']);
+  assert.deepEqual(update(4097, null), ['h2-error:h2-hpack deny']);
+  assert.deepEqual(update(8192, 8192), ['h2-error:h2-hpack deny']);
 });
 
 test('bytes that only begin like the preface are HTTP/1, however they are cut', () => {

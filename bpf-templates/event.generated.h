@@ -44,6 +44,22 @@
 #define L7_REASON_CL_AND_TE 28 /* both Content-Length and Transfer-Encoding */
 #define L7_REASON_MULTIPLE_HOST 29 /* more than one Host header */
 #define L7_REASON_UPGRADE 30 /* protocol upgrade l7bpf cannot follow (only a websocket handshake, as the first request, is judged) */
+#define L7_REASON_H2_PREFACE 31 /* connection does not start with the HTTP/2 client preface */
+#define L7_REASON_H2_FRAME 32 /* HTTP/2 framing error (frame size, stream id, padding, a frame where none may be) */
+#define L7_REASON_H2_CONTINUATION 33 /* CONTINUATION misuse (no open field block, or another frame inside one) */
+#define L7_REASON_H2_HPACK 34 /* HPACK decoding error: the field block cannot be read */
+#define L7_REASON_H2_BLOCK_TOO_LONG 35 /* field block longer than the inspection limit */
+#define L7_REASON_H2_TRAILERS 36 /* a second field block on a stream (trailers, or HEADERS on a stream already opened): one block per request is judged */
+#define L7_REASON_H2_UPPERCASE_NAME 37 /* field name with uppercase letters */
+#define L7_REASON_H2_BAD_FIELD 38 /* field name or value with characters HTTP/2 forbids */
+#define L7_REASON_H2_CONNECTION_FIELD 39 /* connection-specific field (Connection, Keep-Alive, Proxy-Connection, Transfer-Encoding, Upgrade, TE other than "trailers") */
+#define L7_REASON_H2_PSEUDO_ORDER 40 /* pseudo-header after a regular field */
+#define L7_REASON_H2_PSEUDO_UNKNOWN 41 /* pseudo-header unknown, or not one of a request */
+#define L7_REASON_H2_PSEUDO_REPEATED 42 /* pseudo-header more than once */
+#define L7_REASON_H2_PSEUDO_MISSING 43 /* :method, :scheme or :path absent */
+#define L7_REASON_H2_EMPTY_PATH 44 /* empty :path */
+#define L7_REASON_H2_CONNECT 45 /* CONNECT: a tunnel l7bpf cannot follow */
+#define L7_REASON_H2_HOST_AUTHORITY 46 /* Host beside :authority (a server may read either; the datapath keeps no values to compare) */
 
 struct l7_event {
 	__u64 ts_ns; /* +0 bpf_ktime_get_ns() */

@@ -51,6 +51,8 @@ enum {
 	H_TRAILER_END_LF,
 	H_CLOSED,	/* after a message that ends the connection (l7_h1_byte) */
 	H_UPGRADE,	/* an allowed websocket handshake sent: no client byte before the server's answer */
+	H_H2_NEW,	/* "PRI " opened the connection: http/2 from here (l7_http2.h), state not yet made */
+	H_H2,		/* http/2: the stream is walked by l7_http2_scan.h */
 };
 
 /* h1.flags */
@@ -78,6 +80,7 @@ enum {
 #define HF_DOOMED 0x200000	/* a head after such a message: an error when it completes */
 #define HF_UPGRADE 0x400000	/* an Upgrade header, exactly "websocket" */
 #define HF_CONN_UPGRADE 0x800000	/* a Connection element "upgrade" */
+#define HF_NOT_PRI 0x1000000	/* the method is not "PRI" (the http/2 preface starts with "PRI ") */
 
 /* h1.hkind */
 #define HK_NONE 0
@@ -100,6 +103,7 @@ enum {
 #define STEP_BODY 1		/* entered a skipped body state */
 #define STEP_HEAD_DONE 2	/* header block complete: decide */
 #define STEP_ERROR 3		/* strict rule broken: reason set */
+#define STEP_H2 4		/* "PRI " at the method: the http/2 preface may be starting */
 
 /* the empty asm hides _i's history from clang, so the bound check right
  * before the access is what the verifier sees (clang would otherwise fold
@@ -120,6 +124,7 @@ enum {
 	})
 
 const char l7_lit_options[8] = "OPTIONS";
+const char l7_lit_pri[4] = "PRI";
 const char l7_lit_version[8] = "HTTP/1.";
 const char l7_lit_chunked[8] = "chunked";
 const char l7_lit_websocket[16] = "websocket";
@@ -304,6 +309,10 @@ static __always_inline int l7_h1_method(struct l7_h1 *h, __u8 c, __u16 *reason)
 		/* empty method (a space first): malformed on this byte, as the oracle has it */
 		if (h->pos == 0)
 			L7_FAIL(L7_REASON_MALFORMED);
+		/* no http/1 method is PRI: the caller tells the preface (at the stream's start)
+		 * from an unknown method */
+		if (h->pos == 3 && !(h->flags & HF_NOT_PRI))
+			return STEP_H2;
 		if (!l7_kmeth_accept[h->kst < L7_KMETH_STATES ? h->kst : 0])
 			L7_FAIL(L7_REASON_UNKNOWN_METHOD);
 		if (h->pos != 7)
@@ -326,6 +335,8 @@ static __always_inline int l7_h1_method(struct l7_h1 *h, __u8 c, __u16 *reason)
 		L7_FAIL(L7_REASON_MALFORMED);
 	if (h->pos >= 7 || c != l7_lit_options[h->pos & 7])
 		h->flags |= HF_NOT_OPTIONS;
+	if (h->pos >= 3 || c != l7_lit_pri[h->pos & 3])
+		h->flags |= HF_NOT_PRI;
 	if (L7_NEED_METHOD)
 		h->mst = L7_DFA_STEP(method, L7_METHOD, h->mst, c);
 	h->kst = L7_DFA_STEP(kmeth, L7_KMETH, h->kst, c);

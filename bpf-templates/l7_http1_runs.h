@@ -588,8 +588,8 @@ __attribute__((noinline)) __u32 l7_run_target(struct l7_h1 *h, struct l7_scratch
  * then the space after a known method, as l7_h1_method does. global: verified once. */
 __attribute__((noinline)) __u32 l7_run_method(struct l7_h1 *h, struct l7_scratch *sc, __u32 i, __u32 lim)
 {
-	/* little-endian "OPTIONS", and the mask of its first b bytes */
-	const __u64 options = 0x00534e4f4954504fULL;
+	/* little-endian "OPTIONS" and "PRI", and the mask of their first n bytes */
+	const __u64 options = 0x00534e4f4954504fULL, pri = 0x495250ULL;
 	__u32 n = 0, ms, ks, j = i;
 	__u64 w, m;
 
@@ -618,6 +618,8 @@ __attribute__((noinline)) __u32 l7_run_method(struct l7_h1 *h, struct l7_scratch
 	m = n >= 8 ? 0 : (1ULL << (8 * n)) - 1;
 	if (n >= 8 || (w & m) != (options & m))
 		h->flags |= HF_NOT_OPTIONS;
+	if (n > 3 || (w & m) != (pri & m))
+		h->flags |= HF_NOT_PRI;
 	/* the bound check right before the access is what the verifier sees (L7_DFA_STEP) */
 	asm volatile("" : "+r"(ks));
 	/* the space after a non-empty known method */

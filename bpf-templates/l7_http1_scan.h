@@ -113,6 +113,8 @@ static __always_inline __u32 l7_forget(struct l7_scratch *sc, __u32 n)
 		(sc)->buf[_j];                                                        \
 	})
 
+#include "l7_http2_scan.h"
+
 /* the fast runs: a build with L7_FAST_RUNS 0 steps every byte through the full framer
  * (test/kernel/fast-paths.test.ts compares the two) */
 #ifndef L7_FAST_RUNS
@@ -152,6 +154,16 @@ static __always_inline int l7_slow_byte(struct __sk_buff *skb, struct l7_flow *f
 	if (r == STEP_ERROR) {
 		sc->reason = reason;
 		sc->stop = 1;
+		return 1;
+	}
+	if (r == STEP_H2) {
+		/* "PRI " at the stream's start: the http/2 preface (l7_http2_scan.h) */
+		if (sc->seq + sc->used - h->hdr_len != f->base) {
+			sc->stop = 1;
+			sc->reason = L7_REASON_UNKNOWN_METHOD;
+			return 1;
+		}
+		h->st = H_H2_NEW;
 		return 1;
 	}
 	if (r != STEP_HEAD_DONE)
@@ -220,12 +232,6 @@ __attribute__((noinline)) int l7_scan_one(struct __sk_buff *skb, struct l7_flow 
 	return l7_slow_byte(skb, f, sc, L7_RUN_BYTE(sc, i, 0));
 }
 
-struct l7_scan_ctx {
-	struct __sk_buff *skb;
-	struct l7_flow *f;
-	struct l7_scratch *sc;
-};
-
 /* one scan step, bpf_loop's callback: skip a body, or run up to L7_CHUNK bytes through
  * the framer. returns 1 when the segment is done or denied (sc->stop). the position
  * lives in sc->used (memory), so the verifier sees the same state at the loop head
@@ -241,6 +247,8 @@ static __attribute__((noinline)) long l7_scan_cb(__u32 idx, void *data)
 	__u32 len;
 
 	h = &f->h1;
+	if (h->st >= H_H2_NEW)
+		return l7_h2_scan(c);
 	if (sc->off >= sc->end)
 		return 1;
 	if (h->st == H_BODY || h->st == H_CHUNK_DATA)

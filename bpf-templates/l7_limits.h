@@ -45,6 +45,10 @@
 #ifndef L7_RING_ENTRIES
 #define L7_RING_ENTRIES 16384
 #endif
+/* l7 connections speaking http/2 at once (their framing and hpack state, l7_http2.h) */
+#ifndef L7_H2_CONNS
+#define L7_H2_CONNS 4096
+#endif
 /* endpoint interfaces with source validation */
 #ifndef L7_IFACE_ENTRIES
 #define L7_IFACE_ENTRIES 4096

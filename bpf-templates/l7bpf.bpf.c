@@ -187,7 +187,7 @@ static __always_inline void l7_body_range(struct l7_flow *f)
 static __always_inline int l7_stream(struct __sk_buff *skb, struct l7_flow *f, const struct l7_pkt *p, __u8 dir,
 				     const struct l7_flow_key *key)
 {
-	struct l7_scan_ctx c = { .skb = skb, .f = f };
+	struct l7_scan_ctx c = { .skb = skb, .f = f, .key = key };
 	struct l7_scratch *sc;
 	struct l7_ring *r;
 	__u32 dseq = p->seq + !!(p->flags & L7_TH_SYN);	/* a syn's data follows its isn */
@@ -257,7 +257,10 @@ static __always_inline int l7_stream(struct __sk_buff *skb, struct l7_flow *f, c
 	l7_tcp_client_ctl(f, p);
 	if (!sc->stop)
 		return TC_ACT_OK;
-	l7_emit_req(skb, f, sc, sc->payload_off + (f->h1.req_seq - sc->pkt_seq));
+	if (f->h1.st >= H_H2_NEW)
+		l7_emit_h2(skb, f, sc, c.x);
+	else
+		l7_emit_req(skb, f, sc, sc->payload_off + (f->h1.req_seq - sc->pkt_seq));
 	if (p->flags & L7_TH_SYN) {
 		/* fast-open data denied: no connection yet to reset. the client sends its
 		 * syn again without data and the request on the connection, judged again */
@@ -359,7 +362,8 @@ static __attribute__((noinline)) int l7_repolicy(struct __sk_buff *skb, const st
 				       struct l7_flow *f)
 {
 	struct l7_scratch *sc = l7_scratch_get();
-	int idle = (f->h1.st == H_METHOD && f->h1.hdr_len == 0) || f->h1.st >= H_BODY;
+	/* an http/2 connection is never idle: its table holds the other object's dfa states */
+	int idle = (f->h1.st == H_METHOD && f->h1.hdr_len == 0) || (f->h1.st >= H_BODY && f->h1.st < H_H2_NEW);
 	struct l7_conn_q *qp;
 
 	if (f->kind == L7_FLOW_RESET) {

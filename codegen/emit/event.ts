@@ -1,7 +1,8 @@
 // The ring-buffer event, defined once. `generate.ts` turns this into
 // bpf-templates/event.generated.h (C struct + enums) and src/loader/event.generated.ts
 // (decoder); a test fails when either is stale.
-import { STRICT_RULES, type StrictRule } from '../../src/verdict/http1-strict.ts';
+import { STRICT_RULES } from '../../src/verdict/http1-strict.ts';
+import { H2_STRICT_RULES, strictRuleText, type AnyStrictRule } from '../../src/verdict/h2-request.ts';
 
 export type FieldType = 'u8' | 'u16' | 's16' | 'u32' | 'u64' | 's32';
 
@@ -80,12 +81,14 @@ const STREAM_REASONS = [
 ] as const;
 
 /** the kernel's name of a strict rule: head-too-long -> HEAD_TOO_LONG */
-export const strictReasonName = (rule: StrictRule): string => rule.toUpperCase().replace(/-/g, '_');
+export const strictReasonName = (rule: AnyStrictRule): string => rule.toUpperCase().replace(/-/g, '_');
 
-/** Kernel strict reason -> the oracle's rule name, 1:1 and in STRICT_RULES' order (one table). */
-export const STRICT_REASONS: readonly (readonly [string, StrictRule])[] = (Object.keys(STRICT_RULES) as StrictRule[]).map((rule) => [strictReasonName(rule), rule] as const);
+/** Kernel strict reason -> the oracle's rule name, 1:1: HTTP/1's rules in STRICT_RULES' order,
+ * then HTTP/2's (one table; appending keeps every earlier number). */
+export const STRICT_REASONS: readonly (readonly [string, AnyStrictRule])[] = ([...Object.keys(STRICT_RULES), ...Object.keys(H2_STRICT_RULES)] as AnyStrictRule[])
+  .map((rule) => [strictReasonName(rule), rule] as const);
 
 export const REASON: readonly (readonly [string, number, string])[] = [
   ...STREAM_REASONS,
-  ...STRICT_REASONS.map(([name, rule], i) => [name, STREAM_REASONS.length + i, STRICT_RULES[rule]] as const),
+  ...STRICT_REASONS.map(([name, rule], i) => [name, STREAM_REASONS.length + i, strictRuleText(rule)] as const),
 ];

@@ -103,6 +103,38 @@ export const REASON = {
   MULTIPLE_HOST: 29,
   /** protocol upgrade l7bpf cannot follow (only a websocket handshake, as the first request, is judged) */
   UPGRADE: 30,
+  /** connection does not start with the HTTP/2 client preface */
+  H2_PREFACE: 31,
+  /** HTTP/2 framing error (frame size, stream id, padding, a frame where none may be) */
+  H2_FRAME: 32,
+  /** CONTINUATION misuse (no open field block, or another frame inside one) */
+  H2_CONTINUATION: 33,
+  /** HPACK decoding error: the field block cannot be read */
+  H2_HPACK: 34,
+  /** field block longer than the inspection limit */
+  H2_BLOCK_TOO_LONG: 35,
+  /** a second field block on a stream (trailers, or HEADERS on a stream already opened): one block per request is judged */
+  H2_TRAILERS: 36,
+  /** field name with uppercase letters */
+  H2_UPPERCASE_NAME: 37,
+  /** field name or value with characters HTTP/2 forbids */
+  H2_BAD_FIELD: 38,
+  /** connection-specific field (Connection, Keep-Alive, Proxy-Connection, Transfer-Encoding, Upgrade, TE other than "trailers") */
+  H2_CONNECTION_FIELD: 39,
+  /** pseudo-header after a regular field */
+  H2_PSEUDO_ORDER: 40,
+  /** pseudo-header unknown, or not one of a request */
+  H2_PSEUDO_UNKNOWN: 41,
+  /** pseudo-header more than once */
+  H2_PSEUDO_REPEATED: 42,
+  /** :method, :scheme or :path absent */
+  H2_PSEUDO_MISSING: 43,
+  /** empty :path */
+  H2_EMPTY_PATH: 44,
+  /** CONNECT: a tunnel l7bpf cannot follow */
+  H2_CONNECT: 45,
+  /** Host beside :authority (a server may read either; the datapath keeps no values to compare) */
+  H2_HOST_AUTHORITY: 46,
 } as const;
 export const REASON_NAMES: Readonly<Record<number, string>> = {
   0: 'NONE',
@@ -136,6 +168,22 @@ export const REASON_NAMES: Readonly<Record<number, string>> = {
   28: 'CL_AND_TE',
   29: 'MULTIPLE_HOST',
   30: 'UPGRADE',
+  31: 'H2_PREFACE',
+  32: 'H2_FRAME',
+  33: 'H2_CONTINUATION',
+  34: 'H2_HPACK',
+  35: 'H2_BLOCK_TOO_LONG',
+  36: 'H2_TRAILERS',
+  37: 'H2_UPPERCASE_NAME',
+  38: 'H2_BAD_FIELD',
+  39: 'H2_CONNECTION_FIELD',
+  40: 'H2_PSEUDO_ORDER',
+  41: 'H2_PSEUDO_UNKNOWN',
+  42: 'H2_PSEUDO_REPEATED',
+  43: 'H2_PSEUDO_MISSING',
+  44: 'H2_EMPTY_PATH',
+  45: 'H2_CONNECT',
+  46: 'H2_HOST_AUTHORITY',
 };
 
 /** Kernel strict reason code -> the oracle's strict rule name (src/verdict/http1-strict.ts), 1:1. */
@@ -155,6 +203,22 @@ export const STRICT_RULE_OF_REASON: Readonly<Record<number, string>> = {
   28: 'cl-and-te',
   29: 'multiple-host',
   30: 'upgrade',
+  31: 'h2-preface',
+  32: 'h2-frame',
+  33: 'h2-continuation',
+  34: 'h2-hpack',
+  35: 'h2-block-too-long',
+  36: 'h2-trailers',
+  37: 'h2-uppercase-name',
+  38: 'h2-bad-field',
+  39: 'h2-connection-field',
+  40: 'h2-pseudo-order',
+  41: 'h2-pseudo-unknown',
+  42: 'h2-pseudo-repeated',
+  43: 'h2-pseudo-missing',
+  44: 'h2-empty-path',
+  45: 'h2-connect',
+  46: 'h2-host-authority',
 };
 
 /** The oracle's rule name for a kernel reason code, or null when the reason is not a strict rule. */

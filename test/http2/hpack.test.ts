@@ -95,3 +95,31 @@ test('decoder: entries are evicted oldest first, and one larger than the table e
   assert.equal(d.tableLength, 0);
   assert.equal(d.tableSize, 0);
 });
+
+test("the datapath's nibble decoder (codegen/emit/hpack.ts) decodes what the canonical code encodes", async () => {
+  const { huffmanNibbleTable, HUFF_ACCEPT, HUFF_EMIT, HUFF_FAIL } = await import('../../codegen/emit/hpack.ts');
+  const t = huffmanNibbleTable();
+  const decode = (bytes: Uint8Array): string | null => {
+    let node = 0;
+    let out = '';
+    let accept = true;
+    for (const b of bytes) {
+      for (const nib of [b >> 4, b & 15]) {
+        const e = t[node * 16 + nib]!;
+        if ((e >> 16) & HUFF_FAIL) return null;
+        if ((e >> 16) & HUFF_EMIT) out += String.fromCharCode(e & 0xff);
+        node = (e >> 8) & 0xff;
+        accept = ((e >> 16) & HUFF_ACCEPT) !== 0;
+      }
+    }
+    return accept ? out : null;
+  };
+  fc.assert(fc.property(fc.string({ unit: fc.integer({ min: 0, max: 255 }).map((c) => String.fromCharCode(c)), maxLength: 64 }), (s) => {
+    assert.equal(decode(huffmanEncode(s)), s);
+  }), { numRuns: 500 });
+  // the errors of huffmanDecode are errors here too
+  assert.equal(decode(Uint8Array.from([0xff, 0xff, 0xff, 0xfc])), null);
+  assert.equal(decode(Uint8Array.from([0xff])), null);
+  assert.equal(decode(Uint8Array.from([0b00011_011])), null);
+  assert.equal(decode(Uint8Array.from([0b00011_111])), 'a');
+});

@@ -1,0 +1,151 @@
+/* walks a segment's new bytes of an http/2 connection (l7_http2.h), chunk by chunk: the
+ * frame headers and field blocks octet by octet, other payloads skipped by length */
+#ifndef L7_HTTP2_SCAN_H
+#define L7_HTTP2_SCAN_H
+
+#include "l7_http2.h"
+#include "l7_events.h"
+
+struct l7_scan_ctx {
+	struct __sk_buff *skb;
+	struct l7_flow *f;
+	struct l7_scratch *sc;
+	const struct l7_flow_key *key;
+	struct l7_h2 *x;	/* the flow's http/2 state, once looked up */
+};
+
+/* the flow's http/2 state; made when "PRI " opened the connection (the walk checks the rest
+ * of the preface). NULL when it cannot be made or was evicted */
+static __always_inline struct l7_h2 *l7_h2_state(struct l7_scan_ctx *c)
+{
+	struct l7_h1 *h = &c->f->h1;
+	struct l7_h2 *x;
+
+	if (c->x)
+		return c->x;
+	if (h->st == H_H2_NEW && bpf_map_update_elem(&h2conns, c->key, &l7_h2_zero, BPF_ANY))
+		return 0;
+	x = bpf_map_lookup_elem(&h2conns, c->key);
+	if (x && h->st == H_H2_NEW) {
+		x->pre = 4;
+		x->tmax = L7_H2_TABLE;
+		h->st = H_H2;
+	}
+	c->x = x;
+	return x;
+}
+
+/* a stream's request event: its ":method :path" as decoded */
+__attribute__((noinline)) int l7_emit_h2(struct __sk_buff *skb, struct l7_flow *f, struct l7_scratch *sc,
+					 struct l7_h2 *x)
+{
+	struct l7_event *ev;
+	__u32 n;
+
+	if (!skb || !f || !sc || !x)
+		return 0;
+	ev = l7_ev_open(skb, &sc->pkt, sc->dir, f->local_id, f->peer_id, f->rule, sc->pkt_seq);
+	if (!ev)
+		return 0;
+	n = x->line_len;
+	if (n > EVENT_LINE_BYTES)
+		n = EVENT_LINE_BYTES;
+	for (__u32 i = 0; i < EVENT_LINE_BYTES; i++) {
+		if (i >= n)
+			break;
+		ev->line[i] = x->line[i];
+	}
+	ev->line_len = n;
+	ev->http_rule = sc->http_rule;
+	l7_ev_submit(ev, L7_EV_HTTP, sc->stop ? L7_VERDICT_RESET : L7_VERDICT_FORWARDED, sc->reason);
+	return 0;
+}
+
+/* what a step said: 1 ends the chunk (a payload to skip follows, or the scan stops) */
+static __always_inline int l7_h2_after(struct __sk_buff *skb, struct l7_flow *f, struct l7_scratch *sc,
+				       struct l7_h2 *x, __u32 r)
+{
+	int rule;
+
+	switch (r & 0xff) {
+	case H2_OK:
+		return 0;
+	case H2_DECIDE:
+		/* a field block ended: judge its stream */
+		rule = l7_h2_decide(f, x);
+		sc->http_rule = rule;
+		if (rule < 0) {
+			sc->stop = 1;
+			sc->reason = x->why;
+			return 1;
+		}
+		l7_emit_h2(skb, f, sc, x);
+		return 0;
+	case H2_ERROR:
+		sc->stop = 1;
+		sc->reason = r >> 8;
+		return 1;
+	default:	/* H2_SKIP: the next step skips by length */
+		return 1;
+	}
+}
+
+/* one octet at sc->used through the step, and what it said: 1 ends the chunk (a payload
+ * to skip follows, or the scan stops). global: the chunk loop verifies a call per position */
+__attribute__((noinline)) int l7_h2_one(struct __sk_buff *skb, struct l7_flow *f, struct l7_scratch *sc, struct l7_h2 *x)
+{
+	__u32 i, r;
+
+	if (!skb || !f || !sc || !x)
+		return 1;
+	i = sc->used;
+	sc->used = i + 1;
+	r = l7_h2_step(x, L7_RUN_BYTE(sc, i, 0));
+	return l7_h2_after(skb, f, sc, x, r);
+}
+
+/* one scan step of an http/2 connection (l7_scan_cb's, for these flows) */
+static __always_inline long l7_h2_scan(struct l7_scan_ctx *c)
+{
+	struct l7_scratch *sc = c->sc;
+	struct l7_h2 *x = l7_h2_state(c);
+	__u32 len, n;
+
+	if (!x) {
+		sc->stop = 1;
+		sc->reason = L7_REASON_NO_FLOW_STATE;
+		return 1;
+	}
+	if (sc->off >= sc->end)
+		return 1;
+	if (x->pre >= L7_H2_PREFACE && (x->fst == F_SKIP || x->fst == F_PAD)) {
+		n = sc->end - sc->off;
+		if (n > x->left)
+			n = x->left;
+		sc->off += n;
+		sc->seq += n;
+		l7_h2_after(c->skb, c->f, sc, x, l7_h2_skip(x, n));
+		return sc->stop || sc->off >= sc->end;
+	}
+	len = sc->end - sc->off;
+	if (len > L7_CHUNK)
+		len = L7_CHUNK;
+	len -= 1;
+	asm volatile("%0 &= %1" : "+r"(len) : "i"(L7_CHUNK - 1));
+	len += 1;
+	if (bpf_skb_load_bytes(c->skb, sc->off, sc->buf, len)) {
+		sc->stop = 1;
+		sc->reason = L7_REASON_UNSUPPORTED;
+		return 1;
+	}
+	sc->used = 0;
+	for (int k = 0; k < L7_CHUNK; k++) {
+		if (sc->used >= len || l7_h2_one(c->skb, c->f, sc, x))
+			break;
+	}
+	sc->off += sc->used;
+	sc->seq += sc->used;
+	return sc->stop || sc->off >= sc->end;
+}
+
+#endif

@@ -80,6 +80,7 @@ export function runnerFor(obj: LoadedObject): { obj: LoadedObject; runner: Packe
     reset: () => {
       clearMap(obj, 'flows');
       clearMap(obj, 'l7flows');
+      clearMap(obj, 'h2conns');
       runner.events();
     },
     close: () => {

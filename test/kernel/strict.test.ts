@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { kernelSkip, loadScenario, play, conn, actions, verdicts, type Scenario } from '../helpers/kernel.ts';
 import { frontendBackendIR } from '../helpers/ir-fixtures.ts';
 import { EVENT_KIND, REASON, REASON_NAMES, STRICT_RULE_OF_REASON, strictRuleOf } from '../../src/loader/index.ts';
-import { parseRequestHead, STRICT_RULES } from '../../src/verdict/index.ts';
+import { H2_STRICT_RULES, parseRequestHead, STRICT_RULES } from '../../src/verdict/index.ts';
 import { METHODS_HEADER_PATH, renderMethodsHeader } from '../../codegen/emit/generate.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -43,7 +43,8 @@ const HEADS: readonly string[] = [
   '\r\nGET /api/v1/users HTTP/1.1\n\r\n',
   'GET\r\n\r\n', get('/api/v1/<users>'), get('/api/v1/users#frag'), get('/api/v1/\u00e9'), get('/api/v1/users', 'X@A: a\r\n'),
   get('/api/v1/users', ': a\r\n'), get('/api/v1/users', 'NoColon\r\n'), get('/api/v1/users', 'X-A: a\u0001b\r\n'),
-  'GETS /api/v1/users HTTP/1.1\r\n\r\n', 'get /api/v1/users HTTP/1.1\r\n\r\n', 'PRI * HTTP/2.0\r\n\r\n',
+  'GETS /api/v1/users HTTP/1.1\r\n\r\n', 'get /api/v1/users HTTP/1.1\r\n\r\n', 'PRIX * HTTP/2.0\r\n\r\n',
+  // ("PRI " at the stream's start is the HTTP/2 preface: test/spec/http2.md)
   // a websocket handshake is judged by the rules (test/kernel/upgrade.test.ts); every other upgrade is not
   get('/api/v1/users', 'Upgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\n'), get('/api/v1/users', 'upgrade:\r\n'),
   get('/api/v1/users', 'Upgrade: websocket\r\n'), get('/api/v1/users', 'Upgrade: websocket\r\nConnection: Upgrade\r\nContent-Length: 1\r\n'),
@@ -84,9 +85,9 @@ test('methods.generated.h is the oracle\'s KNOWN_METHODS (npx tsx codegen/emit/g
   assert.equal(readFileSync(join(import.meta.dirname, '..', '..', METHODS_HEADER_PATH), 'utf8'), renderMethodsHeader());
 });
 
-test('kernel reasons map 1:1 onto the oracle\'s strict rules', () => {
+test('kernel reasons map 1:1 onto the oracle\'s strict rules (HTTP/1 and HTTP/2)', () => {
   const names = Object.values(STRICT_RULE_OF_REASON);
-  assert.deepEqual([...names].sort(), Object.keys(STRICT_RULES).sort());
+  assert.deepEqual([...names].sort(), [...Object.keys(STRICT_RULES), ...Object.keys(H2_STRICT_RULES)].sort());
   assert.equal(new Set(names).size, names.length);
   assert.equal(strictRuleOf(REASON.L7_NO_RULE), null);
 });

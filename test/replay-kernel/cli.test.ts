@@ -3,13 +3,15 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { kernelSkip } from '../helpers/kernel.ts';
 
 const skip = kernelSkip();
 const seed = 'examples/seed';
+const corpora = resolve(process.cwd(), process.env.L7BPF_CORPORA ?? '../shared/corpora', 'pcaps');
+const corporaSkip = existsSync(corpora) ? false : `corpora not found at ${corpora} (set L7BPF_CORPORA)`;
 
 function l7bpf(...args: string[]) {
   const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { encoding: 'utf8' });
@@ -50,6 +52,35 @@ spec:
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, / 0 disagree/);
     assert.match(r.out, /denied/);
+  });
+
+  it('the http2-* captures of the corpora agree too (prior knowledge, CONTINUATION, gRPC)', { skip: corporaSkip }, () => {
+    const policy = join(dir, 'h2.yaml');
+    writeFileSync(policy, `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: h2-server}
+spec:
+  endpointSelector: {matchLabels: {app: server}}
+  ingress:
+    - toPorts:
+        - ports: [{port: "8080", protocol: TCP}, {port: "8443", protocol: TCP}, {port: "6233", protocol: TCP}, {port: "8888", protocol: TCP}]
+          rules:
+            http: [{method: GET, path: /tata}, {method: GET, path: /}]
+            grpc: [{service: helloworld.GreeterService}]
+`);
+    const inv = join(dir, 'h2-inv.yaml');
+    writeFileSync(inv, 'endpoints:\n  - {name: server, labels: {app: server}, ips: [127.0.0.1, 10.0.0.2]}\n  - {name: client, labels: {app: client}, ips: [10.0.0.1]}\n');
+    const out = join(dir, 'h2');
+    assert.equal(l7bpf('compile', '--policy', policy, '-o', out).code, 0);
+    const verdicts: string[] = [];
+    for (const name of ['http2-continuation', 'http2-errorcode', 'http2-long-frame']) {
+      const r = l7bpf('replay', join(corpora, name, 'input.pcap'), '--kernel', out, '--endpoints', inv);
+      assert.equal(r.code, 0, r.err);
+      assert.match(r.out, / 0 disagree/, `${name}:\n${r.out}`);
+      verdicts.push(r.out);
+    }
+    // GET /malware/payload.exe on the long-frame capture's second stream is denied
+    assert.match(verdicts[2]!, /denied/);
   });
 
   it('refuses an object compiled from other policies than --policy', () => {

@@ -8,6 +8,9 @@ command -v clang >/dev/null || need+=(clang llvm)
 [ -f /usr/include/bpf/libbpf.h ] || need+=(libbpf-dev)
 command -v tcpdump >/dev/null || need+=(tcpdump)
 command -v ip >/dev/null || need+=(iproute2)
+# HTTP/2: nghttp and h2load (e2e, bench), nghttpx (the proxy the bench compares with)
+command -v nghttp >/dev/null || need+=(nghttp2-client)
+command -v nghttpx >/dev/null || need+=(nghttp2-proxy)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "setup: installing ${need[*]}" >&2

@@ -4,7 +4,7 @@ import { loadPolicies } from '../policy/index.ts';
 import { loadInventory, findEndpoint, type Inventory } from '../endpoints/index.ts';
 import { selectorMatches } from '../verdict/peers.ts';
 import type { Policy } from '../policy/types.ts';
-import { decide, resolveIp, describePeer, parseRequestHead, type PeerRef, type L7Input, type Protocol, type Verdict } from '../verdict/index.ts';
+import { decide, resolveIp, describePeer, parseRequestHead, h2Request, type PeerRef, type L7Input, type Protocol, type Verdict } from '../verdict/index.ts';
 
 export interface ExplainOptions {
   readonly policy: readonly string[];
@@ -55,8 +55,17 @@ function requestInput(o: ExplainOptions): L7Input | undefined {
   if (o.grpc) {
     const [svc, meth] = o.grpc.split('/');
     if (!svc || !meth) throw new Error(`--grpc must be service/method, got "${o.grpc}"`);
-    const headers: [string, string][] = [[':authority', o.host ?? ''], ['content-type', 'application/grpc']];
-    return { kind: 'request', request: { method: 'POST', target: `/${svc}/${meth}`, version: 'HTTP/2', headers } };
+    // the fields a gRPC client sends, judged as a replayed call's are (h2Request)
+    const fields: [string, string][] = [[':method', 'POST'], [':scheme', 'http'], [':path', `/${svc}/${meth}`]];
+    if (o.host) fields.push([':authority', o.host]);
+    fields.push(['content-type', 'application/grpc'], ['te', 'trailers']);
+    for (const h of o.header ?? []) {
+      const at = h.indexOf(':');
+      if (at <= 0) throw new Error(`--header must be "Name: value", got "${h}"`);
+      fields.push([h.slice(0, at).trim().toLowerCase(), h.slice(at + 1).trim()]);
+    }
+    const r = h2Request(fields);
+    return r.kind === 'ok' ? { kind: 'request', request: r.request } : { kind: 'violation', violation: r.violation };
   }
   if (!o.method && !o.path && !o.header?.length && !o.host) return undefined;
   const lines = [`${o.method ?? 'GET'} ${o.path ?? '/'} HTTP/1.1`];

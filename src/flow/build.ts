@@ -31,6 +31,8 @@ export interface FlowRecord {
   readonly tcpFlags?: Readonly<Record<string, boolean>>;
   readonly request?: HttpRequest;
   readonly status?: number;
+  /** a response's own fields where the protocol gives them (HTTP/2: head and trailers, grpc-status) */
+  readonly responseHeaders?: readonly (readonly [string, string])[];
   readonly latencyNs?: bigint;
   /** policies that allowed or denied it (names the rules' policies) */
   readonly policies: readonly RuleRef[];
@@ -92,7 +94,7 @@ function layer7(r: FlowRecord) {
         method: req?.method ?? '',
         url: req ? urlOf(req, r.dst) : '',
         protocol: req?.version ?? 'HTTP/1.1',
-        headers: (req?.headers ?? []).map(([key, value]) => ({ key, value })),
+        headers: (r.responseHeaders ?? req?.headers ?? []).map(([key, value]) => ({ key, value })),
       },
     },
   };

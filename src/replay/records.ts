@@ -36,7 +36,8 @@ export function requestFlows(r: RequestRecord<OracleConnVerdict, OracleRequestVe
   const base = { nodeName, ...sides(r.conn, r.connVerdict), denyRule: false, direction: directionOf(v, r.connVerdict), policies: v.rules, ...(req ? { request: req } : {}) };
   const out: FlowRecord[] = [{ ...base, timeNs: r.ts, kind: 'l7-request', allowed: v.allowed, isReply: false, ...(v.allowed ? {} : { summary: `${req ? `${req.method} ${req.target}` : 'request'} denied: ${v.summary}` }) }];
   if (r.response) {
-    out.push({ ...base, timeNs: r.ts + r.response.latencyNs, kind: 'l7-response', allowed: true, isReply: true, status: r.response.status, latencyNs: r.response.latencyNs });
+    const headers = r.response.headers;
+    out.push({ ...base, timeNs: r.ts + r.response.latencyNs, kind: 'l7-response', allowed: true, isReply: true, status: r.response.status, latencyNs: r.response.latencyNs, ...(headers ? { responseHeaders: headers } : {}) });
   }
   return out;
 }

@@ -3,7 +3,7 @@
 #define L7_EVENT_GENERATED_H
 
 #define L7_EV_CONN 1 /* connection decision (first packet of a flow) */
-#define L7_EV_HTTP 2 /* http/1 request verdict */
+#define L7_EV_HTTP 2 /* request verdict (an HTTP/1 request, an HTTP/2 stream) */
 #define L7_EV_DROP 3 /* packet dropped by the stream rule or a denied flow */
 
 #define L7_VERDICT_FORWARDED 0 /* passed */
@@ -81,11 +81,13 @@ struct l7_event {
 	__s32 http_rule; /* +68 PolicyIR.httpRules index that allowed the request, -1 none */
 	__u32 seq; /* +72 tcp seq of the packet */
 	__u16 line_len; /* +76 bytes valid in line */
-	__u16 pad0; /* +78 zero */
+	__u16 version; /* +78 2: an HTTP/2 stream (line is ":method :path"), else 0 */
 	__u8 line[64]; /* +80 start of the request line when it began in this packet */
+	__u32 stream; /* +144 HTTP/2 stream id, else 0 */
+	__u32 pad0; /* +148 zero */
 };
 
-#define L7_EVENT_SIZE 144
+#define L7_EVENT_SIZE 152
 _Static_assert(sizeof(struct l7_event) == L7_EVENT_SIZE, "l7_event layout");
 
 #endif

@@ -39,6 +39,8 @@ static __always_inline struct l7_event *l7_ev_open(struct __sk_buff *skb, const 
 	ev->http_rule = -1;
 	ev->seq = seq;
 	ev->line_len = 0;
+	ev->version = 0;
+	ev->stream = 0;
 	ev->pad0 = 0;
 	return ev;
 }

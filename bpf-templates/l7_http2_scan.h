@@ -56,6 +56,8 @@ __attribute__((noinline)) int l7_emit_h2(struct __sk_buff *skb, struct l7_flow *
 		ev->line[i] = x->line[i];
 	}
 	ev->line_len = n;
+	ev->version = 2;
+	ev->stream = x->fstream;
 	ev->http_rule = sc->http_rule;
 	l7_ev_submit(ev, L7_EV_HTTP, sc->stop ? L7_VERDICT_RESET : L7_VERDICT_FORWARDED, sc->reason);
 	return 0;

@@ -35,8 +35,10 @@ export const EVENT_FIELDS: readonly EventField[] = [
   { name: 'http_rule', type: 's32', doc: 'PolicyIR.httpRules index that allowed the request, -1 none' },
   { name: 'seq', type: 'u32', doc: 'tcp seq of the packet' },
   { name: 'line_len', type: 'u16', doc: 'bytes valid in line' },
-  { name: 'pad0', type: 'u16', doc: 'zero' },
+  { name: 'version', type: 'u16', doc: '2: an HTTP/2 stream (line is ":method :path"), else 0' },
   { name: 'line', type: 'u8', count: 64, doc: 'start of the request line when it began in this packet' },
+  { name: 'stream', type: 'u32', doc: 'HTTP/2 stream id, else 0' },
+  { name: 'pad0', type: 'u32', doc: 'zero' },
 ];
 
 export const EVENT_LINE_BYTES = 64;
@@ -44,7 +46,7 @@ export const EVENT_LINE_BYTES = 64;
 /** Enums shared by C and TS: [name, value, doc]. */
 export const EVENT_KIND = [
   ['CONN', 1, 'connection decision (first packet of a flow)'],
-  ['HTTP', 2, 'http/1 request verdict'],
+  ['HTTP', 2, 'request verdict (an HTTP/1 request, an HTTP/2 stream)'],
   ['DROP', 3, 'packet dropped by the stream rule or a denied flow'],
 ] as const;
 

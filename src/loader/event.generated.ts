@@ -4,7 +4,7 @@
 export const EVENT_KIND = {
   /** connection decision (first packet of a flow) */
   CONN: 1,
-  /** http/1 request verdict */
+  /** request verdict (an HTTP/1 request, an HTTP/2 stream) */
   HTTP: 2,
   /** packet dropped by the stream rule or a denied flow */
   DROP: 3,
@@ -226,7 +226,7 @@ export function strictRuleOf(reason: number): string | null {
   return STRICT_RULE_OF_REASON[reason] ?? null;
 }
 
-export const EVENT_SIZE = 144;
+export const EVENT_SIZE = 152;
 
 export interface RawEvent {
   /** bpf_ktime_get_ns() */
@@ -267,10 +267,14 @@ export interface RawEvent {
   readonly seq: number;
   /** bytes valid in line */
   readonly line_len: number;
-  /** zero */
-  readonly pad0: number;
+  /** 2: an HTTP/2 stream (line is ":method :path"), else 0 */
+  readonly version: number;
   /** start of the request line when it began in this packet */
   readonly line: Uint8Array;
+  /** HTTP/2 stream id, else 0 */
+  readonly stream: number;
+  /** zero */
+  readonly pad0: number;
 }
 
 /** Decodes one event at `off`; throws when the buffer is too short. */
@@ -296,7 +300,9 @@ export function decodeEvent(buf: Buffer, off = 0): RawEvent {
     http_rule: buf.readInt32LE(off + 68),
     seq: buf.readUInt32LE(off + 72),
     line_len: buf.readUInt16LE(off + 76),
-    pad0: buf.readUInt16LE(off + 78),
+    version: buf.readUInt16LE(off + 78),
     line: Uint8Array.from(buf.subarray(off + 80, off + 144)),
+    stream: buf.readUInt32LE(off + 144),
+    pad0: buf.readUInt32LE(off + 148),
   };
 }

@@ -44,11 +44,13 @@ export function tcpFlagsOf(byte: number): Record<string, boolean> {
 // the datapath stores IPv4 as ::ffff:a.b.c.d
 const addrOf = (bytes: Uint8Array, family: number): string => formatIp(family === 4 ? bytes.subarray(12, 16) : bytes);
 
-/** "GET /x HTTP/1.1" (the first bytes of the request line) -> a request without headers. */
-export function requestFromLine(line: Uint8Array, len: number): HttpRequest | undefined {
+/** "GET /x HTTP/1.1" (the first bytes of the request line), or an HTTP/2 stream's ":method
+ * :path" (httpVersion 2) -> a request without headers. */
+export function requestFromLine(line: Uint8Array, len: number, httpVersion = 0): HttpRequest | undefined {
   if (len === 0) return undefined;
   const text = Buffer.from(line.subarray(0, Math.min(len, line.length))).toString('latin1').split('\r')[0] ?? '';
   const [method = '', target = '', version = ''] = text.split(' ');
+  if (httpVersion === 2) return { method, target, version: 'HTTP/2', headers: [] };
   return { method, target, version: (version.startsWith('HTTP/') ? version : 'HTTP/1.1') as HttpVersion, headers: [] };
 }
 
@@ -96,7 +98,7 @@ export function observe(ctx: ObserveContext, ev: RawEvent): Observed {
   const pair = `${describePeer(src)} -> ${describePeer(dst)}:${ev.dport}`;
   const source = policies.map((p) => p.source).join(',') || '-';
   if (ev.kind === EVENT_KIND.HTTP) {
-    const request = requestFromLine(ev.line, ev.line_len);
+    const request = requestFromLine(ev.line, ev.line_len, ev.version);
     const line = request ? `${request.method} ${request.target}` : '<request>';
     const record: FlowRecord = {
       ...base, kind: 'l7-request', isReply: false, ...(request ? { request } : {}),

@@ -14,11 +14,12 @@
 // completed. This figure moves far less between rounds than throughput on a shared machine.
 // Ratios are per round (setups of a round run back to back), then the median.
 // Root only. Usage: sudo npx tsx bench/e2e.ts [--write-docs] (replaces docs/performance.md "End to end").
-import { spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compilePolicies, e2eSkip, inventoryYaml, Topology, run } from '../test/helpers/netns.ts';
+import { enableBpfStats, hasBpftool, kernelReader, perRequest, workerReader, type Counters, type PerRequest, type Reader } from './cpu.ts';
 import { runClang } from '../codegen/emit/clang.ts';
 import { TEMPLATES_DIR } from '../codegen/emit/index.ts';
 
@@ -109,113 +110,6 @@ function wrk(t: Topology, url: string, connections = 16): WrkResult {
     rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN), p50us: lat('50'), p99us: lat('99'),
     requests: Number(/(\d+) requests in /.exec(out)?.[1] ?? NaN), non2xx: Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0),
   };
-}
-
-// ---- CPU counters ----
-
-/** Cumulative CPU counters: ns, and program runs (0 for processes); for programs, also by program name. */
-interface Counters {
-  readonly ns: number;
-  readonly runs: number;
-  readonly byName?: Readonly<Record<string, { readonly ns: number; readonly runs: number }>>;
-}
-type Reader = () => Counters;
-const UNAVAILABLE: Reader = () => ({ ns: NaN, runs: NaN });
-
-const STATS = '/proc/sys/kernel/bpf_stats_enabled';
-const hasBpftool = (): boolean => spawnSync('bpftool', ['version']).status === 0;
-
-/** `sysctl -w kernel.bpf_stats_enabled=1`; returns what puts the previous value back (also on SIGINT/SIGTERM). */
-function enableBpfStats(): () => void {
-  const previous = readFileSync(STATS, 'utf8').trim();
-  writeFileSync(STATS, '1');
-  let done = false;
-  const restore = () => {
-    if (done) return;
-    done = true;
-    writeFileSync(STATS, previous);
-    process.off('SIGINT', onInt).off('SIGTERM', onTerm);
-  };
-  const onInt = () => (restore(), process.exit(130));
-  const onTerm = () => (restore(), process.exit(143));
-  process.on('SIGINT', onInt).on('SIGTERM', onTerm);
-  return restore;
-}
-
-/** Ids of the programs on the tc hooks of the node's interfaces (every veth, both hooks). */
-function attachedProgIds(t: Topology): number[] {
-  const net = JSON.parse(run('ip', ['netns', 'exec', t.node, 'bpftool', 'net', 'show', '-j'])) as { tc?: { id: number }[] }[];
-  return [...new Set(net.flatMap((n) => n.tc ?? []).map((p) => p.id))];
-}
-
-/**
- * bpf_stats of the programs attached on the node now. NaN when stats were off at a read (the
- * sysctl is global: another process may have reset it); they are switched on again.
- */
-function kernelReader(t: Topology): Reader {
-  if (!hasBpftool()) return UNAVAILABLE;
-  const ids = attachedProgIds(t);
-  if (ids.length === 0) throw new Error('bench/e2e: no tc program attached on the node');
-  return () => {
-    if (readFileSync(STATS, 'utf8').trim() !== '1') {
-      console.error('bench/e2e: kernel.bpf_stats_enabled was reset by someone else; sample dropped');
-      writeFileSync(STATS, '1');
-      return UNAVAILABLE();
-    }
-    let ns = 0, runs = 0;
-    const byName: Record<string, { ns: number; runs: number }> = {};
-    for (const id of ids) {
-      const p = JSON.parse(run('bpftool', ['prog', 'show', 'id', String(id), '-j'])) as { name: string; run_time_ns?: number; run_cnt?: number };
-      const one = { ns: p.run_time_ns ?? 0, runs: p.run_cnt ?? 0 }; // bpftool leaves out zero counters
-      const sum = (byName[p.name] ??= { ns: 0, runs: 0 });
-      sum.ns += one.ns;
-      sum.runs += one.runs;
-      ns += one.ns;
-      runs += one.runs;
-    }
-    return { ns, runs, byName };
-  };
-}
-
-/** Fields of /proc/PID/stat after the command name: [1] ppid, [11] utime, [12] stime (clock ticks). */
-function statFields(pid: number): string[] | null {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return s.slice(s.lastIndexOf(')') + 2).split(' ');
-  } catch {
-    return null; // gone meanwhile
-  }
-}
-
-function childrenOf(pid: number): number[] {
-  return readdirSync('/proc').filter((d) => /^\d+$/.test(d) && statFields(Number(d))?.[1] === String(pid)).map(Number);
-}
-
-/** utime+stime of the workers of the nginx whose master wrote `pidFile`. */
-function workerReader(pidFile: string): Reader {
-  const workers = childrenOf(Number(readFileSync(pidFile, 'utf8').trim()));
-  if (workers.length === 0) throw new Error(`bench/e2e: no worker of the nginx in ${pidFile}`);
-  const nsPerTick = 1e9 / Number(run('getconf', ['CLK_TCK']).trim());
-  return () => {
-    let ticks = 0;
-    for (const w of workers) {
-      const f = statFields(w);
-      if (!f) throw new Error(`bench/e2e: nginx worker ${w} is gone`);
-      ticks += Number(f[11]) + Number(f[12]);
-    }
-    return { ns: ticks * nsPerTick, runs: 0 };
-  };
-}
-
-/** CPU per completed request over one wrk run. */
-type PerRequest = Counters;
-
-function perRequest(before: Counters, after: Counters, requests: number): PerRequest {
-  const byName = Object.fromEntries(Object.entries(after.byName ?? {}).map(([name, a]) => {
-    const b = before.byName?.[name] ?? { ns: 0, runs: 0 };
-    return [name, { ns: (a.ns - b.ns) / requests, runs: (a.runs - b.runs) / requests }];
-  }));
-  return { ns: (after.ns - before.ns) / requests, runs: (after.runs - before.runs) / requests, byName };
 }
 
 /** A wrk run with each reader's counters read just before and just after it. */

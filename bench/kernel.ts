@@ -17,6 +17,8 @@ import { openLibbpf, loadObject, mapOf, program, type LoadedObject, PacketRunner
 import { fillStandard } from '../test/helpers/kernel.ts';
 import { frontendBackendIR, hundredRuleIR, ADDR } from '../test/helpers/ir-fixtures.ts';
 import { TcpConn } from '../sim/builder/tcp-conn.ts';
+import { HpackEncoder } from '../test/helpers/hpack-encode.ts';
+import { headers, PREFACE, requestFields, settings } from '../test/helpers/h2-wire.ts';
 
 const RUNS = Number(process.env.RUNS ?? 3000);
 const DRAIN = Number(process.env.DRAIN ?? 256);
@@ -77,6 +79,44 @@ interface Variant {
   readonly runner: PacketRunner;
   readonly beforeReq: { key: Buffer; value: Buffer };
   readonly beforeBody: { key: Buffer; value: Buffer };
+  /** an HTTP/2 flow after its preface, and after its first call (flow entry + h2conns entry) */
+  readonly h2: { readonly fresh: FlowState[]; readonly warm: FlowState[] } | null;
+}
+
+type FlowState = { map: string; key: Buffer; value: Buffer };
+
+/** The entries of both flow maps (templates without HTTP/2 have no h2conns). */
+function flowState(obj: LoadedObject): FlowState[] {
+  return [l7Map(obj), 'h2conns'].filter((m) => obj.maps.has(m)).map((m) => {
+    const map = mapOf(obj, m);
+    const key = lib.mapNextKey(map.fd, null, map.keySize);
+    if (!key) throw new Error(`no ${m} entry`);
+    return { map: m, key, value: lib.mapLookup(map.fd, key, map.valueSize)! };
+  });
+}
+
+function restore(obj: LoadedObject, states: readonly FlowState[]): void {
+  for (const s of states) lib.mapUpdate(mapOf(obj, s.map).fd, s.key, s.value, 0);
+}
+
+/** The HTTP/2 bench flow: preface, then the first call, on a fresh connection; state snapshots. */
+function h2Variant(obj: LoadedObject, runner: PacketRunner, f: Frames): Variant['h2'] {
+  if (!obj.maps.has('h2conns')) return null;
+  for (const m of [l7Map(obj), 'h2conns']) clearAll(obj, m);
+  for (const [prog, frame] of [['l7_to_pod', f.syn], ['l7_from_pod', f.synAck], ['l7_to_pod', f.ack], ['l7_to_pod', f.h2preface]] as const) runner.run({ prog, frame });
+  const fresh = flowState(obj);
+  if (!allowed(runner.run({ prog: 'l7_to_pod', frame: f.h2first }))) throw new Error('bench HTTP/2 call was not allowed');
+  const warm = flowState(obj);
+  for (const frame of [f.h2later, f.h2huff, f.h2huffBig, f.h2raw, f.h2rawBig]) {
+    restore(obj, frame === f.h2later ? warm : fresh);
+    if (!allowed(runner.run({ prog: 'l7_to_pod', frame }))) throw new Error('a bench HTTP/2 call was not allowed');
+  }
+  return { fresh, warm };
+}
+
+function clearAll(obj: LoadedObject, m: string): void {
+  const map = mapOf(obj, m);
+  for (let k = lib.mapNextKey(map.fd, null, map.keySize); k; k = lib.mapNextKey(map.fd, null, map.keySize)) lib.mapDelete(map.fd, k);
 }
 
 /** Loads an object built from `templates`, establishes the bench flow and snapshots its state
@@ -103,7 +143,9 @@ function variant(label: string, templates: string, f: Frames): Variant {
     if (!allowed(runner.run({ prog: 'l7_to_pod', frame }))) throw new Error('a bench request was not allowed');
   }
   runner.events();
-  return { label, obj, runner, beforeReq, beforeBody };
+  const h2 = h2Variant(obj, runner, f);
+  runner.events();
+  return { label, obj, runner, beforeReq, beforeBody, h2 };
 }
 
 interface Frames {
@@ -121,6 +163,34 @@ interface Frames {
   /** a server segment of the flow, through l7_from_pod of the server's veth (a reply: the
    * flow's key reversed) */
   readonly reply: Uint8Array;
+  /** HTTP/2: the preface and SETTINGS; a gRPC-like call as a client's first on the connection
+   * (literals, Huffman) and as its next (dynamic-table hits); calls with a 100- and a
+   * 1000-character value, Huffman-coded and raw */
+  readonly h2preface: Uint8Array;
+  readonly h2first: Uint8Array;
+  readonly h2later: Uint8Array;
+  readonly h2huff: Uint8Array;
+  readonly h2huffBig: Uint8Array;
+  readonly h2raw: Uint8Array;
+  readonly h2rawBig: Uint8Array;
+  readonly h2padLens: readonly number[];
+}
+
+/** The client's HTTP/2 frames of the bench connection, each in one packet. */
+function h2Frames(): Pick<Frames, 'h2preface' | 'h2first' | 'h2later' | 'h2huff' | 'h2huffBig' | 'h2raw' | 'h2rawBig' | 'h2padLens'> {
+  const call = requestFields('GET', '/api/v1/users', 'backend:8080', [['content-type', 'application/grpc'], ['te', 'trailers'], ['user-agent', 'grpc-node-js/1.14.7'], ['grpc-accept-encoding', 'identity,deflate,gzip']]);
+  const enc = new HpackEncoder();
+  const first = headers(1, enc.encode(call), { endStream: true });
+  const later = headers(3, enc.encode(call), { endStream: true });
+  const padded = (n: number, huffman: boolean) => headers(1, new HpackEncoder().encode([...call, ['x-pad', 'a'.repeat(n)]], () => ({ huffmanValue: huffman })), { endStream: true });
+  const conn = () => new TcpConn({ client: `${ADDR.frontend}:40000`, server: `${ADDR.backend}:8080` }).handshake().send(Buffer.concat([PREFACE, settings()]));
+  const after = (bytes: Uint8Array) => conn().send(bytes).frames()[4]!;
+  const pads = [padded(100, true), padded(1000, true), padded(100, false), padded(1000, false)];
+  return {
+    h2preface: conn().frames()[3]!, h2first: after(first), h2later: conn().send(first).send(later).frames()[5]!,
+    h2huff: after(pads[0]!), h2huffBig: after(pads[1]!), h2raw: after(pads[2]!), h2rawBig: after(pads[3]!),
+    h2padLens: pads.map((p) => p.length),
+  };
 }
 
 function frames(): Frames {
@@ -136,11 +206,11 @@ function frames(): Frames {
   const nodeReq = new TcpConn({ client: `${ADDR.frontend}:40000`, server: `${ADDR.backend}:8080` }).handshake()
     .send('GET /api/v1/users HTTP/1.1\r\nHost: backend:8080\r\nConnection: keep-alive\r\n\r\n').frames()[3];
   if (!syn || !ack || !req || !body || !pureAck || !bigReq || !minReq || !nodeReq || !reply) throw new Error('fixture');
-  return { syn, synAck, ack, req, bigReq, minReq, nodeReq, body, pureAck, reply };
+  return { syn, synAck, ack, req, bigReq, minReq, nodeReq, body, pureAck, reply, ...h2Frames() };
 }
 
 /** Runs of every variant on one frame, interleaved run by run (A/B in one process). */
-function perRunAll(vs: readonly Variant[], frame: Uint8Array, state: ((v: Variant) => { key: Buffer; value: Buffer }) | null, prog = 'l7_to_pod'): Timing[] {
+function perRunAll(vs: readonly Variant[], frame: Uint8Array, state: ((v: Variant) => { key: Buffer; value: Buffer } | FlowState[]) | null, prog = 'l7_to_pod'): Timing[] {
   const cols = vs.map(() => ({ xs: [] as number[], diffs: [] as number[] }));
   const fds = vs.map((v) => program(v.obj, prog).fd);
   const flows = vs.map((v) => v.obj.maps.get(l7Map(v.obj)));
@@ -149,7 +219,8 @@ function perRunAll(vs: readonly Variant[], frame: Uint8Array, state: ((v: Varian
     vs.forEach((v, k) => {
       const s = state?.(v);
       const fl = flows[k];
-      if (s && fl) lib.mapUpdate(fl.fd, s.key, s.value, 0);
+      if (Array.isArray(s)) restore(v.obj, s);
+      else if (s && fl) lib.mapUpdate(fl.fd, s.key, s.value, 0);
       const e = once(emptyFd, frame);
       const t = once(fds[k]!, frame);
       emptyRuns.push(e);
@@ -158,6 +229,28 @@ function perRunAll(vs: readonly Variant[], frame: Uint8Array, state: ((v: Varian
     });
   }
   return cols.map((c) => ({ ns: quantile(c.xs, Q), over: quantile(c.diffs, Q) }));
+}
+
+/** HTTP/2: ns per HEADERS frame (a client's first call, a later one), per Huffman-coded and per raw value byte. */
+function h2Rows(vs: readonly Variant[], f: Frames): void {
+  if (vs.length === 0) return console.log('HTTP/2: the templates have no h2conns map');
+  const fresh = (v: Variant) => v.h2!.fresh;
+  const rows: [string, Timing[]][] = [
+    ['HTTP/2 HEADERS, first call (literals)', perRunAll(vs, f.h2first, fresh)],
+    ['HTTP/2 HEADERS, later call (table hits)', perRunAll(vs, f.h2later, (v) => v.h2!.warm)],
+    ['HTTP/2 call + 100 Huffman-coded chars', perRunAll(vs, f.h2huff, fresh)],
+    ['HTTP/2 call + 1000 Huffman-coded chars', perRunAll(vs, f.h2huffBig, fresh)],
+    ['HTTP/2 call + 100 raw chars', perRunAll(vs, f.h2raw, fresh)],
+    ['HTTP/2 call + 1000 raw chars', perRunAll(vs, f.h2rawBig, fresh)],
+  ];
+  const emptyNs = quantile(emptyRuns, Q);
+  vs.forEach((v, k) => {
+    if (vs.length > 1) console.log(`-- ${v.label}`);
+    for (const [name, ts] of rows) console.log(`${name.padEnd(40)} ${String(ts[k]!.ns).padStart(6)} ns | +${ts[k]!.over} ns over empty | x${(ts[k]!.ns / emptyNs).toFixed(2)}`);
+    const [hs, hb, rs, rb] = [rows[2]![1][k]!, rows[3]![1][k]!, rows[4]![1][k]!, rows[5]![1][k]!];
+    const [hsLen, hbLen, rsLen, rbLen] = f.h2padLens as [number, number, number, number];
+    console.log(`HTTP/2 marginal cost: ${((hb.over - hs.over) / (hbLen - hsLen)).toFixed(2)} ns per Huffman-coded byte (${((hb.over - hs.over) / 900).toFixed(2)} ns per character), ${((rb.over - rs.over) / (rbLen - rsLen)).toFixed(2)} ns per raw byte`);
+  });
 }
 
 function main(): void {
@@ -194,6 +287,7 @@ function main(): void {
     const small = rows[1]![1][k]!, large = rows[2]![1][k]!;
     console.log(`marginal cost per inspected byte: ${((large.over - small.over) / (bigPayload - reqPayload)).toFixed(2)} ns (${bigPayload} B vs ${reqPayload} B heads)`);
   });
+  h2Rows(vs.filter((v) => v.h2), f);
   const hundred = emitObject(hundredRuleIR(), join(dir, 'big'));
   const bigObj = loadObject(lib, hundred.objectPath);
   for (const p of bigObj.programs.values()) console.log(`verifier, 100-rule policy: ${p.name} ${p.verifiedInsns} insns processed`);

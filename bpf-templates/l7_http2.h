@@ -289,16 +289,14 @@ static __always_inline void l7_h2_value_sym(struct l7_h2 *x, __u8 c)
 	x->slen++;
 }
 
-/* global: verified once. one decoded octet of the string being read */
-__attribute__((noinline)) int l7_h2_sym(struct l7_h2 *x, __u32 c)
+/* one decoded octet of the string being read (inline: a call more would take the deepest
+ * chain past 6.1's 512-byte stack, where every frame counts at least 32) */
+static __always_inline void l7_h2_sym(struct l7_h2 *x, __u8 c)
 {
-	if (!x)
-		return 0;
 	if (x->part)
 		l7_h2_value_sym(x, c);
 	else
 		l7_h2_name_sym(x, c);
-	return 0;
 }
 
 /* the value is about to be read: its class's state */
@@ -755,15 +753,12 @@ static __always_inline __u32 l7_h2_frame_start(struct l7_h2 *x)
 	}
 }
 
-/* global: verified once. one octet of the client stream outside skipped payloads:
- * H2_* | reason << 8 */
-__attribute__((noinline)) int l7_h2_step(struct l7_h2 *x, __u32 b)
+/* one octet of the client stream outside skipped payloads: H2_* | reason << 8 (inlined in
+ * its one caller, l7_h2_one, a global function: one frame less in the deepest chain) */
+static __always_inline __u32 l7_h2_step(struct l7_h2 *x, __u8 c)
 {
-	__u8 c = b;
 	__u32 i;
 
-	if (!x)
-		H2_FAIL(L7_REASON_UNSUPPORTED);
 	if (x->pre < L7_H2_PREFACE) {
 		i = x->pre;
 		asm volatile("%0 &= 31" : "+r"(i));

@@ -92,15 +92,91 @@ static __always_inline int l7_h2_after(struct __sk_buff *skb, struct l7_flow *f,
 	}
 }
 
+/* a run of string octets from position i that ends neither the string nor the frame's
+ * fragment, with no more per-symbol work than a name's or a plain value's (no class dfa);
+ * returns the octets taken (0: none, the full step takes the next one). a huffman octet
+ * that decodes EOS ends the run after it, the block then undecodable, as the full step has
+ * it. global: verified once */
+__attribute__((noinline)) __u32 l7_h2_run(struct l7_h2 *x, struct l7_scratch *sc, __u32 i, __u32 len)
+{
+	__u32 lim, n = 0, e, j;
+
+	if (!x || !sc || x->pre < L7_H2_PREFACE || x->fst != F_FRAG || x->rst != RS_STR || x->herr || i >= len)
+		return 0;
+	if (x->part && x->cur.cls != H2N_OTHER)
+		return 0;
+	if (x->sleft < 2 || x->frag < 2 || x->blen >= L7_INSPECT_WINDOW)
+		return 0;
+	lim = len - i;
+	if (lim > x->sleft - 1)
+		lim = x->sleft - 1;
+	if (lim > x->frag - 1)
+		lim = x->frag - 1;
+	if (lim > L7_INSPECT_WINDOW - x->blen)
+		lim = L7_INSPECT_WINDOW - x->blen;
+	if (x->huff) {
+		for (int k = 0; k < L7_RUN_MAX; k++) {
+			__u8 c = L7_RUN_BYTE(sc, i, k);
+
+			if (k >= lim)
+				break;
+			n++;
+			j = ((__u32)x->hnode << 4) | (c >> 4);
+			asm volatile("%0 &= 4095" : "+r"(j));
+			e = l7_huff[j];
+			if (!((e >> 16) & L7_HUFF_FAIL)) {
+				if ((e >> 16) & L7_HUFF_EMIT)
+					l7_h2_sym(x, e & 0xff);
+				j = ((e >> 4) & 0xff0) | (c & 15);
+				asm volatile("%0 &= 4095" : "+r"(j));
+				e = l7_huff[j];
+			}
+			if ((e >> 16) & L7_HUFF_FAIL) {
+				x->herr = 1;	/* EOS inside a string */
+				break;
+			}
+			if ((e >> 16) & L7_HUFF_EMIT)
+				l7_h2_sym(x, e & 0xff);
+			x->hnode = (e >> 8) & 0xff;
+			x->hacc = ((e >> 16) & L7_HUFF_ACCEPT) != 0;
+		}
+	} else {
+		for (int k = 0; k < L7_RUN_MAX; k++) {
+			if (k >= lim)
+				break;
+			l7_h2_sym(x, L7_RUN_BYTE(sc, i, k));
+			n++;
+		}
+	}
+	n = l7_forget(sc, n);
+	x->sleft -= n;
+	x->frag -= n;
+	x->left -= n;
+	x->blen += n;
+	return n;
+}
+
 /* one octet at sc->used through the step, and what it said: 1 ends the chunk (a payload
  * to skip follows, or the scan stops). global: the chunk loop verifies a call per position */
-__attribute__((noinline)) int l7_h2_one(struct __sk_buff *skb, struct l7_flow *f, struct l7_scratch *sc, struct l7_h2 *x)
+__attribute__((noinline)) int l7_h2_one(struct __sk_buff *skb, struct l7_flow *f, struct l7_scratch *sc, struct l7_h2 *x, __u32 len)
 {
-	__u32 i, r;
+	__u32 i, r, n;
 
 	if (!skb || !f || !sc || !x)
 		return 1;
 	i = sc->used;
+	/* a whole frame header in the chunk: read at once */
+	if (x->pre >= L7_H2_PREFACE && x->fst == F_HEADER && x->fhn == 0 && i + 9 <= len) {
+		for (int k = 0; k < 9; k++)
+			x->fh[k] = L7_RUN_BYTE(sc, i, k);
+		sc->used = i + 9;
+		return l7_h2_after(skb, f, sc, x, l7_h2_frame_start(x));
+	}
+	n = l7_h2_run(x, sc, i, len);
+	if (n) {
+		sc->used = i + n;
+		return 0;
+	}
 	sc->used = i + 1;
 	r = l7_h2_step(x, L7_RUN_BYTE(sc, i, 0));
 	return l7_h2_after(skb, f, sc, x, r);
@@ -142,7 +218,7 @@ static __always_inline long l7_h2_scan(struct l7_scan_ctx *c)
 	}
 	sc->used = 0;
 	for (int k = 0; k < L7_CHUNK; k++) {
-		if (sc->used >= len || l7_h2_one(c->skb, c->f, sc, x))
+		if (sc->used >= len || l7_h2_one(c->skb, c->f, sc, x, len))
 			break;
 	}
 	sc->off += sc->used;

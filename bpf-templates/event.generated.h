@@ -43,7 +43,7 @@
 #define L7_REASON_BAD_TRANSFER_ENCODING 27 /* Transfer-Encoding other than exactly "chunked", or sent twice */
 #define L7_REASON_CL_AND_TE 28 /* both Content-Length and Transfer-Encoding */
 #define L7_REASON_MULTIPLE_HOST 29 /* more than one Host header */
-#define L7_REASON_UPGRADE 30 /* protocol upgrade l7bpf cannot follow (only a websocket handshake, as the first request, is judged) */
+#define L7_REASON_UPGRADE 30 /* protocol upgrade l7bpf cannot follow (only a websocket or an h2c handshake, as the first request, is judged) */
 #define L7_REASON_H2_PREFACE 31 /* connection does not start with the HTTP/2 client preface */
 #define L7_REASON_H2_FRAME 32 /* HTTP/2 framing error (frame size, stream id, padding, a frame where none may be) */
 #define L7_REASON_H2_CONTINUATION 33 /* CONTINUATION misuse (no open field block, or another frame inside one) */

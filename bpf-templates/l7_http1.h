@@ -52,6 +52,7 @@ enum {
 	H_CLOSED,	/* after a message that ends the connection (l7_h1_byte) */
 	H_UPGRADE,	/* an allowed websocket handshake sent: no client byte before the server's answer */
 	H_H2_NEW,	/* "PRI " opened the connection: http/2 from here (l7_http2.h), state not yet made */
+	H_H2_UPG,	/* the server accepted an h2c upgrade: http/2 from the preface on, state not yet made */
 	H_H2,		/* http/2: the stream is walked by l7_http2_scan.h */
 };
 
@@ -81,6 +82,7 @@ enum {
 #define HF_UPGRADE 0x400000	/* an Upgrade header, exactly "websocket" */
 #define HF_CONN_UPGRADE 0x800000	/* a Connection element "upgrade" */
 #define HF_NOT_PRI 0x1000000	/* the method is not "PRI" (the http/2 preface starts with "PRI ") */
+#define HF_H2C 0x2000000	/* the Upgrade value is (so far) "h2c", not "websocket" */
 
 /* h1.hkind */
 #define HK_NONE 0
@@ -128,6 +130,7 @@ const char l7_lit_pri[4] = "PRI";
 const char l7_lit_version[8] = "HTTP/1.";
 const char l7_lit_chunked[8] = "chunked";
 const char l7_lit_websocket[16] = "websocket";
+const char l7_lit_h2c[4] = "h2c";
 /* special header names, lowercase, NUL-padded: index = SPEC_* bit number; the empty rows
  * make the table 256 bytes, so an offset masked with 255 stays inside (l7_run_name) */
 const char l7_lit_special[8][32] = { "host", "content-length", "transfer-encoding", "upgrade", "connection" };
@@ -507,8 +510,8 @@ static __always_inline int l7_h1_line_end(struct l7_h1 *h, __u16 *reason)
 		h->flags |= HF_HOST;
 		break;
 	case HK_UPGRADE:
-		/* one Upgrade header, exactly websocket: other protocols (h2c) are not followed */
-		if ((fl & (HF_UPGRADE | HF_V_BAD)) || h->pos != 9)
+		/* one Upgrade header, exactly websocket or h2c: other protocols are not followed */
+		if ((fl & (HF_UPGRADE | HF_V_BAD)) || h->pos != ((fl & HF_H2C) ? 3 : 9))
 			L7_FAIL(L7_REASON_UPGRADE);
 		h->flags |= HF_UPGRADE;
 		break;
@@ -574,11 +577,14 @@ static __always_inline int l7_h1_value(struct l7_h1 *h, __u8 c, __u16 *reason)
 			h->pos++;
 		}
 	} else if (h->hkind == HK_UPGRADE) {
-		/* exactly "websocket", any case (| 0x20 matches a letter's two cases only),
-		 * surrounding whitespace trimmed */
+		/* exactly "websocket" or "h2c", any case (| 0x20 matches a letter's two cases
+		 * only; control bytes never get here), surrounding whitespace trimmed */
+		if (h->pos == 0 && (c | 0x20) == 'h')
+			h->flags |= HF_H2C;
 		if (ws) {
 			h->flags |= HF_V_WS;
-		} else if ((h->flags & HF_V_WS) || h->pos >= 9 || (c | 0x20) != l7_lit_websocket[h->pos & 15]) {
+		} else if ((h->flags & HF_V_WS) || h->pos >= ((h->flags & HF_H2C) ? 3 : 9) ||
+			   (c | 0x20) != ((h->flags & HF_H2C) ? l7_lit_h2c[h->pos & 3] : l7_lit_websocket[h->pos & 15])) {
 			h->flags |= HF_V_BAD;
 		} else {
 			h->pos++;
@@ -673,7 +679,7 @@ static __always_inline int l7_h1_chunk_ext(struct l7_h1 *h, __u8 st, __u8 c, __u
 	}
 }
 
-/* a head with Upgrade: websocket is a handshake l7bpf follows (the oracle's websocketProblem):
+/* a head with Upgrade: websocket or h2c is a handshake l7bpf follows (the oracle's upgradeProblem):
  * HTTP/1.1, Connection: upgrade, not close, no body (where the new protocol starts would be
  * ambiguous: llhttp switches after a body, other servers right after the head) */
 static __always_inline int l7_h1_websocket_ok(const struct l7_h1 *h)

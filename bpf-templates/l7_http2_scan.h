@@ -15,19 +15,22 @@ struct l7_scan_ctx {
 };
 
 /* the flow's http/2 state; made when "PRI " opened the connection (the walk checks the rest
- * of the preface). NULL when it cannot be made or was evicted */
+ * of the preface) or the server accepted an h2c upgrade (the whole preface follows; stream 1
+ * is the upgrade request's). NULL when it cannot be made or was evicted */
 static __always_inline struct l7_h2 *l7_h2_state(struct l7_scan_ctx *c)
 {
 	struct l7_h1 *h = &c->f->h1;
+	int made = h->st == H_H2_NEW || h->st == H_H2_UPG;
 	struct l7_h2 *x;
 
 	if (c->x)
 		return c->x;
-	if (h->st == H_H2_NEW && bpf_map_update_elem(&h2conns, c->key, &l7_h2_zero, BPF_ANY))
+	if (made && bpf_map_update_elem(&h2conns, c->key, &l7_h2_zero, BPF_ANY))
 		return 0;
 	x = bpf_map_lookup_elem(&h2conns, c->key);
-	if (x && h->st == H_H2_NEW) {
-		x->pre = 4;
+	if (x && made) {
+		x->pre = h->st == H_H2_NEW ? 4 : 0;
+		x->maxstream = h->st == H_H2_NEW ? 0 : 1;
 		x->tmax = L7_H2_TABLE;
 		h->st = H_H2;
 	}

@@ -326,7 +326,11 @@ static __attribute__((noinline)) void l7_upgrade_answer(struct __sk_buff *skb, s
 	    p->payload_len >= 13 &&
 	    !bpf_skb_load_bytes(skb, p->payload_off, w, 13) && w[0] == L7_HTTP11_LE &&
 	    (w[1] & 0xffffffffffULL) == L7_SP101SP_LE) {
-		f->kind = L7_FLOW_ALLOW;
+		/* h2c: HTTP/2 from the client's next byte, its preface first (l7_http2_scan.h) */
+		if (f->h1.flags & HF_H2C)
+			f->h1.st = H_H2_UPG;
+		else
+			f->kind = L7_FLOW_ALLOW;
 		return;
 	}
 	l7_h1_done(&f->h1);

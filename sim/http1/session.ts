@@ -19,12 +19,16 @@ interface Pending<R> {
   readonly rec: R;
   readonly method: string;
   readonly upgrade: boolean;
+  /** an `Upgrade: h2c` request: HTTP/2 follows the 101 */
+  readonly h2c?: boolean;
 }
 
 export class Http1Session<R> implements L7Session, ResponseOwner {
   decided = 0;
   denied = false;
   bodyEnd = -1;
+  /** the server accepted an h2c upgrade: the connection is HTTP/2 from here (sim/l7/sniff.ts) */
+  switchToH2 = false;
   private readonly req: RequestParser;
   private resp: ResponseParser | null;
   private pending: Pending<R>[] = [];
@@ -64,7 +68,7 @@ export class Http1Session<R> implements L7Session, ResponseOwner {
       this.host.emit(rec);
       return true;
     }
-    this.addPending({ rec, method: ev.method, upgrade: ev.upgrade });
+    this.addPending({ rec, method: ev.method, upgrade: ev.upgrade, h2c: ev.upgrade && ev.headers.some(([n, v]) => /^upgrade$/i.test(n) && /^h2c$/i.test(v.trim())) });
     if (ev.framing === 'content-length') this.bodyEnd = ev.headEnd + contentLength(ev.headers);
     return true;
   }
@@ -103,6 +107,11 @@ export class Http1Session<R> implements L7Session, ResponseOwner {
       && (v.flags & TCP_ACK) !== 0 && v.ack >>> 0 === s.next;
     if (!first || v.payloadLen < SWITCHING.length || SWITCHING.some((b, i) => v.data[v.payloadOff + i] !== b)) {
       this.req.upgradeRefused();
+      return false;
+    }
+    // h2c: HTTP/2 follows (the session is replaced), not an opaque tunnel
+    if (this.pending.some((p) => p.h2c)) {
+      this.switchToH2 = true;
       return false;
     }
     this.req.upgraded();

@@ -20,11 +20,24 @@ export class Responses implements FrameSink {
   private readonly block = new FieldBlock(RESPONSE_BLOCK_LIMIT);
   /** mirrors the server's encoder */
   private readonly hpack = new HpackDecoder();
-  constructor(private readonly owner: ResponseOwner) {}
+  /** octets of "\r\n\r\n" matched at the end of an HTTP/1 head still to skip; -1: none */
+  private head: number;
+
+  constructor(private readonly owner: ResponseOwner, afterHttp1Head = false) {
+    this.head = afterHttp1Head ? 0 : -1;
+  }
 
   /** false: the server's bytes can no longer be followed */
   feed(data: Uint8Array, start: number, end: number): boolean {
-    return this.frames.feed(data, start, end, this);
+    let i = start;
+    // an h2c upgrade: the 101 head ends with CRLF CRLF, HTTP/2 frames follow
+    while (this.head >= 0 && i < end) {
+      const want = this.head % 2 === 0 ? 0x0d : 0x0a;
+      this.head = data[i] === want ? this.head + 1 : data[i] === 0x0d ? 1 : 0;
+      i++;
+      if (this.head === 4) this.head = -1;
+    }
+    return i >= end || this.frames.feed(data, i, end, this);
   }
 
   /** the client's SETTINGS_HEADER_TABLE_SIZE: the largest seen bounds the server's size updates */

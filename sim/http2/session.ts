@@ -47,8 +47,14 @@ export class Http2Session<R> implements L7Session, FrameSink, ResponseOwner {
   private readonly open = new Map<number, Open<R>>();
   private resp: Responses | null = new Responses(this);
 
-  constructor(inspectionLimit: number, private readonly host: SessionHost<Http2Event, R>) {
+  /** `h2c`: the connection was upgraded from HTTP/1: stream 1 is the upgrade request's, and
+   * the server's bytes start with the rest of its 101 head */
+  constructor(inspectionLimit: number, private readonly host: SessionHost<Http2Event, R>, h2c = false) {
     this.block = new FieldBlock(inspectionLimit);
+    if (h2c) {
+      this.maxStream = 1;
+      this.resp = new Responses(this, true);
+    }
   }
 
   get state(): SessionState {

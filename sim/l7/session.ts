@@ -40,6 +40,8 @@ export interface L7Session {
   /** A server packet with payload, before the stream takes it: true when it accepts an
    * upgrade to something no session parses (the connection is opaque from here). */
   serverSegment(v: PacketView, stream: ClientStream | null): boolean;
+  /** Set by serverSegment when the server accepted an h2c upgrade: HTTP/2 from here. */
+  readonly switchToH2?: boolean;
   /** Server bytes in stream order. */
   server(data: Uint8Array, start: number, end: number): void;
   /** A hole in the server's bytes: responses are no longer followed. */

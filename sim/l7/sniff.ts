@@ -1,5 +1,6 @@
 // Which protocol an inspected connection speaks, from the client's first bytes: "PRI " can
-// only start the HTTP/2 preface (no HTTP/1 method is PRI), anything else is HTTP/1. Bytes
+// only start the HTTP/2 preface (no HTTP/1 method is PRI), anything else is HTTP/1 - until
+// the server accepts an h2c upgrade, after which the connection is HTTP/2. Bytes
 // that are still a prefix of "PRI " are held, not judged (no request can be complete in
 // them); then every byte goes to the chosen session from stream offset 0.
 import type { PacketView } from '../decode/view.ts';
@@ -18,7 +19,11 @@ export class SniffSession implements L7Session {
   private early: Uint8Array[] | null = [];
   private earlyBytes = 0;
 
-  constructor(private readonly make: (http2: boolean) => L7Session) {}
+  constructor(
+    private readonly make: (http2: boolean) => L7Session,
+    /** the HTTP/2 session after an accepted h2c upgrade (whole preface, stream 1 taken) */
+    private readonly afterH2c: () => L7Session,
+  ) {}
 
   get state(): SessionState {
     return this.inner?.state ?? 'open';
@@ -59,7 +64,16 @@ export class SniffSession implements L7Session {
   }
 
   serverSegment(v: PacketView, stream: ClientStream | null): boolean {
-    return this.inner?.serverSegment(v, stream) ?? false;
+    const inner = this.inner;
+    if (!inner) return false;
+    const opaque = inner.serverSegment(v, stream);
+    if (inner.switchToH2) {
+      // the 101 answers the upgrade request in HTTP/1; everything after it is HTTP/2
+      inner.server(v.data, v.payloadOff, v.payloadOff + v.payloadLen);
+      inner.release();
+      this.inner = this.afterH2c();
+    }
+    return opaque;
   }
 
   server(data: Uint8Array, start: number, end: number): void {

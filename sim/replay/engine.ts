@@ -188,7 +188,10 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
       now: () => this.curRec!.ts,
     };
     const partial = judge.partial ? (head: Uint8Array) => judge.partial?.(c.info, head, c.verdict)?.allowed !== false : null;
-    return new SniffSession((http2) => (http2 ? new Http2Session(this.limit, host) : new Http1Session(this.limit, host, partial)));
+    return new SniffSession(
+      (http2) => (http2 ? new Http2Session(this.limit, host) : new Http1Session(this.limit, host, partial)),
+      () => new Http2Session(this.limit, host, true),
+    );
   }
 
   private judgeRequest(c: Conn<CV>, ev: RequestEvent): RequestRecord<CV, RV> {

@@ -101,7 +101,7 @@ export const REASON = {
   CL_AND_TE: 28,
   /** more than one Host header */
   MULTIPLE_HOST: 29,
-  /** protocol upgrade l7bpf cannot follow (only a websocket handshake, as the first request, is judged) */
+  /** protocol upgrade l7bpf cannot follow (only a websocket or an h2c handshake, as the first request, is judged) */
   UPGRADE: 30,
   /** connection does not start with the HTTP/2 client preface */
   H2_PREFACE: 31,

@@ -5,8 +5,8 @@
 // CR and LF bytes before the request line are skipped, any number in any order, as llhttp
 // 9 skips them (RFC 9112 2.2: a stray CRLF before a request, e.g. after a POST body); they
 // belong to the head (offsets, its length and the inspection limit count them).
-// An Upgrade header is a rule of its own: only a websocket handshake l7bpf can follow is
-// judged by the http rules (websocketProblem); any other upgrade (h2c above all) is denied.
+// An Upgrade header is a rule of its own: only a websocket or h2c handshake l7bpf can follow
+// is judged by the http rules (upgradeProblem); any other upgrade is denied.
 import { DEFAULT_LIMITS } from './limits.ts';
 import { KNOWN_METHODS, type HttpRequest, type HttpVersion } from './http.ts';
 import { targetProblem } from './http1-target.ts';
@@ -29,7 +29,7 @@ export const STRICT_RULES = {
   'bad-transfer-encoding': 'Transfer-Encoding other than exactly "chunked", or sent twice',
   'cl-and-te': 'both Content-Length and Transfer-Encoding',
   'multiple-host': 'more than one Host header',
-  upgrade: 'protocol upgrade l7bpf cannot follow (only a websocket handshake, as the first request, is judged)',
+  upgrade: 'protocol upgrade l7bpf cannot follow (only a websocket or an h2c handshake, as the first request, is judged)',
 } as const;
 export type StrictRule = keyof typeof STRICT_RULES;
 
@@ -75,7 +75,7 @@ export function parseRequestHead(bytes: Uint8Array, limit: number = DEFAULT_LIMI
   if (rl?.violation) found.push(rl.violation);
   const hs = checkHeaders(lines);
   if (hs.violation) found.push(hs.violation);
-  const ws = headEnd >= 0 && rl?.request && hs.upgrade ? websocketProblem(rl.request.version, hs) : null;
+  const ws = headEnd >= 0 && rl?.request && hs.upgrade ? upgradeProblem(rl.request.version, hs) : null;
   // detected at the end of the head: the Connection header may follow the Upgrade header
   if (ws) found.push(violation('upgrade', ws, headEnd - 2));
   const v = earliest(found);
@@ -178,8 +178,8 @@ interface HeaderState {
   headers: [string, string][];
   violation: StrictViolation | null;
   framing: BodyFraming;
-  /** an `Upgrade: websocket` header */
-  upgrade: boolean;
+  /** the one Upgrade header's protocol: websocket, or h2c (HTTP/2 after the 101) */
+  upgrade: 'websocket' | 'h2c' | false;
   /** Connection elements as llhttp reads them (comma-separated, spaces and tabs around each) */
   connUpgrade: boolean;
   connClose: boolean;
@@ -252,11 +252,12 @@ function headerSemantics(name: string, value: string, count: Map<string, number>
     case 'host':
       return n > 1 ? violation('multiple-host', 'second Host header', at) : null;
     case 'upgrade':
-      // exactly one Upgrade header, exactly the websocket token (any case): a list or another
-      // protocol (h2c: HTTP/2 is not followed) could not be inspected after the switch
+      // exactly one Upgrade header, exactly the websocket or the h2c token (any case): a list
+      // or another protocol could not be inspected after the switch
       if (n > 1) return violation('upgrade', 'second Upgrade header', at);
-      if (!/^websocket$/i.test(value)) return violation('upgrade', `Upgrade: ${value}`, at);
-      st.upgrade = true;
+      if (/^websocket$/i.test(value)) st.upgrade = 'websocket';
+      else if (/^h2c$/i.test(value)) st.upgrade = 'h2c';
+      else return violation('upgrade', `Upgrade: ${value}`, at);
       return null;
     case 'connection':
       for (const e of value.split(',')) {
@@ -271,15 +272,18 @@ function headerSemantics(name: string, value: string, count: Map<string, number>
 }
 
 /**
- * Why a head with `Upgrade: websocket` is not a handshake l7bpf follows, or null. RFC 6455
- * 4.1: HTTP/1.1 and `Connection: upgrade`. No body: where the new protocol starts would be
- * ambiguous (llhttp: after the body; other servers: right after the head), which is how
- * upgrade smuggling works. No `Connection: close`: the connection could not go on either way.
+ * Why a head with `Upgrade: websocket` or `Upgrade: h2c` is not a handshake l7bpf follows, or
+ * null. RFC 6455 4.1 and RFC 7540 3.2: HTTP/1.1 and `Connection: upgrade` (h2c's
+ * HTTP2-Settings header concerns the server's side only). No body: where the new protocol
+ * starts would be ambiguous (llhttp: after the body; other servers: right after the head),
+ * which is how upgrade smuggling works. No `Connection: close`: the connection could not go
+ * on either way.
  */
-function websocketProblem(version: HttpVersion, st: HeaderState): string | null {
-  if (version !== 'HTTP/1.1') return `websocket upgrade over ${version}`;
-  if (!st.connUpgrade) return 'Upgrade: websocket without Connection: upgrade';
-  if (st.connClose) return 'websocket upgrade with Connection: close';
-  if (st.framing.kind === 'chunked' || (st.framing.kind === 'length' && st.framing.length > 0)) return 'websocket upgrade with a body';
+function upgradeProblem(version: HttpVersion, st: HeaderState): string | null {
+  const what = `${st.upgrade} upgrade`;
+  if (version !== 'HTTP/1.1') return `${what} over ${version}`;
+  if (!st.connUpgrade) return `Upgrade: ${st.upgrade} without Connection: upgrade`;
+  if (st.connClose) return `${what} with Connection: close`;
+  if (st.framing.kind === 'chunked' || (st.framing.kind === 'length' && st.framing.length > 0)) return `${what} with a body`;
   return null;
 }

@@ -1,5 +1,6 @@
-// gRPC and plain HTTP/2 through the kernel: a real @grpc/grpc-js server and client, and
-// nghttp (prior knowledge) against a node:http2 server, in network namespaces with the seed's
+// gRPC and plain HTTP/2 through the kernel: a real @grpc/grpc-js server and client, nghttp
+// (prior knowledge) against a node:http2 server and curl (h2c upgrade) against nghttpd, in
+// network namespaces with the seed's
 // gRPC rule deployed by `l7bpf deploy`. Allowed calls succeed on one channel (unary and
 // server-streaming), a denied call fails fast without its handler ever running, a new
 // channel works afterwards.
@@ -37,6 +38,11 @@ describe('e2e: gRPC and HTTP/2 through the kernel', { skip: skip || undefined, t
     writeFileSync(join(dir, 'inventory.yaml'), inventoryYaml(t, { frontend: { app: 'frontend' }, backend: { app: 'backend' } }));
     await compilePolicies([join(FIXTURES, 'grpc-policy.yaml')], join(dir, 'obj'));
     server = t.spawnIn(t.pod('backend').netns, process.execPath, [join(FIXTURES, 'grpc-server.mjs'), '9090', '8080']);
+    // nghttpx accepts h2c upgrades (node:http2 does not) and forwards to the node:http2 server
+    const proxy = t.spawnIn(t.pod('backend').netns, 'nghttpx', ['--single-process', '-f0.0.0.0,8081;no-tls', '-b127.0.0.1,8080;;proto=h2',
+      '--no-ocsp', '--accesslog-file=/dev/null', '--errorlog-file=/dev/null']);
+    proxy.stdout?.resume();
+    proxy.stderr?.resume();
     server.stdout?.on('data', (d: Buffer) => {
       for (const line of d.toString().split('\n')) if (line.startsWith('{')) handlers.push((JSON.parse(line) as { handler: string }).handler);
     });
@@ -88,5 +94,24 @@ describe('e2e: gRPC and HTTP/2 through the kernel', { skip: skip || undefined, t
     assert.ok(ms < 2000, `nghttp took ${ms} ms to see the reset`);
     assert.ok(!handlers.some((h) => h.includes('/api/v1/admin')), `the server served the denied request: ${handlers.join(', ')}`);
     assert.ok(handlers.includes('GET /api/v1/users'));
+  });
+
+  it('h2c upgrade (curl --http2, nghttpx in front of node:http2): the upgrade request and later streams are judged', async () => {
+    handlers.length = 0;
+    const curl = (...paths: string[]) => spawnSync('ip', ['netns', 'exec', t.pod('frontend').netns, 'curl', '-s', '--http2', '-m', '5',
+      '-w', '%{http_code} %{http_version}\n', ...paths.map((p) => `http://10.0.0.2:8081${p}`)], { encoding: 'utf8', timeout: 20_000 });
+    // the upgrade request is allowed, the server switches: the answer comes over HTTP/2
+    const ok = curl('/api/v1/users');
+    assert.match(ok.stdout, /GET \/api\/v1\/users\n200 2\n$/, ok.stdout + ok.stderr);
+    // a denied upgrade request is reset before any switch
+    const denied = curl('/api/v1/admin');
+    assert.doesNotMatch(denied.stdout, /^200/m, denied.stdout);
+    // on the upgraded connection the next requests are streams 3, 5: allowed, then denied
+    const three = curl('/api/v1/users', '/api/v1/users', '/api/v1/admin');
+    assert.match(three.stdout, /^GET \/api\/v1\/users\n200 2\nGET \/api\/v1\/users\n200 2\n/, three.stdout + three.stderr);
+    assert.doesNotMatch(three.stdout, /admin/, `the denied stream was answered: ${three.stdout}`);
+    await new Promise((res) => setTimeout(res, 200));
+    assert.ok(!handlers.some((h) => h.includes('/api/v1/admin')), `the server served a denied request: ${handlers.join(', ')}`);
+    assert.equal(handlers.filter((h) => h === 'GET /api/v1/users').length, 3);
   });
 });

@@ -46,7 +46,7 @@ const HEADS: readonly string[] = [
   'GETS /api/v1/users HTTP/1.1\r\n\r\n', 'get /api/v1/users HTTP/1.1\r\n\r\n', 'PRIX * HTTP/2.0\r\n\r\n',
   // ("PRI " at the stream's start is the HTTP/2 preface: test/spec/http2.md)
   // a websocket handshake is judged by the rules (test/kernel/upgrade.test.ts); every other upgrade is not
-  get('/api/v1/users', 'Upgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\n'), get('/api/v1/users', 'upgrade:\r\n'),
+  get('/api/v1/users', 'Upgrade: h2c\r\nConnection: keep-alive\r\n'), get('/api/v1/users', 'upgrade:\r\n'),
   get('/api/v1/users', 'Upgrade: websocket\r\n'), get('/api/v1/users', 'Upgrade: websocket\r\nConnection: Upgrade\r\nContent-Length: 1\r\n'),
 ];
 

@@ -1,7 +1,8 @@
 // Protocol upgrades (docs/datapath.md, "Protocol upgrades"): a websocket handshake on an
 // allowed path is judged like any request; honoured only as the connection's first request;
 // the client waits for the answer; "HTTP/1.1 101 " at the server's first sequence number makes
-// the connection opaque, any other answer (or one elsewhere) is a refusal and HTTP/1 goes on.
+// the connection opaque (websocket) or HTTP/2 (h2c), any other answer (or one elsewhere) is a
+// refusal and HTTP/1 goes on.
 // Every scenario runs under an ingress policy (the server's veth judges) and an egress policy
 // (the client's veth judges); kernel == simulator per packet, and the expected actions.
 import { test, after } from 'node:test';
@@ -10,6 +11,8 @@ import { kernelSkip } from '../helpers/kernel.ts';
 import { inspectAll, type InspectAll } from '../helpers/inspect-all.ts';
 import { actionsAgree, buildWorld, comparable, describeActions, kernelVerdict, runKernel, runSim, type Action, type KernelWorld } from '../helpers/kernel-world.ts';
 import { tcpConn, type FixturePacket, type TcpConn } from '../../sim/index.ts';
+import { headers, PREFACE, requestFields, settings } from '../helpers/h2-wire.ts';
+import { HpackEncoder } from '../helpers/hpack-encode.ts';
 
 const skip = kernelSkip();
 
@@ -122,10 +125,37 @@ test('client bytes before the server answers are denied (upgrade)', { skip }, ()
   play(conn().send(WS(), { retransmit: [0] }).ackOnly('client').recv(SWITCHED).send(FRAME), pass(8), 'allowed');
 });
 
-test('h2c and handshakes l7bpf cannot follow are denied; a handshake on a denied path is l7-denied', { skip }, () => {
-  play(conn().send(H2C), [...pass(3), 'reset'], 'denied strict:upgrade');
+test('handshakes l7bpf cannot follow are denied; a handshake on a denied path is l7-denied', { skip }, () => {
+  play(conn().send(H2C.replace('Connection: Upgrade, HTTP2-Settings\r\n', '')), [...pass(3), 'reset'], 'denied strict:upgrade');
   play(conn().send(WS().replace('Connection: Upgrade\r\n', '')), [...pass(3), 'reset'], 'denied strict:upgrade');
+  play(conn().send(H2C.replace('/api/x', '/admin')), [...pass(3), 'reset'], 'denied l7-denied');
   play(conn().send(WS('/admin')), [...pass(3), 'reset'], 'denied l7-denied');
+});
+
+const H2C_SWITCHED = 'HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n';
+
+/** HTTP/2 after an h2c upgrade: the preface, SETTINGS and one request per path on streams 3, 5... */
+function h2cStreams(paths: readonly string[]): Uint8Array {
+  const enc = new HpackEncoder();
+  return Buffer.concat([PREFACE, settings(), ...paths.map((p, i) => headers(3 + 2 * i, enc.encode(requestFields('GET', p, 'server')), { endStream: true }))]);
+}
+
+test('h2c: the upgrade request judged as HTTP/1, HTTP/2 after the 101, stream by stream', { skip }, () => {
+  const srv = new HpackEncoder();
+  // the server's 101, its SETTINGS and the upgrade request's answer on stream 1, in one segment
+  const answer = Buffer.concat([Buffer.from(H2C_SWITCHED), settings(), headers(1, srv.encode([[':status', '200']]), { endStream: true })]);
+  const ok = conn().send(H2C).recv(answer).send(h2cStreams(['/api/a', '/api/b']), { splitAt: [5, 30] }).close();
+  play(ok, pass(ok.list.length), 'allowed');
+  const denied = conn().send(H2C).recv(answer).send(h2cStreams(['/api/a', '/admin']));
+  play(denied, [...pass(5), 'reset'], 'denied l7-denied');
+  // after the 101 the client speaks HTTP/2 or nothing: an HTTP/1 request breaks the preface
+  play(conn().send(H2C).recv(answer).send(GET('/api/a')), [...pass(5), 'reset'], 'denied strict:h2-preface');
+  // stream 1 is the upgrade request's: a HEADERS on it is a second block
+  const enc = new HpackEncoder();
+  const again = Buffer.concat([PREFACE, settings(), headers(1, enc.encode(requestFields('GET', '/api/a', 'server')), { endStream: true })]);
+  play(conn().send(H2C).recv(answer).send(again), [...pass(5), 'reset'], 'denied strict:h2-trailers');
+  // refused (no 101): HTTP/1 goes on
+  play(conn().send(H2C).recv(OK).send(GET('/admin')), [...pass(5), 'reset'], 'denied l7-denied');
 });
 
 test('an answer not at the server\'s first sequence number is a refusal (hole, earlier bytes, short first segment)', { skip }, () => {

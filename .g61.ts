@@ -1,0 +1,11 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { CHECKOUT, guestKernel, runGuest } from './test/helpers/vm.ts';
+const OBJECTS = join(CHECKOUT, 'node_modules/.cache/l7bpf-objects');
+const files = process.argv.slice(2);
+const args = ['--import', 'tsx', '--test', '--test-reporter=spec', ...files];
+const { NODE_TEST_CONTEXT: _, ...env } = process.env;
+const h = spawnSync(process.execPath, args, { cwd: CHECKOUT, env: { ...env, L7BPF_OBJECT_CACHE: OBJECTS }, encoding: 'utf8' });
+console.log('host', h.status, (h.stdout + h.stderr).split('\n').filter((l) => /^ℹ (pass|fail)|✖/.test(l)).join('\n'));
+const r = await runGuest(guestKernel('6.1')!, `cd '${CHECKOUT}'\nnode ${args.join(' ')}`, 20 * 60_000, { L7BPF_OBJECT_CACHE: OBJECTS, CI: 'true' });
+console.log('6.1', r.status, Math.round(r.ms / 1000), 's\n', r.out.split('\n').filter((l) => /^ℹ (pass|fail)|✖|Too large|combined/.test(l)).join('\n'));

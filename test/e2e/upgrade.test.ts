@@ -2,8 +2,9 @@
 // fixtures/websocket-policy.yaml deployed; the backend runs fixtures/ws-server.mjs (node:http
 // 'upgrade' event, an echo server), the frontend fixtures/ws-client.mjs (a raw socket). An
 // allowed handshake exchanges messages both ways, over IPv4 and IPv6, also messages that read
-// as denied requests (the connection is no longer HTTP); a handshake on a denied path and an
-// h2c upgrade are reset; the replay of a capture predicts the same.
+// as denied requests (the connection is no longer HTTP); a handshake on a denied path is
+// reset, an h2c one on an allowed path reaches the server (HTTP/2 after a 101 is
+// test/e2e/grpc.test.ts); the replay of a capture predicts the same.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -72,9 +73,11 @@ describe('e2e: websocket upgrades through the kernel', { skip: skip || undefined
     assert.deepEqual([r.status, r.error], [0, 'ECONNRESET'], JSON.stringify(r));
   });
 
-  it('an h2c upgrade is reset (HTTP/2 is not followed), also on an allowed path', async () => {
+  it('an h2c upgrade is judged like any handshake: on an allowed path it reaches the server (which refuses it here), elsewhere it is reset', async () => {
     const r = await ws({ path: '/ws/echo', upgrade: 'h2c' });
-    assert.deepEqual([r.status, r.error], [0, 'ECONNRESET'], JSON.stringify(r));
+    assert.equal(r.status, 400, JSON.stringify(r));
+    const denied = await ws({ path: '/admin', upgrade: 'h2c' });
+    assert.deepEqual([denied.status, denied.error], [0, 'ECONNRESET'], JSON.stringify(denied));
   });
 
   it('replay of the capture gives the same verdicts, and no drop or reset on the switched connections', async () => {
@@ -91,7 +94,7 @@ describe('e2e: websocket upgrades through the kernel', { skip: skip || undefined
       },
       onPacket: (p) => actions.set(p.connId, [...(actions.get(p.connId) ?? []), p.action]),
     });
-    assert.deepEqual(rows, ['allowed GET /ws/echo', 'allowed GET /ws/echo', 'denied GET /admin', 'denied <upgrade>']);
+    assert.deepEqual(rows, ['allowed GET /ws/echo', 'allowed GET /ws/echo', 'denied GET /admin', 'allowed GET /ws/echo', 'denied GET /admin']);
     for (const id of allowedConns) assert.deepEqual([...new Set(actions.get(id))], ['pass'], `connection ${id}`);
   });
 });

@@ -3,7 +3,9 @@
 // priority, frames between blocks, cut into segments anywhere. Per packet the kernel's
 // actions equal the simulator's; per stream the simulator decodes the field lists that were
 // encoded and the kernel allows the same streams; the verdict (strict rule names included)
-// is the oracle's on those field lists. L7BPF_H2_RUNS sets the number of connections.
+// is the oracle's on those field lists. Damaged copies (bytes overwritten, inserted, removed)
+// hold kernel == simulator on framing and decoding errors. L7BPF_H2_RUNS sets the number of
+// connections.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -76,6 +78,45 @@ function check(w: KernelWorld, c: GenConn, v6: boolean): void {
   assert.equal(allowedEvents, want.allowed, `the kernel allowed ${allowedEvents} streams, the oracle ${want.allowed}; ${where}`);
 }
 
+/** A damaged connection: bytes after the preface overwritten, inserted or removed. */
+const damageArb = fc.record({
+  conn: connArb,
+  edits: fc.array(fc.record({ at: fc.double({ min: 0, max: 1, noNaN: true }), kind: fc.constantFrom('set', 'insert', 'delete'), byte: fc.integer({ min: 0, max: 255 }) }), { minLength: 1, maxLength: 3 }),
+});
+
+function damaged(bytes: Uint8Array, edits: readonly { at: number; kind: string; byte: number }[]): Uint8Array {
+  const b = [...bytes];
+  for (const e of edits) {
+    const i = 24 + Math.floor(e.at * (b.length - 24));
+    if (e.kind === 'set') b[i] = e.byte;
+    else if (e.kind === 'insert') b.splice(i, 0, e.byte);
+    else b.splice(i, 1);
+  }
+  return Uint8Array.from(b);
+}
+
+/** Damaged streams: no oracle (the framing is the parsers'), but kernel == simulator per packet and in the rule named. */
+function checkDamaged(w: KernelWorld, c: GenConn, edits: readonly { at: number; kind: string; byte: number }[]): void {
+  const e = encodeConn(c);
+  const bytes = damaged(e.bytes, edits);
+  const client = peerOf('a-1', false);
+  const server = peerOf('b-1', false);
+  const packets = connPackets(client, server, 8080, bytes, false, e.splitAt.filter((x) => x < bytes.length))!;
+  w.reset();
+  const kernel = runKernel(w, client, server, packets);
+  const sim: Action[] = [];
+  const verdicts: string[] = [];
+  replaySync(records(packets), {
+    judge: oracleJudge(policies, diffInventory), onPacket: (p) => sim.push(p.action),
+    onRequest: (r) => { if (!r.verdict.allowed) verdicts.push(verdictText(r.verdict.verdict)); },
+  });
+  const where = `bytes ${Buffer.from(bytes).toString('hex')} split at ${e.splitAt.join(',')}`;
+  assert.ok(actionsAgree(kernel.actions, sim, comparable(packets, kernel.actions)), `kernel and simulator differ per packet (${where}):\n${describeActions(packets, kernel.actions, sim)}`);
+  const simVerdict = verdicts[0] ?? 'allowed';
+  seen.set(`damaged ${simVerdict}`, (seen.get(`damaged ${simVerdict}`) ?? 0) + 1);
+  assert.equal(kernelVerdict(kernel), simVerdict, `kernel ${kernelVerdict(kernel)}, simulator ${simVerdict}; ${where}`);
+}
+
 describe('HTTP/2 differential: kernel == simulator == oracle on generated client connections', { skip }, () => {
   const tmp = mkdtempSync(join(tmpdir(), 'l7bpf-h2diff-'));
   const ir = lower(policies);
@@ -92,11 +133,22 @@ describe('HTTP/2 differential: kernel == simulator == oracle on generated client
     } finally {
       w.close();
     }
-    const show = [...seen].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k}: ${n}`).join(', ');
+    const show = [...seen].filter(([k]) => !k.startsWith('damaged')).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k}: ${n}`).join(', ');
     console.log(`h2 differential verdicts: ${show}`);
     // the generator reaches allowed streams, policy denials and several strict rules
     assert.ok((seen.get('allowed') ?? 0) > RUNS / 20, show);
     assert.ok((seen.get('denied l7-denied') ?? 0) > RUNS / 20, show);
     assert.ok([...seen.keys()].filter((k) => k.startsWith('denied strict:h2-')).length >= 5, show);
+  });
+
+  it(`${Math.ceil(RUNS / 4)} damaged connections: kernel == simulator on framing and decoding errors`, () => {
+    const w = loadWorld(ir, path, diffInventory);
+    try {
+      fc.assert(fc.property(damageArb, ({ conn, edits }) => checkDamaged(w, conn, edits)), { numRuns: Math.ceil(RUNS / 4), seed: SEED + 1, endOnFailure: true });
+    } finally {
+      w.close();
+    }
+    const show = [...seen].filter(([k]) => k.startsWith('damaged')).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k.slice(8)}: ${n}`).join(', ');
+    console.log(`h2 damaged verdicts: ${show}`);
   });
 });

@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compilePolicies, e2eSkip, FIXTURES, inventoryYaml, run, Topology, waitForLine } from '../test/helpers/netns.ts';
-import { enableBpfStats, hasBpftool, kernelReader, perRequest, processReader, type Reader } from './cpu.ts';
+import { enableBpfStats, hasBpftool, kernelReader, perRequest, processReader, type PerRequest, type Reader } from './cpu.ts';
 
 const ROUNDS = Number(process.env.L7BPF_BENCH_ROUNDS ?? 3);
 const CALLS = Number(process.env.L7BPF_BENCH_CALLS ?? 20000);
@@ -43,10 +43,10 @@ function h2load(t: Topology, dir: string, url: string, load: Load): number {
   return ok;
 }
 
-function measure(t: Topology, dir: string, url: string, load: Load, read: Reader): number {
+function measure(t: Topology, dir: string, url: string, load: Load, read: Reader): PerRequest {
   const before = read();
   const calls = h2load(t, dir, url, load);
-  return perRequest(before, read(), calls).ns;
+  return perRequest(before, read(), calls);
 }
 
 function drain(child: ChildProcess): void {
@@ -94,17 +94,19 @@ spec:
     h2load(t, dir, URL_DIRECT, LOADS[0]!);
     h2load(t, dir, URL_PROXY, LOADS[0]!);
     for (const load of LOADS) {
-      const rounds: { k: number; p: number }[] = [];
+      const rounds: { k: number; p: number; runs: number; byName: string }[] = [];
       for (let i = 0; i < ROUNDS; i++) {
         const k = measure(t, dir, URL_DIRECT, load, kernel);
         const p = measure(t, dir, URL_PROXY, load, nghttpx);
-        rounds.push({ k, p });
+        const byName = Object.entries(k.byName ?? {}).map(([n, v]) => `${n} ${v.runs.toFixed(1)} runs x ${(v.ns / v.runs).toFixed(0)} ns`).join(', ');
+        rounds.push({ k: k.ns, p: p.ns, runs: k.runs, byName });
       }
       const mid = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
       const k = mid(rounds.map((r) => r.k));
       const p = mid(rounds.map((r) => r.p));
       const ratio = mid(rounds.map((r) => r.p / r.k));
       console.log(`${load.name}: l7bpf kernel ${(k / 1000).toFixed(2)} us/call, nghttpx ${(p / 1000).toFixed(2)} us/call: ${ratio.toFixed(1)}x less CPU per call (target ${TARGET_VS_PROXY}x: ${ratio >= TARGET_VS_PROXY ? 'met' : 'NOT met'}); rounds ${rounds.map((r) => `${(r.k / 1000).toFixed(2)}/${(r.p / 1000).toFixed(2)}`).join(' ')}`);
+      console.log(`  kernel per call (last round): ${rounds.at(-1)!.byName}`);
     }
   } finally {
     restore();

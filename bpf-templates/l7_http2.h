@@ -159,6 +159,21 @@ struct {
 	__type(value, struct l7_h2);
 } h2conns SEC(".maps");
 
+/* the static table's entries as the policy's dfas read them, computed at first use (per cpu:
+ * no other cpu writes them; an object's own map, so a swap starts afresh) */
+struct l7_h2_statics {
+	__u64 ready;	/* bit i: e[i] computed */
+	__u64 pad;
+	struct l7_h2_entry e[64];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct l7_h2_statics);
+} h2static SEC(".maps");
+
 const struct l7_h2 l7_h2_zero = {};
 const char l7_h2_preface[32] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /* names of a class, lowercase, by length (the class of a name is known at its end) */
@@ -453,12 +468,13 @@ static __always_inline int l7_h2_dynamic(struct l7_h2 *x, __u64 index, struct l7
 	return 1;
 }
 
-/* a static entry's name, then (with_value) its value, through the octet steps */
-__attribute__((noinline)) int l7_h2_static(struct l7_h2 *x, __u32 index, __u32 with_value)
+/* a static entry's name, then (with_value) its value, through the octet steps (inlined in
+ * l7_h2_static_entry: a call more would take the deepest chain past 6.1's stack limit) */
+static __always_inline int l7_h2_static(struct l7_h2 *x, __u32 index, __u32 with_value)
 {
 	__u32 n, i;
 
-	if (!x || index < 1 || index > L7_HP_STATIC)
+	if (index < 1 || index > L7_HP_STATIC)
 		return 0;
 	/* the verifier sees the bound of the mask, not the check above (clang keeps it apart) */
 	asm volatile("%0 &= 63" : "+r"(index));
@@ -487,6 +503,40 @@ __attribute__((noinline)) int l7_h2_static(struct l7_h2 *x, __u32 index, __u32 w
 	return 0;
 }
 
+/* static entry `index` (1..61) into x->cur: from the per-cpu cache, else computed (the
+ * event line gets :method and :path values either way) */
+__attribute__((noinline)) int l7_h2_static_entry(struct l7_h2 *x, __u32 index)
+{
+	struct l7_h2_statics *st;
+	__u32 zero = 0, at, n;
+
+	if (!x || index < 1 || index > L7_HP_STATIC)
+		return 0;
+	asm volatile("%0 &= 63" : "+r"(index));
+	st = bpf_map_lookup_elem(&h2static, &zero);
+	if (st && (st->ready >> index) & 1) {
+		x->cur = st->e[index];
+		/* the value is not decoded: its octets go to the line from the table */
+		if (x->cur.cls == H2N_METHOD || x->cur.cls == H2N_PATH) {
+			if (x->cur.cls == H2N_PATH && x->line_len)
+				l7_h2_line(x, ' ');
+			n = l7_hp_svlen[index];
+			for (at = 0; at < L7_HP_SVALUE; at++) {
+				if (at >= n)
+					break;
+				l7_h2_line(x, l7_hp_svalue[index][at]);
+			}
+		}
+		return 0;
+	}
+	l7_h2_static(x, index, 1);
+	if (st) {
+		st->e[index] = x->cur;
+		st->ready |= 1ULL << index;
+	}
+	return 0;
+}
+
 /* a new field: nothing known of it yet */
 static __always_inline void l7_h2_field_start(struct l7_h2 *x)
 {
@@ -506,7 +556,7 @@ static __always_inline int l7_h2_int_done(struct l7_h2 *x, __u64 v)
 			return L7_REASON_H2_HPACK;
 		l7_h2_field_start(x);
 		if (v <= L7_HP_STATIC)
-			l7_h2_static(x, v, 1);
+			l7_h2_static_entry(x, v);
 		else if (!l7_h2_dynamic(x, v, &x->cur))
 			return L7_REASON_H2_HPACK;
 		l7_h2_field(x, &x->cur);
@@ -517,14 +567,18 @@ static __always_inline int l7_h2_int_done(struct l7_h2 *x, __u64 v)
 		if (v == 0)
 			return 0;	/* a literal name follows */
 		if (v <= L7_HP_STATIC) {
-			l7_h2_static(x, v, 0);
-		} else {
-			if (!l7_h2_dynamic(x, v, &x->cur))
-				return L7_REASON_H2_HPACK;
-			x->cur.why = 0;
-			x->cur.vflags = 0;
-			x->cur.vals = 0;
+			/* the name's facts from the cached entry (its value's are replaced below) */
+			__u8 line = x->line_len;
+
+			l7_h2_static_entry(x, v);
+			x->line_len = line;
+		} else if (!l7_h2_dynamic(x, v, &x->cur)) {
+			return L7_REASON_H2_HPACK;
 		}
+		x->cur.why = 0;
+		x->cur.vflags = 0;
+		x->cur.vals = 0;
+		x->nst = L7_DFA_START;
 		l7_h2_value_start(x);
 		return 0;
 	case I_SIZE:

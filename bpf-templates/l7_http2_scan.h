@@ -95,19 +95,36 @@ static __always_inline int l7_h2_after(struct __sk_buff *skb, struct l7_flow *f,
 	}
 }
 
+/* a decoded octet of a value some class dfa or checker reads (method, path, host, te):
+ * a call of its own inside the runs, which then stay small for the verifier */
+__attribute__((noinline)) int l7_h2_class_sym(struct l7_h2 *x, __u32 c)
+{
+	if (x)
+		l7_h2_value_sym(x, c);
+	return 0;
+}
+
+/* a decoded octet in a run: names and plain values inline, the others by a call */
+static __always_inline void l7_h2_run_sym(struct l7_h2 *x, __u8 c, int heavy)
+{
+	if (heavy)
+		l7_h2_class_sym(x, c);
+	else
+		l7_h2_sym(x, c);
+}
+
 /* a run of string octets from position i that ends neither the string nor the frame's
- * fragment, with no more per-symbol work than a name's or a plain value's (no class dfa);
- * returns the octets taken (0: none, the full step takes the next one). a huffman octet
- * that decodes EOS ends the run after it, the block then undecodable, as the full step has
- * it. global: verified once */
+ * fragment; returns the octets taken (0: none, the full step takes the next one). a
+ * huffman octet that decodes EOS ends the run after it, the block then undecodable, as the
+ * full step has it. global: verified once */
 __attribute__((noinline)) __u32 l7_h2_run(struct l7_h2 *x, struct l7_scratch *sc, __u32 i, __u32 len)
 {
 	__u32 lim, n = 0, e, j;
+	int heavy;
 
 	if (!x || !sc || x->pre < L7_H2_PREFACE || x->fst != F_FRAG || x->rst != RS_STR || x->herr || i >= len)
 		return 0;
-	if (x->part && x->cur.cls != H2N_OTHER)
-		return 0;
+	heavy = x->part && x->cur.cls != H2N_OTHER;
 	if (x->sleft < 2 || x->frag < 2 || x->blen >= L7_INSPECT_WINDOW)
 		return 0;
 	lim = len - i;
@@ -129,7 +146,7 @@ __attribute__((noinline)) __u32 l7_h2_run(struct l7_h2 *x, struct l7_scratch *sc
 			e = l7_huff[j];
 			if (!((e >> 16) & L7_HUFF_FAIL)) {
 				if ((e >> 16) & L7_HUFF_EMIT)
-					l7_h2_sym(x, e & 0xff);
+					l7_h2_run_sym(x, e & 0xff, heavy);
 				j = ((e >> 4) & 0xff0) | (c & 15);
 				asm volatile("%0 &= 4095" : "+r"(j));
 				e = l7_huff[j];
@@ -139,7 +156,7 @@ __attribute__((noinline)) __u32 l7_h2_run(struct l7_h2 *x, struct l7_scratch *sc
 				break;
 			}
 			if ((e >> 16) & L7_HUFF_EMIT)
-				l7_h2_sym(x, e & 0xff);
+				l7_h2_run_sym(x, e & 0xff, heavy);
 			x->hnode = (e >> 8) & 0xff;
 			x->hacc = ((e >> 16) & L7_HUFF_ACCEPT) != 0;
 		}
@@ -147,7 +164,7 @@ __attribute__((noinline)) __u32 l7_h2_run(struct l7_h2 *x, struct l7_scratch *sc
 		for (int k = 0; k < L7_RUN_MAX; k++) {
 			if (k >= lim)
 				break;
-			l7_h2_sym(x, L7_RUN_BYTE(sc, i, k));
+			l7_h2_run_sym(x, L7_RUN_BYTE(sc, i, k), heavy);
 			n++;
 		}
 	}

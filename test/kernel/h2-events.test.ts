@@ -1,0 +1,43 @@
+// HTTP/2 events name the stream: version 2, the stream id and ":method :path" as decoded,
+// whether the values came as literals or from the static table (computed once per object and
+// cached per CPU: the second connection reads the cache).
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { kernelSkip } from '../helpers/kernel.ts';
+import { inspectAll } from '../helpers/inspect-all.ts';
+import { buildWorld, connPackets, runKernel } from '../helpers/kernel-world.ts';
+import { h2Connection, requestFields } from '../helpers/h2-wire.ts';
+import { EVENT_KIND, REASON } from '../../src/loader/event.generated.ts';
+
+const skip = kernelSkip();
+
+const POLICY = `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: server-in, namespace: default}
+spec:
+  endpointSelector: {matchLabels: {app: server}}
+  ingress:
+    - fromEndpoints: [{matchLabels: {app: client}}]
+      toPorts:
+        - ports: [{port: "80", protocol: TCP}]
+          rules: {http: [{}]}
+`;
+
+test('events of HTTP/2 streams: version 2, stream id, ":method :path" from literals and the static table', { skip }, () => {
+  const ia = inspectAll(POLICY);
+  const w = buildWorld(ia.policies, ia.inv, []);
+  after(() => w.close());
+  const bytes = h2Connection([
+    requestFields('GET', '/a', 'server'), // GET static (2), /a a literal with an indexed name
+    requestFields('POST', '/', 'server'), // both static (3, 4)
+    requestFields('GET', '/index.html', 'server'), // static (5)
+  ]);
+  for (const round of [1, 2]) {
+    w.reset();
+    const run = runKernel(w, ia.client, ia.server, connPackets(ia.client, ia.server, 80, bytes, false)!);
+    const events = run.events.filter((e) => e.kind === EVENT_KIND.HTTP && e.reason === REASON.NONE);
+    assert.deepEqual(events.map((e) => [e.version, e.stream, Buffer.from(e.line.subarray(0, e.line_len)).toString('latin1')]), [
+      [2, 1, 'GET /a'], [2, 3, 'POST /'], [2, 5, 'GET /index.html'],
+    ], `round ${round}`);
+  }
+});

@@ -125,6 +125,30 @@ enum {
 		_i < UP##_STATES * (words) ? l7_##NAME##_accept[_i] : 0;                \
 	})
 
+/* the first http rule of the connection's (`mask`: the ones the protocol may use) whose
+ * method, path and host dfas accept the final states m, p, o and whose header requirements
+ * `sat` holds, or -1. shared by the http/1 and http/2 decisions */
+static __always_inline int l7_first_rule(const __u64 *l7rules, const __u64 *mask, __u32 m, __u32 p, __u32 o, __u64 sat)
+{
+	__u32 r;
+
+#pragma unroll
+	for (int w = 0; w < L7_RULE_WORDS; w++) {
+		__u64 bits = l7rules[w] & (mask ? mask[w] : ~0ULL) & L7_DFA_ACCEPT(method, L7_METHOD, m, w, L7_RULE_WORDS) &
+			     L7_DFA_ACCEPT(path, L7_PATH, p, w, L7_RULE_WORDS) &
+			     L7_DFA_ACCEPT(host, L7_HOST, o, w, L7_RULE_WORDS);
+
+		for (__u32 b = 0; b < 64 && bits; b++) {
+			r = w * 64 + b;
+			if (r >= L7_NUM_HTTP_RULES)
+				break;
+			if (((bits >> b) & 1) && (l7_rule_hdrs[r] & ~sat) == 0)
+				return r;
+		}
+	}
+	return -1;
+}
+
 const char l7_lit_options[8] = "OPTIONS";
 const char l7_lit_pri[4] = "PRI";
 const char l7_lit_version[8] = "HTTP/1.";

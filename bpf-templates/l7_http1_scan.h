@@ -10,7 +10,7 @@
 __attribute__((noinline)) int l7_decide_req(struct l7_flow *f)
 {
 	struct l7_h1 *h;
-	__u32 m, p, o, r;
+	__u32 m, p, o;
 	__u64 sat;
 
 	if (!f)
@@ -24,21 +24,7 @@ __attribute__((noinline)) int l7_decide_req(struct l7_flow *f)
 	o = !L7_NEED_HOST ? L7_DFA_START : (h->flags & HF_HOST) ? h->hcommit : L7_DFA_DEAD;
 	/* presence: any occurrence; with a value: exactly one occurrence, with it */
 	sat = (h->hseen & ~L7_HDR_VALUED) | (h->hval & ~h->hdup & L7_HDR_VALUED);
-#pragma unroll
-	for (int w = 0; w < L7_RULE_WORDS; w++) {
-		__u64 bits = f->l7rules[w] & l7_h1_rules[w] & L7_DFA_ACCEPT(method, L7_METHOD, m, w, L7_RULE_WORDS) &
-			     L7_DFA_ACCEPT(path, L7_PATH, p, w, L7_RULE_WORDS) &
-			     L7_DFA_ACCEPT(host, L7_HOST, o, w, L7_RULE_WORDS);
-
-		for (__u32 b = 0; b < 64 && bits; b++) {
-			r = w * 64 + b;
-			if (r >= L7_NUM_HTTP_RULES)
-				break;
-			if (((bits >> b) & 1) && (l7_rule_hdrs[r] & ~sat) == 0)
-				return r;
-		}
-	}
-	return -1;
+	return l7_first_rule(f->l7rules, l7_h1_rules, m, p, o, sat);
 }
 
 /* the request line's start when it began in an earlier packet: its bytes are in the
@@ -112,6 +98,27 @@ static __always_inline __u32 l7_forget(struct l7_scratch *sc, __u32 n)
 		asm volatile("%0 &= %1" : "+r"(_j) : "i"(L7_CHUNK - 1));             \
 		(sc)->buf[_j];                                                        \
 	})
+
+/* up to L7_CHUNK payload bytes at sc->off into sc->buf; their count (0: the load failed,
+ * the scan stops) */
+static __always_inline __u32 l7_load_chunk(struct __sk_buff *skb, struct l7_scratch *sc)
+{
+	__u32 len = sc->end - sc->off;
+
+	if (len > L7_CHUNK)
+		len = L7_CHUNK;
+	/* len - 1 masked in asm so clang cannot drop the bound: len is in [1, L7_CHUNK] */
+	len -= 1;
+	asm volatile("%0 &= %1" : "+r"(len) : "i"(L7_CHUNK - 1));
+	len += 1;
+	sc->used = 0;
+	if (bpf_skb_load_bytes(skb, sc->off, sc->buf, len)) {
+		sc->stop = 1;
+		sc->reason = L7_REASON_UNSUPPORTED;
+		return 0;
+	}
+	return len;
+}
 
 #include "l7_http2_scan.h"
 
@@ -253,19 +260,9 @@ static __attribute__((noinline)) long l7_scan_cb(__u32 idx, void *data)
 		return 1;
 	if (h->st == H_BODY || h->st == H_CHUNK_DATA)
 		return l7_skip_body(h, sc);
-	len = sc->end - sc->off;
-	if (len > L7_CHUNK)
-		len = L7_CHUNK;
-	/* len - 1 masked in asm so clang cannot drop the bound: len is in [1, L7_CHUNK] */
-	len -= 1;
-	asm volatile("%0 &= %1" : "+r"(len) : "i"(L7_CHUNK - 1));
-	len += 1;
-	if (bpf_skb_load_bytes(skb, sc->off, sc->buf, len)) {
-		sc->stop = 1;
-		sc->reason = L7_REASON_UNSUPPORTED;
+	len = l7_load_chunk(skb, sc);
+	if (!len)
 		return 1;
-	}
-	sc->used = 0;
 	for (int k = 0; k < L7_CHUNK; k++) {
 		if (sc->used >= len || l7_scan_one(skb, f, sc, len))
 			break;

@@ -878,8 +878,9 @@ __attribute__((noinline)) int l7_h2_decide(struct l7_flow *f, struct l7_h2 *x)
 {
 	struct l7_h1 *t;
 	__u16 reason = L7_REASON_NONE;
-	__u32 m, p, o, r;
+	__u32 m, p, o;
 	__u64 sat;
+	int r;
 
 	if (!f || !x)
 		return -1;
@@ -937,23 +938,11 @@ __attribute__((noinline)) int l7_h2_decide(struct l7_flow *f, struct l7_h2 *x)
 	/* host = :authority, else Host; neither: only rules without a host field match */
 	o = !L7_NEED_HOST ? L7_DFA_START : (x->pseudo & (1 << H2N_AUTHORITY)) ? x->ast : x->hosts ? x->hst : L7_DFA_DEAD;
 	sat = (x->hseen & ~L7_HDR_VALUED) | (x->hval & ~x->hdup & L7_HDR_VALUED);
-#pragma unroll
-	for (int w = 0; w < L7_RULE_WORDS; w++) {
-		/* every rule applies to http/2, grpc ones too */
-		__u64 bits = f->l7rules[w] & L7_DFA_ACCEPT(method, L7_METHOD, m, w, L7_RULE_WORDS) &
-			     L7_DFA_ACCEPT(path, L7_PATH, p, w, L7_RULE_WORDS) &
-			     L7_DFA_ACCEPT(host, L7_HOST, o, w, L7_RULE_WORDS);
-
-		for (__u32 b = 0; b < 64 && bits; b++) {
-			r = w * 64 + b;
-			if (r >= L7_NUM_HTTP_RULES)
-				break;
-			if (((bits >> b) & 1) && (l7_rule_hdrs[r] & ~sat) == 0)
-				return r;
-		}
-	}
-	x->why = L7_REASON_L7_NO_RULE;
-	return -1;
+	/* every rule applies to http/2, grpc ones too */
+	r = l7_first_rule(f->l7rules, 0, m, p, o, sat);
+	if (r < 0)
+		x->why = L7_REASON_L7_NO_RULE;
+	return r;
 }
 
 #endif

@@ -225,18 +225,9 @@ static __always_inline long l7_h2_scan(struct l7_scan_ctx *c)
 		l7_h2_after(c->skb, c->f, sc, x, l7_h2_skip(x, n));
 		return sc->stop || sc->off >= sc->end;
 	}
-	len = sc->end - sc->off;
-	if (len > L7_CHUNK)
-		len = L7_CHUNK;
-	len -= 1;
-	asm volatile("%0 &= %1" : "+r"(len) : "i"(L7_CHUNK - 1));
-	len += 1;
-	if (bpf_skb_load_bytes(c->skb, sc->off, sc->buf, len)) {
-		sc->stop = 1;
-		sc->reason = L7_REASON_UNSUPPORTED;
+	len = l7_load_chunk(c->skb, sc);
+	if (!len)
 		return 1;
-	}
-	sc->used = 0;
 	for (int k = 0; k < L7_CHUNK; k++) {
 		if (sc->used >= len || l7_h2_one(c->skb, c->f, sc, x, len))
 			break;

@@ -26,24 +26,53 @@ export type HeaderField = readonly [string, string];
 /** Largest integer an HPACK integer may carry here: 2^31 - 1 (lengths, indices, sizes). */
 const MAX_INT = 0x7fffffff;
 
-export class HpackDecoder {
+/** A dynamic table (RFC 7541 2.3.2, 4): entries newest first, sizes, eviction. */
+export class HpackTable {
   /** newest first: dynamic index 62 is entries[0] */
-  private entries: HeaderField[] = [];
-  private size = 0;
-  /** the encoder's current maximum (its last size update, else the setting) */
-  private maxSize: number;
+  readonly entries: HeaderField[] = [];
+  size = 0;
+
+  /** `maxSize`: the table's current maximum (the last size update, else the setting) */
+  constructor(public maxSize: number) {}
+
+  /** A size update: the new maximum, entries evicted to fit. */
+  resize(n: number): void {
+    this.maxSize = n;
+    this.evict(0);
+  }
+
+  /** An entry larger than the table empties it and is not added (RFC 7541 4.4). */
+  add(f: HeaderField): void {
+    const n = f[0].length + f[1].length + 32;
+    this.evict(n);
+    if (n > this.maxSize) return;
+    this.entries.unshift(f);
+    this.size += n;
+  }
+
+  /** Evicts oldest entries until `room` more octets fit. */
+  private evict(room: number): void {
+    while (this.entries.length > 0 && this.size + room > this.maxSize) {
+      const e = this.entries.pop()!;
+      this.size -= e[0].length + e[1].length + 32;
+    }
+  }
+}
+
+export class HpackDecoder {
+  private readonly table: HpackTable;
   /** the decoder's SETTINGS_HEADER_TABLE_SIZE; lowered below maxSize -> the next block must say so */
   private settings: number;
   private mustUpdate = false;
 
   constructor(settingsHeaderTableSize = 4096) {
     this.settings = settingsHeaderTableSize;
-    this.maxSize = settingsHeaderTableSize;
+    this.table = new HpackTable(settingsHeaderTableSize);
   }
 
   /** The decoder's side announced SETTINGS_HEADER_TABLE_SIZE (applies from the next block). */
   setSettingsMax(n: number): void {
-    if (n < this.maxSize) this.mustUpdate = true;
+    if (n < this.table.maxSize) this.mustUpdate = true;
     this.settings = n;
   }
 
@@ -52,11 +81,11 @@ export class HpackDecoder {
   }
 
   get tableSize(): number {
-    return this.size;
+    return this.table.size;
   }
 
   get tableLength(): number {
-    return this.entries.length;
+    return this.table.entries.length;
   }
 
   /** One complete field block -> its fields in order. */
@@ -70,16 +99,15 @@ export class HpackDecoder {
         out.push(this.field(r.int(7), r.pos));
       } else if (b & 0x40) {
         const f = this.literal(r, 6);
-        this.add(f);
+        this.table.add(f);
         out.push(f);
       } else if (b & 0x20) {
         const at = r.pos;
         if (!first) throw new HpackError('table-size-update', 'dynamic table size update after a field', at);
         const n = r.int(5);
         if (n > this.settings) throw new HpackError('table-size-too-big', `size update to ${n} above the setting ${this.settings}`, at);
-        this.maxSize = n;
+        this.table.resize(n);
         this.mustUpdate = false;
-        this.evict(0);
         continue;
       } else {
         // without indexing (0000) and never indexed (0001): the same to a decoder
@@ -95,8 +123,8 @@ export class HpackDecoder {
   private field(index: number, at: number): HeaderField {
     if (index === 0) throw new HpackError('bad-index', 'index 0', at);
     if (index <= HPACK_STATIC.length) return HPACK_STATIC[index - 1]!;
-    const e = this.entries[index - HPACK_STATIC.length - 1];
-    if (!e) throw new HpackError('bad-index', `index ${index} beyond the dynamic table (${this.entries.length} entries)`, at);
+    const e = this.table.entries[index - HPACK_STATIC.length - 1];
+    if (!e) throw new HpackError('bad-index', `index ${index} beyond the dynamic table (${this.table.entries.length} entries)`, at);
     return e;
   }
 
@@ -107,22 +135,6 @@ export class HpackDecoder {
     return [name, r.string()];
   }
 
-  private add(f: HeaderField): void {
-    const n = f[0].length + f[1].length + 32;
-    this.evict(n);
-    // an entry larger than the table empties it and is not added (RFC 7541 4.4)
-    if (n > this.maxSize) return;
-    this.entries.unshift(f);
-    this.size += n;
-  }
-
-  /** Evicts oldest entries until `room` more octets fit. */
-  private evict(room: number): void {
-    while (this.entries.length > 0 && this.size + room > this.maxSize) {
-      const e = this.entries.pop()!;
-      this.size -= e[0].length + e[1].length + 32;
-    }
-  }
 }
 
 class Reader {

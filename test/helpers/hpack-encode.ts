@@ -3,6 +3,7 @@
 // literal, strings Huffman-coded or raw, table size updates. It keeps its own dynamic table
 // so that indexed references and evictions are the ones a decoder must follow.
 import { HPACK_STATIC, huffmanCode } from '../../src/net/hpack-tables.ts';
+import { HpackTable } from '../../sim/http2/hpack.ts';
 
 export type Field = readonly [string, string];
 
@@ -62,19 +63,16 @@ export function hpackString(s: string, huffman: boolean): number[] {
 }
 
 export class HpackEncoder {
-  /** newest first */
-  readonly entries: Field[] = [];
-  size = 0;
-  maxSize: number;
+  /** the simulator's table class: what this encoder adds, the decoders must find */
+  private readonly table: HpackTable;
 
   constructor(maxSize = 4096) {
-    this.maxSize = maxSize;
+    this.table = new HpackTable(maxSize);
   }
 
   /** A dynamic table size update (goes first in a block). */
   sizeUpdate(n: number): number[] {
-    this.maxSize = n;
-    this.evict(0);
+    this.table.resize(n);
     return hpackInt(5, 0x20, n);
   }
 
@@ -96,7 +94,7 @@ export class HpackEncoder {
     const out = [...hpackInt(prefix, flags, nameAt)];
     if (nameAt === 0) out.push(...hpackString(name, r.huffmanName ?? shortest(name)));
     out.push(...hpackString(value, r.huffmanValue ?? shortest(value)));
-    if (indexing === 'incremental') this.add(f);
+    if (indexing === 'incremental') this.table.add(f);
     return out;
   }
 
@@ -104,22 +102,7 @@ export class HpackEncoder {
   private find(ok: (e: Field) => boolean): number {
     const s = HPACK_STATIC.findIndex(ok);
     if (s >= 0) return s + 1;
-    const d = this.entries.findIndex(ok);
+    const d = this.table.entries.findIndex(ok);
     return d >= 0 ? HPACK_STATIC.length + 1 + d : 0;
-  }
-
-  private add(f: Field): void {
-    const n = f[0].length + f[1].length + 32;
-    this.evict(n);
-    if (n > this.maxSize) return;
-    this.entries.unshift(f);
-    this.size += n;
-  }
-
-  private evict(room: number): void {
-    while (this.entries.length > 0 && this.size + room > this.maxSize) {
-      const e = this.entries.pop()!;
-      this.size -= e[0].length + e[1].length + 32;
-    }
   }
 }

@@ -150,6 +150,10 @@ describe('observe rendering helpers', () => {
     line.write('GET /api/v1/users?x=1 HTTP/1.1\r\nHost: b');
     assert.deepEqual(requestFromLine(line, 40), { method: 'GET', target: '/api/v1/users?x=1', version: 'HTTP/1.1', headers: [] });
     assert.equal(requestFromLine(line, 0), undefined);
+    // an HTTP/2 stream's event: ":method :path", version 2
+    const h2 = Buffer.alloc(64);
+    h2.write('POST /demo.v1.UserService/GetUsers');
+    assert.deepEqual(requestFromLine(h2, 34, 2), { method: 'POST', target: '/demo.v1.UserService/GetUsers', version: 'HTTP/2', headers: [] });
   });
   it('names tcp flags as Hubble does', () => {
     assert.deepEqual(tcpFlagsOf(0x12), { SYN: true, ACK: true });

@@ -28,6 +28,8 @@
  * least 32 octets, so at most L7_H2_ENTRIES of them */
 #define L7_H2_TABLE 4096
 #define L7_H2_ENTRIES 128
+/* octets of a :method or :path entry's value kept for events (the decision needs none) */
+#define L7_H2_TEXT 24
 /* the client preface: PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n */
 #define L7_H2_PREFACE 24
 
@@ -139,7 +141,8 @@ struct l7_h2 {
 	__u32 tr_octets;
 	/* the event's request line: ":method :path" as decoded */
 	__u8 line_len;
-	__u8 pad2[7];
+	__u8 vline;	/* where the current value's octets start in it */
+	__u8 pad2[6];
 	__u8 line[64];
 	/* the dynamic table, newest at thead */
 	__u16 tsize;
@@ -148,6 +151,9 @@ struct l7_h2 {
 	__u8 tcount;
 	__u8 pad3[2];
 	struct l7_h2_entry tab[L7_H2_ENTRIES];
+	/* :method and :path entries: their values' first octets, for the event line */
+	__u8 tlen[L7_H2_ENTRIES];
+	__u8 ttext[L7_H2_ENTRIES][L7_H2_TEXT];
 };
 
 /* per l7 connection that speaks http/2: its framing and hpack state (an lru: an evicted
@@ -332,6 +338,7 @@ static __always_inline void l7_h2_value_start(struct l7_h2 *x)
 		if (x->line_len)
 			l7_h2_line(x, ' ');
 	}
+	x->vline = x->line_len;
 }
 
 /* the name string ended: its class and requirements */
@@ -401,6 +408,39 @@ static __always_inline void l7_h2_insert(struct l7_h2 *x)
 	x->tab[at] = x->cur;
 	x->tcount++;
 	x->tsize += size;
+	x->tlen[at] = 0;
+	if (x->cur.cls == H2N_METHOD || x->cur.cls == H2N_PATH) {
+		/* the value's octets as they went into the line (its first ones, when it was full) */
+		__u32 n = x->line_len - x->vline, from = x->vline;
+
+		if (n > L7_H2_TEXT || x->vline > x->line_len)
+			n = x->vline > x->line_len ? 0 : L7_H2_TEXT;
+		for (__u32 i = 0; i < L7_H2_TEXT; i++) {
+			__u32 j = from + i;
+
+			if (i >= n)
+				break;
+			asm volatile("%0 &= 63" : "+r"(j));
+			x->ttext[at][i] = x->line[j];
+		}
+		x->tlen[at] = n;
+	}
+}
+
+/* a :method or :path value taken from the dynamic table: its kept octets to the line */
+static __always_inline void l7_h2_text_out(struct l7_h2 *x, __u32 at)
+{
+	__u32 n;
+
+	at &= L7_H2_ENTRIES - 1;
+	n = x->tlen[at];
+	if (x->tab[at].cls == H2N_PATH && x->line_len)
+		l7_h2_line(x, ' ');
+	for (__u32 i = 0; i < L7_H2_TEXT; i++) {
+		if (i >= n)
+			break;
+		l7_h2_line(x, x->ttext[at][i]);
+	}
 }
 
 /* the field is complete: the per-field rules in the oracle's order, then what the
@@ -454,8 +494,7 @@ static __always_inline void l7_h2_field(struct l7_h2 *x, const struct l7_h2_entr
 	x->hval |= e->vals;
 }
 
-/* the entry at an index: static (1..61, computed from its bytes) or dynamic (62..). 0 when
- * it does not exist */
+/* the dynamic entry at an index (62..) into *out: its slot + 1, or 0 when it does not exist */
 static __always_inline int l7_h2_dynamic(struct l7_h2 *x, __u64 index, struct l7_h2_entry *out)
 {
 	__u64 k = index - L7_HP_STATIC - 1;
@@ -465,7 +504,7 @@ static __always_inline int l7_h2_dynamic(struct l7_h2 *x, __u64 index, struct l7
 		return 0;
 	at = (x->thead - (__u32)k) & (L7_H2_ENTRIES - 1);
 	*out = x->tab[at];
-	return 1;
+	return at + 1;
 }
 
 /* a static entry's name, then (with_value) its value, through the octet steps (inlined in
@@ -555,10 +594,16 @@ static __always_inline int l7_h2_int_done(struct l7_h2 *x, __u64 v)
 		if (v == 0)
 			return L7_REASON_H2_HPACK;
 		l7_h2_field_start(x);
-		if (v <= L7_HP_STATIC)
+		if (v <= L7_HP_STATIC) {
 			l7_h2_static_entry(x, v);
-		else if (!l7_h2_dynamic(x, v, &x->cur))
-			return L7_REASON_H2_HPACK;
+		} else {
+			__u32 slot = l7_h2_dynamic(x, v, &x->cur);
+
+			if (!slot)
+				return L7_REASON_H2_HPACK;
+			if (x->cur.cls == H2N_METHOD || x->cur.cls == H2N_PATH)
+				l7_h2_text_out(x, slot - 1);
+		}
 		l7_h2_field(x, &x->cur);
 		return 0;
 	case I_NAMEIDX:

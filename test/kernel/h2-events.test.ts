@@ -1,6 +1,7 @@
 // HTTP/2 events name the stream: version 2, the stream id and ":method :path" as decoded,
-// whether the values came as literals or from the static table (computed once per object and
-// cached per CPU: the second connection reads the cache).
+// whether the values came as literals, from the static table (computed once per object and
+// cached per CPU: the second connection reads the cache) or from the dynamic table (whose
+// :method and :path entries keep their values' first octets for this).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { kernelSkip } from '../helpers/kernel.ts';
@@ -23,7 +24,7 @@ spec:
           rules: {http: [{}]}
 `;
 
-test('events of HTTP/2 streams: version 2, stream id, ":method :path" from literals and the static table', { skip }, () => {
+test('events of HTTP/2 streams: version 2, stream id, ":method :path" from literals, the static and the dynamic table', { skip }, () => {
   const ia = inspectAll(POLICY);
   const w = buildWorld(ia.policies, ia.inv, []);
   after(() => w.close());
@@ -31,13 +32,16 @@ test('events of HTTP/2 streams: version 2, stream id, ":method :path" from liter
     requestFields('GET', '/a', 'server'), // GET static (2), /a a literal with an indexed name
     requestFields('POST', '/', 'server'), // both static (3, 4)
     requestFields('GET', '/index.html', 'server'), // static (5)
+    requestFields('GET', '/a', 'server'), // /a from the dynamic table now
+    requestFields('PATCH', '/a', 'server'), // PATCH literal (then indexed), /a dynamic
+    requestFields('PATCH', '/a', 'server'), // both dynamic
   ]);
   for (const round of [1, 2]) {
     w.reset();
     const run = runKernel(w, ia.client, ia.server, connPackets(ia.client, ia.server, 80, bytes, false)!);
     const events = run.events.filter((e) => e.kind === EVENT_KIND.HTTP && e.reason === REASON.NONE);
     assert.deepEqual(events.map((e) => [e.version, e.stream, Buffer.from(e.line.subarray(0, e.line_len)).toString('latin1')]), [
-      [2, 1, 'GET /a'], [2, 3, 'POST /'], [2, 5, 'GET /index.html'],
+      [2, 1, 'GET /a'], [2, 3, 'POST /'], [2, 5, 'GET /index.html'], [2, 7, 'GET /a'], [2, 9, 'PATCH /a'], [2, 11, 'PATCH /a'],
     ], `round ${round}`);
   }
 });

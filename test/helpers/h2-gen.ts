@@ -48,8 +48,9 @@ export interface GenStream {
   readonly framing: BlockFraming;
   /** a dynamic table size update first in the block */
   readonly sizeUpdate: number | null;
-  /** frames after the block: DATA on this stream, a PING, a WINDOW_UPDATE, an unknown type */
-  readonly after: readonly ('data' | 'ping' | 'window' | 'unknown')[];
+  /** frames after the block: DATA (on this stream, or `back` streams before it: streams
+   * interleave), a PING, a WINDOW_UPDATE, an unknown type */
+  readonly after: readonly { readonly kind: 'data' | 'ping' | 'window' | 'unknown'; readonly back: number }[];
 }
 
 export interface GenConn {
@@ -118,7 +119,7 @@ const stream: fc.Arbitrary<GenStream> = requestFields.chain((fields) => fc.recor
     endStream: fc.boolean(),
   }),
   sizeUpdate: rarely(fc.constantFrom(0, 48, 64, 120, 256, 4096, 4096, 4097), 6),
-  after: fc.array(fc.constantFrom('data' as const, 'ping' as const, 'window' as const, 'unknown' as const), { maxLength: 2 }),
+  after: fc.array(fc.record({ kind: fc.constantFrom('data' as const, 'ping' as const, 'window' as const, 'unknown' as const), back: fc.nat({ max: 3 }) }), { maxLength: 3 }),
 }));
 
 export const connArb: fc.Arbitrary<GenConn> = fc.record({
@@ -145,10 +146,11 @@ export function encodeConn(c: GenConn): Encoded {
     out.push(headers(id, block, s.framing));
     judged.push(s.sizeUpdate !== null && s.sizeUpdate > 4096 ? 'hpack' : s.fields);
     for (const a of s.after) {
-      if (a === 'data') out.push(frame(FRAME.DATA, 0, id, new Uint8Array(37).fill(0x61)));
-      if (a === 'ping') out.push(frame(FRAME.PING, 0, 0, new Uint8Array(8)));
-      if (a === 'window') out.push(frame(FRAME.WINDOW_UPDATE, 0, id, [0, 0, 0x10, 0]));
-      if (a === 'unknown') out.push(frame(0x42, 0x5, id, [1, 2, 3]));
+      const on = 1 + 2 * Math.max(0, k - a.back);
+      if (a.kind === 'data') out.push(frame(FRAME.DATA, 0, on, new Uint8Array(37).fill(0x61)));
+      if (a.kind === 'ping') out.push(frame(FRAME.PING, 0, 0, new Uint8Array(8)));
+      if (a.kind === 'window') out.push(frame(FRAME.WINDOW_UPDATE, 0, on, [0, 0, 0x10, 0]));
+      if (a.kind === 'unknown') out.push(frame(0x42, 0x5, on, [1, 2, 3]));
     }
   });
   const bytes = Buffer.concat(out);

@@ -164,8 +164,9 @@ static __always_inline int l7_slow_byte(struct __sk_buff *skb, struct l7_flow *f
 		return 1;
 	}
 	if (r == STEP_H2) {
-		/* "PRI " at the stream's start: the http/2 preface (l7_http2_scan.h) */
-		if (sc->seq + sc->used - h->hdr_len != f->base) {
+		/* "PRI " at the stream's start, nothing before it (the simulator's sniffing, and an
+		 * http/2 server's: a CR or LF first is no preface): the http/2 preface */
+		if (h->hdr_len != 4 || sc->seq + sc->used - 4 != f->base) {
 			sc->stop = 1;
 			sc->reason = L7_REASON_UNKNOWN_METHOD;
 			return 1;

@@ -274,14 +274,22 @@ static __always_inline __u8 l7_h2_lits(__u8 lits, __u16 pos, __u8 c)
 	return lits;
 }
 
-/* a decoded octet of a value: the characters HTTP/2 forbids, the class's dfa */
-static __always_inline void l7_h2_value_sym(struct l7_h2 *x, __u8 c)
+/* what every value octet takes: the characters HTTP/2 forbids, the requirements' dfa */
+static __always_inline void l7_h2_plain_sym(struct l7_h2 *x, __u8 c)
 {
 	int ws = c == ' ' || c == '\t';
 
 	if (c == 0 || c == '\r' || c == '\n' || (ws && x->slen == 0))
 		x->vbad = 1;
 	x->vws = ws;
+	if (x->cur.names)
+		x->vst = L7_DFA_STEP(hvalue, L7_HVALUE, x->vst, c);
+	x->slen++;
+}
+
+/* a decoded octet of a value: its class's dfa or checker, then what every value takes */
+static __always_inline void l7_h2_value_sym(struct l7_h2 *x, __u8 c)
+{
 	switch (x->cur.cls) {
 	case H2N_METHOD:
 		if (L7_NEED_METHOD)
@@ -305,9 +313,7 @@ static __always_inline void l7_h2_value_sym(struct l7_h2 *x, __u8 c)
 	default:
 		break;
 	}
-	if (x->cur.names)
-		x->vst = L7_DFA_STEP(hvalue, L7_HVALUE, x->vst, c);
-	x->slen++;
+	l7_h2_plain_sym(x, c);
 }
 
 /* one decoded octet of the string being read (inline: a call more would take the deepest
@@ -800,12 +806,19 @@ static __always_inline __u32 l7_h2_after_frag(struct l7_h2 *x)
 	return x->left ? H2_SKIP : l7_h2_frame_end(x);
 }
 
-/* the frame header is complete */
-static __always_inline __u32 l7_h2_frame_start(struct l7_h2 *x)
+/* the frame header is complete. global: verified once (the byte step and the whole-header
+ * fast path both call it) */
+__attribute__((noinline)) __u32 l7_h2_frame_start(struct l7_h2 *x)
 {
-	__u32 len = ((__u32)x->fh[0] << 16) | ((__u32)x->fh[1] << 8) | x->fh[2];
-	__u32 stream = l7_h2_get32(&x->fh[5]) & 0x7fffffff, pre;
-	__u8 t = x->fh[3], fl = x->fh[4];
+	__u32 len, stream, pre;
+	__u8 t, fl;
+
+	if (!x)
+		H2_FAIL(L7_REASON_UNSUPPORTED);
+	len = ((__u32)x->fh[0] << 16) | ((__u32)x->fh[1] << 8) | x->fh[2];
+	stream = l7_h2_get32(&x->fh[5]) & 0x7fffffff;
+	t = x->fh[3];
+	fl = x->fh[4];
 
 	x->ftype = t;
 	x->fflags = fl;

@@ -104,13 +104,20 @@ __attribute__((noinline)) int l7_h2_class_sym(struct l7_h2 *x, __u32 c)
 	return 0;
 }
 
-/* a decoded octet in a run: names and plain values inline, the others by a call */
-static __always_inline void l7_h2_run_sym(struct l7_h2 *x, __u8 c, int heavy)
+/* what a run does with a decoded octet: RUN_NAME, RUN_PLAIN (a value no class reads) inline,
+ * RUN_CLASS by a call (small loop bodies keep the verifier's walk of the runs short) */
+#define RUN_NAME 0
+#define RUN_PLAIN 1
+#define RUN_CLASS 2
+
+static __always_inline void l7_h2_run_sym(struct l7_h2 *x, __u8 c, int kind)
 {
-	if (heavy)
-		l7_h2_class_sym(x, c);
+	if (kind == RUN_NAME)
+		l7_h2_name_sym(x, c);
+	else if (kind == RUN_PLAIN)
+		l7_h2_plain_sym(x, c);
 	else
-		l7_h2_sym(x, c);
+		l7_h2_class_sym(x, c);
 }
 
 /* a run of string octets from position i that ends neither the string nor the frame's
@@ -120,11 +127,11 @@ static __always_inline void l7_h2_run_sym(struct l7_h2 *x, __u8 c, int heavy)
 __attribute__((noinline)) __u32 l7_h2_run(struct l7_h2 *x, struct l7_scratch *sc, __u32 i, __u32 len)
 {
 	__u32 lim, n = 0, e, j;
-	int heavy;
+	int kind;
 
 	if (!x || !sc || x->pre < L7_H2_PREFACE || x->fst != F_FRAG || x->rst != RS_STR || x->herr || i >= len)
 		return 0;
-	heavy = x->part && x->cur.cls != H2N_OTHER;
+	kind = !x->part ? RUN_NAME : x->cur.cls == H2N_OTHER ? RUN_PLAIN : RUN_CLASS;
 	if (x->sleft < 2 || x->frag < 2 || x->blen >= L7_INSPECT_WINDOW)
 		return 0;
 	lim = len - i;
@@ -146,7 +153,7 @@ __attribute__((noinline)) __u32 l7_h2_run(struct l7_h2 *x, struct l7_scratch *sc
 			e = l7_huff[j];
 			if (!((e >> 16) & L7_HUFF_FAIL)) {
 				if ((e >> 16) & L7_HUFF_EMIT)
-					l7_h2_run_sym(x, e & 0xff, heavy);
+					l7_h2_run_sym(x, e & 0xff, kind);
 				j = ((e >> 4) & 0xff0) | (c & 15);
 				asm volatile("%0 &= 4095" : "+r"(j));
 				e = l7_huff[j];
@@ -156,7 +163,7 @@ __attribute__((noinline)) __u32 l7_h2_run(struct l7_h2 *x, struct l7_scratch *sc
 				break;
 			}
 			if ((e >> 16) & L7_HUFF_EMIT)
-				l7_h2_run_sym(x, e & 0xff, heavy);
+				l7_h2_run_sym(x, e & 0xff, kind);
 			x->hnode = (e >> 8) & 0xff;
 			x->hacc = ((e >> 16) & L7_HUFF_ACCEPT) != 0;
 		}
@@ -164,7 +171,7 @@ __attribute__((noinline)) __u32 l7_h2_run(struct l7_h2 *x, struct l7_scratch *sc
 		for (int k = 0; k < L7_RUN_MAX; k++) {
 			if (k >= lim)
 				break;
-			l7_h2_run_sym(x, L7_RUN_BYTE(sc, i, k), heavy);
+			l7_h2_run_sym(x, L7_RUN_BYTE(sc, i, k), kind);
 			n++;
 		}
 	}

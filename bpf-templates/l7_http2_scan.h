@@ -106,6 +106,8 @@ __attribute__((noinline)) int l7_h2_class_sym(struct l7_h2 *x, __u32 c)
 
 /* what a run does with a decoded octet: RUN_NAME, RUN_PLAIN (a value no class reads) inline,
  * RUN_CLASS by a call (small loop bodies keep the verifier's walk of the runs short) */
+/* longest run per call: shorter than http/1's, the verifier walks each iteration of each kind */
+#define L7_H2_RUN_MAX 16
 #define RUN_NAME 0
 #define RUN_PLAIN 1
 #define RUN_CLASS 2
@@ -142,7 +144,7 @@ __attribute__((noinline)) __u32 l7_h2_run(struct l7_h2 *x, struct l7_scratch *sc
 	if (lim > L7_INSPECT_WINDOW - x->blen)
 		lim = L7_INSPECT_WINDOW - x->blen;
 	if (x->huff) {
-		for (int k = 0; k < L7_RUN_MAX; k++) {
+		for (int k = 0; k < L7_H2_RUN_MAX; k++) {
 			__u8 c = L7_RUN_BYTE(sc, i, k);
 
 			if (k >= lim)
@@ -168,7 +170,7 @@ __attribute__((noinline)) __u32 l7_h2_run(struct l7_h2 *x, struct l7_scratch *sc
 			x->hacc = ((e >> 16) & L7_HUFF_ACCEPT) != 0;
 		}
 	} else {
-		for (int k = 0; k < L7_RUN_MAX; k++) {
+		for (int k = 0; k < L7_H2_RUN_MAX; k++) {
 			if (k >= lim)
 				break;
 			l7_h2_run_sym(x, L7_RUN_BYTE(sc, i, k), kind);

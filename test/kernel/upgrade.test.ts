@@ -212,7 +212,7 @@ test('Connection and Upgrade variants, answered 101 or 400, then a frame or a re
         }
       },
     ),
-    { seed: 20261203, numRuns: 300 },
+    { seed: 20261203, numRuns: Number(process.env.L7BPF_UPGRADE_RUNS ?? 300) },
   );
   // the outcomes that matter are all reached: switched, refused then judged, denied handshakes
   for (const want of ['allowed pass', 'denied strict:upgrade reset', 'denied strict:malformed reset']) assert.ok(seen.has(want), `${want} never reached: ${[...seen].join(', ')}`);

@@ -456,8 +456,10 @@ static __always_inline void l7_h2_field(struct l7_h2 *x, const struct l7_h2_entr
 	__u8 cls = e->cls;
 
 	x->first = 0;
-	x->tr_fields++;
-	x->tr_octets += e->size;
+	if (L7_H2_TRACE) {
+		x->tr_fields++;
+		x->tr_octets += e->size;
+	}
 	if (x->why)
 		return;
 	if (e->why) {

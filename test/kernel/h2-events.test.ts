@@ -12,22 +12,14 @@ import { EVENT_KIND, REASON } from '../../src/loader/event.generated.ts';
 
 const skip = kernelSkip();
 
-const POLICY = `apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: {name: server-in, namespace: default}
-spec:
-  endpointSelector: {matchLabels: {app: server}}
-  ingress:
-    - fromEndpoints: [{matchLabels: {app: client}}]
-      toPorts:
-        - ports: [{port: "80", protocol: TCP}]
-          rules: {http: [{}]}
-`;
+
+const ia = inspectAll();
+let world: ReturnType<typeof buildWorld> | undefined;
+/** one object for both tests (every load verifies it: seconds under the matrix's emulation) */
+const w = () => (world ??= buildWorld(ia.policies, ia.inv, []));
+after(() => world?.close());
 
 test('events of HTTP/2 streams: version 2, stream id, ":method :path" from literals, the static and the dynamic table', { skip }, () => {
-  const ia = inspectAll(POLICY);
-  const w = buildWorld(ia.policies, ia.inv, []);
-  after(() => w.close());
   const bytes = h2Connection([
     requestFields('GET', '/a', 'server'), // GET static (2), /a a literal with an indexed name
     requestFields('POST', '/', 'server'), // both static (3, 4)
@@ -37,8 +29,8 @@ test('events of HTTP/2 streams: version 2, stream id, ":method :path" from liter
     requestFields('PATCH', '/a', 'server'), // both dynamic
   ]);
   for (const round of [1, 2]) {
-    w.reset();
-    const run = runKernel(w, ia.client, ia.server, connPackets(ia.client, ia.server, 80, bytes, false)!);
+    w().reset();
+    const run = runKernel(w(), ia.client, ia.server, connPackets(ia.client, ia.server, 80, bytes, false)!);
     const events = run.events.filter((e) => e.kind === EVENT_KIND.HTTP && e.reason === REASON.NONE);
     assert.deepEqual(events.map((e) => [e.version, e.stream, Buffer.from(e.line.subarray(0, e.line_len)).toString('latin1')]), [
       [2, 1, 'GET /a'], [2, 3, 'POST /'], [2, 5, 'GET /index.html'], [2, 7, 'GET /a'], [2, 9, 'PATCH /a'], [2, 11, 'PATCH /a'],
@@ -47,16 +39,13 @@ test('events of HTTP/2 streams: version 2, stream id, ":method :path" from liter
 });
 
 test('the preface counts only as the first bytes of a connection: after a request, or after CR LF, PRI is an unknown method', { skip }, () => {
-  const ia = inspectAll(POLICY);
-  const w = buildWorld(ia.policies, ia.inv, []);
-  after(() => w.close());
   const preface = 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n';
   for (const text of [`GET / HTTP/1.1\r\nHost: b\r\n\r\n${preface}`, `\r\n${preface}`]) {
     for (const cut of [0, 3, 20]) {
       const bytes = Buffer.from(text, 'latin1');
       const packets = connPackets(ia.client, ia.server, 80, bytes, false, cut ? [text.indexOf('PRI') + cut] : [])!;
-      w.reset();
-      const kernel = runKernel(w, ia.client, ia.server, packets);
+      w().reset();
+      const kernel = runKernel(w(), ia.client, ia.server, packets);
       const sim = runSim(ia.policies, ia.inv, packets);
       assert.ok(actionsAgree(kernel.actions, sim.actions, comparable(packets, kernel.actions)), `${JSON.stringify(text)} cut ${cut}:\n${describeActions(packets, kernel.actions, sim.actions)}`);
       assert.equal(kernelVerdict(kernel), 'denied strict:unknown-method', JSON.stringify(text));

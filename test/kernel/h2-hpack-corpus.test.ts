@@ -16,28 +16,16 @@ import { kernelSkip } from '../helpers/kernel.ts';
 import { lower } from '../../codegen/ir/lower.ts';
 import { DEFAULT_LIMITS, TEMPLATES_DIR, renderPolicyHeader } from '../../codegen/emit/index.ts';
 import { runClang } from '../../codegen/emit/clang.ts';
-import { parsePolicies } from '../../src/policy/index.ts';
 import { HpackDecoder, HpackError } from '../../sim/http2/hpack.ts';
 import { DEFAULT_LIMITS as SEMANTIC_LIMITS } from '../../src/verdict/limits.ts';
 import { connPackets, kernelVerdict, loadWorld, runKernel } from '../helpers/kernel-world.ts';
-import { diffInventory, peerOf } from '../helpers/kernel-gen.ts';
+import { inspectAll } from '../helpers/inspect-all.ts';
 import { FLAG, FRAME, frame, PREFACE, settings } from '../helpers/h2-wire.ts';
 import { EVENT_KIND, REASON } from '../../src/loader/event.generated.ts';
 
 const root = resolve(process.cwd(), process.env.L7BPF_CORPORA ?? '../shared/corpora', 'hpack');
 const skip = kernelSkip() || (existsSync(root) ? false : `hpack corpus not found at ${root} (set L7BPF_CORPORA)`);
 
-const POLICY = `apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: {name: any, namespace: default}
-spec:
-  endpointSelector: {matchLabels: {app: b}}
-  ingress:
-    - fromEndpoints: [{matchLabels: {app: a}}]
-      toPorts:
-        - ports: [{port: "8080", protocol: TCP}]
-          rules: {http: [{}]}
-`;
 
 interface Story { readonly cases: readonly { readonly wire: string }[] }
 
@@ -63,15 +51,15 @@ const tmp = mkdtempSync(join(tmpdir(), 'l7bpf-h2corpus-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
 test('the kernel decodes every hpack corpus story as the simulator does', { skip }, () => {
-  const policies = [...parsePolicies(POLICY, 'any.yaml').policies];
-  const ir = lower(policies);
+  // every request allowed on port 80: only decoding decides
+  const ia = inspectAll();
+  const ir = lower(ia.policies);
   mkdirSync(tmp, { recursive: true });
   const header = renderPolicyHeader({ ir, hash: createHash('sha256').update('h2-trace').digest('hex'), limits: DEFAULT_LIMITS });
   writeFileSync(join(tmp, 'policy.h'), `${header}\n#define L7_H2_TRACE 1\n`);
   runClang(TEMPLATES_DIR, tmp);
-  const w = loadWorld(ir, join(tmp, 'l7bpf.o'), diffInventory);
-  const client = peerOf('a-1', false);
-  const server = peerOf('b-1', false);
+  const w = loadWorld(ir, join(tmp, 'l7bpf.o'), ia.inv);
+  const { client, server } = ia;
   let blocks = 0;
   let refused = 0;
   try {
@@ -82,7 +70,7 @@ test('the kernel decodes every hpack corpus story as the simulator does', { skip
         const want = expected(wires);
         const bytes = Buffer.concat([PREFACE, settings(), ...wires.map((b, i) => frame(FRAME.HEADERS, FLAG.END_HEADERS | FLAG.END_STREAM, 1 + 2 * i, b))]);
         w.reset();
-        const run = runKernel(w, client, server, connPackets(client, server, 8080, bytes, false)!);
+        const run = runKernel(w, client, server, connPackets(client, server, 80, bytes, false)!);
         const got: Trace[] = run.events
           .filter((e) => e.kind === EVENT_KIND.HTTP && e.reason === REASON.NONE)
           .map((e) => {

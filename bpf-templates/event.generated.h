@@ -5,10 +5,12 @@
 #define L7_EV_CONN 1 /* connection decision (first packet of a flow) */
 #define L7_EV_HTTP 2 /* request verdict (an HTTP/1 request, an HTTP/2 stream) */
 #define L7_EV_DROP 3 /* packet dropped by the stream rule or a denied flow */
+#define L7_EV_ANSWER 4 /* the answer owed to the connection's denied request, sent once the responses before it ended (ANSWERED), or a reset instead (RESET) */
 
 #define L7_VERDICT_FORWARDED 0 /* passed */
 #define L7_VERDICT_DROPPED 1 /* TC_ACT_SHOT */
 #define L7_VERDICT_RESET 2 /* rewritten into RSTs to both ends */
+#define L7_VERDICT_ANSWERED 3 /* denied and answered: 403 and FIN to the client, RST to the server */
 
 #define L7_DIR_INGRESS 1 /* the local endpoint receives (tc egress on its host veth) */
 #define L7_DIR_EGRESS 2 /* the local endpoint sends (tc ingress on its host veth) */

@@ -83,6 +83,7 @@ enum {
 #define HF_CONN_UPGRADE 0x800000	/* a Connection element "upgrade" */
 #define HF_NOT_PRI 0x1000000	/* the method is not "PRI" (the http/2 preface starts with "PRI ") */
 #define HF_H2C 0x2000000	/* the Upgrade value is (so far) "h2c", not "websocket" */
+#define HF_NOT_HEAD 0x4000000	/* the method is not HEAD (its response has no body: l7_http1_resp.h) */
 
 /* h1.hkind */
 #define HK_NONE 0
@@ -157,6 +158,7 @@ const char l7_lit_websocket[16] = "websocket";
 const char l7_lit_h2c[4] = "h2c";
 /* special header names, lowercase, NUL-padded: index = SPEC_* bit number; the empty rows
  * make the table 256 bytes, so an offset masked with 255 stays inside (l7_run_name) */
+const char l7_lit_head[4] = { 'H', 'E', 'A', 'D' };
 const char l7_lit_special[8][32] = { "host", "content-length", "transfer-encoding", "upgrade", "connection" };
 /* Connection elements llhttp acts on, by candidate: 1 close, 2 keep-alive, 3 upgrade (l7_h1_conn_byte) */
 const char l7_lit_conn[4][16] = { "", "close", "keep-alive", "upgrade" };
@@ -344,6 +346,8 @@ static __always_inline int l7_h1_method(struct l7_h1 *h, __u8 c, __u16 *reason)
 			L7_FAIL(L7_REASON_UNKNOWN_METHOD);
 		if (h->pos != 7)
 			h->flags |= HF_NOT_OPTIONS;
+		if (h->pos != 4)
+			h->flags |= HF_NOT_HEAD;
 		h->st = H_TARGET;
 		return STEP_OK;
 	}
@@ -364,6 +368,8 @@ static __always_inline int l7_h1_method(struct l7_h1 *h, __u8 c, __u16 *reason)
 		h->flags |= HF_NOT_OPTIONS;
 	if (h->pos >= 3 || c != l7_lit_pri[h->pos & 3])
 		h->flags |= HF_NOT_PRI;
+	if (h->pos >= 4 || c != l7_lit_head[h->pos & 3])
+		h->flags |= HF_NOT_HEAD;
 	if (L7_NEED_METHOD)
 		h->mst = L7_DFA_STEP(method, L7_METHOD, h->mst, c);
 	h->kst = L7_DFA_STEP(kmeth, L7_KMETH, h->kst, c);

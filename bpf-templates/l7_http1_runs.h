@@ -589,7 +589,7 @@ __attribute__((noinline)) __u32 l7_run_target(struct l7_h1 *h, struct l7_scratch
 __attribute__((noinline)) __u32 l7_run_method(struct l7_h1 *h, struct l7_scratch *sc, __u32 i, __u32 lim)
 {
 	/* little-endian "OPTIONS" and "PRI", and the mask of their first n bytes */
-	const __u64 options = 0x00534e4f4954504fULL, pri = 0x495250ULL;
+	const __u64 options = 0x00534e4f4954504fULL, pri = 0x495250ULL, head = 0x44414548ULL;
 	__u32 n = 0, ms, ks, j = i;
 	__u64 w, m;
 
@@ -620,12 +620,16 @@ __attribute__((noinline)) __u32 l7_run_method(struct l7_h1 *h, struct l7_scratch
 		h->flags |= HF_NOT_OPTIONS;
 	if (n > 3 || (w & m) != (pri & m))
 		h->flags |= HF_NOT_PRI;
+	if (n > 4 || (w & m) != (head & m))
+		h->flags |= HF_NOT_HEAD;
 	/* the bound check right before the access is what the verifier sees (L7_DFA_STEP) */
 	asm volatile("" : "+r"(ks));
 	/* the space after a non-empty known method */
 	if (n && n < lim && L7_RUN_BYTE(sc, i, n) == ' ' && ks < L7_KMETH_STATES && l7_kmeth_accept[ks]) {
 		if (n != 7)
 			h->flags |= HF_NOT_OPTIONS;
+		if (n != 4)
+			h->flags |= HF_NOT_HEAD;
 		h->st = H_TARGET;
 		n++;
 	}

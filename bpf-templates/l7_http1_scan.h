@@ -3,6 +3,7 @@
 #define L7_HTTP1_SCAN_H
 
 #include "l7_http1.h"
+#include "l7_http1_resp.h"
 #include "l7_events.h"
 
 /* http rule allowing the completed request head, or -1.
@@ -76,7 +77,7 @@ __attribute__((noinline)) int l7_emit_req(struct __sk_buff *skb, struct l7_flow 
 		ev->line_len = l7_line_from_ring(f, sc, ev->line);
 	}
 	ev->http_rule = sc->http_rule;
-	l7_ev_submit(ev, L7_EV_HTTP, sc->stop ? L7_VERDICT_RESET : L7_VERDICT_FORWARDED, sc->reason);
+	l7_ev_submit(ev, L7_EV_HTTP, sc->stop ? sc->deny_verdict : L7_VERDICT_FORWARDED, sc->reason);
 	return 0;
 }
 
@@ -192,6 +193,7 @@ static __always_inline int l7_slow_byte(struct __sk_buff *skb, struct l7_flow *f
 		return 1;
 	}
 	l7_emit_req(skb, f, sc, sc->payload_off + (h->req_seq - sc->pkt_seq));
+	l7_resp_expect(f, !(h->flags & HF_NOT_HEAD));
 	return l7_h1_after_head(h) == STEP_BODY;
 }
 

@@ -77,6 +77,8 @@ struct l7_h1 {
 #define L7_FLOW_L7 2
 #define L7_FLOW_DENY 3		/* l3/l4 deny: drop everything */
 #define L7_FLOW_RESET 4		/* l7 deny happened: drop the rest */
+#define L7_FLOW_ANSWER_DUE 5	/* a denied request waits for the responses before it (l7_answer.h) */
+#define L7_FLOW_ANSWERED 6	/* the denied request was answered: drop the rest but for control */
 
 /* l7_flow.tcp: what the flow knows of the connection's state (l7_tcp.h) */
 #define L7_TCP_SRV_SEEN 1	/* the server's syn-ack passed: srv_nxt is known */
@@ -85,6 +87,21 @@ struct l7_h1 {
 #define L7_TCP_SRV_FIN 8
 #define L7_TCP_CLOSED 16	/* both ends closed, or a reset the receiver accepts: a syn may reopen */
 #define L7_TCP_SRV_SENT 32	/* the server sent past its syn (data, fin): srv_nxt is past its isn + 1 */
+
+/* the server's http/1 responses: where each ends in the server's stream, so that the answer
+ * to a denied request goes after the responses to the requests before it (l7_http1_resp.h) */
+struct l7_resp {
+	__u8 st;	/* R_* */
+	__u8 pos;	/* position in a literal, digits read */
+	__u16 status;
+	__u32 flags;	/* RF_* */
+	__u32 seq;	/* the next server byte to read */
+	__u32 end;	/* past the last complete response: where an answer may go */
+	__u32 reqs;	/* allowed requests whose heads went on to the server */
+	__u32 resps;	/* final responses complete */
+	__u64 head;	/* bit i % 64: request i was HEAD (its response has no body) */
+	__u64 left;	/* body or chunk bytes left, or the content-length being read */
+};
 
 struct l7_flow {
 	__u8 kind;	/* L7_FLOW_* */
@@ -112,6 +129,14 @@ struct l7_flow {
 	__u32 ifindex;	/* the endpoint interface the flow was opened on (source validation) */
 	__u64 l7rules[L7_RULE_WORDS];	/* http rules the connection may use */
 	struct l7_h1 h1;
+	struct l7_resp rs;
+	/* a denied request's answer (l7_answer.h): the client byte the server's reset carries,
+	 * the client bytes the answer acknowledges, the reason */
+	__u32 ans_rst;
+	__u32 ans_ack;
+	__u16 ans_reason;
+	__u16 ans_pad;
+	__u32 ans_pad2;
 };
 
 /* flows without a stream to follow (allowed, denied at l3/l4, udp) */
@@ -207,7 +232,7 @@ struct l7_scratch {
 	__u32 seq;	/* seq of the byte at `off` */
 	__u16 reason;	/* L7_REASON_* when the scan stopped on a deny */
 	__u8 stop;	/* 1 = stop, decision in reason */
-	__u8 pad;
+	__u8 deny_verdict;	/* the denied request's event verdict (answered, dropped while due, reset) */
 	__s32 http_rule;	/* last allowed http rule */
 	__u32 pkt_seq;
 	__u32 payload_off;	/* skb offset of this packet's tcp payload */
@@ -232,6 +257,14 @@ struct {
 	__type(key, __u32);
 	__type(value, struct l7_scratch);
 } scratch SEC(".maps");
+
+/* deploy-time settings (struct l7_config, layouts.generated.h): the deploy writes them */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct l7_config);
+} l7cfg SEC(".maps");
 
 /* per-cpu counters (L7_CNT_*), summed by `l7bpf status` */
 #define L7_CNT_EVENTS_LOST 0	/* ring buffer full: an event was not written */

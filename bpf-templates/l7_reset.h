@@ -8,6 +8,8 @@
 
 #include <linux/pkt_cls.h>
 #include "l7_parse.h"
+#include "l7_maps.h"
+#include "answers.generated.h"
 
 static __always_inline __u16 l7_csum_fold(__s64 sum)
 {
@@ -32,9 +34,13 @@ struct l7_v4_pseudo {
 	__be16 len;
 };
 
-/* writes mac/ip/tcp headers for a 20-byte tcp rst from (src, sport) to (dst, dport) */
-static __always_inline int l7_write_rst(struct __sk_buff *skb, const struct l7_pkt *p, __u32 l4_off, int swap, __u32 seq, __u32 ack)
+/* writes mac/ip/tcp headers (and the payload) of a segment from (src, sport) to (dst, dport),
+ * swapped when `swap`: a 20-byte tcp rst, or with `answer` the 403 answer with fin
+ * (answers.generated.h; the skb has room for it) */
+static __always_inline int l7_write_seg(struct __sk_buff *skb, const struct l7_pkt *p, __u32 l4_off, int swap, __u32 seq,
+					__u32 ack, int answer)
 {
+	__u32 dlen = answer ? L7_HTTP403_LEN : 0;
 	__u8 macs[12], tmp[6];
 	struct tcphdr th;
 	__s64 sum;
@@ -53,8 +59,14 @@ static __always_inline int l7_write_rst(struct __sk_buff *skb, const struct l7_p
 	th.seq = bpf_htonl(seq);
 	th.ack_seq = bpf_htonl(ack);
 	th.doff = 5;
-	th.rst = 1;
 	th.ack = 1;
+	if (answer) {
+		th.psh = 1;
+		th.fin = 1;
+		th.window = bpf_htons(65535);
+	} else {
+		th.rst = 1;
+	}
 
 	if (p->family == 4) {
 		struct iphdr ip;
@@ -67,7 +79,7 @@ static __always_inline int l7_write_rst(struct __sk_buff *skb, const struct l7_p
 		ip.saddr = ph.saddr;
 		ip.daddr = ph.daddr;
 		ip.ihl = 5;	/* options were cut (l7_reset) */
-		ip.tot_len = bpf_htons(sizeof(ip) + sizeof(th));
+		ip.tot_len = bpf_htons(sizeof(ip) + sizeof(th) + dlen);
 		ip.ttl = 64;
 		ip.id = 0;
 		ip.frag_off = bpf_htons(0x4000);
@@ -76,7 +88,7 @@ static __always_inline int l7_write_rst(struct __sk_buff *skb, const struct l7_p
 		if (bpf_skb_store_bytes(skb, p->l3_off, &ip, sizeof(ip), 0))
 			return -1;
 		ph.proto = bpf_htons(IPPROTO_TCP);
-		ph.len = bpf_htons(sizeof(th));
+		ph.len = bpf_htons(sizeof(th) + dlen);
 		sum = bpf_csum_diff(0, 0, (__be32 *)&ph, sizeof(ph), 0);
 	} else {
 		struct ipv6hdr ip6;
@@ -88,27 +100,37 @@ static __always_inline int l7_write_rst(struct __sk_buff *skb, const struct l7_p
 		__builtin_memcpy(ph.daddr, swap ? p->saddr : p->daddr, 16);
 		__builtin_memcpy(&ip6.saddr, ph.saddr, 16);
 		__builtin_memcpy(&ip6.daddr, ph.daddr, 16);
-		ip6.payload_len = bpf_htons(sizeof(th));
+		ip6.payload_len = bpf_htons(sizeof(th) + dlen);
 		ip6.nexthdr = IPPROTO_TCP;	/* extension headers were cut (l7_reset) */
 		ip6.hop_limit = 64;
 		if (bpf_skb_store_bytes(skb, p->l3_off, &ip6, sizeof(ip6), 0))
 			return -1;
-		ph.len = bpf_htonl(sizeof(th));
+		ph.len = bpf_htonl(sizeof(th) + dlen);
 		ph.nh = bpf_htonl(IPPROTO_TCP);
 		sum = bpf_csum_diff(0, 0, (__be32 *)&ph, sizeof(ph), 0);
 	}
 	sum = bpf_csum_diff(0, 0, (__be32 *)&th, sizeof(th), (__u32)sum);
+	if (answer) {
+		/* the padding is zeros: it adds nothing to the sum */
+		sum = bpf_csum_diff(0, 0, (__be32 *)l7_http403, L7_HTTP403_PADDED, (__u32)sum);
+		if (bpf_skb_store_bytes(skb, l4_off + sizeof(th), l7_http403, L7_HTTP403_LEN, 0))
+			return -1;
+	}
 	th.check = l7_csum_fold(sum);
 	return bpf_skb_store_bytes(skb, l4_off, &th, sizeof(th), 0);
 }
 
+/* the flag of bpf_clone_redirect that sends a copy to the client (dir: the hook's policy
+ * direction, at the client's packet). at tc egress (ingress policy) the client is behind
+ * the node: the copy enters the host veth as if the pod sent it. at tc ingress (egress
+ * policy) the client is the pod: the copy leaves through the host veth towards it
+ * (entering the veth's ingress with the pod's mac as destination, the node would drop it
+ * as "other host") */
+#define L7_TO_CLIENT(dir) ((dir) == L7_DIR_EGRESS ? 0 : BPF_F_INGRESS)
+
 /* rst_seq: the first client byte the server has not received; srv_seq: the server's
  * next sequence number (a reset the client accepts must carry exactly its rcv_nxt,
- * RFC 5961, whatever the server has in flight). dir: the policy direction of the
- * hook. at tc egress (ingress policy) the client is behind the node: the copy enters
- * the host veth as if the pod sent it. at tc ingress (egress policy) the client is the
- * pod: the copy leaves through the host veth towards it (entering the veth's ingress
- * with the pod's mac as destination, the node would drop it as "other host"). */
+ * RFC 5961, whatever the server has in flight). dir: the policy direction of the hook. */
 static __always_inline int l7_reset(struct __sk_buff *skb, const struct l7_pkt *p, __u32 rst_seq, __u32 srv_seq, __u8 dir)
 {
 	__u32 ifindex = skb->ifindex;
@@ -121,11 +143,37 @@ static __always_inline int l7_reset(struct __sk_buff *skb, const struct l7_pkt *
 	if (p->l4_off != l4_off && bpf_skb_adjust_room(skb, -(__s32)(p->l4_off - l4_off), BPF_ADJ_ROOM_NET, 0))
 		return TC_ACT_SHOT;
 	/* server -> client: seq = the server's next, ack = past this segment */
-	if (l7_write_rst(skb, p, l4_off, 1, srv_seq, p->seq + p->payload_len))
+	if (l7_write_seg(skb, p, l4_off, 1, srv_seq, p->seq + p->payload_len, 0))
 		return TC_ACT_SHOT;
-	bpf_clone_redirect(skb, ifindex, dir == L7_DIR_EGRESS ? 0 : BPF_F_INGRESS);
+	bpf_clone_redirect(skb, ifindex, L7_TO_CLIENT(dir));
 	/* client -> server, back in the original orientation (macs swap back) */
-	if (l7_write_rst(skb, p, l4_off, 0, rst_seq, p->ack))
+	if (l7_write_seg(skb, p, l4_off, 0, rst_seq, p->ack, 0))
+		return TC_ACT_SHOT;
+	return TC_ACT_OK;
+}
+
+/* an answered denial: the client segment becomes the server's 403 and fin to the client
+ * (a clone, after the last complete response, acknowledging f->ans_ack), then the client's
+ * rst to the server at f->ans_rst. a frame of its own: the main program stays small */
+static __attribute__((noinline)) int l7_answer_http1(struct __sk_buff *skb, const struct l7_pkt *p, const struct l7_flow *f,
+						     __u8 dir)
+{
+	__u32 ifindex, l4_off;
+
+	if (!skb || !p || !f)
+		return TC_ACT_SHOT;
+	ifindex = skb->ifindex;
+	l4_off = p->l3_off + (p->family == 4 ? sizeof(struct iphdr) : sizeof(struct ipv6hdr));
+	if (bpf_skb_change_tail(skb, p->l4_off + sizeof(struct tcphdr) + L7_HTTP403_LEN, 0))
+		return TC_ACT_SHOT;
+	if (p->l4_off != l4_off && bpf_skb_adjust_room(skb, -(__s32)(p->l4_off - l4_off), BPF_ADJ_ROOM_NET, 0))
+		return TC_ACT_SHOT;
+	if (l7_write_seg(skb, p, l4_off, 1, f->rs.end, f->ans_ack, 1))
+		return TC_ACT_SHOT;
+	bpf_clone_redirect(skb, ifindex, L7_TO_CLIENT(dir));
+	if (bpf_skb_change_tail(skb, l4_off + sizeof(struct tcphdr), 0))
+		return TC_ACT_SHOT;
+	if (l7_write_seg(skb, p, l4_off, 0, f->ans_rst, p->ack, 0))
 		return TC_ACT_SHOT;
 	return TC_ACT_OK;
 }

@@ -18,6 +18,7 @@
 #include "l7_http1_scan.h"
 #include "l7_tcp.h"
 #include "l7_reset.h"
+#include "l7_http1_resp.h"
 
 _Static_assert(L7_NUM_SELECTORS <= L7_MAX_SELECTORS, "too many selectors");
 _Static_assert(L7_NUM_HTTP_RULES <= L7_MAX_HTTP_RULES, "too many http rules");
@@ -101,6 +102,15 @@ static __always_inline int l7_syn_denied(const struct l7_pkt *p, const struct l7
 	return TC_ACT_SHOT;
 }
 
+/* denials are answered (the deploy's l7cfg; a map never filled means the highest stage) */
+static __always_inline int l7_answers_on(void)
+{
+	__u32 zero = 0;
+	const struct l7_config *c = bpf_map_lookup_elem(&l7cfg, &zero);
+
+	return !c || c->answer != L7_ANSWER_RESET;
+}
+
 /* first packet of a flow (tcp syn, first udp datagram, or mid-stream) */
 static __attribute__((noinline)) int l7_new_flow(struct __sk_buff *skb, const struct l7_pkt *p, __u8 dir,
 						   const struct l7_flow_key *key)
@@ -141,6 +151,8 @@ static __attribute__((noinline)) int l7_new_flow(struct __sk_buff *skb, const st
 	f->ifindex = skb->ifindex;
 	if (syn)
 		l7_tcp_open(f, p);
+	if (qp->kind == L7_FLOW_L7 && l7_answers_on())
+		f->rs.flags = RF_ON;
 #pragma unroll
 	for (int w = 0; w < L7_RULE_WORDS; w++)
 		f->l7rules[w] = qp->rules[w];
@@ -193,6 +205,7 @@ static __always_inline int l7_stream(struct __sk_buff *skb, struct l7_flow *f, c
 	__u32 dseq = p->seq + !!(p->flags & L7_TH_SYN);	/* a syn's data follows its isn */
 	__u32 end = dseq + p->payload_len, start, fresh;
 	__u16 why = l7_tcp_accepts(skb, f, p, dir);
+	int how;
 
 	if (why)
 		return l7_drop(skb, p, dir, f, why);
@@ -257,6 +270,8 @@ static __always_inline int l7_stream(struct __sk_buff *skb, struct l7_flow *f, c
 	l7_tcp_client_ctl(f, p);
 	if (!sc->stop)
 		return TC_ACT_OK;
+	how = (p->flags & L7_TH_SYN) ? L7_DENY_RESET : l7_deny_how(f, start);
+	sc->deny_verdict = how == L7_DENY_ANSWER ? L7_VERDICT_ANSWERED : how == L7_DENY_DUE ? L7_VERDICT_DROPPED : L7_VERDICT_RESET;
 	if (f->h1.st >= H_H2_NEW)
 		l7_emit_h2(skb, f, sc, c.x);
 	else
@@ -267,8 +282,44 @@ static __always_inline int l7_stream(struct __sk_buff *skb, struct l7_flow *f, c
 		bpf_map_delete_elem(&l7flows, key);
 		return TC_ACT_SHOT;
 	}
+	if (how != L7_DENY_RESET) {
+		/* the server never reads the denied request's bytes from `start` on */
+		f->ans_rst = start;
+		f->ans_ack = end;
+		f->ans_reason = sc->reason;
+		f->kind = how == L7_DENY_ANSWER ? L7_FLOW_ANSWERED : L7_FLOW_ANSWER_DUE;
+		return how == L7_DENY_ANSWER ? l7_answer_http1(skb, p, f, dir) : TC_ACT_SHOT;
+	}
 	f->kind = L7_FLOW_RESET;
 	return l7_reset(skb, p, start, f->tcp & L7_TCP_SRV_SEEN ? f->srv_nxt : p->ack, dir);
+}
+
+/* a client packet while the answer to a denied request waits for the responses before it:
+ * the one that acknowledges their end carries the answer. nothing of the client's reaches
+ * the server but control segments (acknowledgements let the responses go on) */
+static __always_inline int l7_answer_due(struct __sk_buff *skb, struct l7_flow *f, const struct l7_pkt *p, __u8 dir)
+{
+	if (f->tcp & L7_TCP_CLOSED) {
+		/* the server's side is gone: nothing is owed */
+		if (p->payload_len && !(p->flags & L7_TH_RST))
+			return l7_drop(skb, p, dir, f, L7_REASON_FLOW_DENIED);
+		return TC_ACT_OK;
+	}
+	if (f->rs.st == R_LOST || (f->tcp & L7_TCP_SRV_FIN)) {
+		/* the answer can no longer go after the responses: a reset instead */
+		f->kind = L7_FLOW_RESET;
+		l7_ev_send(skb, p, dir, f->local_id, f->peer_id, f->rule, L7_EV_ANSWER, L7_VERDICT_RESET, f->ans_reason);
+		return l7_reset(skb, p, f->ans_rst, f->srv_nxt, dir);
+	}
+	if (l7_resp_idle(f) && (p->flags & L7_TH_ACK) && !l7_before(p->ack, f->rs.end) && !(p->flags & L7_TH_RST)) {
+		f->kind = L7_FLOW_ANSWERED;
+		l7_ev_send(skb, p, dir, f->local_id, f->peer_id, f->rule, L7_EV_ANSWER, L7_VERDICT_ANSWERED, f->ans_reason);
+		return l7_answer_http1(skb, p, f, dir);
+	}
+	if (p->payload_len && !(p->flags & L7_TH_RST))
+		return l7_drop(skb, p, dir, f, L7_REASON_FLOW_DENIED);
+	l7_tcp_client_ctl(f, p);
+	return TC_ACT_OK;
 }
 
 /* urgent data on an inspected stream: the receiver takes the urgent byte out of the
@@ -370,8 +421,8 @@ static __attribute__((noinline)) int l7_repolicy(struct __sk_buff *skb, const st
 	int idle = (f->h1.st == H_METHOD && f->h1.hdr_len == 0) || (f->h1.st >= H_BODY && f->h1.st < H_H2_NEW);
 	struct l7_conn_q *qp;
 
-	if (f->kind == L7_FLOW_RESET) {
-		/* the connection is over whatever the policy says */
+	if (f->kind >= L7_FLOW_RESET) {
+		/* the connection is over (or its answer is due) whatever the policy says */
 		f->policy = L7_POLICY_ID;
 		return -1;
 	}
@@ -413,6 +464,38 @@ static __always_inline int l7_syn_on_flow(struct __sk_buff *skb, struct l7_flow 
 	return l7_drop(skb, p, dir, f, L7_REASON_SYN_ON_FLOW);
 }
 
+/* a reply: passes, never judged. a reset connection is over for both ends (as the simulator
+ * has it), but a reply-direction rst passes: it is the one we injected towards the client,
+ * re-entering through this veth. so does an answered connection's answer. */
+static __always_inline int l7_reply(struct __sk_buff *skb, struct l7_flow *f, const struct l7_pkt *p, __u8 dir)
+{
+	int seen;
+
+	if (f->kind == L7_FLOW_RESET && !(p->flags & L7_TH_RST))
+		return l7_drop(skb, p, dir, f, L7_REASON_FLOW_DENIED);
+	if (f->kind == L7_FLOW_ANSWERED) {
+		if ((p->flags & L7_TH_RST) ||
+		    (p->seq == f->rs.end && p->payload_len == L7_HTTP403_LEN && (p->flags & L7_TH_FIN)))
+			return TC_ACT_OK;
+		return l7_drop(skb, p, dir, f, L7_REASON_FLOW_DENIED);
+	}
+	if ((f->kind != L7_FLOW_L7 && f->kind != L7_FLOW_ANSWER_DUE) || p->proto != IPPROTO_TCP)
+		return TC_ACT_OK;
+	/* before l7_tcp_reply: it moves srv_nxt past this packet */
+	if (f->h1.st == H_UPGRADE && p->payload_len && f->kind == L7_FLOW_L7)
+		l7_upgrade_answer(skb, f, p);
+	seen = f->tcp & L7_TCP_SRV_SEEN;
+	l7_tcp_reply(f, p);
+	if (!seen && (f->tcp & L7_TCP_SRV_SEEN)) {
+		/* the server's first byte follows its isn */
+		f->rs.seq = p->seq + 1;
+		f->rs.end = f->rs.seq;
+	} else if (seen && p->payload_len && (f->rs.flags & RF_ON) && f->h1.st < H_H2_NEW) {
+		l7_resp_walk(skb, f, p);
+	}
+	return TC_ACT_OK;
+}
+
 static __always_inline int l7_handle(struct __sk_buff *skb, __u32 dir)
 {
 	struct l7_flow_key k;
@@ -449,18 +532,7 @@ static __always_inline int l7_handle(struct __sk_buff *skb, __u32 dir)
 		if (!f)
 			return TC_ACT_SHOT;
 	} else if (f->dir != dir) {
-		/* a reply: passes, never judged. a reset connection is over for both ends (as
-		 * the simulator has it), but a reply-direction rst passes: it is the one we
-		 * injected towards the client, re-entering through tc ingress of this veth */
-		if (f->kind == L7_FLOW_RESET && !(p.flags & L7_TH_RST))
-			return l7_drop(skb, &p, dir, f, L7_REASON_FLOW_DENIED);
-		if (f->kind == L7_FLOW_L7 && p.proto == IPPROTO_TCP) {
-			/* before l7_tcp_reply: it moves srv_nxt past this packet */
-			if (f->h1.st == H_UPGRADE && p.payload_len)
-				l7_upgrade_answer(skb, f, &p);
-			l7_tcp_reply(f, &p);
-		}
-		return TC_ACT_OK;
+		return l7_reply(skb, f, &p, dir);
 	} else if (f->policy != L7_POLICY_ID) {
 		act = l7_repolicy(skb, &p, dir, f);
 		if (act >= 0)
@@ -471,6 +543,14 @@ static __always_inline int l7_handle(struct __sk_buff *skb, __u32 dir)
 		return TC_ACT_OK;
 	case L7_FLOW_L7:
 		return l7_client(skb, f, &p, dir, &k);
+	case L7_FLOW_ANSWER_DUE:
+		return l7_answer_due(skb, f, &p, dir);
+	case L7_FLOW_ANSWERED:
+		/* the client's acknowledgements and fin reach the server's host, which resets
+		 * them: the client's side closes */
+		if (!p.payload_len || (p.flags & L7_TH_RST))
+			return TC_ACT_OK;
+		return l7_drop(skb, &p, dir, f, L7_REASON_FLOW_DENIED);
 	default:
 		return l7_drop(skb, &p, dir, f, L7_REASON_FLOW_DENIED);
 	}

@@ -41,4 +41,11 @@ struct l7_port_entry {
 };
 _Static_assert(sizeof(struct l7_port_entry) == 16, "l7_port_entry layout");
 
+/* deploy-time settings of an object (map l7cfg, one entry; zero = defaults) */
+struct l7_config {
+	__u32 answer; /* +0 how a denial is answered: L7_ANSWER_* (src/net/answers.ts) */
+	__u32 pad; /* +4 zero */
+};
+_Static_assert(sizeof(struct l7_config) == 8, "l7_config layout");
+
 #endif

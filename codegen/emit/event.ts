@@ -48,12 +48,14 @@ export const EVENT_KIND = [
   ['CONN', 1, 'connection decision (first packet of a flow)'],
   ['HTTP', 2, 'request verdict (an HTTP/1 request, an HTTP/2 stream)'],
   ['DROP', 3, 'packet dropped by the stream rule or a denied flow'],
+  ['ANSWER', 4, "the answer owed to the connection's denied request, sent once the responses before it ended (ANSWERED), or a reset instead (RESET)"],
 ] as const;
 
 export const VERDICT = [
   ['FORWARDED', 0, 'passed'],
   ['DROPPED', 1, 'TC_ACT_SHOT'],
   ['RESET', 2, 'rewritten into RSTs to both ends'],
+  ['ANSWERED', 3, 'denied and answered: 403 and FIN to the client, RST to the server'],
 ] as const;
 
 export const POLICY_DIR = [

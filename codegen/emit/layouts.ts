@@ -65,4 +65,13 @@ export const PORT_ENTRY: StructLayout = {
   ],
 };
 
-export const LAYOUTS: readonly StructLayout[] = [IPCACHE_KEY, IPCACHE_VAL, IFACE, PORT_ENTRY];
+export const CONFIG: StructLayout = {
+  name: 'l7_config',
+  doc: 'deploy-time settings of an object (map l7cfg, one entry; zero = defaults)',
+  fields: [
+    { name: 'answer', type: 'u32', doc: 'how a denial is answered: L7_ANSWER_* (src/net/answers.ts)' },
+    { name: 'pad', type: 'u32', doc: 'zero' },
+  ],
+};
+
+export const LAYOUTS: readonly StructLayout[] = [IPCACHE_KEY, IPCACHE_VAL, IFACE, PORT_ENTRY, CONFIG];

@@ -37,9 +37,9 @@ export function mapLayout(ir: PolicyIR): MapLayout[] {
   return [
     { name: 'ipcache', type: 'lpm_trie', keySize: 20, valueSize: 8, maxEntries: 65536 },
     { name: 'selectors', type: 'hash', keySize: 4, valueSize: 8 * words64(ir.selectors.length), maxEntries: 65536 },
-    { name: 'flows', type: 'lru_hash', keySize: 38, valueSize: 152 + 8 * ruleWords, maxEntries: 65536 },
+    { name: 'flows', type: 'lru_hash', keySize: 38, valueSize: 208 + 8 * ruleWords, maxEntries: 65536 },
     // L7 flows apart, so a flood of other flows cannot evict them
-    { name: 'l7flows', type: 'lru_hash', keySize: 38, valueSize: 152 + 8 * ruleWords, maxEntries: 65536 },
+    { name: 'l7flows', type: 'lru_hash', keySize: 38, valueSize: 208 + 8 * ruleWords, maxEntries: 65536 },
     // the last client bytes of each l7 flow, for the retransmission check (L7_RING_BYTES + L7_CHUNK)
     { name: 'rings', type: 'array', keySize: 4, valueSize: 8 + 2048 + 256, maxEntries: 16384 },
     // endpoint interface -> its addresses (source validation), filled by deploy
@@ -47,6 +47,8 @@ export function mapLayout(ir: PolicyIR): MapLayout[] {
     { name: 'events', type: 'ringbuf', keySize: 0, valueSize: 0, maxEntries: 256 * 1024 },
     // per-cpu u64 counters, index L7_CNT_* (0: events lost to a full ring buffer)
     { name: 'counters', type: 'percpu_array', keySize: 4, valueSize: 8, maxEntries: 4 },
+    // deploy-time settings (struct l7_config): how denials are answered
+    { name: 'l7cfg', type: 'array', keySize: 4, valueSize: 8, maxEntries: 1 },
   ];
 }
 

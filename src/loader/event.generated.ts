@@ -8,11 +8,14 @@ export const EVENT_KIND = {
   HTTP: 2,
   /** packet dropped by the stream rule or a denied flow */
   DROP: 3,
+  /** the answer owed to the connection's denied request, sent once the responses before it ended (ANSWERED), or a reset instead (RESET) */
+  ANSWER: 4,
 } as const;
 export const EVENT_KIND_NAMES: Readonly<Record<number, string>> = {
   1: 'CONN',
   2: 'HTTP',
   3: 'DROP',
+  4: 'ANSWER',
 };
 
 export const VERDICT = {
@@ -22,11 +25,14 @@ export const VERDICT = {
   DROPPED: 1,
   /** rewritten into RSTs to both ends */
   RESET: 2,
+  /** denied and answered: 403 and FIN to the client, RST to the server */
+  ANSWERED: 3,
 } as const;
 export const VERDICT_NAMES: Readonly<Record<number, string>> = {
   0: 'FORWARDED',
   1: 'DROPPED',
   2: 'RESET',
+  3: 'ANSWERED',
 };
 
 export const POLICY_DIR = {

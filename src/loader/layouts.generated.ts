@@ -93,3 +93,19 @@ export function encodePortEntry(v: PortEntry, size = PORT_ENTRY_SIZE): Buffer {
   b.writeUInt32LE(v.rule, 12);
   return b;
 }
+
+export const CONFIG_SIZE = 8;
+
+/** struct l7_config: deploy-time settings of an object (map l7cfg, one entry; zero = defaults) */
+export interface Config {
+  /** how a denial is answered: L7_ANSWER_* (src/net/answers.ts) */
+  readonly answer: number;
+}
+
+/** struct l7_config in host (little-endian) order, zero-filled to `size` (the map's, when larger). */
+export function encodeConfig(v: Config, size = CONFIG_SIZE): Buffer {
+  if (size < CONFIG_SIZE) throw new Error(`l7_config: ${size} bytes, the layout needs 8 (object built from other templates?)`);
+  const b = Buffer.alloc(size);
+  b.writeUInt32LE(v.answer, 0);
+  return b;
+}

@@ -59,6 +59,9 @@ enum {
 #define L7_RESP_INFLIGHT 64
 /* walk steps per server packet (a longer walk loses the count) */
 #define L7_RESP_STEPS 1024
+/* longest body and chunk sizes followed (the simulator's numbers stay exact below 2^53) */
+#define L7_RESP_MAX_CL 1000000000000ULL
+#define L7_RESP_MAX_HEX 10
 /* bytes loaded per step */
 #define L7_RESP_CHUNK 32
 
@@ -145,7 +148,7 @@ static __always_inline int l7_resp_value(struct l7_resp *r, __u8 c)
 		return (r->flags & (RF_V_CL | RF_V_TE)) ? l7_resp_lost(r) : RS_OK;
 	r->flags |= RF_V_ANY;
 	if (r->flags & RF_V_CL) {
-		if (!(l7_ctype[c] & CT_DIGIT) || r->left > (1ULL << 56))
+		if (!(l7_ctype[c] & CT_DIGIT) || r->left >= L7_RESP_MAX_CL / 10)
 			return l7_resp_lost(r);
 		r->left = r->left * 10 + (c - '0');
 		return RS_OK;
@@ -270,7 +273,7 @@ __attribute__((noinline)) int l7_resp_step(struct l7_resp *r, __u32 b)
 		return l7_resp_head_end(r);
 	case R_CSIZE:
 		if (l7_ctype[c] & CT_HEX) {
-			if (r->pos >= 15)
+			if (r->pos >= L7_RESP_MAX_HEX)
 				return l7_resp_lost(r);
 			r->left = (r->left << 4) | l7_hexval(c);
 			r->pos++;

@@ -457,7 +457,8 @@ static __attribute__((noinline)) int l7_repolicy(struct __sk_buff *skb, const st
  * RFC 5961): it is dropped, but for the client's own syn sent again. */
 static __always_inline int l7_syn_on_flow(struct __sk_buff *skb, struct l7_flow *f, const struct l7_pkt *p, __u8 dir)
 {
-	if (f->kind != L7_FLOW_L7 || (f->tcp & L7_TCP_CLOSED))
+	/* a connection whose answer is due is live: the server holds it */
+	if ((f->kind != L7_FLOW_L7 && f->kind != L7_FLOW_ANSWER_DUE) || (f->tcp & L7_TCP_CLOSED))
 		return L7_GO_ON;	/* decided anew */
 	if (dir == f->dir && p->seq + 1 == f->base && !p->payload_len)
 		return TC_ACT_OK;

@@ -17,14 +17,19 @@ const PAUSE_NONE = 0;
 const PAUSE_HEAD = 1;
 const PAUSE_MESSAGE = 2;
 
+/** Where the last event the parser emitted happened (the datapath answers denials in a head only). */
+export type EventPhase = 'head' | 'body' | 'closed' | 'upgrade';
+
 export class RequestParser implements LlhttpHandler {
   state: RequestParserState = 'idle';
+  /** Where the last event was emitted, and the stream offset of its head. */
+  phase: EventPhase = 'head';
+  headStart = 0;
   /** Stream offset of the next byte to be fed. */
   streamOff = 0;
   private readonly ll: Llhttp;
   private ptr: number;
   private readonly limit: number;
-  private headStart = 0;
   private headParts: Uint8Array[] = [];
   private headLen = 0;
   private tooLongReported = false;
@@ -59,6 +64,7 @@ export class RequestParser implements LlhttpHandler {
       if (this.state === 'collect') return this.collect(data, i, end, sink);
       if (this.state === 'upgrade-pending') {
         this.state = 'dead';
+        this.phase = 'upgrade';
         sink({ kind: 'violation', code: 'data-before-upgrade', detail: 'client sent bytes after an upgrade request before the server accepted or refused it', offset: this.streamOff, head: new Uint8Array(0) });
         return;
       }
@@ -98,6 +104,7 @@ export class RequestParser implements LlhttpHandler {
         return this.collect(data, pos, end, sink);
       }
       this.state = 'dead';
+      this.phase = !wasHead ? 'body' : error.code === 'HPE_CLOSED_CONNECTION' ? 'closed' : 'head';
       sink({ ...error, head: joinParts(this.headParts, Math.min(this.headLen, this.limit)) });
       return;
     }
@@ -115,6 +122,8 @@ export class RequestParser implements LlhttpHandler {
     const denied = this.partial?.(head) === false;
     if (!denied && !endsHead(head) && this.headLen < this.limit) return;
     this.state = 'dead';
+    // bytes after a message that closes the connection: the datapath reads them as a doomed head
+    this.phase = this.collected?.code === 'HPE_CLOSED_CONNECTION' ? 'closed' : 'head';
     // the strict rules broke, or the head ended without breaking them: llhttp's error stands
     sink(denied ? { kind: 'violation', code: 'partial-head', detail: 'the request head so far breaks a rule', offset: this.streamOff, head } : { ...this.collected!, head });
   }
@@ -127,6 +136,7 @@ export class RequestParser implements LlhttpHandler {
     const head = joinParts(this.headParts, Math.min(this.headLen, this.limit));
     if (this.partial?.(head) !== false) return;
     this.state = 'dead';
+    this.phase = 'head';
     sink({ kind: 'violation', code: 'partial-head', detail: 'the request head so far breaks a rule', offset: this.streamOff, head });
   }
 
@@ -172,6 +182,7 @@ export class RequestParser implements LlhttpHandler {
     this.headLen += n;
     if (this.headLen > this.limit && !this.tooLongReported) {
       this.tooLongReported = true;
+      this.phase = 'head';
       const head = joinParts(this.headParts, this.limit);
       const ok = sink({ kind: 'violation', code: 'head-too-long', detail: `request head exceeds the inspection limit of ${this.limit} bytes`, offset: this.headStart + this.limit, head });
       if (!ok) return false;
@@ -185,6 +196,7 @@ export class RequestParser implements LlhttpHandler {
 
   private emitRequest(head: Uint8Array, full: Uint8Array | null, sink: RequestSink): boolean {
     const ll = this.ll;
+    this.phase = 'head';
     const p = this.ptr;
     return sink(new LazyRequest(
       methodName(ll.method(p)), versionString(ll.httpMajor(p), ll.httpMinor(p)),

@@ -2,7 +2,7 @@
 // (RequestParser) and the server's responses (ResponseParser); responses pair with requests
 // in order; an upgrade is decided by the server's first bytes, as the kernel's
 // l7_upgrade_answer does.
-import type { L7Session, SessionHost, SessionState } from '../l7/session.ts';
+import type { Denial, L7Session, SessionHost, SessionState } from '../l7/session.ts';
 import { TCP_ACK, TCP_RST, TCP_SYN, type PacketView } from '../decode/view.ts';
 import type { ClientStream } from '../stream/client-stream.ts';
 import { RequestParser } from './request-parser.ts';
@@ -21,12 +21,15 @@ interface Pending<R> {
   readonly upgrade: boolean;
   /** an `Upgrade: h2c` request: HTTP/2 follows the 101 */
   readonly h2c?: boolean;
+  readonly denied?: boolean;
 }
 
 export class Http1Session<R> implements L7Session, ResponseOwner {
   decided = 0;
   denied = false;
   bodyEnd = -1;
+  denial: Denial | null = null;
+  allowedHeads: boolean[] = [];
   /** the server accepted an h2c upgrade: the connection is HTTP/2 from here (sim/l7/sniff.ts) */
   switchToH2 = false;
   private readonly req: RequestParser;
@@ -53,6 +56,7 @@ export class Http1Session<R> implements L7Session, ResponseOwner {
     this.decided = 0;
     this.denied = false;
     this.bodyEnd = -1;
+    this.allowedHeads = [];
     this.req.feed(data, start, end, this.sink);
   }
 
@@ -61,13 +65,16 @@ export class Http1Session<R> implements L7Session, ResponseOwner {
     this.decided++;
     if (!this.host.allowed(rec)) {
       this.denied = true;
-      this.addPending({ rec, method: '', upgrade: false });
+      const headStart = ev.kind === 'request' ? ev.headStart : this.req.headStart;
+      this.denial = { answerable: this.req.phase === 'head', start: headStart + leadingCrLf(ev.head) };
+      this.addPending({ rec, method: '', upgrade: false, denied: true });
       return false;
     }
     if (ev.kind !== 'request') {
       this.host.emit(rec);
       return true;
     }
+    this.allowedHeads.push(ev.method === 'HEAD');
     this.addPending({ rec, method: ev.method, upgrade: ev.upgrade, h2c: ev.upgrade && ev.headers.some(([n, v]) => /^upgrade$/i.test(n) && /^h2c$/i.test(v.trim())) });
     if (ev.framing === 'content-length') this.bodyEnd = ev.headEnd + contentLength(ev.headers);
     return true;
@@ -127,6 +134,13 @@ export class Http1Session<R> implements L7Session, ResponseOwner {
     this.resp = null;
   }
 
+  answerDenied(status: number): void {
+    const i = this.pending.findIndex((p) => p.denied);
+    if (i < 0) return;
+    this.host.answered(this.pending[i]!.rec, { status });
+    this.pending.splice(i, 1);
+  }
+
   release(): void {
     for (const p of this.pending) this.host.emit(p.rec);
     this.pending = [];
@@ -134,6 +148,14 @@ export class Http1Session<R> implements L7Session, ResponseOwner {
     this.resp?.free();
     this.resp = null;
   }
+}
+
+/** CR and LF bytes before a request line (the kernel's req_seq is past them); the last byte
+ * of a head that holds nothing else */
+function leadingCrLf(head: Uint8Array): number {
+  let i = 0;
+  while (i < head.length && (head[i] === 13 || head[i] === 10)) i++;
+  return i === head.length && i > 0 ? i - 1 : i;
 }
 
 /** The Content-Length value of a head whose framing is content-length (one, digits only). */

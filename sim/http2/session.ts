@@ -57,6 +57,8 @@ export class Http2Session<R> implements L7Session, FrameSink, ResponseOwner {
     }
   }
 
+  readonly http2 = true;
+
   get state(): SessionState {
     return this.failed ? 'dead' : 'open';
   }

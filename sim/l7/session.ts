@@ -48,4 +48,20 @@ export interface L7Session {
   serverHole(): void;
   /** Unanswered requests are emitted and parsers freed. */
   release(): void;
+  /** HTTP/2 (the datapath's HTTP/1 answers and response framer do not apply). */
+  readonly http2?: boolean;
+  /** After `denied`: whether the datapath may answer the denied request instead of resetting,
+   * and the stream offset where it starts (bpf-templates/l7_http1_resp.h, l7_deny_how). */
+  readonly denial?: Denial | null;
+  /** The HEAD-ness of each allowed request of the last client() call, in order (the response framer's). */
+  readonly allowedHeads?: readonly boolean[];
+  /** The denied request was answered with this status: its record is emitted with it. */
+  answerDenied?(status: number): void;
+}
+
+export interface Denial {
+  /** denied in a request head (not a body, not after a closing request, not while an upgrade waits) */
+  readonly answerable: boolean;
+  /** stream offset of the request's first byte past any CR and LF before it (the kernel's req_seq) */
+  readonly start: number;
 }

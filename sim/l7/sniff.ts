@@ -5,7 +5,7 @@
 // them); then every byte goes to the chosen session from stream offset 0.
 import type { PacketView } from '../decode/view.ts';
 import type { ClientStream } from '../stream/client-stream.ts';
-import type { L7Session, SessionState } from './session.ts';
+import type { Denial, L7Session, SessionState } from './session.ts';
 
 const H2_START = [0x50, 0x52, 0x49, 0x20]; // "PRI "
 
@@ -39,6 +39,22 @@ export class SniffSession implements L7Session {
 
   get bodyEnd(): number {
     return this.inner?.bodyEnd ?? -1;
+  }
+
+  get http2(): boolean {
+    return this.inner?.http2 ?? false;
+  }
+
+  get denial(): Denial | null {
+    return this.inner?.denial ?? null;
+  }
+
+  get allowedHeads(): readonly boolean[] {
+    return this.inner?.allowedHeads ?? [];
+  }
+
+  answerDenied(status: number): void {
+    this.inner?.answerDenied?.(status);
   }
 
   client(data: Uint8Array, start: number, end: number): void {

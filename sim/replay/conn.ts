@@ -3,6 +3,7 @@
 import { DirState } from '../stream/seq.ts';
 import type { ClientStream } from '../stream/client-stream.ts';
 import type { L7Session } from '../l7/session.ts';
+import type { ResponseFramer } from '../http1/response-framer.ts';
 import type { ConnInfo, ConnVerdict } from './types.ts';
 
 /**
@@ -10,8 +11,10 @@ import type { ConnInfo, ConnVerdict } from './types.ts';
  * until the server accepted a protocol upgrade; its bytes pass both ways since (the kernel's ALLOW).
  * midstream: no SYN seen, passes unjudged. denied: reset after an L7 deny, later packets drop.
  * closed: FIN both ways or RST; kept as a tombstone so late ACKs are not a new connection.
+ * answer-due: a denied request waits for the responses before it to end; answered: its answer
+ * went to the client (the datapath's L7_FLOW_ANSWER_DUE and L7_FLOW_ANSWERED).
  */
-export type ConnMode = 'l4-denied' | 'l7' | 'l4' | 'opaque' | 'midstream' | 'denied' | 'closed';
+export type ConnMode = 'l4-denied' | 'l7' | 'l4' | 'opaque' | 'midstream' | 'denied' | 'closed' | 'answer-due' | 'answered';
 
 export class Conn<CV extends ConnVerdict> {
   touched = false;
@@ -24,6 +27,11 @@ export class Conn<CV extends ConnVerdict> {
   session: L7Session | null = null;
   packets = 0;
   requests = 0;
+  /** L7 connections while denials are answered: the server's responses as the datapath follows them. */
+  framer: ResponseFramer | null = null;
+  /** answer-due / answered: the client byte the server's reset carries, the client bytes the answer acknowledges. */
+  ansRst = 0;
+  ansAck = 0;
 
   constructor(
     readonly key: string,

@@ -10,12 +10,14 @@ import { Http1Session } from '../http1/session.ts';
 import { Http2Session } from '../http2/session.ts';
 import { SniffSession } from '../l7/sniff.ts';
 import type { L7Session, SessionHost } from '../l7/session.ts';
-import { classifySegment, seqAdd, SEG_HOLE, SEG_RETRANSMISSION } from '../stream/seq.ts';
+import { classifySegment, seqAdd, seqDiff, SEG_HOLE, SEG_RETRANSMISSION } from '../stream/seq.ts';
 import { ConnTable } from '../stream/table.ts';
+import { ResponseFramer } from '../http1/response-framer.ts';
+import { HTTP1_FORBIDDEN } from '../../src/net/answers.ts';
 import { Conn } from './conn.ts';
 import { DEFAULT_LIMITS as SEMANTIC_LIMITS } from '../../src/verdict/limits.ts';
 import type {
-  CloseReason, ConnVerdict, PacketActionKind, PacketReason, ReplayOptions, ReplaySummary, RequestEvent,
+  AnswerSegments, CloseReason, ConnVerdict, PacketActionKind, PacketReason, ReplayOptions, ReplaySummary, RequestEvent,
   RequestVerdict, RequestRecord,
 } from './types.ts';
 
@@ -25,9 +27,10 @@ export const DEFAULT_MAX_CONNECTIONS = 65536;
 export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends RequestVerdict = RequestVerdict> {
   readonly summary: ReplaySummary = {
     packets: 0, bytes: 0, connections: 0, requests: 0, denied: 0, evicted: 0,
-    actions: { pass: 0, drop: 0, reset: 0 }, reasons: {},
+    actions: { pass: 0, drop: 0, reset: 0, answer: 0 }, reasons: {},
   };
   private readonly o: ReplayOptions<CV, RV>;
+  private readonly answers: boolean;
   private readonly limit: number;
   private readonly table: ConnTable<Conn<CV>>;
   private readonly v = new PacketView();
@@ -56,6 +59,7 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
 
   constructor(o: ReplayOptions<CV, RV>) {
     this.o = o;
+    this.answers = o.answers ?? true;
     this.limit = o.inspectionLimit ?? DEFAULT_INSPECTION_LIMIT;
     this.table = new ConnTable(o.maxConnections ?? DEFAULT_MAX_CONNECTIONS);
     this.shard = o.shard?.index ?? 0;
@@ -109,14 +113,14 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
     }
     // a SYN as the kernel tells it (RST does not matter)
     const syn = (v.flags & (TCP_SYN | TCP_ACK)) === TCP_SYN;
-    if (c && syn && c.mode === 'l7' && c.stream && !c.stream.closed) {
+    if (c && syn && (c.mode === 'l7' || c.mode === 'answer-due') && c.stream && !c.stream.closed) {
       // a live L7 connection: a SYN moves nothing (RFC 5961), but for the client's own sent again
       c.packets++;
       const again = srcEp === c.clientEp && v.seq === c.clientIsn && v.payloadLen === 0;
       return this.act(rec, index, again ? 'pass' : 'drop', again ? 'handshake' : 'syn-on-flow', c.info.id);
     }
     // a new SYN on this tuple (closed, reset, another ISN, or from the other side): connection reuse
-    if (c && syn && (c.mode === 'closed' || c.mode === 'denied' || c.mode === 'l7' || srcEp !== c.clientEp || v.seq !== c.clientIsn)) {
+    if (c && syn && (c.mode === 'closed' || c.mode === 'denied' || c.mode === 'answer-due' || c.mode === 'answered' || c.mode === 'l7' || srcEp !== c.clientEp || v.seq !== c.clientIsn)) {
       this.closeConn(c, 'reused');
       c = undefined;
     }
@@ -166,6 +170,7 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
     if (c.mode === 'l7' && srcIsClient && !midstream && !synAck) {
       c.stream = new ClientStream(v.seq, v.window);
       c.stream.forwards = verdict.inspectsBeforeForwarding === true;
+      if (this.answers) c.framer = new ResponseFramer();
     }
     if (c.mode === 'l7') c.session = this.newSession(c);
     this.summary.connections++;
@@ -213,6 +218,8 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
         if (c.stream && fromClient && v.payloadLen > 0 && !(v.flags & TCP_RST)) return this.act(rec, index, 'drop', 'flow-closed', id);
         return this.act(rec, index, 'pass', 'closed', id);
       case 'l7': return fromClient ? this.l7Client(c, rec, index) : this.l7Server(c, rec, index);
+      case 'answer-due': return fromClient ? this.answerDue(c, rec, index) : this.l7Server(c, rec, index);
+      case 'answered': return this.answered(c, rec, index, fromClient);
       default: break;
     }
     if (v.flags & TCP_RST) {
@@ -234,7 +241,12 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
       c.mode = 'opaque';
       c.stream = null;
     }
+    const seen = c.stream?.srvSeen ?? false;
     c.stream?.reply(v.flags, v.seq, v.payloadLen, v.ack);
+    // the datapath follows the responses (l7_reply): from the SYN-ACK on, HTTP/1 only
+    const f = c.framer;
+    if (f && !seen && c.stream?.srvSeen) f.start(v.seq);
+    else if (f && seen && v.payloadLen && !c.session?.http2) f.walk(v.data, v.payloadOff, v.flags & TCP_SYN ? seqAdd(v.seq, 1) : v.seq, v.payloadLen);
     if (v.flags & TCP_RST) {
       this.act(rec, index, 'pass', 'rst', id);
       return this.closeConn(c, 'rst');
@@ -298,6 +310,9 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
     }
     const start = v.payloadOff + step.skip;
     const end = v.payloadOff + len;
+    // where an answer would put the server's reset, and what it acknowledges
+    c.ansRst = s.next;
+    c.ansAck = seqAdd(dseq, len);
     const body = s.inBody(end - start);
     if (!body) s.copy(v.data, start, end - start);
     const bodyEnd = this.inspect(c, rec, index, start, end, syn);
@@ -309,11 +324,71 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
 
   /** An inspected connection refused outright (urgent data): reset. */
   private deny(c: Conn<CV>, rec: CaptureRecord, index: number, reason: PacketReason): void {
+    this.summary.denied++;
+    this.denied(c, rec, index, reason);
+  }
+
+  /** The packet becomes resets to both ends; the connection is over. */
+  private denied(c: Conn<CV>, rec: CaptureRecord, index: number, reason: PacketReason): void {
     this.act(rec, index, 'reset', reason, c.info.id);
     c.mode = 'denied';
-    this.summary.denied++;
     this.o.onConnection?.({ type: 'close', conn: c.info, reason: 'denied', packets: c.packets, requests: c.requests });
     c.release();
+  }
+
+  /** The packet becomes the answer to the client and a reset to the server (l7_answer_http1). */
+  private answer(c: Conn<CV>, rec: CaptureRecord, index: number, reason: PacketReason): void {
+    const answer: AnswerSegments = { seq: c.framer!.end, ack: c.ansAck, rstSeq: c.ansRst };
+    this.act(rec, index, 'answer', reason, c.info.id, answer);
+    c.mode = 'answered';
+    c.session?.answerDenied?.(403);
+    this.o.onConnection?.({ type: 'close', conn: c.info, reason: 'denied', packets: c.packets, requests: c.requests });
+    c.release();
+  }
+
+  /**
+   * How a denied request is answered (l7_deny_how): now, after the responses before it, or with
+   * a reset. Only a request whose bytes from this packet's first new byte on the server has not
+   * read, denied in its head, on a connection whose responses are followed and whose server has
+   * not closed.
+   */
+  private denyHow(c: Conn<CV>): 'answer' | 'due' | 'reset' {
+    const f = c.framer;
+    const s = c.stream!;
+    const d = c.session?.denial;
+    if (!f || f.lost || !d?.answerable || !s.srvSeen || s.srvFin || s.closed) return 'reset';
+    if (d.start > seqDiff(c.ansRst, s.base)) return 'reset';
+    return f.idle(s.srvNxt) ? 'answer' : 'due';
+  }
+
+  /** A client packet while the answer waits (l7_answer_due): the one acknowledging the responses carries it. */
+  private answerDue(c: Conn<CV>, rec: CaptureRecord, index: number): void {
+    const v = this.v;
+    const s = c.stream!;
+    const f = c.framer!;
+    const id = c.info.id;
+    const data = v.payloadLen > 0 && !(v.flags & TCP_RST);
+    if (s.closed) return this.act(rec, index, data ? 'drop' : 'pass', data ? 'flow-denied' : 'control', id);
+    if (f.lost || s.srvFin) return this.denied(c, rec, index, 'answer-lost');
+    if (f.idle(s.srvNxt) && v.flags & TCP_ACK && seqDiff(v.ack, f.end) >= 0 && !(v.flags & TCP_RST)) return this.answer(c, rec, index, 'answer-sent');
+    if (data) return this.act(rec, index, 'drop', 'flow-denied', id);
+    s.clientCtl(v.flags, v.seq, v.payloadLen, v.ack);
+    this.act(rec, index, 'pass', v.flags & TCP_RST ? 'rst' : 'control', id);
+    if (s.closed) this.closeConn(c, 'rst');
+  }
+
+  /** After the answer: the client's control segments reach the server's host (which resets
+   * them); the answer itself passes on its way; nothing else. */
+  private answered(c: Conn<CV>, rec: CaptureRecord, index: number, fromClient: boolean): void {
+    const v = this.v;
+    const id = c.info.id;
+    if (fromClient) {
+      const data = v.payloadLen > 0 && !(v.flags & TCP_RST);
+      return this.act(rec, index, data ? 'drop' : 'pass', data ? 'flow-denied' : v.flags & TCP_RST ? 'rst' : 'control', id);
+    }
+    if (v.flags & TCP_RST) return this.act(rec, index, 'pass', 'rst', id);
+    const ours = v.seq >>> 0 === c.framer!.end && v.payloadLen === HTTP1_FORBIDDEN.length && (v.flags & TCP_FIN) !== 0;
+    this.act(rec, index, ours ? 'pass' : 'drop', ours ? 'answer' : 'flow-denied', id);
   }
 
   /** Client bytes through the session; returns where the last judged request's content-length body ends (-1: none). */
@@ -333,12 +408,17 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
       if (this.last === c) this.last = undefined;
       return -1;
     }
+    if (c.framer) for (const head of session.allowedHeads ?? []) c.framer.expect(head);
     if (session.denied) {
-      this.act(rec, index, 'reset', 'request-denied', id);
-      c.mode = 'denied';
       this.summary.denied++;
-      this.o.onConnection?.({ type: 'close', conn: c.info, reason: 'denied', packets: c.packets, requests: c.requests });
-      c.release();
+      const how = this.denyHow(c);
+      if (how === 'due') {
+        c.mode = 'answer-due';
+        this.act(rec, index, 'drop', 'request-denied', id);
+        return -1;
+      }
+      if (how === 'answer') this.answer(c, rec, index, 'request-denied');
+      else this.denied(c, rec, index, 'request-denied');
       return -1;
     }
     this.act(rec, index, 'pass', session.decided > 0 ? 'request-allowed' : 'in-order', id);
@@ -355,18 +435,18 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
 
   private closeConn(c: Conn<CV>, reason: CloseReason): void {
     if (c.mode === 'closed') return;
-    const wasDenied = c.mode === 'denied';
+    const wasDenied = c.mode === 'denied' || c.mode === 'answered';
     c.release();
     c.mode = 'closed';
     if (reason === 'evicted') this.summary.evicted++;
     if (!wasDenied) this.o.onConnection?.({ type: 'close', conn: c.info, reason, packets: c.packets, requests: c.requests });
   }
 
-  private act(rec: CaptureRecord, index: number, action: PacketActionKind, reason: PacketReason, connId: number): void {
+  private act(rec: CaptureRecord, index: number, action: PacketActionKind, reason: PacketReason, connId: number, answer?: AnswerSegments): void {
     const s = this.summary;
     s.actions[action]++;
     s.reasons[reason] = (s.reasons[reason] ?? 0) + 1;
-    this.o.onPacket?.({ index, offset: rec.offset, ts: rec.ts, action, reason, connId });
+    this.o.onPacket?.(answer ? { index, offset: rec.offset, ts: rec.ts, action, reason, connId, answer } : { index, offset: rec.offset, ts: rec.ts, action, reason, connId });
   }
 }
 

@@ -1,7 +1,8 @@
 // Public types of the replay engine: the judge callbacks, per-packet actions, events.
 
-/** What the kernel program does with a packet. */
-export type PacketActionKind = 'pass' | 'drop' | 'reset';
+/** What the kernel program does with a packet. answer: rewritten into the answer to the
+ * client (403 and FIN, injected) and a RST to the server (docs/datapath.md, "Answers"). */
+export type PacketActionKind = 'pass' | 'drop' | 'reset' | 'answer';
 
 export type PacketReason =
   | 'not-ip'          // not IPv4/IPv6: passes (policy is about IP traffic)
@@ -11,7 +12,10 @@ export type PacketReason =
   | 'handshake'       // SYN / SYN-ACK of an allowed connection
   | 'l4-denied'       // connection denied at L3/L4: every packet dropped
   | 'flow-denied'     // after an L7 deny: every later packet dropped
-  | 'request-denied'  // this packet completed (or broke) a denied request: reset
+  | 'request-denied'  // this packet completed (or broke) a denied request: answered, reset, or dropped while the answer waits
+  | 'answer-sent'     // the client packet that carried a waiting answer (it acknowledged the responses before it)
+  | 'answer-lost'     // the waiting answer could not follow the responses (not followed, server closed): reset
+  | 'answer'          // the answer l7bpf injected towards the client, seen on its way
   | 'request-allowed' // this packet completed the head of allowed request(s)
   | 'in-order'        // new bytes inspected, no decision taken on this packet
   | 'retransmission'  // only already inspected bytes
@@ -90,6 +94,17 @@ export interface PacketEvent {
   readonly reason: PacketReason;
   /** 0 when the packet belongs to no TCP connection. */
   readonly connId: number;
+  /** action 'answer': the segments it becomes (sequence numbers as on the wire) */
+  readonly answer?: AnswerSegments;
+}
+
+/** The answer to the client (403 and FIN) and the reset to the server a packet became. */
+export interface AnswerSegments {
+  /** the 403's sequence number (past the last complete response) and acknowledgement */
+  readonly seq: number;
+  readonly ack: number;
+  /** the server's reset: at the first client byte it did not read */
+  readonly rstSeq: number;
 }
 
 export interface ResponseInfo {
@@ -121,6 +136,11 @@ export interface ReplayOptions<CV extends ConnVerdict = ConnVerdict, RV extends 
   readonly judge: Judge<CV, RV>;
   /** Longest request head (request line + headers + blank line) inspected; default 8192. */
   readonly inspectionLimit?: number;
+  /**
+   * Denials are answered as the datapath answers them by default (403 and FIN to the client,
+   * after the responses before it; `deploy --deny-answer auto`); false: reset (`--deny-answer reset`).
+   */
+  readonly answers?: boolean;
   /** Connections tracked at once; least recently used ones beyond are evicted. Default 65536. */
   readonly maxConnections?: number;
   readonly onPacket?: (e: PacketEvent) => void;

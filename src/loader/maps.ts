@@ -4,7 +4,8 @@
 import { isIPv4 } from 'node:net';
 import { parseIp } from '../net/ip.ts';
 import type { Libbpf } from './types.ts';
-import { encodeIface, encodeIpcacheKey, encodeIpcacheVal, IFACE_ADDRS } from './layouts.generated.ts';
+import { encodeConfig, encodeIface, encodeIpcacheKey, encodeIpcacheVal, IFACE_ADDRS } from './layouts.generated.ts';
+import { ANSWER_MODE_VALUE, type AnswerMode } from '../net/answers.ts';
 import type { IpcacheEntry, SelectorBits } from '../plan/plan.ts';
 
 export type { IpcacheEntry, SelectorBits };
@@ -85,6 +86,15 @@ export function ifaceValue(addrs: readonly string[], valueSize: number): Buffer 
 export function fillIfaces(obj: LoadedObject, entries: readonly IfaceAddrs[]): void {
   const m = mapOf(obj, 'ifaces');
   for (const e of entries) update(obj.lib, m.fd, u32(e.ifindex), ifaceValue(e.addrs, m.valueSize), `ifaces ${e.ifindex}`);
+}
+
+/** Deploy-time settings (map l7cfg): how denials are answered. Objects built before it have no
+ * such map and reset (false is returned). */
+export function fillConfig(obj: LoadedObject, answer: AnswerMode): boolean {
+  if (!obj.maps.has('l7cfg')) return false;
+  const m = mapOf(obj, 'l7cfg');
+  update(obj.lib, m.fd, u32(0), encodeConfig({ answer: ANSWER_MODE_VALUE[answer] }, m.valueSize), 'l7cfg 0');
+  return true;
 }
 
 /** Removes every entry of a hash/lru/lpm map (e.g. flows between test cases). */

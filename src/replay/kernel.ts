@@ -102,6 +102,7 @@ export class KernelReplayer {
   private runOne(prog: ProgName, frame: Uint8Array): PacketActionKind {
     const res = this.runner.run({ prog, frame });
     if (res.action === TC_ACT.SHOT) return 'drop';
+    if (res.events.some((e) => e.verdict === VERDICT.ANSWERED)) return 'answer';
     return res.events.some((e) => e.verdict === VERDICT.RESET) ? 'reset' : 'pass';
   }
 

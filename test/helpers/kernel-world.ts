@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { lower } from '../../codegen/ir/lower.ts';
 import type { PolicyIR } from '../../codegen/ir/types.ts';
 import { emitObject, emitObjectAsync } from '../../codegen/emit/index.ts';
-import { openLibbpf, loadObject, type LoadedObject, clearMap, fillIpcache, fillSelectors, PacketRunner, TC_ACT, type ProgName, EVENT_KIND, REASON, strictRuleOf, type RawEvent } from '../../src/loader/index.ts';
+import { openLibbpf, loadObject, type LoadedObject, clearMap, fillIpcache, fillSelectors, PacketRunner, TC_ACT, type ProgName, EVENT_KIND, REASON, VERDICT, strictRuleOf, type RawEvent } from '../../src/loader/index.ts';
 import { planMaps } from '../../src/plan/plan.ts';
 import { RESERVED_IDENTITY, type Inventory } from '../../src/endpoints/types.ts';
 import type { Policy } from '../../src/policy/types.ts';
@@ -122,7 +122,7 @@ export function runKernel(w: KernelWorld, client: PeerRef, server: PeerRef, pack
       const r = w.runner.run({ prog, frame: p.frame });
       events.push(...r.events);
       if (r.action === TC_ACT.SHOT) action = 'drop';
-      else if (r.action === TC_ACT.OK && (tcpFlags(r.dataOut) & 4) && !(tcpFlags(p.frame) & 4)) action = 'reset';
+      else if (r.action === TC_ACT.OK && (tcpFlags(r.dataOut) & 4) && !(tcpFlags(p.frame) & 4)) action = r.events.some((e) => e.verdict === VERDICT.ANSWERED) ? 'answer' : 'reset';
       else if (r.action !== TC_ACT.OK) throw new Error(`${prog} returned TC action ${r.action}`);
       if (action !== 'pass') break;
     }

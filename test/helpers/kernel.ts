@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PolicyIR } from '../../codegen/ir/types.ts';
 import { emitObject, clangAvailable } from '../../codegen/emit/index.ts';
-import { openLibbpf, loadObject, type LoadedObject, fillIpcache, fillSelectors, PacketRunner, type ProgName, type RunResult } from '../../src/loader/index.ts';
+import { openLibbpf, loadObject, type LoadedObject, fillIpcache, fillSelectors, PacketRunner, VERDICT, type ProgName, type RunResult } from '../../src/loader/index.ts';
 import { TcpConn } from '../../sim/builder/tcp-conn.ts';
 import { ADDR, ID, SEL } from './ir-fixtures.ts';
 import { runnerFor } from './kernel-world.ts';
@@ -63,8 +63,9 @@ export function loadScenario(ir: PolicyIR): Scenario {
 export interface Played extends RunResult {
   readonly description: string;
   readonly from: 'client' | 'server';
-  /** pass: forwarded as is; drop: TC_ACT_SHOT; reset: forwarded rewritten into a RST */
-  readonly verdict: 'pass' | 'drop' | 'reset';
+  /** pass: forwarded as is; drop: TC_ACT_SHOT; reset: forwarded rewritten into a RST; answer:
+   * the same, with the 403 injected towards the client (an ANSWERED event) */
+  readonly verdict: 'pass' | 'drop' | 'reset' | 'answer';
 }
 
 function tcpFlags(frame: Uint8Array): number {
@@ -75,7 +76,7 @@ function tcpFlags(frame: Uint8Array): number {
 
 export function verdictOf(input: Uint8Array, r: RunResult): Played['verdict'] {
   if (r.action === SHOT) return 'drop';
-  if (r.action === OK && (tcpFlags(r.dataOut) & 4) && !(tcpFlags(input) & 4)) return 'reset';
+  if (r.action === OK && (tcpFlags(r.dataOut) & 4) && !(tcpFlags(input) & 4)) return r.events.some((e) => e.verdict === VERDICT.ANSWERED) ? 'answer' : 'reset';
   return 'pass';
 }
 

@@ -18,7 +18,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { kernelSkip } from '../helpers/kernel.ts';
 import type { PeerRef } from '../../src/verdict/peers.ts';
-import type { RawEvent } from '../../src/loader/index.ts';
+import { EVENT_KIND, type RawEvent } from '../../src/loader/index.ts';
 import { tcpConn, type FixturePacket } from '../../sim/index.ts';
 import type { TcpConn } from '../../sim/builder/tcp-conn.ts';
 import type { TcpSegmentSpec } from '../../sim/builder/frames.ts';
@@ -174,9 +174,10 @@ class Play {
     this.events.push(...r.events);
     if (note) this.notes.push(note);
     else if (p.from === 'server' || this.reset) this.notes.push('-');
-    else if (a !== 'pass') this.notes.push(a === 'reset' ? 'gets the kernel reset' : '-');
+    else if (a !== 'pass') this.notes.push(a === 'reset' || a === 'answer' ? 'gets the kernel reset' : '-');
     else this.notes.push(lost ? 'lost after the hook' : this.rx.receive(decodeSegment(p.frame), choices));
-    if (a === 'reset') this.reset = true;
+    // an answer resets the server's side too (the 403 goes to the client)
+    if (a === 'reset' || a === 'answer') this.reset = true;
     return a;
   }
 
@@ -308,6 +309,8 @@ function check(w: KernelWorld, c: Case): void {
   });
   if (play.flushed && app.length !== allowed.length) assert.fail(why(`after the flush the application read ${app.length} heads, the kernel allowed ${allowed.length}`));
   count(play.reset ? 'kernel reset' : play.flushed ? 'flushed' : 'stuck or closed');
+  // a denied request answered at once, or after the responses before it (l7_answer_due)
+  if (play.kernel.includes('answer')) count(play.events.some((e) => e.kind === EVENT_KIND.ANSWER) ? 'kernel answer after responses' : 'kernel answer');
   if (play.notes.some((n) => n.startsWith('out of order'))) count('out-of-order at the server');
   if (play.notes.some((n) => n.startsWith('discarded') && n !== 'discarded: connection reset')) count('passed, then discarded by the server');
   if (app.length) count('heads read');
@@ -333,7 +336,9 @@ test(`adversarial segment streams: the server reads only what the kernel judged 
   console.log(`adversarial: ${RUNS} runs (seed ${SEED}): ${JSON.stringify(Object.fromEntries([...seen].sort()))}`);
   // the generator reaches what it is for: resets, complete streams, passed packets the server
   // discards, out-of-order data at the server
-  for (const k of ['kernel reset', 'flushed', 'passed, then discarded by the server', 'out-of-order at the server', 'heads read']) {
+  for (const k of ['kernel reset', 'kernel answer', 'flushed', 'passed, then discarded by the server', 'out-of-order at the server', 'heads read']) {
     assert.ok((seen.get(k) ?? 0) > RUNS / 50, `${k}: ${seen.get(k) ?? 0} of ${RUNS} runs`);
   }
+  // rarer: the server must still owe a response when a denied head completes
+  assert.ok((seen.get('kernel answer after responses') ?? 0) >= RUNS / 500, `answers after responses: ${seen.get('kernel answer after responses') ?? 0} of ${RUNS} runs`);
 });

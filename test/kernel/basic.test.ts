@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { kernelSkip, loadScenario, play, conn, actions, OK, SHOT, type Scenario } from '../helpers/kernel.ts';
 import { frontendBackendIR, l4IR, ADDR } from '../helpers/ir-fixtures.ts';
 import { TcpConn } from '../../sim/builder/tcp-conn.ts';
-import { EVENT_KIND, REASON, VERDICT } from '../../src/loader/index.ts';
+import { EVENT_KIND, REASON, VERDICT, fillConfig } from '../../src/loader/index.ts';
 
 const skip = kernelSkip();
 let l7: Scenario | null = null;
@@ -62,14 +62,19 @@ test('L7: GET /api/v1/users is allowed, with an HTTP event naming the rule', { s
   assert.match(Buffer.from(ev.line.subarray(0, ev.line_len)).toString('latin1'), /^GET \/api\/v1\/users HTTP\/1.1\r\n/);
 });
 
-test('L7: POST /api/v1/users is reset: the denied packet leaves as the client RST to the server', { skip }, () => {
+for (const mode of ['auto', 'reset'] as const) {
+test(`L7 (--deny-answer ${mode}): POST /api/v1/users is ${mode === 'auto' ? 'answered' : 'reset'}: the denied packet leaves as the client RST to the server`, { skip }, () => {
   const s = getL7();
+  fillConfig(s.obj, mode);
   const c = conn().handshake().send('POST /api/v1/users HTTP/1.1\r\nHost: backend\r\nContent-Length: 0\r\n\r\n').send('GET /api/v1/users HTTP/1.1\r\n\r\n');
   const out = play(s, c);
+  fillConfig(s.obj, 'auto');
   assert.deepEqual(out.map((p) => p.action), [OK, OK, OK, OK, SHOT], actions(out));
   const denied = out[3]!;
   const ev = denied.events.find((e) => e.kind === EVENT_KIND.HTTP)!;
-  assert.equal(ev.verdict, VERDICT.RESET);
+  // answered: the 403 and FIN went to the client as a clone (test/e2e/answers.test.ts sees it)
+  assert.equal(ev.verdict, mode === 'auto' ? VERDICT.ANSWERED : VERDICT.RESET);
+  assert.equal(denied.verdict, mode === 'auto' ? 'answer' : 'reset');
   assert.equal(ev.reason, REASON.L7_NO_RULE);
   // data_out: Ethernet + IPv4 + 20-byte TCP with RST|ACK, client -> server, seq = the segment's
   const d = denied.dataOut;
@@ -84,6 +89,7 @@ test('L7: POST /api/v1/users is reset: the denied packet leaves as the client RS
   // later packets of the flow are dropped
   assert.equal(out[4]!.events[0]!.reason, REASON.FLOW_DENIED);
 });
+}
 
 function sum16(b: Buffer, s: number, e: number, acc = 0): number {
   for (let i = s; i + 1 < e; i += 2) acc += b.readUInt16BE(i);

@@ -74,7 +74,7 @@ export function merge(parts: readonly ParallelSummary[]): ParallelSummary {
     out.denied += p.denied;
     out.evicted += p.evicted;
     out.allowed += p.allowed;
-    for (const k of ['pass', 'drop', 'reset'] as const) out.actions[k] += p.actions[k];
+    for (const k of ['pass', 'drop', 'reset', 'answer'] as const) out.actions[k] += p.actions[k];
     for (const [k, n] of Object.entries(p.reasons)) {
       const key = k as keyof ReplaySummary['reasons'];
       out.reasons[key] = (out.reasons[key] ?? 0) + (n ?? 0);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { lower } from '../../codegen/ir/lower.ts';
 import type { PolicyIR } from '../../codegen/ir/types.ts';
 import { emitObject, emitObjectAsync } from '../../codegen/emit/index.ts';
-import { openLibbpf, loadObject, type LoadedObject, clearMap, fillIpcache, fillSelectors, PacketRunner, TC_ACT, type ProgName, EVENT_KIND, REASON, VERDICT, strictRuleOf, type RawEvent } from '../../src/loader/index.ts';
+import { openLibbpf, loadObject, type LoadedObject, clearMap, fillIpcache, fillSelectors, PacketRunner, TC_ACT, fillConfig, type ProgName, EVENT_KIND, REASON, VERDICT, strictRuleOf, type RawEvent } from '../../src/loader/index.ts';
 import { planMaps } from '../../src/plan/plan.ts';
 import { RESERVED_IDENTITY, type Inventory } from '../../src/endpoints/types.ts';
 import type { Policy } from '../../src/policy/types.ts';
@@ -50,6 +50,15 @@ export function buildWorld(policies: readonly Policy[], inv: Inventory, worldIps
   } finally {
     if (dir === undefined) rmSync(out, { recursive: true, force: true });
   }
+}
+
+/**
+ * Denials reset instead of being answered (`deploy --deny-answer reset`), for tests of the stream
+ * and strict rules written against resets; the simulator is told the same (answers: false).
+ */
+export function resetting<W extends { readonly obj: LoadedObject }>(w: W): W {
+  fillConfig(w.obj, 'reset');
+  return w;
 }
 
 /** Builds objects for many IRs, `parallel` clang processes at a time; resolves to their paths in order. */
@@ -136,10 +145,11 @@ export interface SimRun {
   readonly requests: OracleRequestVerdict[];
 }
 
-export function runSim(policies: readonly Policy[], inv: Inventory, packets: readonly FixturePacket[]): SimRun {
+export function runSim(policies: readonly Policy[], inv: Inventory, packets: readonly FixturePacket[], answers = true): SimRun {
   const out: SimRun = { actions: [], requests: [] };
   replaySync(records(packets), {
     judge: oracleJudge(policies, inv),
+    answers,
     onRequest: (r) => out.requests.push(r.verdict),
     onPacket: (p) => out.actions.push(p.action),
   });

@@ -41,9 +41,9 @@ export function kernelSteps(w: KernelWorld, client: PeerRef, server: PeerRef, pa
 }
 
 /** The simulator over the same packets, from a fresh replay. */
-export function simSteps(policies: readonly Policy[], inv: Inventory, packets: readonly FixturePacket[]): SimStep[] {
+export function simSteps(policies: readonly Policy[], inv: Inventory, packets: readonly FixturePacket[], answers = true): SimStep[] {
   const out: SimStep[] = [];
-  replaySync(records(packets), { judge: oracleJudge(policies, inv), onPacket: (p) => out.push({ action: p.action, reason: p.reason }) });
+  replaySync(records(packets), { judge: oracleJudge(policies, inv), answers, onPacket: (p) => out.push({ action: p.action, reason: p.reason }) });
   return out;
 }
 

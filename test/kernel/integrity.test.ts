@@ -12,7 +12,7 @@ import type { PeerRef } from '../../src/verdict/peers.ts';
 import { clearMap, fillIfaces, REASON, VERDICT, TC_ACT } from '../../src/loader/index.ts';
 import { tcpConn, type FixturePacket, type PacketReason, type TcpConn } from '../../sim/index.ts';
 import { TCP_ACK as ACK, TCP_PSH as PSH, TCP_RST as RST, TCP_SYN as SYN, TCP_URG as URG } from '../../sim/decode/view.ts';
-import { buildWorld, type KernelWorld } from '../helpers/kernel-world.ts';
+import { buildWorld, resetting, type KernelWorld } from '../helpers/kernel-world.ts';
 import { inspectAll } from '../helpers/inspect-all.ts';
 import { kernelSteps, simSteps, traceText, type KernelStep, type ReasonName } from '../helpers/packet-trace.ts';
 
@@ -45,7 +45,8 @@ const SIM_REASON: Partial<Record<ReasonName, PacketReason>> = {
 };
 
 let world: KernelWorld | null = null;
-const w = () => (world ??= buildWorld(policies, inv, []));
+// resets: these cases are about which bytes are judged (answers: test/kernel/answers.test.ts)
+const w = () => (world ??= resetting(buildWorld(policies, inv, [])));
 after(() => world?.close());
 
 let port = 41000;
@@ -70,7 +71,7 @@ function check(packets: readonly FixturePacket[], want: readonly string[], o: Ch
   assert.equal(want.length, packets.length, 'one expectation per packet');
   w().reset();
   const k = kernelSteps(w(), client, server, packets, o.before);
-  const s = o.sim === false ? [] : simSteps(policies, inv, packets);
+  const s = o.sim === false ? [] : simSteps(policies, inv, packets, false);
   const text = traceText(packets, k, s, want);
   want.forEach((x, i) => {
     const [action, reason] = x.split(' ') as [string, ReasonName | undefined];
@@ -156,14 +157,14 @@ spec:
 
 test('insertion: TTL 1, hop limit 1 and a bad IPv4 header checksum at an egress policy (the node would not forward them) are dropped (BAD_IP_HEADER)', { skip }, () => {
   const egress = parsePolicies(EGRESS_POLICY, 'integrity-egress.yaml').policies;
-  const ew = buildWorld(egress, inv, []);
+  const ew = resetting(buildWorld(egress, inv, []));
   try {
     const cases = [insertion({ frame: { ttl: 1 } }), insertion({ frame: { ttl: 1 } }, true), insertion({ frame: { badIpChecksum: true } })];
     for (const c of cases) {
       const packets = c.list;
       const want = [...HANDSHAKE, 'drop', 'reset'];
       const k = kernelSteps(ew, client, server, packets);
-      const sim = simSteps(egress, inv, packets);
+      const sim = simSteps(egress, inv, packets, false);
       const text = traceText(packets, k, sim, want);
       assert.deepEqual(k.map((x) => x.action), want, text);
       assert.equal(k[3]!.reason, 'BAD_IP_HEADER', text);

@@ -3,12 +3,13 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { kernelSkip, loadScenario, play, conn, actions, verdicts, type Scenario, type Played } from '../helpers/kernel.ts';
+import { resetting } from '../helpers/kernel-world.ts';
 import { frontendBackendIR } from '../helpers/ir-fixtures.ts';
 import { EVENT_KIND, REASON, VERDICT } from '../../src/loader/index.ts';
 
 const skip = kernelSkip();
 let sc: Scenario | null = null;
-const s = () => (sc ??= loadScenario(frontendBackendIR([{ method: 'POST', path: '/api/v1/upload' }])));
+const s = () => (sc ??= resetting(loadScenario(frontendBackendIR([{ method: 'POST', path: '/api/v1/upload' }]))));
 after(() => sc?.close());
 
 const ALLOWED = 'GET /api/v1/users HTTP/1.1\r\nHost: backend\r\n\r\n';

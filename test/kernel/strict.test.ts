@@ -2,6 +2,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { kernelSkip, loadScenario, play, conn, actions, verdicts, type Scenario } from '../helpers/kernel.ts';
+import { resetting } from '../helpers/kernel-world.ts';
 import { frontendBackendIR } from '../helpers/ir-fixtures.ts';
 import { EVENT_KIND, REASON, REASON_NAMES, STRICT_RULE_OF_REASON, strictRuleOf } from '../../src/loader/index.ts';
 import { H2_STRICT_RULES, parseRequestHead, STRICT_RULES } from '../../src/verdict/index.ts';
@@ -11,11 +12,11 @@ import { join } from 'node:path';
 
 const skip = kernelSkip();
 let sc: Scenario | null = null;
-const s = () => (sc ??= loadScenario(frontendBackendIR([
+const s = () => (sc ??= resetting(loadScenario(frontendBackendIR([
   { method: 'POST', path: '/api/v1/upload' },
   { method: 'OPTIONS', path: '\\*' },
   { method: 'GET', path: '/api/v1/.*' },
-])));
+]))));
 after(() => sc?.close());
 
 const H = 'Host: backend\r\n';

@@ -9,7 +9,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { kernelSkip } from '../helpers/kernel.ts';
 import { inspectAll, type InspectAll } from '../helpers/inspect-all.ts';
-import { actionsAgree, buildWorld, comparable, describeActions, kernelVerdict, runKernel, runSim, type Action, type KernelWorld } from '../helpers/kernel-world.ts';
+import { actionsAgree, buildWorld, comparable, resetting, describeActions, kernelVerdict, runKernel, runSim, type Action, type KernelWorld } from '../helpers/kernel-world.ts';
 import { tcpConn, type FixturePacket, type TcpConn } from '../../sim/index.ts';
 import { headers, PREFACE, requestFields, settings } from '../helpers/h2-wire.ts';
 import { HpackEncoder } from '../helpers/hpack-encode.ts';
@@ -62,7 +62,7 @@ const all = (): World[] => {
   if (worlds.length === 0) {
     for (const [name, policy] of [['ingress', INGRESS], ['egress', EGRESS]] as const) {
       const ia = inspectAll(policy);
-      worlds.push({ ...ia, name, w: buildWorld(ia.policies, ia.inv, []) });
+      worlds.push({ ...ia, name, w: resetting(buildWorld(ia.policies, ia.inv, [])) });
     }
   }
   return worlds;
@@ -76,7 +76,7 @@ function play(c: TcpConn, want: readonly Action[] | null, verdict: string): void
   for (const x of all()) {
     x.w.reset();
     const kernel = runKernel(x.w, x.client, x.server, packets);
-    const sim = runSim(x.policies, x.inv, packets);
+    const sim = runSim(x.policies, x.inv, packets, false);
     const why = `${x.name} policy:\n${describeActions(packets, kernel.actions, sim.actions, want ?? undefined)}`;
     assert.ok(actionsAgree(kernel.actions, sim.actions, comparable(packets, kernel.actions)), `kernel and simulator differ: ${why}`);
     if (want) assert.deepEqual(kernel.actions, want, why);
@@ -203,7 +203,7 @@ test('Connection and Upgrade variants, answered 101 or 400, then a frame or a re
         for (const x of all()) {
           x.w.reset();
           const kernel = runKernel(x.w, x.client, x.server, c.list);
-          const sim = runSim(x.policies, x.inv, c.list);
+          const sim = runSim(x.policies, x.inv, c.list, false);
           if (!actionsAgree(kernel.actions, sim.actions, comparable(c.list, kernel.actions))) {
             assert.fail(`${x.name} policy, ${JSON.stringify(head)}:\n${describeActions(c.list, kernel.actions, sim.actions)}`);
           }

@@ -50,23 +50,45 @@ test('overlap: resent bytes the server has not acknowledged must be the judged o
   assert.equal(q.kind === 'request' && text(q.head), 'GET /ok HTTP/1.1\r\nHost: x\r\n\r\n');
 });
 
-test('pipelined requests, second denied: its packet resets, everything later drops', () => {
-  const stream = R1 + R2 + 'GET /b HTTP/1.1\r\n\r\n';
-  const c = tcpConn(C).handshake()
-    .send(stream, { splitAt: [R1.length + 5, R1.length + R2.length - 3] })
-    .recv('HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n')
-    .send('GET /c HTTP/1.1\r\n\r\n')
-    .close();
-  const r = runFixture(c.list, denyTargets(/^\/admin/));
+const PIPELINE = () => tcpConn(C).handshake()
+  .send(R1 + R2 + 'GET /b HTTP/1.1\r\n\r\n', { splitAt: [R1.length + 5, R1.length + R2.length - 3] })
+  .recv('HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n')
+  .send('GET /c HTTP/1.1\r\n\r\n')
+  .close();
+
+test('pipelined requests, second denied: its answer waits for the first response, then goes with the next client packet', () => {
+  const r = runFixture(PIPELINE().list, denyTargets(/^\/admin/));
   assert.deepEqual(r.packets.map((p) => `${p.action}:${p.reason}`), [
     'pass:handshake', 'pass:handshake', 'pass:control',
-    'pass:request-allowed', // R1 complete + start of R2
-    'pass:in-order',        // R2 head not complete yet
+    'pass:request-allowed',  // R1 complete + start of R2
+    'pass:in-order',         // R2 head not complete yet
+    'drop:request-denied',   // completes R2: the server still owes R1's response
+    'pass:reply',            // R1's response: the answer may follow it
+    'answer:answer-sent',    // the client's next packet acknowledges it: the answer, the server's reset
+    'pass:control',          // the client's FIN reaches the server's host (which resets it)
+    'drop:flow-denied',      // the server's FIN: nothing after the answer
+    'pass:control',
+  ]);
+  assert.deepEqual(summaries(r), ['GET /a allow', 'GET /admin?q=1 deny']);
+  assert.deepEqual(r.requests.map((q) => q.response?.status), [200, 403]);
+  assert.equal(r.requests[1]!.packetIndex, 5);
+  // the 403 goes right after R1's response and acknowledges the denied packet; the server's
+  // reset carries the first byte it did not read (it holds R1 and the start of R2)
+  const answer = r.packets[7]!.answer!;
+  const c = PIPELINE();
+  const response = 'HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n';
+  assert.deepEqual(answer, { seq: c.seqOf('server', response.length), ack: c.seqOf('client', R1.length + R2.length + 19), rstSeq: c.seqOf('client', R1.length + R2.length - 3) });
+});
+
+test('pipelined requests, second denied, answers off: its packet resets, everything later drops', () => {
+  const r = runFixture(PIPELINE().list, denyTargets(/^\/admin/), { answers: false });
+  assert.deepEqual(r.packets.map((p) => `${p.action}:${p.reason}`), [
+    'pass:handshake', 'pass:handshake', 'pass:control', 'pass:request-allowed', 'pass:in-order',
     'reset:request-denied', // completes R2
     'drop:flow-denied', 'drop:flow-denied', 'drop:flow-denied', 'drop:flow-denied', 'drop:flow-denied',
   ]);
   assert.deepEqual(summaries(r), ['GET /a allow', 'GET /admin?q=1 deny']);
-  assert.equal(r.requests[1]!.packetIndex, 5);
+  assert.equal(r.requests[1]!.response, undefined);
 });
 
 test('chunked body containing request text is not parsed as a request', () => {
@@ -94,7 +116,7 @@ test('parse error is judged (fail closed) on the packet carrying the bad byte', 
   const c = tcpConn(C).handshake().send('GET / HTTP/1.1\r\nHost : x\r\n\r\n', { splitAt: [18] }).recv('HTTP/1.1 200 OK\r\n\r\n');
   const r = runFixture(c.list, denyTargets(/$^/));
   assert.deepEqual(summaries(r), ['parse-error:HPE_INVALID_HEADER_TOKEN deny']);
-  assert.deepEqual(actions(r).slice(3), ['pass', 'reset', 'drop']);
+  assert.deepEqual(actions(r).slice(3), ['pass', 'answer', 'drop']);
   const e = r.requests[0]!.request;
   assert.equal(e.kind === 'parse-error' && e.offset, 20);
 });
@@ -105,7 +127,7 @@ test('head longer than the inspection limit is a violation on the packet crossin
   const r = runFixture(c.list, denyTargets(/$^/), { inspectionLimit: 100 });
   assert.deepEqual(summaries(r), ['violation:head-too-long deny']);
   // segments: [0,50) [50,99) [99,100) [100,101) -> byte 101 (index 100) crosses the limit
-  assert.deepEqual(actions(r).slice(3), ['pass', 'pass', 'pass', 'reset', 'drop', 'drop']);
+  assert.deepEqual(actions(r).slice(3), ['pass', 'pass', 'pass', 'answer', 'drop', 'drop']);
   const e = r.requests[0]!.request;
   assert.equal(e.kind === 'violation' && e.head.length, 100);
 });

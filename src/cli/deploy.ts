@@ -4,11 +4,13 @@ import { loadInventory } from '../endpoints/index.ts';
 import { openLibbpf, pinRoot } from '../loader/index.ts';
 import { deploy, type DeployEnv } from '../deploy/deploy.ts';
 import { stateDir } from '../deploy/state.ts';
+import type { AnswerMode } from '../net/answers.ts';
 
 export interface DeployOptions {
   readonly endpoints: string;
   readonly ifaceOf?: readonly string[];
   readonly name?: string;
+  readonly denyAnswer?: AnswerMode;
 }
 
 export const DEFAULT_DEPLOYMENT = 'default';
@@ -27,13 +29,19 @@ export function parseIfaceOf(pairs: readonly string[]): Record<string, string> {
   return out;
 }
 
+/** What a deployment's denials look like to the client. */
+export function answerText(mode: AnswerMode): string {
+  return mode === 'reset' ? 'reset both ways (--deny-answer reset)' : `answered: HTTP/1 403 and FIN to the client, reset to the server (--deny-answer ${mode}); HTTP/2 reset`;
+}
+
 export function deployCommand(dir: string, o: DeployOptions): number {
   const name = o.name ?? DEFAULT_DEPLOYMENT;
   try {
-    const r = deploy(openLibbpf(), { dir, inventory: loadInventory(o.endpoints), ifaceOf: parseIfaceOf(o.ifaceOf ?? []), name }, deployEnv());
+    const r = deploy(openLibbpf(), { dir, inventory: loadInventory(o.endpoints), ifaceOf: parseIfaceOf(o.ifaceOf ?? []), name, answer: o.denyAnswer ?? 'auto' }, deployEnv());
     const s = r.state;
     if (r.mountedBpffs) console.log('mounted bpffs at /sys/fs/bpf');
     console.log(`${r.swapped ? 'swapped' : 'deployed'} ${name} generation ${s.generation}: ${s.objectPath} (sha256 ${s.objectSha256})`);
+    console.log(`  denials: ${answerText(s.answer)}`);
     for (const i of s.ifaces) console.log(`  ${i.iface} (${i.pod}): tc ingress l7_from_pod, tc egress l7_to_pod`);
     if (r.reused.length) console.log(`  kept: ${r.reused.join(', ')} (existing flows keep their state)`);
     if (r.swapped && r.fresh.length) console.log(`  new: ${r.fresh.join('; ')}`);

@@ -8,6 +8,7 @@ import { verifyCommand } from './verify.ts';
 import { PolicyError } from '../source/diagnostics.ts';
 import { DEFAULT_LIMITS } from '../verdict/limits.ts';
 import { deployCommand } from './deploy.ts';
+import { ANSWER_MODES } from '../net/answers.ts';
 import { undeployCommand } from './undeploy.ts';
 import { statusCommand } from './status.ts';
 import { observeCommand } from './observe.ts';
@@ -49,6 +50,7 @@ export function buildCli(): Command {
     .option('--expect <file>', 'expected verdicts ("allowed GET /x" per line); exit 1 on any difference')
     .option('--node-name <name>', 'node_name in flows')
     .option('--inspection-limit <bytes>', `longest request head inspected (default ${DEFAULT_LIMITS.headBytes})`)
+    .addOption(new Option('--deny-answer <mode>', 'how the deployment answers denials (deploy --deny-answer): the packets it rewrites').choices([...ANSWER_MODES]).default('auto'))
     .action((capture: string, o) => exit(replayCommand(capture, o)));
   program
     .command('compile')
@@ -70,6 +72,7 @@ export function buildCli(): Command {
     .requiredOption('--endpoints <file>', 'inventory (YAML or kubectl get pods -A -o json); `iface:` names the host-side veth')
     .option('--iface-of <pod=iface>', 'host-side interface of an endpoint (repeatable)', collect)
     .option('--name <deployment>', 'deployment name (pins under /sys/fs/bpf/l7bpf/<name>)', 'default')
+    .addOption(new Option('--deny-answer <mode>', 'how a denied request is answered: auto (the highest stage that works: 403 and FIN to the client, reset to the server), close (that stage), reset (RST both ways)').choices([...ANSWER_MODES]).default('auto'))
     .action((dir: string, o) => exit(deployCommand(dir, o)));
   program
     .command('status')

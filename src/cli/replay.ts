@@ -11,6 +11,7 @@ import type { Summary } from '../replay/summary.ts';
 import { compareActions, splitSummary, type KernelPacket } from '../replay/kernel.ts';
 import { compareExpectations, readExpectations } from '../replay/expect.ts';
 import { replayCapture } from '../replay/run.ts';
+import type { AnswerMode } from '../net/answers.ts';
 import { checkObjectMatches, savedPolicies } from '../replay/object.ts';
 
 export interface ReplayFlags {
@@ -22,6 +23,7 @@ export interface ReplayFlags {
   readonly expect?: string;
   readonly nodeName?: string;
   readonly inspectionLimit?: string;
+  readonly denyAnswer?: AnswerMode;
 }
 
 export function replayCommand(capture: string, o: ReplayFlags): number {
@@ -35,6 +37,7 @@ export function replayCommand(capture: string, o: ReplayFlags): number {
     inventory: loadInventory(o.endpoints),
     ...(o.inspectionLimit ? { inspectionLimit: Number(o.inspectionLimit) } : {}),
     ...(o.nodeName ? { nodeName: o.nodeName } : {}),
+    answer: o.denyAnswer ?? 'auto',
     ...(o.kernel ? { kernelDir: o.kernel } : {}),
     ...(jsonpb ? { onFlowLine: (line: string) => process.stdout.write(line + '\n') } : {}),
     ...(progress ? { onProgress: progress } : {}),

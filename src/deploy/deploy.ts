@@ -13,8 +13,9 @@ import { closeSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Inventory, Endpoint } from '../endpoints/types.ts';
 import type { Manifest } from '../../codegen/emit/index.ts';
+import type { AnswerMode } from '../net/answers.ts';
 import type { Libbpf, TcSlot } from '../loader/index.ts';
-import { fillIfaces, fillIpcache, fillSelectors, program, ensureBpffs, pin, pinPaths, pinned, unpinDir, type PinPaths } from '../loader/index.ts';
+import { fillConfig, fillIfaces, fillIpcache, fillSelectors, program, ensureBpffs, pin, pinPaths, pinned, unpinDir, type PinPaths } from '../loader/index.ts';
 import { loadForDeploy, type ReuseCandidate } from './load.ts';
 import { planMaps } from '../plan/plan.ts';
 import { attachAt, detachAt, ensureClsact, HOOKS, slotOf, DEFAULT_HANDLE, DEFAULT_PRIORITY } from './attach.ts';
@@ -27,6 +28,8 @@ export interface DeployRequest {
   /** pod (name or namespace/name) -> host-side interface; overrides the inventory's iface */
   readonly ifaceOf?: Readonly<Record<string, string>>;
   readonly name: string;
+  /** how denials are answered (default auto: the highest stage the object has) */
+  readonly answer?: AnswerMode;
 }
 
 export interface DeployEnv {
@@ -74,13 +77,15 @@ export function deploy(lib: Libbpf, req: DeployRequest, env: DeployEnv): DeployR
     fillSelectors(obj, maps.selectors);
     // source validation; objects built before it existed have no such map
     if (obj.maps.has('ifaces')) fillIfaces(obj, targets.map((t) => ({ ifindex: t.ifindex, addrs: t.addrs })));
+    // objects built before answers existed reset: say so rather than claim an answer
+    const answer = fillConfig(obj, req.answer ?? 'auto') ? req.answer ?? 'auto' : 'reset';
     pinGeneration(lib, obj, paths, generation);
     const ifaces = attachAll(lib, obj, targets, old, paths);
     const state: DeployState = {
       version: 1, name: req.name, generation, objectPath, objectSha256: sha256File(objectPath),
       handle: DEFAULT_HANDLE, priority: DEFAULT_PRIORITY, ifaces,
       rules: manifest.rules, httpRules: manifest.httpRules.map((h) => ({ index: h.index, rule: h.rule, method: h.method, path: h.path })),
-      inventory: inventoryToState(req.inventory), deployedAt: new Date().toISOString(), flowsReused: load.reused.includes('flows'),
+      inventory: inventoryToState(req.inventory), deployedAt: new Date().toISOString(), flowsReused: load.reused.includes('flows'), answer,
     };
     if (old) retire(lib, old, ifaces, paths);
     writeState(state, env.stateDir);

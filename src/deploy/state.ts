@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { Inventory, ReservedEntity } from '../endpoints/types.ts';
 import { parseIp, type IpAddr } from '../net/ip.ts';
 import type { RuleRefIR } from '../../codegen/ir/types.ts';
+import type { AnswerMode } from '../net/answers.ts';
 
 export interface AttachedIface {
   /** namespace/name of the endpoint */
@@ -43,6 +44,8 @@ export interface DeployState {
   readonly inventory: StateInventory;
   readonly deployedAt: string;
   readonly flowsReused: boolean;
+  /** how denials are answered (`deploy --deny-answer`); absent in states written before it: reset */
+  readonly answer: AnswerMode;
 }
 
 export function stateDir(): string {

@@ -6,6 +6,7 @@ import { attachedProgId, HOOKS, pointName, slotOf } from './attach.ts';
 import { pinPaths, pinned } from '../loader/index.ts';
 import { listStates, type DeployState } from './state.ts';
 import type { DeployEnv } from './deploy.ts';
+import type { AnswerMode } from '../net/answers.ts';
 
 /** Bytes per ring buffer record: 8-byte header + struct l7_event (144), 8-aligned. */
 export const EVENT_RECORD_BYTES = 152;
@@ -27,6 +28,8 @@ export interface DeploymentStatus {
   readonly objectSha256: string;
   readonly objectPath: string;
   readonly deployedAt: string;
+  /** how denials are answered */
+  readonly answer: AnswerMode;
   readonly hooks: readonly HookStatus[];
   readonly flows: { readonly total: number; readonly byKind: Readonly<Record<string, number>> } | null;
   /** records ever written to the ring buffer, and not yet read by an observer */
@@ -59,7 +62,7 @@ export function deploymentStatus(lib: Libbpf, s: DeployState, env: DeployEnv): D
     }
   }
   return {
-    name: s.name, generation: s.generation, objectSha256: s.objectSha256, objectPath: s.objectPath, deployedAt: s.deployedAt,
+    name: s.name, generation: s.generation, objectSha256: s.objectSha256, objectPath: s.objectPath, deployedAt: s.deployedAt, answer: s.answer ?? 'reset',
     hooks, flows: mergeCounts(flowCounts(lib, paths.flows), flowCounts(lib, paths.l7flows)), events: eventCounts(lib, paths.events),
     counters: pinnedCounters(lib, paths.generation(s.generation).map('counters')),
   };
@@ -159,7 +162,7 @@ export function formatStatus(list: readonly DeploymentStatus[]): string {
   const out: string[] = [];
   for (const d of list) {
     out.push(`deployment ${d.name} (generation ${d.generation}, deployed ${d.deployedAt})`);
-    out.push(`  object ${d.objectPath}`, `  sha256 ${d.objectSha256}`);
+    out.push(`  object ${d.objectPath}`, `  sha256 ${d.objectSha256}`, `  denials ${d.answer === 'reset' ? 'reset both ways' : `answered (${d.answer})`}`);
     for (const h of d.hooks) {
       const what = h.attachedId === 0 ? 'NOT ATTACHED' : h.ours ? `prog id ${h.attachedId}` : `prog id ${h.attachedId} (NOT OURS)`;
       out.push(`  ${h.iface.padEnd(15)} tc ${h.hook.padEnd(7)} ${h.program.padEnd(12)} ${what}  (${h.pod})`);

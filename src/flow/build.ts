@@ -90,7 +90,8 @@ function layer7(r: FlowRecord) {
     record: {
       case: 'http',
       value: {
-        code: r.status ?? (r.allowed ? 0 : 403),
+        // a denied request's code is the answer it got (403), none when it was reset
+        code: r.status ?? 0,
         method: req?.method ?? '',
         url: req ? urlOf(req, r.dst) : '',
         protocol: req?.version ?? 'HTTP/1.1',

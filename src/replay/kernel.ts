@@ -9,11 +9,12 @@ import type { SelectorIR } from '../../codegen/ir/types.ts';
 import type { Inventory } from '../endpoints/types.ts';
 import { endpointByIp } from '../endpoints/lookup.ts';
 import { parseIp } from '../net/ip.ts';
-import { openLibbpf, loadObject, fillIpcache, fillSelectors, PacketRunner, TC_ACT, TEST_RUN_MAX_FRAME, TestRunError, type ProgName, VERDICT } from '../loader/index.ts';
+import { openLibbpf, loadObject, fillConfig, fillIpcache, fillSelectors, PacketRunner, TC_ACT, TEST_RUN_MAX_FRAME, TestRunError, type ProgName, VERDICT } from '../loader/index.ts';
 import { planMaps } from '../plan/plan.ts';
 import { PacketView, TCP_FIN, TCP_PSH, TCP_SYN, decodeInto, dstString, srcString } from '../../sim/decode/index.ts';
 import { fold, sum16 } from '../../sim/decode/checksum.ts';
 import type { CaptureRecord, PacketActionKind, PacketEvent } from '../../sim/index.ts';
+import type { AnswerMode } from '../net/answers.ts';
 
 export interface KernelPacket {
   readonly index: number;
@@ -55,12 +56,13 @@ export class KernelReplayer {
     this.runner = new PacketRunner(obj);
   }
 
-  static open(dir: string, inv: Inventory): KernelReplayer {
+  static open(dir: string, inv: Inventory, answer: AnswerMode = 'auto'): KernelReplayer {
     const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { selectors: SelectorIR[] };
     const obj = loadObject(openLibbpf(), join(dir, 'l7bpf.o'));
     const plan = planMaps(manifest.selectors, inv);
     fillIpcache(obj, plan.ipcache);
     fillSelectors(obj, plan.selectors);
+    fillConfig(obj, answer);
     return new KernelReplayer(obj, inv);
   }
 

@@ -68,6 +68,11 @@ export function hubbleDropReason(code: number): number {
   }
 }
 
+/** What the client of a denied request got (the event's verdict). */
+function denialText(verdict: number): string {
+  return verdict === VERDICT.ANSWERED ? 'answered 403' : verdict === VERDICT.DROPPED ? 'answer due after the responses before it' : 'reset';
+}
+
 export function reasonName(code: number): string {
   return (REASON_NAMES[code] ?? `reason ${code}`).toLowerCase().replace(/_/g, '-');
 }
@@ -102,9 +107,15 @@ export function observe(ctx: ObserveContext, ev: RawEvent): Observed {
     const line = request ? `${request.method} ${request.target}` : '<request>';
     const record: FlowRecord = {
       ...base, kind: 'l7-request', isReply: false, ...(request ? { request } : {}),
-      ...(allowed ? {} : { summary: `${line} denied: ${reasonName(ev.reason)}` }),
+      ...(ev.verdict === VERDICT.ANSWERED ? { status: 403 } : {}),
+      ...(allowed ? {} : { summary: `${line} denied: ${reasonName(ev.reason)}; ${denialText(ev.verdict)}` }),
     };
     return { kind: 'request', record, event: ev, row: { pair, line, allowed, reason: allowed ? 'allowed' : reasonName(ev.reason), rule: source } };
+  }
+  if (ev.kind === EVENT_KIND.ANSWER) {
+    // the answer owed to a denied request above (DROPPED: answer due), sent or given up
+    const summary = `${reasonName(ev.reason)}: ${ev.verdict === VERDICT.ANSWERED ? 'answered 403 after the responses before it' : 'reset (the answer could not follow the responses)'}`;
+    return { kind: 'drop', record: { ...base, kind: 'l3l4', isReply: false, allowed: false, dropReason: hubbleDropReason(ev.reason), summary }, event: ev };
   }
   const record: FlowRecord = { ...base, kind: 'l3l4', isReply: false, ...(allowed ? {} : { dropReason: hubbleDropReason(ev.reason) }) };
   if (ev.kind === EVENT_KIND.CONN) return { kind: 'connection', record, event: ev, row: { pair, allowed, reason: allowed ? 'allowed' : reasonName(ev.reason) } };

@@ -34,7 +34,11 @@ export function requestFlows(r: RequestRecord<OracleConnVerdict, OracleRequestVe
   const v = r.verdict.verdict;
   const req = r.verdict.input.kind === 'request' ? r.verdict.input.request : undefined;
   const base = { nodeName, ...sides(r.conn, r.connVerdict), denyRule: false, direction: directionOf(v, r.connVerdict), policies: v.rules, ...(req ? { request: req } : {}) };
-  const out: FlowRecord[] = [{ ...base, timeNs: r.ts, kind: 'l7-request', allowed: v.allowed, isReply: false, ...(v.allowed ? {} : { summary: `${req ? `${req.method} ${req.target}` : 'request'} denied: ${v.summary}` }) }];
+  // a denied request is answered (the simulator pairs it with the 403 it got) or reset
+  const answered = !v.allowed && r.response ? r.response.status : undefined;
+  const denial = answered ? { status: answered, summary: `${req ? `${req.method} ${req.target}` : 'request'} denied: ${v.summary}; answered ${answered}` }
+    : { summary: `${req ? `${req.method} ${req.target}` : 'request'} denied: ${v.summary}; reset` };
+  const out: FlowRecord[] = [{ ...base, timeNs: r.ts, kind: 'l7-request', allowed: v.allowed, isReply: false, ...(v.allowed ? {} : denial) }];
   if (r.response) {
     const headers = r.response.headers;
     out.push({ ...base, timeNs: r.ts + r.response.latencyNs, kind: 'l7-response', allowed: true, isReply: true, status: r.response.status, latencyNs: r.response.latencyNs, ...(headers ? { responseHeaders: headers } : {}) });

@@ -11,6 +11,7 @@ import { flowJsonLine } from '../flow/build.ts';
 import { KernelReplayer, type KernelPacket } from './kernel.ts';
 import { reasonText } from '../verdict/decide.ts';
 import { describePeer } from '../verdict/peers.ts';
+import type { AnswerMode } from '../net/answers.ts';
 
 export interface ReplayCaptureOptions {
   readonly policies: readonly Policy[];
@@ -19,6 +20,8 @@ export interface ReplayCaptureOptions {
   readonly inspectionLimit?: number;
   /** node_name in flows */
   readonly nodeName?: string;
+  /** how the datapath answers denials (default auto) */
+  readonly answer?: AnswerMode;
   /** a directory written by `l7bpf compile`: every packet also runs through its object */
   readonly kernelDir?: string;
   /** each flow as a Hubble jsonpb line, in capture order */
@@ -47,6 +50,7 @@ export function replayCapture(capture: string, o: ReplayCaptureOptions): ReplayR
   const engine = new ReplayEngine({
     judge: oracleJudge(o.policies, o.inventory, o.inspectionLimit),
     ...(o.inspectionLimit ? { inspectionLimit: o.inspectionLimit } : {}),
+    answers: (o.answer ?? 'auto') !== 'reset',
     onPacket: (e) => {
       if (o.kernelDir) simPackets[e.index] = e;
       o.onProgress?.(e.offset);
@@ -63,7 +67,7 @@ export function replayCapture(capture: string, o: ReplayCaptureOptions): ReplayR
       if (o.onFlowLine) for (const f of requestFlows(r, nodeName)) o.onFlowLine(flowJsonLine(f));
     },
   });
-  const kernel = o.kernelDir ? KernelReplayer.open(o.kernelDir, o.inventory) : null;
+  const kernel = o.kernelDir ? KernelReplayer.open(o.kernelDir, o.inventory, o.answer ?? 'auto') : null;
   const kernelPackets: KernelPacket[] = [];
   try {
     let index = 0;

@@ -103,7 +103,7 @@ describe('e2e: gRPC and HTTP/2 through the kernel', { skip: skip || undefined, t
     // the upgrade request is allowed, the server switches: the answer comes over HTTP/2
     const ok = curl('/api/v1/users');
     assert.match(ok.stdout, /GET \/api\/v1\/users\n200 2\n$/, ok.stdout + ok.stderr);
-    // a denied upgrade request is reset before any switch
+    // a denied upgrade request is answered 403 (HTTP/1) before any switch
     const denied = curl('/api/v1/admin');
     assert.doesNotMatch(denied.stdout, /^200/m, denied.stdout);
     // on the upgraded connection the next requests are streams 3, 5: allowed, then denied

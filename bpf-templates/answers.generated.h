@@ -21,4 +21,20 @@ const __u8 l7_http403[L7_HTTP403_PADDED] = {
 	115, 32, 100, 101, 110, 105, 101, 100, 13, 10, 0, 0,
 };
 
+/* HEADERS :status 403, content-type application/grpc, grpc-status 7, grpc-message Access denied; GOAWAY NO_ERROR */
+#define L7_GRPC_DENIED_LEN 93
+#define L7_GRPC_DENIED_PADDED 96
+const __u8 l7_grpc_denied[L7_GRPC_DENIED_PADDED] = {
+	0, 0, 67, 1, 5, 0, 0, 0, 0, 8, 3, 52, 48, 51, 15, 16,
+	16, 97, 112, 112, 108, 105, 99, 97, 116, 105, 111, 110, 47, 103, 114, 112,
+	99, 0, 11, 103, 114, 112, 99, 45, 115, 116, 97, 116, 117, 115, 1, 55,
+	0, 12, 103, 114, 112, 99, 45, 109, 101, 115, 115, 97, 103, 101, 13, 65,
+	99, 99, 101, 115, 115, 32, 100, 101, 110, 105, 101, 100, 0, 0, 8, 7,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
+/* where the datapath writes the denied stream and GOAWAY's last stream id (big-endian) */
+#define L7_GRPC_DENIED_STREAM_AT 5
+#define L7_GRPC_DENIED_LAST_AT 85
+
 #endif

@@ -36,6 +36,8 @@ enum {
 	R_TRAILER,
 	R_TRAILER_LF,
 	R_TEND_LF,
+	R_H2HDR,	/* http/2: a frame header */
+	R_H2DATA,	/* http/2: a frame payload, skipped by length */
 	R_LOST,
 };
 
@@ -49,6 +51,9 @@ enum {
 #define RF_V_TE 0x40	/* reading a Transfer-Encoding value */
 #define RF_V_ANY 0x80	/* value bytes seen */
 #define RF_V_WS 0x100	/* whitespace after value bytes */
+#define RF_MODE 0x200	/* the server's first byte was seen: */
+#define RF_H2 0x400	/* ... it was not the "H" of an http/1 status line: http/2 frames */
+#define RF_HBLOCK 0x800	/* http/2: inside a field block (no frame may come between its frames) */
 
 /* step results */
 #define RS_OK 0
@@ -177,6 +182,32 @@ static __always_inline int l7_resp_value_end(struct l7_resp *r)
 	return RS_OK;
 }
 
+/* a byte of an http/2 frame header: the length, the type, the flags (END_HEADERS) */
+static __always_inline int l7_resp_h2_header(struct l7_resp *r, __u8 c)
+{
+	if (r->pos < 3) {
+		r->left = (r->left << 8) | c;
+	} else if (r->pos == 3) {
+		r->status = c;	/* the frame type */
+	} else if (r->pos == 4) {
+		/* HEADERS and PUSH_PROMISE open a field block, CONTINUATION may close it */
+		if ((r->status == 1 || r->status == 5) && !(c & 4))
+			r->flags |= RF_HBLOCK;
+		else if (r->status == 9 && (c & 4))
+			r->flags &= ~RF_HBLOCK;
+	}
+	if (++r->pos < 9)
+		return RS_OK;
+	r->pos = 0;
+	if (r->left) {
+		r->st = R_H2DATA;
+		return RS_BODY;
+	}
+	if (!(r->flags & RF_HBLOCK))
+		r->end = r->seq + 1;
+	return RS_OK;
+}
+
 /* one byte of the server's stream at r->seq (the caller advances seq). global: verified once */
 __attribute__((noinline)) int l7_resp_step(struct l7_resp *r, __u32 b)
 {
@@ -184,7 +215,19 @@ __attribute__((noinline)) int l7_resp_step(struct l7_resp *r, __u32 b)
 
 	if (!r)
 		return RS_LOST;
+	if (!(r->flags & RF_MODE)) {
+		/* an http/1 response starts "HTTP/1."; an http/2 server speaks first, SETTINGS */
+		r->flags |= RF_MODE;
+		if (c != 'H') {
+			r->flags |= RF_H2;
+			r->st = R_H2HDR;
+			r->pos = 0;
+			r->left = 0;
+		}
+	}
 	switch (r->st) {
+	case R_H2HDR:
+		return l7_resp_h2_header(r, c);
 	case R_LINE:
 		if (r->pos < 7) {
 			if (c != l7_lit_http1[r->pos & 7])
@@ -362,17 +405,23 @@ static long l7_resp_cb(__u32 i, void *data)
 
 	if (w->off >= w->end || r->st == R_LOST)
 		return 1;
-	if (r->st == R_BODY || r->st == R_CDATA) {
+	if (r->st == R_BODY || r->st == R_CDATA || r->st == R_H2DATA) {
 		__u64 k = r->left < n ? r->left : n;
 
 		w->off += k;
 		r->seq += k;
 		r->left -= k;
 		if (r->left == 0) {
-			if (r->st == R_BODY)
+			if (r->st == R_BODY) {
 				l7_resp_done(r, r->seq);
-			else
+			} else if (r->st == R_CDATA) {
 				r->st = R_CDATA_CR;
+			} else {
+				/* an http/2 frame ends: a place for the answer, outside a field block */
+				r->st = R_H2HDR;
+				if (!(r->flags & RF_HBLOCK))
+					r->end = r->seq;
+			}
 		}
 		return 0;
 	}
@@ -412,6 +461,11 @@ static __attribute__((noinline)) void l7_resp_walk(struct __sk_buff *skb, struct
 	end = seq + p->payload_len;
 	if (f->rs.st == R_LOST || !l7_after(end, f->rs.seq))
 		return;
+	/* an http/2 connection whose server spoke http/1 (the 101 of an h2c upgrade): not followed */
+	if (f->h1.st >= H_H2_NEW && (f->rs.flags & (RF_MODE | RF_H2)) == RF_MODE) {
+		l7_resp_lost(&f->rs);
+		return;
+	}
 	if (l7_after(seq, f->rs.seq)) {
 		l7_resp_lost(&f->rs);
 		return;
@@ -434,18 +488,35 @@ static __attribute__((noinline)) void l7_resp_walk(struct __sk_buff *skb, struct
 #define L7_DENY_ANSWER 1
 #define L7_DENY_DUE 2
 
-/* every response the server owes is complete, and it sent nothing after them */
+/* every response the server owes is complete, and it sent nothing after them; http/2: the
+ * server's stream is between frames, outside a field block, and it sent its SETTINGS */
 static __always_inline int l7_resp_idle(const struct l7_flow *f)
 {
 	const struct l7_resp *r = &f->rs;
 
-	return r->resps == r->reqs && r->st == R_LINE && r->pos == 0 && r->seq == r->end && f->srv_nxt == r->end;
+	if (r->seq != r->end || f->srv_nxt != r->end || r->pos != 0)
+		return 0;
+	if (f->h1.st >= H_H2_NEW)
+		return (r->flags & RF_H2) && r->st == R_H2HDR && !(r->flags & RF_HBLOCK);
+	return !(r->flags & RF_H2) && r->resps == r->reqs && r->st == R_LINE;
 }
 
 static __always_inline int l7_deny_how(const struct l7_flow *f, __u32 start)
 {
-	if (!(f->rs.flags & RF_ON) || f->rs.st == R_LOST || f->h1.st >= H_BODY || (f->h1.flags & HF_DOOMED) ||
+	if (!(f->rs.flags & RF_ON) || f->rs.st == R_LOST || (f->rs.flags & RF_H2) || f->h1.st >= H_BODY || (f->h1.flags & HF_DOOMED) ||
 	    l7_after(f->h1.req_seq, start) || !(f->tcp & L7_TCP_SRV_SEEN) || (f->tcp & (L7_TCP_SRV_FIN | L7_TCP_CLOSED)))
+		return L7_DENY_RESET;
+	return l7_resp_idle(f) ? L7_DENY_ANSWER : L7_DENY_DUE;
+}
+
+/* http/2 (stage 2): a stream whose field block was judged and denied is answered on its
+ * stream (then GOAWAY and the server's reset), after the server's frame in flight, or after
+ * its SETTINGS when it has not spoken yet (a client sends its first request with its preface);
+ * a denial of the connection (framing, hpack) is a reset */
+static __always_inline int l7_deny_how_h2(const struct l7_flow *f, int stream)
+{
+	if (!stream || !(f->rs.flags & RF_ON) || f->rs.st == R_LOST ||
+	    !(f->tcp & L7_TCP_SRV_SEEN) || (f->tcp & (L7_TCP_SRV_FIN | L7_TCP_CLOSED)))
 		return L7_DENY_RESET;
 	return l7_resp_idle(f) ? L7_DENY_ANSWER : L7_DENY_DUE;
 }
@@ -456,7 +527,7 @@ static __always_inline void l7_resp_expect(struct l7_flow *f, int head)
 	struct l7_resp *r = &f->rs;
 	__u64 bit = 1ULL << (r->reqs & (L7_RESP_INFLIGHT - 1));
 
-	if (!(r->flags & RF_ON))
+	if (!(r->flags & RF_ON) || (r->flags & RF_H2))
 		return;
 	if (r->reqs - r->resps >= L7_RESP_INFLIGHT)
 		l7_resp_lost(r);

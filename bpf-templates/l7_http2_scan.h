@@ -62,7 +62,7 @@ __attribute__((noinline)) int l7_emit_h2(struct __sk_buff *skb, struct l7_flow *
 	ev->version = 2;
 	ev->stream = x->fstream;
 	ev->http_rule = sc->http_rule;
-	l7_ev_submit(ev, L7_EV_HTTP, sc->stop ? L7_VERDICT_RESET : L7_VERDICT_FORWARDED, sc->reason);
+	l7_ev_submit(ev, L7_EV_HTTP, sc->stop ? sc->deny_verdict : L7_VERDICT_FORWARDED, sc->reason);
 	return 0;
 }
 
@@ -82,6 +82,9 @@ static __always_inline int l7_h2_after(struct __sk_buff *skb, struct l7_flow *f,
 		if (rule < 0) {
 			sc->stop = 1;
 			sc->reason = x->why;
+			/* the stream's own fields, read whole: its answer can go on the stream (a block
+			 * that could not be decoded leaves the tables unknown: the connection's) */
+			sc->deny_stream = x->why != L7_REASON_H2_HPACK && x->why != L7_REASON_H2_BLOCK_TOO_LONG;
 			return 1;
 		}
 		l7_emit_h2(skb, f, sc, x);

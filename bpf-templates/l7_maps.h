@@ -136,7 +136,7 @@ struct l7_flow {
 	__u32 ans_ack;
 	__u16 ans_reason;
 	__u16 ans_pad;
-	__u32 ans_pad2;
+	__u32 ans_stream;	/* http/2: the denied stream */
 };
 
 /* flows without a stream to follow (allowed, denied at l3/l4, udp) */
@@ -238,7 +238,8 @@ struct l7_scratch {
 	__u32 payload_off;	/* skb offset of this packet's tcp payload */
 	__u32 ev_seq;	/* seq of the last request started in this packet, else pkt_seq */
 	__u8 dir;
-	__u8 pad2[3];
+	__u8 deny_stream;	/* http/2: the denial is the stream's (its block judged), not the connection's */
+	__u8 pad2[2];
 	__u32 forget;	/* see l7_forget (l7_http1_scan.h) */
 	/* the resent bytes [cmp_a, cmp_b) l7_resent_same compares, at skb offset cmp_off */
 	__u32 cmp_off;

@@ -10,6 +10,7 @@
 #include "l7_parse.h"
 #include "l7_maps.h"
 #include "answers.generated.h"
+#include "l7_http1_resp.h"
 
 static __always_inline __u16 l7_csum_fold(__s64 sum)
 {
@@ -35,12 +36,12 @@ struct l7_v4_pseudo {
 };
 
 /* writes mac/ip/tcp headers (and the payload) of a segment from (src, sport) to (dst, dport),
- * swapped when `swap`: a 20-byte tcp rst, or with `answer` the 403 answer with fin
- * (answers.generated.h; the skb has room for it) */
+ * swapped when `swap`: a 20-byte tcp rst, or with `data` an answer with fin (dlen bytes, zero
+ * padded to a multiple of 4: answers.generated.h; the skb has room for it) */
 static __always_inline int l7_write_seg(struct __sk_buff *skb, const struct l7_pkt *p, __u32 l4_off, int swap, __u32 seq,
-					__u32 ack, int answer)
+					__u32 ack, const __u8 *data, __u32 dlen)
 {
-	__u32 dlen = answer ? L7_HTTP403_LEN : 0;
+	int answer = data != 0;
 	__u8 macs[12], tmp[6];
 	struct tcphdr th;
 	__s64 sum;
@@ -112,8 +113,8 @@ static __always_inline int l7_write_seg(struct __sk_buff *skb, const struct l7_p
 	sum = bpf_csum_diff(0, 0, (__be32 *)&th, sizeof(th), (__u32)sum);
 	if (answer) {
 		/* the padding is zeros: it adds nothing to the sum */
-		sum = bpf_csum_diff(0, 0, (__be32 *)l7_http403, L7_HTTP403_PADDED, (__u32)sum);
-		if (bpf_skb_store_bytes(skb, l4_off + sizeof(th), l7_http403, L7_HTTP403_LEN, 0))
+		sum = bpf_csum_diff(0, 0, (__be32 *)data, (dlen + 3) & ~3U, (__u32)sum);
+		if (bpf_skb_store_bytes(skb, l4_off + sizeof(th), data, dlen, 0))
 			return -1;
 	}
 	th.check = l7_csum_fold(sum);
@@ -131,10 +132,15 @@ static __always_inline int l7_write_seg(struct __sk_buff *skb, const struct l7_p
 /* rst_seq: the first client byte the server has not received; srv_seq: the server's
  * next sequence number (a reset the client accepts must carry exactly its rcv_nxt,
  * RFC 5961, whatever the server has in flight). dir: the policy direction of the hook. */
-static __always_inline int l7_reset(struct __sk_buff *skb, const struct l7_pkt *p, __u32 rst_seq, __u32 srv_seq, __u8 dir)
+static __attribute__((noinline)) int l7_reset(struct __sk_buff *skb, const struct l7_pkt *p, __u32 rst_seq, __u32 srv_seq, __u8 dir)
 {
-	__u32 ifindex = skb->ifindex;
-	__u32 l4_off = p->l3_off + (p->family == 4 ? sizeof(struct iphdr) : sizeof(struct ipv6hdr));
+	__u32 ifindex, l4_off;
+
+	/* a frame of its own: its header buffers stay off the main program's stack */
+	if (!skb || !p)
+		return TC_ACT_SHOT;
+	ifindex = skb->ifindex;
+	l4_off = p->l3_off + (p->family == 4 ? sizeof(struct iphdr) : sizeof(struct ipv6hdr));
 
 	if (bpf_skb_change_tail(skb, p->l4_off + sizeof(struct tcphdr), 0))
 		return TC_ACT_SHOT;
@@ -143,37 +149,70 @@ static __always_inline int l7_reset(struct __sk_buff *skb, const struct l7_pkt *
 	if (p->l4_off != l4_off && bpf_skb_adjust_room(skb, -(__s32)(p->l4_off - l4_off), BPF_ADJ_ROOM_NET, 0))
 		return TC_ACT_SHOT;
 	/* server -> client: seq = the server's next, ack = past this segment */
-	if (l7_write_seg(skb, p, l4_off, 1, srv_seq, p->seq + p->payload_len, 0))
+	if (l7_write_seg(skb, p, l4_off, 1, srv_seq, p->seq + p->payload_len, 0, 0))
 		return TC_ACT_SHOT;
 	bpf_clone_redirect(skb, ifindex, L7_TO_CLIENT(dir));
 	/* client -> server, back in the original orientation (macs swap back) */
-	if (l7_write_seg(skb, p, l4_off, 0, rst_seq, p->ack, 0))
+	if (l7_write_seg(skb, p, l4_off, 0, rst_seq, p->ack, 0, 0))
 		return TC_ACT_SHOT;
 	return TC_ACT_OK;
 }
 
-/* an answered denial: the client segment becomes the server's 403 and fin to the client
- * (a clone, after the last complete response, acknowledging f->ans_ack), then the client's
- * rst to the server at f->ans_rst. a frame of its own: the main program stays small */
-static __attribute__((noinline)) int l7_answer_http1(struct __sk_buff *skb, const struct l7_pkt *p, const struct l7_flow *f,
-						     __u8 dir)
+/* the answer's bytes: http/1's 403, or http/2's (the denied stream and GOAWAY's last stream
+ * id written into a copy in scratch); their length in *len */
+static __always_inline const __u8 *l7_answer_bytes(const struct l7_flow *f, __u32 *len)
 {
-	__u32 ifindex, l4_off;
+	__u32 zero = 0, last = f->ans_stream > 2 ? f->ans_stream - 2 : 0;
+	struct l7_scratch *sc;
+
+	if (!(f->rs.flags & RF_H2)) {
+		*len = L7_HTTP403_LEN;
+		return l7_http403;
+	}
+	sc = bpf_map_lookup_elem(&scratch, &zero);
+	if (!sc)
+		return 0;
+	__builtin_memcpy(sc->buf, l7_grpc_denied, L7_GRPC_DENIED_PADDED);
+	/* every stream below the denied one may have reached the server, none above it did */
+	sc->buf[L7_GRPC_DENIED_STREAM_AT] = f->ans_stream >> 24;
+	sc->buf[L7_GRPC_DENIED_STREAM_AT + 1] = f->ans_stream >> 16;
+	sc->buf[L7_GRPC_DENIED_STREAM_AT + 2] = f->ans_stream >> 8;
+	sc->buf[L7_GRPC_DENIED_STREAM_AT + 3] = f->ans_stream;
+	sc->buf[L7_GRPC_DENIED_LAST_AT] = last >> 24;
+	sc->buf[L7_GRPC_DENIED_LAST_AT + 1] = last >> 16;
+	sc->buf[L7_GRPC_DENIED_LAST_AT + 2] = last >> 8;
+	sc->buf[L7_GRPC_DENIED_LAST_AT + 3] = last;
+	*len = L7_GRPC_DENIED_LEN;
+	return sc->buf;
+}
+
+/* an answered denial: the client segment becomes the server's answer and fin to the client
+ * (a clone, after the last complete response or http/2 frame, acknowledging f->ans_ack), then
+ * the client's rst to the server at f->ans_rst. a frame of its own: the main program stays
+ * small */
+static __attribute__((noinline)) int l7_answer(struct __sk_buff *skb, const struct l7_pkt *p, const struct l7_flow *f,
+					       __u8 dir)
+{
+	__u32 ifindex, l4_off, len = 0;
+	const __u8 *data;
 
 	if (!skb || !p || !f)
 		return TC_ACT_SHOT;
+	data = l7_answer_bytes(f, &len);
+	if (!data)
+		return TC_ACT_SHOT;
 	ifindex = skb->ifindex;
 	l4_off = p->l3_off + (p->family == 4 ? sizeof(struct iphdr) : sizeof(struct ipv6hdr));
-	if (bpf_skb_change_tail(skb, p->l4_off + sizeof(struct tcphdr) + L7_HTTP403_LEN, 0))
+	if (bpf_skb_change_tail(skb, p->l4_off + sizeof(struct tcphdr) + len, 0))
 		return TC_ACT_SHOT;
 	if (p->l4_off != l4_off && bpf_skb_adjust_room(skb, -(__s32)(p->l4_off - l4_off), BPF_ADJ_ROOM_NET, 0))
 		return TC_ACT_SHOT;
-	if (l7_write_seg(skb, p, l4_off, 1, f->rs.end, f->ans_ack, 1))
+	if (l7_write_seg(skb, p, l4_off, 1, f->rs.end, f->ans_ack, data, len))
 		return TC_ACT_SHOT;
 	bpf_clone_redirect(skb, ifindex, L7_TO_CLIENT(dir));
 	if (bpf_skb_change_tail(skb, l4_off + sizeof(struct tcphdr), 0))
 		return TC_ACT_SHOT;
-	if (l7_write_seg(skb, p, l4_off, 0, f->ans_rst, p->ack, 0))
+	if (l7_write_seg(skb, p, l4_off, 0, f->ans_rst, p->ack, 0, 0))
 		return TC_ACT_SHOT;
 	return TC_ACT_OK;
 }

@@ -264,13 +264,19 @@ static __always_inline int l7_stream(struct __sk_buff *skb, struct l7_flow *f, c
 	sc->stop = 0;
 	sc->reason = L7_REASON_NONE;
 	sc->http_rule = -1;
+	sc->deny_stream = 0;
 	bpf_loop(L7_MAX_PAYLOAD, l7_scan_cb, &c, 0);
 	f->next_seq = sc->seq;
 	l7_body_range(f);
 	l7_tcp_client_ctl(f, p);
 	if (!sc->stop)
 		return TC_ACT_OK;
-	how = (p->flags & L7_TH_SYN) ? L7_DENY_RESET : l7_deny_how(f, start);
+	if (p->flags & L7_TH_SYN)
+		how = L7_DENY_RESET;
+	else if (f->h1.st >= H_H2_NEW)
+		how = l7_deny_how_h2(f, sc->deny_stream && c.x);
+	else
+		how = l7_deny_how(f, start);
 	sc->deny_verdict = how == L7_DENY_ANSWER ? L7_VERDICT_ANSWERED : how == L7_DENY_DUE ? L7_VERDICT_DROPPED : L7_VERDICT_RESET;
 	if (f->h1.st >= H_H2_NEW)
 		l7_emit_h2(skb, f, sc, c.x);
@@ -287,8 +293,9 @@ static __always_inline int l7_stream(struct __sk_buff *skb, struct l7_flow *f, c
 		f->ans_rst = start;
 		f->ans_ack = end;
 		f->ans_reason = sc->reason;
+		f->ans_stream = c.x ? c.x->fstream : 0;
 		f->kind = how == L7_DENY_ANSWER ? L7_FLOW_ANSWERED : L7_FLOW_ANSWER_DUE;
-		return how == L7_DENY_ANSWER ? l7_answer_http1(skb, p, f, dir) : TC_ACT_SHOT;
+		return how == L7_DENY_ANSWER ? l7_answer(skb, p, f, dir) : TC_ACT_SHOT;
 	}
 	f->kind = L7_FLOW_RESET;
 	return l7_reset(skb, p, start, f->tcp & L7_TCP_SRV_SEEN ? f->srv_nxt : p->ack, dir);
@@ -314,7 +321,7 @@ static __always_inline int l7_answer_due(struct __sk_buff *skb, struct l7_flow *
 	if (l7_resp_idle(f) && (p->flags & L7_TH_ACK) && !l7_before(p->ack, f->rs.end) && !(p->flags & L7_TH_RST)) {
 		f->kind = L7_FLOW_ANSWERED;
 		l7_ev_send(skb, p, dir, f->local_id, f->peer_id, f->rule, L7_EV_ANSWER, L7_VERDICT_ANSWERED, f->ans_reason);
-		return l7_answer_http1(skb, p, f, dir);
+		return l7_answer(skb, p, f, dir);
 	}
 	if (p->payload_len && !(p->flags & L7_TH_RST))
 		return l7_drop(skb, p, dir, f, L7_REASON_FLOW_DENIED);
@@ -475,8 +482,8 @@ static __always_inline int l7_reply(struct __sk_buff *skb, struct l7_flow *f, co
 	if (f->kind == L7_FLOW_RESET && !(p->flags & L7_TH_RST))
 		return l7_drop(skb, p, dir, f, L7_REASON_FLOW_DENIED);
 	if (f->kind == L7_FLOW_ANSWERED) {
-		if ((p->flags & L7_TH_RST) ||
-		    (p->seq == f->rs.end && p->payload_len == L7_HTTP403_LEN && (p->flags & L7_TH_FIN)))
+		if ((p->flags & L7_TH_RST) || (p->seq == f->rs.end && (p->flags & L7_TH_FIN) &&
+		    p->payload_len == ((f->rs.flags & RF_H2) ? L7_GRPC_DENIED_LEN : L7_HTTP403_LEN)))
 			return TC_ACT_OK;
 		return l7_drop(skb, p, dir, f, L7_REASON_FLOW_DENIED);
 	}
@@ -491,7 +498,7 @@ static __always_inline int l7_reply(struct __sk_buff *skb, struct l7_flow *f, co
 		/* the server's first byte follows its isn */
 		f->rs.seq = p->seq + 1;
 		f->rs.end = f->rs.seq;
-	} else if (seen && p->payload_len && (f->rs.flags & RF_ON) && f->h1.st < H_H2_NEW) {
+	} else if (seen && p->payload_len && (f->rs.flags & RF_ON)) {
 		l7_resp_walk(skb, f, p);
 	}
 	return TC_ACT_OK;

@@ -2,12 +2,14 @@
 // bpf-templates/l7_http1_resp.h, state for state. Where each response ends in the server's
 // stream, so the answer to a denied request goes after the responses to the requests before
 // it. A strict subset of HTTP/1 responses; anything else loses the count ('lost'), and a later
-// denial is then a reset. Not llhttp on purpose: the simulator predicts the kernel.
+// denial is then a reset. A server whose first byte is not the "H" of a status line speaks
+// HTTP/2: then only its frame boundaries are followed (an answer goes between frames, outside a
+// field block). Not llhttp on purpose: the simulator predicts the kernel.
 import { seqAdd, seqDiff } from '../stream/seq.ts';
 
 const enum R {
   LINE, STATUS, REASON, LINE_LF, HSTART, NAME, VALUE, VALUE_LF, HEND_LF, BODY, CSIZE, CEXT, CSIZE_LF,
-  CDATA, CDATA_CR, CDATA_LF, TSTART, TRAILER, TRAILER_LF, TEND_LF, LOST,
+  CDATA, CDATA_CR, CDATA_LF, TSTART, TRAILER, TRAILER_LF, TEND_LF, H2HDR, H2DATA, LOST,
 }
 
 /** Requests in flight whose HEAD-ness is kept (L7_RESP_INFLIGHT). */
@@ -43,6 +45,10 @@ export class ResponseFramer {
   private valTe = false;
   private valAny = false;
   private valWs = false;
+  /** RF_MODE, RF_H2, RF_HBLOCK */
+  private mode = false;
+  h2 = false;
+  private hblock = false;
   /** the next server byte to read */
   seq = 0;
   /** past the last complete response: where an answer may go */
@@ -62,22 +68,32 @@ export class ResponseFramer {
     return this.st === R.LOST;
   }
 
-  /** Every response the server owes is complete, and it sent nothing after them (l7_resp_idle). */
-  idle(srvNxt: number): boolean {
-    return this.resps === this.reqs && this.st === R.LINE && this.pos === 0 && this.seq === this.end && srvNxt >>> 0 === this.end;
+  /** Every response the server owes is complete, and it sent nothing after them; HTTP/2: between
+   * frames, outside a field block (l7_resp_idle). */
+  idle(srvNxt: number, http2: boolean): boolean {
+    if (this.seq !== this.end || srvNxt >>> 0 !== this.end || this.pos !== 0) return false;
+    if (http2) return this.h2 && this.st === R.H2HDR && !this.hblock;
+    return !this.h2 && this.resps === this.reqs && this.st === R.LINE;
   }
 
   /** An allowed request's head went on to the server (l7_resp_expect). */
   expect(head: boolean): void {
+    if (this.h2) return;
     if (this.reqs - this.resps >= RESP_INFLIGHT) this.st = R.LOST;
     this.head[this.reqs % RESP_INFLIGHT] = head;
     this.reqs++;
   }
 
-  /** A server packet's payload data[off, off + len) at `seq` (after its SYN, if any): l7_resp_walk. */
-  walk(data: Uint8Array, off: number, seq: number, len: number): void {
+  /** A server packet's payload data[off, off + len) at `seq` (after its SYN, if any), on a
+   * connection that speaks HTTP/2 or not (yet): l7_resp_walk. */
+  walk(data: Uint8Array, off: number, seq: number, len: number, http2: boolean): void {
     const end = seqAdd(seq, len);
     if (this.st === R.LOST || seqDiff(end, this.seq) <= 0) return;
+    // an HTTP/2 connection whose server spoke HTTP/1 (an h2c upgrade's 101): not followed
+    if (http2 && this.mode && !this.h2) {
+      this.st = R.LOST;
+      return;
+    }
     if (seqDiff(seq, this.seq) > 0) {
       this.st = R.LOST;
       return;
@@ -85,14 +101,18 @@ export class ResponseFramer {
     let i = off + seqDiff(this.seq, seq);
     const stop = off + len;
     for (let step = 0; step < STEPS && i < stop && !this.lost; step++) {
-      if (this.st === R.BODY || this.st === R.CDATA) {
+      if (this.st === R.BODY || this.st === R.CDATA || this.st === R.H2DATA) {
         const k = Math.min(this.left, stop - i);
         i += k;
         this.seq = seqAdd(this.seq, k);
         this.left -= k;
         if (this.left === 0) {
           if (this.st === R.BODY) this.done(this.seq);
-          else this.st = R.CDATA_CR;
+          else if (this.st === R.CDATA) this.st = R.CDATA_CR;
+          else {
+            this.st = R.H2HDR;
+            if (!this.hblock) this.end = this.seq;
+          }
         }
         continue;
       }
@@ -190,9 +210,38 @@ export class ResponseFramer {
     return OK;
   }
 
+  /** A byte of an HTTP/2 frame header (l7_resp_h2_header). */
+  private h2Header(c: number): number {
+    if (this.pos < 3) this.left = this.left * 256 + c;
+    else if (this.pos === 3) this.status = c;
+    else if (this.pos === 4) {
+      if ((this.status === 1 || this.status === 5) && !(c & 4)) this.hblock = true;
+      else if (this.status === 9 && c & 4) this.hblock = false;
+    }
+    if (++this.pos < 9) return OK;
+    this.pos = 0;
+    if (this.left) {
+      this.st = R.H2DATA;
+      return BODY;
+    }
+    if (!this.hblock) this.end = seqAdd(this.seq, 1);
+    return OK;
+  }
+
   /** One byte at this.seq (l7_resp_step). */
   private step(c: number): number {
+    if (!this.mode) {
+      this.mode = true;
+      if (c !== 0x48) {
+        this.h2 = true;
+        this.st = R.H2HDR;
+        this.pos = 0;
+        this.left = 0;
+      }
+    }
     switch (this.st) {
+      case R.H2HDR:
+        return this.h2Header(c);
       case R.LINE:
         if (this.pos < 7) {
           if (c !== HTTP1[this.pos]) return this.lose();

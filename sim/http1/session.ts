@@ -134,10 +134,10 @@ export class Http1Session<R> implements L7Session, ResponseOwner {
     this.resp = null;
   }
 
-  answerDenied(status: number): void {
+  answerDenied(): void {
     const i = this.pending.findIndex((p) => p.denied);
     if (i < 0) return;
-    this.host.answered(this.pending[i]!.rec, { status });
+    this.host.answered(this.pending[i]!.rec, { status: 403 });
     this.pending.splice(i, 1);
   }
 

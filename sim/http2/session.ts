@@ -11,12 +11,13 @@
 // lowered its setting and the client did not follow, the server refuses the block (RFC 7541
 // 4.2) or keeps its table as large as the mirror, so an index the server resolves names the
 // same entry here.
-import type { L7Session, SessionHost, SessionState } from '../l7/session.ts';
+import type { Denial, L7Session, SessionHost, SessionState } from '../l7/session.ts';
 import { FieldBlock, FLAG, FRAME, FrameReader, headerTableSizes, PREFACE, type FrameHeader, type FrameProblem, type FrameSink } from './frames.ts';
 import { HpackDecoder, HpackError, type HeaderField } from './hpack.ts';
 import type { H2ConnRule, Http2Event } from './types.ts';
 import { Responses, type ResponseOwner } from './responses.ts';
 import { DEFAULT_LIMITS as SEMANTIC_LIMITS } from '../../src/verdict/limits.ts';
+import { GRPC_DENIED_MESSAGE, GRPC_DENIED_STATUS } from '../../src/net/answers.ts';
 
 /** Streams kept waiting for a response per connection; older ones are emitted unanswered. */
 export const MAX_OPEN_STREAMS = 1024;
@@ -35,6 +36,9 @@ export class Http2Session<R> implements L7Session, FrameSink, ResponseOwner {
   decided = 0;
   denied = false;
   readonly bodyEnd = -1;
+  denial: Denial | null = null;
+  /** the denied request's record, until the datapath's answer or the end */
+  private deniedRec: R | null = null;
   private failed = false;
   private prefaceAt = 0;
   private readonly frames = new FrameReader(PREFACE.length);
@@ -129,8 +133,10 @@ export class Http2Session<R> implements L7Session, FrameSink, ResponseOwner {
     const rec = this.host.judge({ kind: 'h2-request', stream, fields, offset });
     this.decided++;
     if (!this.host.allowed(rec)) {
+      // its own fields, read whole: the datapath may answer on the stream (held until it does)
       this.denied = true;
-      this.host.emit(rec);
+      this.deniedRec = rec;
+      this.denial = { answerable: true, start: 0, stream };
       return false;
     }
     this.open.set(stream, { rec, status: 0, ts: 0n, headers: [] });
@@ -188,7 +194,17 @@ export class Http2Session<R> implements L7Session, FrameSink, ResponseOwner {
     else this.host.answered(o.rec, { status: o.status, headers: o.headers, ts: o.ts });
   }
 
+  /** The datapath's answer on the denied stream (src/net/answers.ts): trailers-only, status 7. */
+  answerDenied(): void {
+    if (!this.deniedRec) return;
+    this.host.answered(this.deniedRec, { status: Number(GRPC_DENIED_STATUS), headers: [[':status', GRPC_DENIED_STATUS], ['content-type', 'application/grpc'], ['grpc-status', '7'], ['grpc-message', GRPC_DENIED_MESSAGE]] });
+    this.deniedRec = null;
+  }
+
   release(): void {
+    // the denied stream was decided last but its record goes first, as when it was reset at once
+    if (this.deniedRec) this.host.emit(this.deniedRec);
+    this.deniedRec = null;
     for (const stream of [...this.open.keys()]) this.closeStream(stream);
     this.resp = null;
   }

@@ -55,13 +55,15 @@ export interface L7Session {
   readonly denial?: Denial | null;
   /** The HEAD-ness of each allowed request of the last client() call, in order (the response framer's). */
   readonly allowedHeads?: readonly boolean[];
-  /** The denied request was answered with this status: its record is emitted with it. */
-  answerDenied?(status: number): void;
+  /** The datapath answered the denied request (HTTP/1: 403; HTTP/2: grpc-status 7): its record is emitted with that answer. */
+  answerDenied?(): void;
 }
 
 export interface Denial {
   /** denied in a request head (not a body, not after a closing request, not while an upgrade waits) */
   readonly answerable: boolean;
-  /** stream offset of the request's first byte past any CR and LF before it (the kernel's req_seq) */
+  /** stream offset of the request's first byte past any CR and LF before it (the kernel's req_seq); HTTP/2: 0 */
   readonly start: number;
+  /** HTTP/2: the denied stream */
+  readonly stream?: number;
 }

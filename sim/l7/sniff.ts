@@ -53,8 +53,8 @@ export class SniffSession implements L7Session {
     return this.inner?.allowedHeads ?? [];
   }
 
-  answerDenied(status: number): void {
-    this.inner?.answerDenied?.(status);
+  answerDenied(): void {
+    this.inner?.answerDenied?.();
   }
 
   client(data: Uint8Array, start: number, end: number): void {

@@ -13,7 +13,9 @@ import type { L7Session, SessionHost } from '../l7/session.ts';
 import { classifySegment, seqAdd, seqDiff, SEG_HOLE, SEG_RETRANSMISSION } from '../stream/seq.ts';
 import { ConnTable } from '../stream/table.ts';
 import { ResponseFramer } from '../http1/response-framer.ts';
-import { HTTP1_FORBIDDEN } from '../../src/net/answers.ts';
+import { HTTP1_FORBIDDEN, grpcDenied } from '../../src/net/answers.ts';
+
+const GRPC_DENIED_LEN = grpcDenied().length;
 import { Conn } from './conn.ts';
 import { DEFAULT_LIMITS as SEMANTIC_LIMITS } from '../../src/verdict/limits.ts';
 import type {
@@ -243,10 +245,11 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
     }
     const seen = c.stream?.srvSeen ?? false;
     c.stream?.reply(v.flags, v.seq, v.payloadLen, v.ack);
-    // the datapath follows the responses (l7_reply): from the SYN-ACK on, HTTP/1 only
+    // the datapath follows the responses (l7_reply) from the SYN-ACK on: HTTP/1 responses, or
+    // HTTP/2 frames when the server's first byte says so
     const f = c.framer;
     if (f && !seen && c.stream?.srvSeen) f.start(v.seq);
-    else if (f && seen && v.payloadLen && !c.session?.http2) f.walk(v.data, v.payloadOff, v.flags & TCP_SYN ? seqAdd(v.seq, 1) : v.seq, v.payloadLen);
+    else if (f && seen && v.payloadLen) f.walk(v.data, v.payloadOff, v.flags & TCP_SYN ? seqAdd(v.seq, 1) : v.seq, v.payloadLen, c.session?.http2 === true);
     if (v.flags & TCP_RST) {
       this.act(rec, index, 'pass', 'rst', id);
       return this.closeConn(c, 'rst');
@@ -338,10 +341,12 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
 
   /** The packet becomes the answer to the client and a reset to the server (l7_answer_http1). */
   private answer(c: Conn<CV>, rec: CaptureRecord, index: number, reason: PacketReason): void {
-    const answer: AnswerSegments = { seq: c.framer!.end, ack: c.ansAck, rstSeq: c.ansRst };
+    const f = c.framer!;
+    const stream = c.session?.denial?.stream;
+    const answer: AnswerSegments = { seq: f.end, ack: c.ansAck, rstSeq: c.ansRst, ...(f.h2 && stream ? { stream } : {}) };
     this.act(rec, index, 'answer', reason, c.info.id, answer);
     c.mode = 'answered';
-    c.session?.answerDenied?.(403);
+    c.session?.answerDenied?.();
     this.o.onConnection?.({ type: 'close', conn: c.info, reason: 'denied', packets: c.packets, requests: c.requests });
     c.release();
   }
@@ -356,9 +361,11 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
     const f = c.framer;
     const s = c.stream!;
     const d = c.session?.denial;
+    const h2 = c.session?.http2 === true;
     if (!f || f.lost || !d?.answerable || !s.srvSeen || s.srvFin || s.closed) return 'reset';
-    if (d.start > seqDiff(c.ansRst, s.base)) return 'reset';
-    return f.idle(s.srvNxt) ? 'answer' : 'due';
+    // HTTP/1 (l7_deny_how): only where the server does not speak HTTP/2, after nothing else new
+    if (!h2 && (f.h2 || d.start > seqDiff(c.ansRst, s.base))) return 'reset';
+    return f.idle(s.srvNxt, h2) ? 'answer' : 'due';
   }
 
   /** A client packet while the answer waits (l7_answer_due): the one acknowledging the responses carries it. */
@@ -370,7 +377,7 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
     const data = v.payloadLen > 0 && !(v.flags & TCP_RST);
     if (s.closed) return this.act(rec, index, data ? 'drop' : 'pass', data ? 'flow-denied' : 'control', id);
     if (f.lost || s.srvFin) return this.denied(c, rec, index, 'answer-lost');
-    if (f.idle(s.srvNxt) && v.flags & TCP_ACK && seqDiff(v.ack, f.end) >= 0 && !(v.flags & TCP_RST)) return this.answer(c, rec, index, 'answer-sent');
+    if (f.idle(s.srvNxt, c.session?.http2 === true) && v.flags & TCP_ACK && seqDiff(v.ack, f.end) >= 0 && !(v.flags & TCP_RST)) return this.answer(c, rec, index, 'answer-sent');
     if (data) return this.act(rec, index, 'drop', 'flow-denied', id);
     s.clientCtl(v.flags, v.seq, v.payloadLen, v.ack);
     this.act(rec, index, 'pass', v.flags & TCP_RST ? 'rst' : 'control', id);
@@ -387,7 +394,7 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
       return this.act(rec, index, data ? 'drop' : 'pass', data ? 'flow-denied' : v.flags & TCP_RST ? 'rst' : 'control', id);
     }
     if (v.flags & TCP_RST) return this.act(rec, index, 'pass', 'rst', id);
-    const ours = v.seq >>> 0 === c.framer!.end && v.payloadLen === HTTP1_FORBIDDEN.length && (v.flags & TCP_FIN) !== 0;
+    const ours = v.seq >>> 0 === c.framer!.end && v.payloadLen === (c.framer!.h2 ? GRPC_DENIED_LEN : HTTP1_FORBIDDEN.length) && (v.flags & TCP_FIN) !== 0;
     this.act(rec, index, ours ? 'pass' : 'drop', ours ? 'answer' : 'flow-denied', id);
   }
 

@@ -105,6 +105,8 @@ export interface AnswerSegments {
   readonly ack: number;
   /** the server's reset: at the first client byte it did not read */
   readonly rstSeq: number;
+  /** HTTP/2: the denied stream (GOAWAY names the one below it) */
+  readonly stream?: number;
 }
 
 export interface ResponseInfo {

@@ -19,3 +19,51 @@ export const HTTP1_FORBIDDEN = Buffer.from(
   + 'Access denied\r\n',
   'latin1',
 );
+
+/** gRPC's answer to a denied call (status 7, PERMISSION_DENIED), in Envoy's words. */
+export const GRPC_DENIED_MESSAGE = 'Access denied';
+export const GRPC_DENIED_STATUS = '403';
+
+/**
+ * The answer's field block: trailers-only, every field a literal the client's decoder does not
+ * index (RFC 7541 6.2.2): its dynamic table stays as the server's encoder knows it.
+ * `:status 403`, not gRPC's 200: the datapath does not keep a request's content-type, and one
+ * answer must serve both kinds of client. A gRPC client reads grpc-status first (and maps 403 to
+ * PERMISSION_DENIED where it does not), a plain HTTP/2 client sees the 403 it would get from
+ * Envoy (docs/datapath.md, "Answers").
+ */
+function grpcDeniedBlock(): Buffer {
+  const lit = (s: string) => [s.length, ...Buffer.from(s, 'latin1')];
+  return Buffer.from([
+    0x08, ...lit(GRPC_DENIED_STATUS), // :status (static name 8), without indexing
+    0x0f, 0x10, ...lit('application/grpc'), // content-type (static name 31), without indexing
+    0x00, ...lit('grpc-status'), ...lit('7'),
+    0x00, ...lit('grpc-message'), ...lit(GRPC_DENIED_MESSAGE),
+  ]);
+}
+
+/** Offsets of the stream ids the datapath writes into GRPC_DENIED. */
+export const GRPC_DENIED_STREAM_AT = 5;
+
+/**
+ * HTTP/2 stage 2: HEADERS (END_HEADERS | END_STREAM) on the denied stream, then GOAWAY
+ * (NO_ERROR) naming the last stream the server may have acted on, so that the client retries
+ * later calls on a new connection; then FIN. `stream` and `last` are 0 in the template.
+ */
+export function grpcDenied(stream = 0, last = 0): Buffer {
+  const block = grpcDeniedBlock();
+  const headers = Buffer.alloc(9 + block.length);
+  headers.writeUIntBE(block.length, 0, 3);
+  headers[3] = 0x1; // HEADERS
+  headers[4] = 0x4 | 0x1; // END_HEADERS | END_STREAM
+  headers.writeUInt32BE(stream, GRPC_DENIED_STREAM_AT);
+  block.copy(headers, 9);
+  const goaway = Buffer.alloc(17);
+  goaway.writeUIntBE(8, 0, 3);
+  goaway[3] = 0x7; // GOAWAY on stream 0
+  goaway.writeUInt32BE(last, 9);
+  return Buffer.concat([headers, goaway]); // error code 0: NO_ERROR
+}
+
+/** Where GOAWAY's last stream id sits in GRPC_DENIED. */
+export const GRPC_DENIED_LAST_AT = grpcDenied().length - 8;

@@ -69,8 +69,9 @@ export function hubbleDropReason(code: number): number {
 }
 
 /** What the client of a denied request got (the event's verdict). */
-function denialText(verdict: number): string {
-  return verdict === VERDICT.ANSWERED ? 'answered 403' : verdict === VERDICT.DROPPED ? 'answer due after the responses before it' : 'reset';
+function denialText(verdict: number, version: number): string {
+  if (verdict === VERDICT.ANSWERED) return version === 2 ? 'answered grpc-status 7, GOAWAY' : 'answered 403';
+  return verdict === VERDICT.DROPPED ? 'answer due after the responses before it' : 'reset';
 }
 
 export function reasonName(code: number): string {
@@ -108,13 +109,13 @@ export function observe(ctx: ObserveContext, ev: RawEvent): Observed {
     const record: FlowRecord = {
       ...base, kind: 'l7-request', isReply: false, ...(request ? { request } : {}),
       ...(ev.verdict === VERDICT.ANSWERED ? { status: 403 } : {}),
-      ...(allowed ? {} : { summary: `${line} denied: ${reasonName(ev.reason)}; ${denialText(ev.verdict)}` }),
+      ...(allowed ? {} : { summary: `${line} denied: ${reasonName(ev.reason)}; ${denialText(ev.verdict, ev.version)}` }),
     };
     return { kind: 'request', record, event: ev, row: { pair, line, allowed, reason: allowed ? 'allowed' : reasonName(ev.reason), rule: source } };
   }
   if (ev.kind === EVENT_KIND.ANSWER) {
     // the answer owed to a denied request above (DROPPED: answer due), sent or given up
-    const summary = `${reasonName(ev.reason)}: ${ev.verdict === VERDICT.ANSWERED ? 'answered 403 after the responses before it' : 'reset (the answer could not follow the responses)'}`;
+    const summary = `${reasonName(ev.reason)}: ${ev.verdict === VERDICT.ANSWERED ? 'answered after the responses before it' : 'reset (the answer could not follow the responses)'}`;
     return { kind: 'drop', record: { ...base, kind: 'l3l4', isReply: false, allowed: false, dropReason: hubbleDropReason(ev.reason), summary }, event: ev };
   }
   const record: FlowRecord = { ...base, kind: 'l3l4', isReply: false, ...(allowed ? {} : { dropReason: hubbleDropReason(ev.reason) }) };

@@ -34,9 +34,10 @@ export function requestFlows(r: RequestRecord<OracleConnVerdict, OracleRequestVe
   const v = r.verdict.verdict;
   const req = r.verdict.input.kind === 'request' ? r.verdict.input.request : undefined;
   const base = { nodeName, ...sides(r.conn, r.connVerdict), denyRule: false, direction: directionOf(v, r.connVerdict), policies: v.rules, ...(req ? { request: req } : {}) };
-  // a denied request is answered (the simulator pairs it with the 403 it got) or reset
+  // a denied request is answered (the simulator pairs it with the 403 or gRPC status it got) or reset
   const answered = !v.allowed && r.response ? r.response.status : undefined;
-  const denial = answered ? { status: answered, summary: `${req ? `${req.method} ${req.target}` : 'request'} denied: ${v.summary}; answered ${answered}` }
+  const grpc = r.response?.headers?.find(([n]) => n === 'grpc-status')?.[1];
+  const denial = answered ? { status: answered, summary: `${req ? `${req.method} ${req.target}` : 'request'} denied: ${v.summary}; answered ${grpc ? `grpc-status ${grpc}` : answered}` }
     : { summary: `${req ? `${req.method} ${req.target}` : 'request'} denied: ${v.summary}; reset` };
   const out: FlowRecord[] = [{ ...base, timeNs: r.ts, kind: 'l7-request', allowed: v.allowed, isReply: false, ...(v.allowed ? {} : denial) }];
   if (r.response) {

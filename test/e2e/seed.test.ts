@@ -18,6 +18,7 @@ if (skip) console.log(`# skipping e2e seed: ${skip}`);
 
 interface Res {
   status?: number;
+  body?: string;
   error?: string;
   ms?: number;
   localPort?: number;

@@ -266,11 +266,14 @@ static __always_inline int l7_stream(struct __sk_buff *skb, struct l7_flow *f, c
 	sc->http_rule = -1;
 	sc->deny_stream = 0;
 	bpf_loop(L7_MAX_PAYLOAD, l7_scan_cb, &c, 0);
-	f->next_seq = sc->seq;
-	l7_body_range(f);
-	l7_tcp_client_ctl(f, p);
-	if (!sc->stop)
+	if (!sc->stop) {
+		f->next_seq = sc->seq;
+		l7_body_range(f);
+		l7_tcp_client_ctl(f, p);
 		return TC_ACT_OK;
+	}
+	/* denied: none of the packet's new bytes (nor its flags) reach the server, which still
+	 * expects `start` (an answer that waits for the responses relies on it) */
 	if (p->flags & L7_TH_SYN)
 		how = L7_DENY_RESET;
 	else if (f->h1.st >= H_H2_NEW)

@@ -215,11 +215,14 @@ export const MSS = 1448;
 const hostPort = (ip: string, port: number) => (ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`);
 
 /** SYN .. request (split at `splitAt`) .. FIN of one connection, or null when a side has no address of that family. */
-export function connPackets(client: PeerRef, server: PeerRef, port: number, request: Uint8Array | null, v6: boolean, splitAt: readonly number[] = [], clientPort = 40000): FixturePacket[] | null {
+export function connPackets(client: PeerRef, server: PeerRef, port: number, request: Uint8Array | null, v6: boolean, splitAt: readonly number[] = [], clientPort = 40000,
+  serverFirst: Uint8Array | null = null): FixturePacket[] | null {
   const src = addressOf(client, v6);
   const dst = addressOf(server, v6);
   if (!src || !dst) return null;
   const conn = tcpConn({ client: hostPort(src, clientPort), server: hostPort(dst, port) }).handshake();
+  // a server that speaks first (an HTTP/2 server's SETTINGS)
+  if (serverFirst) conn.recv(serverFirst);
   // segments no larger than an Ethernet MSS, as on a wire (BPF_PROG_TEST_RUN takes at most a page)
   const mss = request ? Array.from({ length: Math.floor((request.length - 1) / MSS) }, (_, i) => (i + 1) * MSS) : [];
   const cuts = [...new Set([...splitAt, ...mss])].filter((x) => request && x > 0 && x < request.length).sort((a, b) => a - b);

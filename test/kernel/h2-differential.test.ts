@@ -33,6 +33,8 @@ const parsed = parsePolicies(H2_POLICY, 'h2-differential.yaml');
 if (hasErrors(parsed.diagnostics)) throw new Error(parsed.diagnostics.map(formatDiagnostic).join('\n'));
 const policies = [...parsed.policies];
 const seen = new Map<string, number>();
+/** An empty SETTINGS frame: what an HTTP/2 server sends first. */
+const SERVER_SETTINGS = Uint8Array.from([0, 0, 0, 4, 0, 0, 0, 0, 0]);
 
 /** The oracle on the encoded field lists: the first denied stream's verdict, and how many were allowed before it. */
 function oracleOf(judged: ReturnType<typeof encodeConn>['judged'], v6: boolean): { verdict: string; allowed: number } {
@@ -57,9 +59,12 @@ function check(w: KernelWorld, c: GenConn, v6: boolean): void {
   const e = encodeConn(c);
   const client = peerOf('a-1', v6);
   const server = peerOf('b-1', v6);
-  const packets = connPackets(client, server, 8080, e.bytes, v6, e.splitAt)!;
+  // half the connections: the server's SETTINGS first, so a denied stream can be answered on it
+  const settings = e.bytes.length % 2 ? SERVER_SETTINGS : null;
+  const packets = connPackets(client, server, 8080, e.bytes, v6, e.splitAt, 40000, settings)!;
   w.reset();
   const kernel = runKernel(w, client, server, packets);
+  if (kernel.actions.includes('answer')) seen.set('answered', (seen.get('answered') ?? 0) + 1);
   const sim: Action[] = [];
   const decoded: RequestRecord[] = [];
   replaySync(records(packets), { judge: oracleJudge(policies, diffInventory), onPacket: (p) => sim.push(p.action), onRequest: (r) => decoded.push(r) });
@@ -138,6 +143,8 @@ describe('HTTP/2 differential: kernel == simulator == oracle on generated client
     // the generator reaches allowed streams, policy denials and several strict rules
     assert.ok((seen.get('allowed') ?? 0) > RUNS / 20, show);
     assert.ok((seen.get('denied l7-denied') ?? 0) > RUNS / 20, show);
+    // denied streams answered on the stream (stage 2), where the server spoke first
+    assert.ok((seen.get('answered') ?? 0) > RUNS / 40, show);
     assert.ok([...seen.keys()].filter((k) => k.startsWith('denied strict:h2-')).length >= 5, show);
   });
 

@@ -21,8 +21,9 @@ function checkObject(path: string): void {
   assert.deepEqual([...chains.keys()].sort(), ['l7_from_pod', 'l7_to_pod']);
   for (const [prog, c] of chains) {
     assert.ok(c.bytes <= MAX_STACK, `${prog}: ${c.bytes} bytes > ${MAX_STACK} on 6.1: ${c.frames.join(' -> ')}`);
-    // today's deepest chain runs through bpf_loop's callback: the reading follows it
-    assert.ok(c.frames.some((f) => f.startsWith('l7_scan_cb:')), `${prog}: ${c.frames.join(' -> ')}`);
+    // the reading follows calls below the program (today's deepest chain runs through the
+    // reset's or bpf_loop's callback)
+    assert.ok(c.frames.length >= 2, `${prog}: ${c.frames.join(' -> ')}`);
   }
 }
 

@@ -1,0 +1,96 @@
+// What answering a denial costs in the kernel, against resetting it, in one run (BPF_PROG_TEST_RUN;
+// run as root: npx tsx bench/answers.ts). One object, the same flows opened under each
+// `--deny-answer` mode (a flow takes the mode when it opens), runs interleaved mode by mode:
+//   - the packet that completes a denied request head (answer: 403 injected + the server's
+//     reset; reset: RSTs both ways);
+//   - the packet of an allowed request (the response count it adds);
+//   - a server response packet of an allowed request (answers follow responses; resets do not).
+// Figures are the 10th percentile (env QUANTILE) of per-run ns: other load only adds time.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { emitObject } from '../codegen/emit/index.ts';
+import { openLibbpf, loadObject, mapOf, program, fillConfig, type LoadedObject } from '../src/loader/index.ts';
+import { fillStandard } from '../test/helpers/kernel.ts';
+import { frontendBackendIR, ADDR } from '../test/helpers/ir-fixtures.ts';
+import { TcpConn } from '../sim/builder/tcp-conn.ts';
+import type { AnswerMode } from '../src/net/answers.ts';
+
+const RUNS = Number(process.env.RUNS ?? 4000);
+const Q = Number(process.env.QUANTILE ?? 0.1);
+const lib = openLibbpf();
+const dir = mkdtempSync(join(tmpdir(), 'l7bpf-bench-answers-'));
+
+const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * q)] ?? NaN;
+
+const RESPONSE = 'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\n{}';
+const HOST = 'Host: backend.default.svc\r\nUser-Agent: bench/1.0\r\nAccept: */*\r\n\r\n';
+const conn = () => new TcpConn({ client: `${ADDR.frontend}:40000`, server: `${ADDR.backend}:8080` }).handshake();
+const allowedConn = conn().send(`GET /api/v1/users HTTP/1.1\r\n${HOST}`).recv(RESPONSE);
+const deniedConn = conn().send(`POST /api/v1/users HTTP/1.1\r\n${HOST}`);
+const [syn, synAck, ack, allowedReq, response] = allowedConn.frames() as Uint8Array[];
+const deniedReq = deniedConn.frames()[3]!;
+
+/** Flow entries as they are before `frame` (the l7flows map holds the one flow). */
+type Snapshot = { key: Buffer; value: Buffer };
+function snapshot(obj: LoadedObject): Snapshot {
+  const m = mapOf(obj, 'l7flows');
+  const key = lib.mapNextKey(m.fd, null, m.keySize)!;
+  return { key, value: lib.mapLookup(m.fd, key, m.valueSize)! };
+}
+
+interface Case { readonly prog: 'l7_to_pod' | 'l7_from_pod'; readonly frame: Uint8Array; readonly before: Snapshot }
+
+function cases(obj: LoadedObject, mode: AnswerMode): Record<string, Case> {
+  fillConfig(obj, mode);
+  const to = program(obj, 'l7_to_pod').fd;
+  const from = program(obj, 'l7_from_pod').fd;
+  const run = (fd: number, f: Uint8Array) => lib.testRun(fd, { data: f, dataOutSize: f.length + 256 });
+  const m = mapOf(obj, 'l7flows');
+  for (let k = lib.mapNextKey(m.fd, null, m.keySize); k; k = lib.mapNextKey(m.fd, null, m.keySize)) lib.mapDelete(m.fd, k);
+  run(to, syn!);
+  run(from, synAck!);
+  run(to, ack!);
+  const open = snapshot(obj);
+  run(to, allowedReq!);
+  const sent = snapshot(obj);
+  return {
+    'denied request': { prog: 'l7_to_pod', frame: deniedReq, before: open },
+    'allowed request': { prog: 'l7_to_pod', frame: allowedReq!, before: open },
+    'response packet': { prog: 'l7_from_pod', frame: response!, before: sent },
+  };
+}
+
+function main(): void {
+  const built = emitObject(frontendBackendIR(), join(dir, 'obj'));
+  const obj = loadObject(lib, built.objectPath);
+  fillStandard(obj);
+  const modes: AnswerMode[] = ['reset', 'auto'];
+  const setups = modes.map((mode) => ({ mode, cases: cases(obj, mode) }));
+  const names = Object.keys(setups[0]!.cases);
+  const times = new Map<string, number[]>();
+  const m = mapOf(obj, 'l7flows');
+  for (let i = 0; i < RUNS; i++) {
+    for (const s of setups) {
+      fillConfig(obj, s.mode);
+      for (const name of names) {
+        const c = s.cases[name]!;
+        lib.mapUpdate(m.fd, c.before.key, c.before.value, 0);
+        const r = lib.testRun(program(obj, c.prog).fd, { data: c.frame, dataOutSize: c.frame.length + 256 });
+        const k = `${s.mode}|${name}`;
+        (times.get(k) ?? times.set(k, []).get(k)!).push(r.durationNs);
+      }
+    }
+  }
+  console.log(`bench/answers: ${RUNS} runs per case, p${Q * 100} ns per packet (BPF_PROG_TEST_RUN)`);
+  console.log('| packet | reset (stage 1) | answer (stage 2) | ratio |');
+  console.log('|---|---|---|---|');
+  for (const name of names) {
+    const [a, b] = modes.map((mode) => quantile(times.get(`${mode}|${name}`)!, Q));
+    console.log(`| ${name} | ${a} | ${b} | ${(b! / a!).toFixed(2)}x |`);
+  }
+  obj.close();
+  rmSync(dir, { recursive: true, force: true });
+}
+
+main();

@@ -54,6 +54,8 @@ enum {
 #define RF_MODE 0x200	/* the server's first byte was seen: */
 #define RF_H2 0x400	/* ... it was not the "H" of an http/1 status line: http/2 frames */
 #define RF_HBLOCK 0x800	/* http/2: inside a field block (no frame may come between its frames) */
+/* what a response's end leaves: the flow's, not the response's */
+#define RF_KEEP (RF_ON | RF_MODE | RF_H2)
 
 /* step results */
 #define RS_OK 0
@@ -87,7 +89,7 @@ static __always_inline void l7_resp_done(struct l7_resp *r, __u32 end)
 	r->end = end;
 	r->st = R_LINE;
 	r->pos = 0;
-	r->flags &= RF_ON;
+	r->flags &= RF_KEEP;
 	r->left = 0;
 }
 
@@ -102,7 +104,7 @@ static __always_inline int l7_resp_head_end(struct l7_resp *r)
 			return l7_resp_lost(r);
 		r->st = R_LINE;
 		r->pos = 0;
-		r->flags &= RF_ON;
+		r->flags &= RF_KEEP;
 		r->left = 0;
 		return RS_OK;
 	}

@@ -31,7 +31,8 @@ export function parseIfaceOf(pairs: readonly string[]): Record<string, string> {
 
 /** What a deployment's denials look like to the client. */
 export function answerText(mode: AnswerMode): string {
-  return mode === 'reset' ? 'reset both ways (--deny-answer reset)' : `answered: HTTP/1 403 and FIN to the client, reset to the server (--deny-answer ${mode}); HTTP/2 reset`;
+  return mode === 'reset' ? 'reset both ways (--deny-answer reset)'
+    : `answered (--deny-answer ${mode}): HTTP/1 403 and FIN, HTTP/2 403 + grpc-status 7 and GOAWAY; the server's side reset`;
 }
 
 export function deployCommand(dir: string, o: DeployOptions): number {

@@ -7,17 +7,20 @@ import { parseInventory } from '../../src/endpoints/index.ts';
 import type { Inventory } from '../../src/endpoints/types.ts';
 import type { PeerRef } from '../../src/verdict/peers.ts';
 
-const POLICY = `apiVersion: cilium.io/v2
+/** The server's ingress from the client on port 80 under these http rules (flow YAML). */
+export const serverPolicy = (http: string, name = 'inspect-all') => `apiVersion: cilium.io/v2
 kind: CiliumNetworkPolicy
-metadata: {name: inspect-all, namespace: default}
+metadata: {name: ${name}, namespace: default}
 spec:
   endpointSelector: {matchLabels: {app: server}}
   ingress:
     - fromEndpoints: [{matchLabels: {app: client}}]
       toPorts:
         - ports: [{port: "80", protocol: TCP}]
-          rules: {http: [{}]}
+          rules: {http: ${http}}
 `;
+
+const POLICY = serverPolicy('[{}]');
 const ENDPOINTS = `endpoints:
   - {name: client, namespace: default, labels: {app: client}, ips: [10.0.0.1, "fd00::1"]}
   - {name: server, namespace: default, labels: {app: server}, ips: [10.0.0.2, "fd00::2"]}

@@ -11,23 +11,13 @@ import fc from 'fast-check';
 import { kernelSkip } from '../helpers/kernel.ts';
 import { tcpConn } from '../../sim/index.ts';
 import { actionsAgree, buildWorld, comparable, describeActions, runKernel, runSim, type KernelWorld } from '../helpers/kernel-world.ts';
-import { inspectAll } from '../helpers/inspect-all.ts';
+import { inspectAll, serverPolicy } from '../helpers/inspect-all.ts';
 import { EVENT_KIND, VERDICT } from '../../src/loader/index.ts';
 
 const skip = kernelSkip();
 const RUNS = Number(process.env.L7BPF_ANSWER_RUNS ?? 1000);
 
-const { policies, inv, peer } = inspectAll(`apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: {name: users, namespace: default}
-spec:
-  endpointSelector: {matchLabels: {app: server}}
-  ingress:
-    - fromEndpoints: [{matchLabels: {app: client}}]
-      toPorts:
-        - ports: [{port: "80", protocol: TCP}]
-          rules: {http: [{method: "GET|HEAD", path: "/api/v1/users.*"}]}
-`);
+const { policies, inv, peer } = inspectAll(serverPolicy('[{method: "GET|HEAD", path: "/api/v1/users.*"}]', 'users'));
 
 type Framing = 'cl' | 'chunked' | 'no-content' | 'not-modified' | 'continue' | 'until-close' | 'garbage';
 interface Req { readonly denied: boolean; readonly head: boolean; readonly framing: Framing; readonly n: number }

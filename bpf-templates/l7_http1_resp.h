@@ -485,10 +485,13 @@ static __attribute__((noinline)) void l7_resp_walk(struct __sk_buff *skb, struct
  * before it), or with a reset. only a request whose bytes the server has not read past
  * (they start in this packet's new bytes, or earlier packets held a part of its head) is
  * answered; a denial in a body (the server has the head), after a closing request, or on a
- * connection whose responses are not followed, is a reset */
+ * connection whose responses are not followed, is a reset. other new bytes before it in the
+ * packet (an allowed pipelined request) go on when the server owes responses: the packet is
+ * trimmed; when it owes none they do not matter (its side is reset with the answer) */
 #define L7_DENY_RESET 0
 #define L7_DENY_ANSWER 1
 #define L7_DENY_DUE 2
+#define L7_DENY_TRIM 3	/* allowed bytes before it in the packet go on alone; the answer waits */
 
 /* every response the server owes is complete, and it sent nothing after them; http/2: the
  * server's stream is between frames, outside a field block, and it sent its SETTINGS */
@@ -506,9 +509,13 @@ static __always_inline int l7_resp_idle(const struct l7_flow *f)
 static __always_inline int l7_deny_how(const struct l7_flow *f, __u32 start)
 {
 	if (!(f->rs.flags & RF_ON) || f->rs.st == R_LOST || (f->rs.flags & RF_H2) || f->h1.st >= H_BODY || (f->h1.flags & HF_DOOMED) ||
-	    l7_after(f->h1.req_seq, start) || !(f->tcp & L7_TCP_SRV_SEEN) || (f->tcp & (L7_TCP_SRV_FIN | L7_TCP_CLOSED)))
+	    !(f->tcp & L7_TCP_SRV_SEEN) || (f->tcp & (L7_TCP_SRV_FIN | L7_TCP_CLOSED)))
 		return L7_DENY_RESET;
-	return l7_resp_idle(f) ? L7_DENY_ANSWER : L7_DENY_DUE;
+	if (l7_resp_idle(f))
+		return L7_DENY_ANSWER;
+	/* the server owes responses, and the bytes before the denied request may be what it needs
+	 * to give them (an allowed request, the end of a body): they go on */
+	return l7_after(f->h1.req_seq, start) ? L7_DENY_TRIM : L7_DENY_DUE;
 }
 
 /* http/2 (stage 2): a stream whose field block was judged and denied is answered on its

@@ -217,4 +217,78 @@ static __attribute__((noinline)) int l7_answer(struct __sk_buff *skb, const stru
 	return TC_ACT_OK;
 }
 
+/* a trimmed packet keeps at most this many payload bytes, and loses at most L7_TRIM_CUT */
+#define L7_TRIM_KEEP 1448
+#define L7_TRIM_CUT 4096
+
+static __always_inline int l7_trim_fits(const struct l7_pkt *p, __u32 keep)
+{
+	return keep > 0 && keep <= L7_TRIM_KEEP && keep < p->payload_len && p->payload_len - keep <= L7_TRIM_CUT;
+}
+
+/* the packet keeps its first `keep` payload bytes (what came before a denied request): the ip
+ * length and the tcp checksum follow, incrementally (bpf_l4_csum_replace leaves a checksum the
+ * hardware completes, CHECKSUM_PARTIAL, as it should). returns 0 when done, else the packet is
+ * unchanged */
+__attribute__((noinline)) int l7_trim(struct __sk_buff *skb, const struct l7_pkt *p, __u32 keep)
+{
+	__u32 zero = 0, csum_off, cut, at, n, tcplen_old, tcplen_new;
+	struct l7_scratch *sc;
+	__s64 sum = 0;
+	__u8 odd[4] = {};
+
+	if (!skb || !p || keep == 0 || keep > L7_TRIM_KEEP || keep >= p->payload_len)
+		return -1;
+	cut = p->payload_len - keep;
+	if (cut > L7_TRIM_CUT)
+		return -1;
+	sc = bpf_map_lookup_elem(&scratch, &zero);
+	if (!sc)
+		return -1;
+	csum_off = p->l4_off + 16;
+	at = p->payload_off + keep;
+	/* the removed bytes' sum: the first one is a word's low byte when keep is odd */
+	if (keep & 1) {
+		if (bpf_skb_load_bytes(skb, at, &odd[1], 1))
+			return -1;
+		sum = bpf_csum_diff((__be32 *)odd, 4, 0, 0, 0);
+		at++;
+		cut--;
+	}
+	for (int i = 0; i < L7_TRIM_CUT / 256; i++) {
+		if (!cut)
+			break;
+		n = cut < 256 ? cut : 256;
+		__builtin_memset(sc->buf, 0, 256);
+		n -= 1;
+		asm volatile("%0 &= 255" : "+r"(n));
+		n += 1;
+		if (bpf_skb_load_bytes(skb, at, sc->buf, n))
+			return -1;
+		sum = bpf_csum_diff((__be32 *)sc->buf, (n + 3) & ~3U, 0, 0, (__u32)sum);
+		at += n;
+		cut -= n;
+	}
+	tcplen_old = p->payload_off - p->l4_off + p->payload_len;
+	tcplen_new = p->payload_off - p->l4_off + keep;
+	if (bpf_skb_change_tail(skb, p->payload_off + keep, 0))
+		return -1;
+	if (bpf_l4_csum_replace(skb, csum_off, 0, (__u32)sum, 0))
+		return -1;
+	if (p->family == 4) {
+		__be16 o = bpf_htons(p->l4_off - p->l3_off + (tcplen_old & 0xffff)), w = bpf_htons(p->payload_off - p->l3_off + keep);
+
+		if (bpf_l4_csum_replace(skb, csum_off, bpf_htons(tcplen_old), bpf_htons(tcplen_new), BPF_F_PSEUDO_HDR | 2) ||
+		    bpf_l3_csum_replace(skb, p->l3_off + 10, o, w, 2) || bpf_skb_store_bytes(skb, p->l3_off + 2, &w, 2, 0))
+			return -1;
+	} else {
+		__be16 w = bpf_htons(p->payload_off - p->l3_off - 40 + keep);
+
+		if (bpf_l4_csum_replace(skb, csum_off, bpf_htonl(tcplen_old), bpf_htonl(tcplen_new), BPF_F_PSEUDO_HDR | 4) ||
+		    bpf_skb_store_bytes(skb, p->l3_off + 4, &w, 2, 0))
+			return -1;
+	}
+	return 0;
+}
+
 #endif

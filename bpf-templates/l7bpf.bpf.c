@@ -280,7 +280,11 @@ static __always_inline int l7_stream(struct __sk_buff *skb, struct l7_flow *f, c
 		how = l7_deny_how_h2(f, sc->deny_stream && c.x);
 	else
 		how = l7_deny_how(f, start);
-	sc->deny_verdict = how == L7_DENY_ANSWER ? L7_VERDICT_ANSWERED : how == L7_DENY_DUE ? L7_VERDICT_DROPPED : L7_VERDICT_RESET;
+	/* the packet keeps the bytes before the denied request (from its own first byte: a
+	 * resent part the server may lack goes with them); a fin would move: no trim then */
+	if (how == L7_DENY_TRIM && (!l7_trim_fits(p, f->h1.req_seq - dseq) || (p->flags & L7_TH_FIN)))
+		how = L7_DENY_RESET;
+	sc->deny_verdict = how == L7_DENY_ANSWER ? L7_VERDICT_ANSWERED : how == L7_DENY_RESET ? L7_VERDICT_RESET : L7_VERDICT_DROPPED;
 	if (f->h1.st >= H_H2_NEW)
 		l7_emit_h2(skb, f, sc, c.x);
 	else
@@ -291,7 +295,20 @@ static __always_inline int l7_stream(struct __sk_buff *skb, struct l7_flow *f, c
 		bpf_map_delete_elem(&l7flows, key);
 		return TC_ACT_SHOT;
 	}
-	if (how != L7_DENY_RESET) {
+	if (how == L7_DENY_TRIM && !l7_trim(skb, p, f->h1.req_seq - dseq)) {
+		/* the server reads up to the denied request, not into it */
+		f->ans_rst = f->h1.req_seq;
+		f->ans_ack = end;
+		f->ans_reason = sc->reason;
+		f->ans_stream = 0;
+		f->next_seq = f->h1.req_seq;
+		f->kind = L7_FLOW_ANSWER_DUE;
+		return TC_ACT_OK;
+	}
+	if (how == L7_DENY_TRIM) {
+		/* the packet could not be cut: it is reset as it stands */
+		how = L7_DENY_RESET;
+	} else if (how != L7_DENY_RESET) {
 		/* the server never reads the denied request's bytes from `start` on */
 		f->ans_rst = start;
 		f->ans_ack = end;

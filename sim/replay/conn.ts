@@ -32,6 +32,10 @@ export class Conn<CV extends ConnVerdict> {
   /** answer-due / answered: the client byte the server's reset carries, the client bytes the answer acknowledges. */
   ansRst = 0;
   ansAck = 0;
+  /** the client data packet being judged: its first byte's sequence number, length, FIN */
+  pktSeq = 0;
+  pktLen = 0;
+  pktFin = false;
 
   constructor(
     readonly key: string,

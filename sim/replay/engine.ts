@@ -16,6 +16,9 @@ import { ResponseFramer } from '../http1/response-framer.ts';
 import { HTTP1_FORBIDDEN, grpcDenied } from '../../src/net/answers.ts';
 
 const GRPC_DENIED_LEN = grpcDenied().length;
+/** L7_TRIM_KEEP, L7_TRIM_CUT (bpf-templates/l7_reset.h) */
+const TRIM_KEEP = 1448;
+const TRIM_CUT = 4096;
 import { Conn } from './conn.ts';
 import { DEFAULT_LIMITS as SEMANTIC_LIMITS } from '../../src/verdict/limits.ts';
 import type {
@@ -29,7 +32,7 @@ export const DEFAULT_MAX_CONNECTIONS = 65536;
 export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends RequestVerdict = RequestVerdict> {
   readonly summary: ReplaySummary = {
     packets: 0, bytes: 0, connections: 0, requests: 0, denied: 0, evicted: 0,
-    actions: { pass: 0, drop: 0, reset: 0, answer: 0 }, reasons: {},
+    actions: { pass: 0, drop: 0, reset: 0, answer: 0, trim: 0 }, reasons: {},
   };
   private readonly o: ReplayOptions<CV, RV>;
   private readonly answers: boolean;
@@ -313,9 +316,13 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
     }
     const start = v.payloadOff + step.skip;
     const end = v.payloadOff + len;
-    // where an answer would put the server's reset, and what it acknowledges
+    // where an answer would put the server's reset, and what it acknowledges; the packet's own
+    // first byte and flags (a trim keeps what comes before a denied request)
     c.ansRst = s.next;
     c.ansAck = seqAdd(dseq, len);
+    c.pktSeq = dseq;
+    c.pktLen = len;
+    c.pktFin = (v.flags & TCP_FIN) !== 0;
     const body = s.inBody(end - start);
     if (!body) s.copy(v.data, start, end - start);
     const bodyEnd = this.inspect(c, rec, index, start, end, syn);
@@ -357,15 +364,21 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
    * read, denied in its head, on a connection whose responses are followed and whose server has
    * not closed.
    */
-  private denyHow(c: Conn<CV>): 'answer' | 'due' | 'reset' {
+  private denyHow(c: Conn<CV>): 'answer' | 'due' | 'reset' | 'trim' {
     const f = c.framer;
     const s = c.stream!;
     const d = c.session?.denial;
     const h2 = c.session?.http2 === true;
     if (!f || f.lost || !d?.answerable || !s.srvSeen || s.srvFin || s.closed) return 'reset';
-    // HTTP/1 (l7_deny_how): only where the server does not speak HTTP/2, after nothing else new
-    if (!h2 && (f.h2 || d.start > seqDiff(c.ansRst, s.base))) return 'reset';
-    return f.idle(s.srvNxt, h2) ? 'answer' : 'due';
+    if (h2 || !f.h2) {
+      if (f.idle(s.srvNxt, h2)) return 'answer';
+      if (h2 || d.start <= seqDiff(c.ansRst, s.base)) return 'due';
+      // HTTP/1 with new bytes before the denied request while the server owes responses: they
+      // go on alone (l7_trim_fits)
+      const keep = d.start - seqDiff(c.pktSeq, s.base);
+      return keep > 0 && keep <= TRIM_KEEP && keep < c.pktLen && c.pktLen - keep <= TRIM_CUT && !c.pktFin ? 'trim' : 'reset';
+    }
+    return 'reset'; // an HTTP/1 connection whose server spoke HTTP/2
   }
 
   /** A client packet while the answer waits (l7_answer_due): the one acknowledging the responses carries it. */
@@ -422,6 +435,15 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
       if (how === 'due') {
         c.mode = 'answer-due';
         this.act(rec, index, 'drop', 'request-denied', id);
+        return -1;
+      }
+      if (how === 'trim') {
+        // the allowed bytes before the denied request go on; the server reads up to it
+        const s = c.stream!;
+        c.mode = 'answer-due';
+        c.ansRst = seqAdd(s.base, session.denial!.start);
+        s.next = c.ansRst;
+        this.act(rec, index, 'trim', 'request-denied', id);
         return -1;
       }
       if (how === 'answer') this.answer(c, rec, index, 'request-denied');

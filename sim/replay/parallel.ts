@@ -66,7 +66,7 @@ export function merge(parts: readonly ParallelSummary[]): ParallelSummary {
   const first = parts[0]!;
   const out: ParallelSummary = {
     packets: first.packets, bytes: first.bytes, connections: 0, requests: 0, denied: 0, evicted: 0, allowed: 0,
-    actions: { pass: 0, drop: 0, reset: 0, answer: 0 }, reasons: {}, captureErrors: first.captureErrors,
+    actions: { pass: 0, drop: 0, reset: 0, answer: 0, trim: 0 }, reasons: {}, captureErrors: first.captureErrors,
   };
   for (const p of parts) {
     out.connections += p.connections;
@@ -74,7 +74,7 @@ export function merge(parts: readonly ParallelSummary[]): ParallelSummary {
     out.denied += p.denied;
     out.evicted += p.evicted;
     out.allowed += p.allowed;
-    for (const k of ['pass', 'drop', 'reset', 'answer'] as const) out.actions[k] += p.actions[k];
+    for (const k of ['pass', 'drop', 'reset', 'answer', 'trim'] as const) out.actions[k] += p.actions[k];
     for (const [k, n] of Object.entries(p.reasons)) {
       const key = k as keyof ReplaySummary['reasons'];
       out.reasons[key] = (out.reasons[key] ?? 0) + (n ?? 0);

@@ -1,8 +1,9 @@
 // Public types of the replay engine: the judge callbacks, per-packet actions, events.
 
 /** What the kernel program does with a packet. answer: rewritten into the answer to the
- * client (403 and FIN, injected) and a RST to the server (docs/datapath.md, "Answers"). */
-export type PacketActionKind = 'pass' | 'drop' | 'reset' | 'answer';
+ * client (403 and FIN, injected) and a RST to the server (docs/datapath.md, "Answers"); trim:
+ * forwarded without its bytes from a denied request on (the allowed ones before it go on). */
+export type PacketActionKind = 'pass' | 'drop' | 'reset' | 'answer' | 'trim';
 
 export type PacketReason =
   | 'not-ip'          // not IPv4/IPv6: passes (policy is about IP traffic)

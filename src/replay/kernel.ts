@@ -105,6 +105,7 @@ export class KernelReplayer {
     const res = this.runner.run({ prog, frame });
     if (res.action === TC_ACT.SHOT) return 'drop';
     if (res.events.some((e) => e.verdict === VERDICT.ANSWERED)) return 'answer';
+    if (res.dataOut.length < frame.length) return 'trim';
     return res.events.some((e) => e.verdict === VERDICT.RESET) ? 'reset' : 'pass';
   }
 

@@ -104,6 +104,8 @@ export type Action = PacketActionKind;
 export interface KernelRun {
   readonly actions: Action[];
   readonly events: RawEvent[];
+  /** per packet, what the last program that ran on it let out (a trim's shorter frame) */
+  readonly out: Uint8Array[];
 }
 
 function tcpFlags(frame: Uint8Array): number {
@@ -124,20 +126,25 @@ export function programsFor(from: PeerRef, to: PeerRef): ProgName[] {
 export function runKernel(w: KernelWorld, client: PeerRef, server: PeerRef, packets: readonly FixturePacket[]): KernelRun {
   const actions: Action[] = [];
   const events: RawEvent[] = [];
+  const out: Uint8Array[] = [];
   for (const p of packets) {
     const progs = p.from === 'client' ? programsFor(client, server) : programsFor(server, client);
     let action: Action = 'pass';
+    let frame = p.frame;
     for (const prog of progs) {
       const r = w.runner.run({ prog, frame: p.frame });
+      frame = r.dataOut;
       events.push(...r.events);
       if (r.action === TC_ACT.SHOT) action = 'drop';
       else if (r.action === TC_ACT.OK && (tcpFlags(r.dataOut) & 4) && !(tcpFlags(p.frame) & 4)) action = r.events.some((e) => e.verdict === VERDICT.ANSWERED) ? 'answer' : 'reset';
+      else if (r.action === TC_ACT.OK && r.dataOut.length < p.frame.length) action = 'trim';
       else if (r.action !== TC_ACT.OK) throw new Error(`${prog} returned TC action ${r.action}`);
       if (action !== 'pass') break;
     }
     actions.push(action);
+    out.push(frame);
   }
-  return { actions, events };
+  return { actions, events, out };
 }
 
 export interface SimRun {

@@ -65,7 +65,7 @@ export interface Played extends RunResult {
   readonly from: 'client' | 'server';
   /** pass: forwarded as is; drop: TC_ACT_SHOT; reset: forwarded rewritten into a RST; answer:
    * the same, with the 403 injected towards the client (an ANSWERED event) */
-  readonly verdict: 'pass' | 'drop' | 'reset' | 'answer';
+  readonly verdict: 'pass' | 'drop' | 'reset' | 'answer' | 'trim';
 }
 
 function tcpFlags(frame: Uint8Array): number {
@@ -77,6 +77,7 @@ function tcpFlags(frame: Uint8Array): number {
 export function verdictOf(input: Uint8Array, r: RunResult): Played['verdict'] {
   if (r.action === SHOT) return 'drop';
   if (r.action === OK && (tcpFlags(r.dataOut) & 4) && !(tcpFlags(input) & 4)) return r.events.some((e) => e.verdict === VERDICT.ANSWERED) ? 'answer' : 'reset';
+  if (r.action === OK && r.dataOut.length < input.length) return 'trim';
   return 'pass';
 }
 

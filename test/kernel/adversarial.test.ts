@@ -129,6 +129,8 @@ class Play {
   readonly conn: TcpConn;
   readonly kernel: Action[] = [];
   readonly events: RawEvent[] = [];
+  /** what the kernel let out of each packet (a trim: the bytes before the denied request) */
+  readonly outs: Uint8Array[] = [];
   /** what the server's socket made of each packet */
   readonly notes: string[] = [];
   readonly rx: LinuxTcpReceiver;
@@ -171,9 +173,12 @@ class Play {
     const r = runKernel(this.w, this.client, this.server, [p]);
     const a = r.actions[0]!;
     this.kernel.push(a);
+    this.outs.push(r.out[0]!);
     this.events.push(...r.events);
     if (note) this.notes.push(note);
     else if (p.from === 'server' || this.reset) this.notes.push('-');
+    // a trimmed packet reaches the server with the bytes before the denied request only
+    else if (a === 'trim') this.notes.push(lost ? 'lost after the hook' : this.rx.receive(decodeSegment(r.out[0]!), choices));
     else if (a !== 'pass') this.notes.push(a === 'reset' || a === 'answer' ? 'gets the kernel reset' : '-');
     else this.notes.push(lost ? 'lost after the hook' : this.rx.receive(decodeSegment(p.frame), choices));
     // an answer resets the server's side too (the 403 goes to the client)
@@ -248,8 +253,9 @@ class Play {
     const parts: Uint8Array[] = [];
     let n = 0;
     this.packets.forEach((p, i) => {
-      if (p.from !== 'client' || this.kernel[i] !== 'pass') return;
-      const s = decodeSegment(p.frame);
+      if (p.from !== 'client' || (this.kernel[i] !== 'pass' && this.kernel[i] !== 'trim')) return;
+      // a trimmed packet: the bytes before the denied request, as the kernel let them out
+      const s = decodeSegment(this.kernel[i] === 'trim' ? this.outs[i]! : p.frame);
       const rel = (s.seq - this.conn.seqOf('client', 0)) | 0;
       if (s.flags & (SYN | RST) || rel > n || rel + s.payload.length <= n) return;
       parts.push(s.payload.subarray(n - rel));
@@ -294,7 +300,7 @@ function check(w: KernelWorld, c: Case): void {
   const app = headsOf(play.rx.stream);
   const judged = headsOf(play.judged());
   // the events carry the first 64 bytes of the head: its request line is enough here
-  const allowed = allowedLines({ actions: play.kernel, events: play.events }).map((l) => l.split('\r\n')[0]!);
+  const allowed = allowedLines({ actions: play.kernel, events: play.events, out: [] }).map((l) => l.split('\r\n')[0]!);
   const why = (msg: string) => {
     const lines = describeActions(packets, play.kernel, sim).split('\n').map((l, i) => `${l}; server socket: ${play.notes[i]}`);
     const text = (b: Uint8Array) => JSON.stringify(Buffer.from(b).toString('latin1'));
@@ -310,6 +316,7 @@ function check(w: KernelWorld, c: Case): void {
   if (play.flushed && app.length !== allowed.length) assert.fail(why(`after the flush the application read ${app.length} heads, the kernel allowed ${allowed.length}`));
   count(play.reset ? 'kernel reset' : play.flushed ? 'flushed' : 'stuck or closed');
   // a denied request answered at once, or after the responses before it (l7_answer_due)
+  if (play.kernel.includes('trim')) count('kernel trim');
   if (play.kernel.includes('answer')) count(play.events.some((e) => e.kind === EVENT_KIND.ANSWER) ? 'kernel answer after responses' : 'kernel answer');
   if (play.notes.some((n) => n.startsWith('out of order'))) count('out-of-order at the server');
   if (play.notes.some((n) => n.startsWith('discarded') && n !== 'discarded: connection reset')) count('passed, then discarded by the server');
@@ -336,7 +343,7 @@ test(`adversarial segment streams: the server reads only what the kernel judged 
   console.log(`adversarial: ${RUNS} runs (seed ${SEED}): ${JSON.stringify(Object.fromEntries([...seen].sort()))}`);
   // the generator reaches what it is for: resets, complete streams, passed packets the server
   // discards, out-of-order data at the server
-  for (const k of ['kernel reset', 'kernel answer', 'flushed', 'passed, then discarded by the server', 'out-of-order at the server', 'heads read']) {
+  for (const k of ['kernel reset', 'kernel answer', 'kernel trim', 'flushed', 'passed, then discarded by the server', 'out-of-order at the server', 'heads read']) {
     assert.ok((seen.get(k) ?? 0) > RUNS / 50, `${k}: ${seen.get(k) ?? 0} of ${RUNS} runs`);
   }
   // rarer: the server must still owe a response when a denied head completes

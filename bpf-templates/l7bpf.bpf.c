@@ -111,6 +111,16 @@ static __always_inline int l7_answers_on(void)
 	return !c || c->answer != L7_ANSWER_RESET;
 }
 
+/* a packet may be trimmed: not when it is a piece of a frame replay --kernel split to fit
+ * test_run (the node sees the whole frame, which a trim does not fit) */
+static __always_inline int l7_trims_on(void)
+{
+	__u32 zero = 0;
+	const struct l7_config *c = bpf_map_lookup_elem(&l7cfg, &zero);
+
+	return !c || !c->split;
+}
+
 /* first packet of a flow (tcp syn, first udp datagram, or mid-stream) */
 static __attribute__((noinline)) int l7_new_flow(struct __sk_buff *skb, const struct l7_pkt *p, __u8 dir,
 						   const struct l7_flow_key *key)
@@ -282,7 +292,7 @@ static __always_inline int l7_stream(struct __sk_buff *skb, struct l7_flow *f, c
 		how = l7_deny_how(f, start);
 	/* the packet keeps the bytes before the denied request (from its own first byte: a
 	 * resent part the server may lack goes with them); a fin would move: no trim then */
-	if (how == L7_DENY_TRIM && (!l7_trim_fits(p, f->h1.req_seq - dseq) || (p->flags & L7_TH_FIN)))
+	if (how == L7_DENY_TRIM && (!l7_trim_fits(p, f->h1.req_seq - dseq) || (p->flags & L7_TH_FIN) || !l7_trims_on()))
 		how = L7_DENY_RESET;
 	sc->deny_verdict = how == L7_DENY_ANSWER ? L7_VERDICT_ANSWERED : how == L7_DENY_RESET ? L7_VERDICT_RESET : L7_VERDICT_DROPPED;
 	if (f->h1.st >= H_H2_NEW)

@@ -44,7 +44,7 @@ _Static_assert(sizeof(struct l7_port_entry) == 16, "l7_port_entry layout");
 /* deploy-time settings of an object (map l7cfg, one entry; zero = defaults) */
 struct l7_config {
 	__u32 answer; /* +0 how a denial is answered: L7_ANSWER_* (src/net/answers.ts) */
-	__u32 pad; /* +4 zero */
+	__u32 split; /* +4 replay --kernel runs pieces of a frame a node would see whole: no trim (it would apply to one piece) */
 };
 _Static_assert(sizeof(struct l7_config) == 8, "l7_config layout");
 

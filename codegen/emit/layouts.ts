@@ -70,7 +70,7 @@ export const CONFIG: StructLayout = {
   doc: 'deploy-time settings of an object (map l7cfg, one entry; zero = defaults)',
   fields: [
     { name: 'answer', type: 'u32', doc: 'how a denial is answered: L7_ANSWER_* (src/net/answers.ts)' },
-    { name: 'pad', type: 'u32', doc: 'zero' },
+    { name: 'split', type: 'u32', doc: 'replay --kernel runs pieces of a frame a node would see whole: no trim (it would apply to one piece)' },
   ],
 };
 

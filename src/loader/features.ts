@@ -29,6 +29,8 @@ export const REQUIRED: readonly KernelFeature[] = [
   { name: 'bpf_csum_diff', kind: 'helper', id: 28, since: '4.6' },
   { name: 'bpf_skb_load_bytes', kind: 'helper', id: 26, since: '4.5' },
   { name: 'bpf_clone_redirect', kind: 'helper', id: 13, since: '4.2' },
+  { name: 'bpf_l4_csum_replace', kind: 'helper', id: 11, since: '4.1' },
+  { name: 'bpf_l3_csum_replace', kind: 'helper', id: 10, since: '4.1' },
   { name: 'bpf_skb_store_bytes', kind: 'helper', id: 9, since: '4.1' },
   { name: 'bpf_ktime_get_ns', kind: 'helper', id: 5, since: '4.1' },
   { name: 'bpf_get_prandom_u32', kind: 'helper', id: 7, since: '4.1' },

@@ -100,6 +100,8 @@ export const CONFIG_SIZE = 8;
 export interface Config {
   /** how a denial is answered: L7_ANSWER_* (src/net/answers.ts) */
   readonly answer: number;
+  /** replay --kernel runs pieces of a frame a node would see whole: no trim (it would apply to one piece) */
+  readonly split: number;
 }
 
 /** struct l7_config in host (little-endian) order, zero-filled to `size` (the map's, when larger). */
@@ -107,5 +109,6 @@ export function encodeConfig(v: Config, size = CONFIG_SIZE): Buffer {
   if (size < CONFIG_SIZE) throw new Error(`l7_config: ${size} bytes, the layout needs 8 (object built from other templates?)`);
   const b = Buffer.alloc(size);
   b.writeUInt32LE(v.answer, 0);
+  b.writeUInt32LE(v.split, 4);
   return b;
 }

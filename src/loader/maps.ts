@@ -90,10 +90,10 @@ export function fillIfaces(obj: LoadedObject, entries: readonly IfaceAddrs[]): v
 
 /** Deploy-time settings (map l7cfg): how denials are answered. Objects built before it have no
  * such map and reset (false is returned). */
-export function fillConfig(obj: LoadedObject, answer: AnswerMode): boolean {
+export function fillConfig(obj: LoadedObject, answer: AnswerMode, split = false): boolean {
   if (!obj.maps.has('l7cfg')) return false;
   const m = mapOf(obj, 'l7cfg');
-  update(obj.lib, m.fd, u32(0), encodeConfig({ answer: ANSWER_MODE_VALUE[answer] }, m.valueSize), 'l7cfg 0');
+  update(obj.lib, m.fd, u32(0), encodeConfig({ answer: ANSWER_MODE_VALUE[answer], split: split ? 1 : 0 }, m.valueSize), 'l7cfg 0');
   return true;
 }
 

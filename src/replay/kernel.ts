@@ -52,7 +52,7 @@ export class KernelReplayer {
   private readonly runner: PacketRunner;
   private readonly view = new PacketView();
 
-  constructor(private readonly obj: ReturnType<typeof loadObject>, private readonly inv: Inventory) {
+  constructor(private readonly obj: ReturnType<typeof loadObject>, private readonly inv: Inventory, private readonly answer: AnswerMode = 'auto') {
     this.runner = new PacketRunner(obj);
   }
 
@@ -63,7 +63,7 @@ export class KernelReplayer {
     fillIpcache(obj, plan.ipcache);
     fillSelectors(obj, plan.selectors);
     fillConfig(obj, answer);
-    return new KernelReplayer(obj, inv);
+    return new KernelReplayer(obj, inv, answer);
   }
 
   /** Runs one captured frame through the programs of the endpoints it leaves and enters. */
@@ -73,10 +73,16 @@ export class KernelReplayer {
     const programs = this.programsOf();
     if (programs.length === 0) return none;
     const fed = testRunFrames(this.view, ethernetFrame(this.view, r.linkType, r.data));
+    // pieces of one frame: no trim, which would cut one piece of what the node sees whole (a
+    // frame split here is over 3712 bytes; a trim keeps at most 1448 and cuts at most 4096)
+    const split = fed.frames.length > 1;
+    if (split) fillConfig(this.obj, this.answer, true);
     try {
       return { index, offset: r.offset, programs, action: this.runAll(programs, fed.frames), pieces: fed.frames.length, cut: fed.cut };
     } catch (e) {
       throw e instanceof TestRunError ? e.at(`packet #${index + 1} (capture offset ${r.offset}): `) : e;
+    } finally {
+      if (split) fillConfig(this.obj, this.answer);
     }
   }
 
@@ -105,8 +111,9 @@ export class KernelReplayer {
     const res = this.runner.run({ prog, frame });
     if (res.action === TC_ACT.SHOT) return 'drop';
     if (res.events.some((e) => e.verdict === VERDICT.ANSWERED)) return 'answer';
-    if (res.dataOut.length < frame.length) return 'trim';
-    return res.events.some((e) => e.verdict === VERDICT.RESET) ? 'reset' : 'pass';
+    if (res.events.some((e) => e.verdict === VERDICT.RESET)) return 'reset';
+    // forwarded shorter: the bytes before a denied request went on alone
+    return res.dataOut.length < frame.length ? 'trim' : 'pass';
   }
 
   private isLocal(ip: string): boolean {

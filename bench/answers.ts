@@ -4,7 +4,8 @@
 //   - the packet that completes a denied request head (answer: 403 injected + the server's
 //     reset; reset: RSTs both ways);
 //   - the packet of an allowed request (the response count it adds);
-//   - a server response packet of an allowed request (answers follow responses; resets do not).
+//   - a server response packet of an allowed request (answers follow responses; resets do not);
+//   - a segment inside a long response body (skipped by length).
 // Figures are the 10th percentile (env QUANTILE) of per-run ns: other load only adds time.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,6 +28,9 @@ const RESPONSE = 'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-L
 const HOST = 'Host: backend.default.svc\r\nUser-Agent: bench/1.0\r\nAccept: */*\r\n\r\n';
 const conn = () => new TcpConn({ client: `${ADDR.frontend}:40000`, server: `${ADDR.backend}:8080` }).handshake();
 const allowedConn = conn().send(`GET /api/v1/users HTTP/1.1\r\n${HOST}`).recv(RESPONSE);
+// a download: the head announces 1 MB, then a segment inside the body
+const bodyConn = conn().send(`GET /api/v1/users HTTP/1.1\r\n${HOST}`).recv('HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n').recv('d'.repeat(1400));
+const [, , , , bigHead, bodySeg] = bodyConn.frames() as Uint8Array[];
 const deniedConn = conn().send(`POST /api/v1/users HTTP/1.1\r\n${HOST}`);
 const [syn, synAck, ack, allowedReq, response] = allowedConn.frames() as Uint8Array[];
 const deniedReq = deniedConn.frames()[3]!;
@@ -54,10 +58,13 @@ function cases(obj: LoadedObject, mode: AnswerMode): Record<string, Case> {
   const open = snapshot(obj);
   run(to, allowedReq!);
   const sent = snapshot(obj);
+  run(from, bigHead!);
+  const inBody = snapshot(obj);
   return {
     'denied request': { prog: 'l7_to_pod', frame: deniedReq, before: open },
     'allowed request': { prog: 'l7_to_pod', frame: allowedReq!, before: open },
     'response packet': { prog: 'l7_from_pod', frame: response!, before: sent },
+    'response body segment (1400 B)': { prog: 'l7_from_pod', frame: bodySeg!, before: inBody },
   };
 }
 

@@ -8,6 +8,10 @@
 #define L7_ANSWER_RESET 1
 #define L7_ANSWER_CLOSE 2
 
+/* a trimmed packet keeps at most this many payload bytes, and loses at most L7_TRIM_CUT */
+#define L7_TRIM_KEEP 1448
+#define L7_TRIM_CUT 4096
+
 /* HTTP/1.1 403 Forbidden\r\nContent-Length: 15\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nAccess denied\r\n */
 #define L7_HTTP403_LEN 106
 #define L7_HTTP403_PADDED 108

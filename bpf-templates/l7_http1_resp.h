@@ -1,4 +1,4 @@
-/* the server's http/1 responses, followed while denials are answered (l7_answer.h).
+/* the server's http/1 responses, followed while denials are answered (l7_answer, l7_reset.h).
  * an answer to a denied request must go after the responses to the requests before it
  * (responses stay in order), so the datapath needs to know where each response ends in
  * the server's stream, and how many there were. it reads a strict subset of http/1
@@ -82,15 +82,21 @@ static __always_inline int l7_resp_lost(struct l7_resp *r)
 	return RS_LOST;
 }
 
+/* the next response's status line: nothing of this one's head is kept */
+static __always_inline void l7_resp_next(struct l7_resp *r)
+{
+	r->st = R_LINE;
+	r->pos = 0;
+	r->flags &= RF_KEEP;
+	r->left = 0;
+}
+
 /* a final response is complete: `end` is past its last byte */
 static __always_inline void l7_resp_done(struct l7_resp *r, __u32 end)
 {
 	r->resps++;
 	r->end = end;
-	r->st = R_LINE;
-	r->pos = 0;
-	r->flags &= RF_KEEP;
-	r->left = 0;
+	l7_resp_next(r);
 }
 
 /* the header block ended: where the body goes (RFC 9112 section 6.3, as llhttp frames it) */
@@ -102,10 +108,7 @@ static __always_inline int l7_resp_head_end(struct l7_resp *r)
 		/* 101 switches protocols: not followed. other 1xx are interim */
 		if (r->status == 101)
 			return l7_resp_lost(r);
-		r->st = R_LINE;
-		r->pos = 0;
-		r->flags &= RF_KEEP;
-		r->left = 0;
+		l7_resp_next(r);
 		return RS_OK;
 	}
 	if (r->resps == r->reqs || ((fl & RF_CL) && (fl & RF_TE)))

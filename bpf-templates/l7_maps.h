@@ -77,7 +77,7 @@ struct l7_h1 {
 #define L7_FLOW_L7 2
 #define L7_FLOW_DENY 3		/* l3/l4 deny: drop everything */
 #define L7_FLOW_RESET 4		/* l7 deny happened: drop the rest */
-#define L7_FLOW_ANSWER_DUE 5	/* a denied request waits for the responses before it (l7_answer.h) */
+#define L7_FLOW_ANSWER_DUE 5	/* a denied request waits for the responses before it (l7_http1_resp.h) */
 #define L7_FLOW_ANSWERED 6	/* the denied request was answered: drop the rest but for control */
 
 /* l7_flow.tcp: what the flow knows of the connection's state (l7_tcp.h) */
@@ -130,7 +130,7 @@ struct l7_flow {
 	__u64 l7rules[L7_RULE_WORDS];	/* http rules the connection may use */
 	struct l7_h1 h1;
 	struct l7_resp rs;
-	/* a denied request's answer (l7_answer.h): the client byte the server's reset carries,
+	/* a denied request's answer (l7_answer in l7_reset.h): the client byte the server's reset carries,
 	 * the client bytes the answer acknowledges, the reason */
 	__u32 ans_rst;
 	__u32 ans_ack;

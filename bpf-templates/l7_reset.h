@@ -217,10 +217,6 @@ static __attribute__((noinline)) int l7_answer(struct __sk_buff *skb, const stru
 	return TC_ACT_OK;
 }
 
-/* a trimmed packet keeps at most this many payload bytes, and loses at most L7_TRIM_CUT */
-#define L7_TRIM_KEEP 1448
-#define L7_TRIM_CUT 4096
-
 static __always_inline int l7_trim_fits(const struct l7_pkt *p, __u32 keep)
 {
 	return keep > 0 && keep <= L7_TRIM_KEEP && keep < p->payload_len && p->payload_len - keep <= L7_TRIM_CUT;

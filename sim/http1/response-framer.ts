@@ -130,15 +130,16 @@ export class ResponseFramer {
   private done(end: number): void {
     this.resps++;
     this.end = end >>> 0;
-    this.st = R.LINE;
-    this.pos = 0;
-    this.clearHead();
-    this.left = 0;
+    this.next();
   }
 
-  private clearHead(): void {
+  /** The next response's status line: nothing of this one's head is kept (l7_resp_next). */
+  private next(): void {
+    this.st = R.LINE;
+    this.pos = 0;
     this.cl = this.te = this.candCl = this.candTe = false;
     this.valCl = this.valTe = this.valAny = this.valWs = false;
+    this.left = 0;
   }
 
   private lose(): number {
@@ -149,10 +150,7 @@ export class ResponseFramer {
   private headEnd(): number {
     if (this.status >= 100 && this.status < 200) {
       if (this.status === 101) return this.lose();
-      this.st = R.LINE;
-      this.pos = 0;
-      this.clearHead();
-      this.left = 0;
+      this.next();
       return OK;
     }
     if (this.resps === this.reqs || (this.cl && this.te)) return this.lose();

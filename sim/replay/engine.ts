@@ -13,12 +13,7 @@ import type { L7Session, SessionHost } from '../l7/session.ts';
 import { classifySegment, seqAdd, seqDiff, SEG_HOLE, SEG_RETRANSMISSION } from '../stream/seq.ts';
 import { ConnTable } from '../stream/table.ts';
 import { ResponseFramer } from '../http1/response-framer.ts';
-import { HTTP1_FORBIDDEN, grpcDenied } from '../../src/net/answers.ts';
-
-const GRPC_DENIED_LEN = grpcDenied().length;
-/** L7_TRIM_KEEP, L7_TRIM_CUT (bpf-templates/l7_reset.h) */
-const TRIM_KEEP = 1448;
-const TRIM_CUT = 4096;
+import { HTTP1_FORBIDDEN, TRIM, grpcDenied } from '../../src/net/answers.ts';
 import { Conn } from './conn.ts';
 import { DEFAULT_LIMITS as SEMANTIC_LIMITS } from '../../src/verdict/limits.ts';
 import type {
@@ -27,6 +22,7 @@ import type {
 } from './types.ts';
 
 export const DEFAULT_INSPECTION_LIMIT = SEMANTIC_LIMITS.headBytes;
+const GRPC_DENIED_LEN = grpcDenied().length;
 export const DEFAULT_MAX_CONNECTIONS = 65536;
 
 export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends RequestVerdict = RequestVerdict> {
@@ -346,7 +342,7 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
     c.release();
   }
 
-  /** The packet becomes the answer to the client and a reset to the server (l7_answer_http1). */
+  /** The packet becomes the answer to the client and a reset to the server (l7_answer). */
   private answer(c: Conn<CV>, rec: CaptureRecord, index: number, reason: PacketReason): void {
     const f = c.framer!;
     const stream = c.session?.denial?.stream;
@@ -376,7 +372,7 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
       // HTTP/1 with new bytes before the denied request while the server owes responses: they
       // go on alone (l7_trim_fits)
       const keep = d.start - seqDiff(c.pktSeq, s.base);
-      return keep > 0 && keep <= TRIM_KEEP && keep < c.pktLen && c.pktLen - keep <= TRIM_CUT && !c.pktFin ? 'trim' : 'reset';
+      return keep > 0 && keep <= TRIM.keep && keep < c.pktLen && c.pktLen - keep <= TRIM.cut && !c.pktFin ? 'trim' : 'reset';
     }
     return 'reset'; // an HTTP/1 connection whose server spoke HTTP/2
   }

@@ -9,6 +9,10 @@ export type AnswerMode = (typeof ANSWER_MODES)[number];
 /** Values of `struct l7_config.answer`: 0 (a map never filled) is the highest stage that works. */
 export const ANSWER_MODE_VALUE: Readonly<Record<AnswerMode, number>> = { auto: 0, reset: 1, close: 2 };
 
+/** A packet cut before a denied request (the allowed bytes before it go on) keeps at most
+ * `keep` payload bytes and loses at most `cut` (bpf-templates/l7_reset.h, l7_trim). */
+export const TRIM = { keep: 1448, cut: 4096 } as const;
+
 /** HTTP/1.1 stage 2: the answer to a denied request, then FIN (the server's side is reset). */
 export const HTTP1_FORBIDDEN = Buffer.from(
   'HTTP/1.1 403 Forbidden\r\n'

@@ -25,6 +25,18 @@ const __u8 l7_http403[L7_HTTP403_PADDED] = {
 	115, 32, 100, 101, 110, 105, 101, 100, 13, 10, 0, 0,
 };
 
+/* HTTP/1.1 403 Forbidden\r\nContent-Length: 15\r\nContent-Type: text/plain\r\n\r\nAccess denied\r\n */
+#define L7_HTTP403_KEEP_LEN 87
+#define L7_HTTP403_KEEP_PADDED 88
+const __u8 l7_http403_keep[L7_HTTP403_KEEP_PADDED] = {
+	72, 84, 84, 80, 47, 49, 46, 49, 32, 52, 48, 51, 32, 70, 111, 114,
+	98, 105, 100, 100, 101, 110, 13, 10, 67, 111, 110, 116, 101, 110, 116, 45,
+	76, 101, 110, 103, 116, 104, 58, 32, 49, 53, 13, 10, 67, 111, 110, 116,
+	101, 110, 116, 45, 84, 121, 112, 101, 58, 32, 116, 101, 120, 116, 47, 112,
+	108, 97, 105, 110, 13, 10, 13, 10, 65, 99, 99, 101, 115, 115, 32, 100,
+	101, 110, 105, 101, 100, 13, 10, 0,
+};
+
 /* HEADERS :status 403, content-type application/grpc, grpc-status 7, grpc-message Access denied; GOAWAY NO_ERROR */
 #define L7_GRPC_DENIED_LEN 93
 #define L7_GRPC_DENIED_PADDED 96

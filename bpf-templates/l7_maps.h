@@ -103,6 +103,25 @@ struct l7_resp {
 	__u64 left;	/* body or chunk bytes left, or the content-length being read */
 };
 
+/* stage 3 (l7_splice.h): client bytes cut out of the client->server stream and answers inserted
+ * into the server->client one. sequence numbers in the client's space (its own bytes, and its
+ * view of the server's: what the server sent plus the answers); the server's space differs by
+ * the totals past the latest cut and insert, by the totals before them short of those */
+struct l7_ofs {
+	__u32 cut;	/* client bytes removed, every cut */
+	__u32 cut_lo;	/* the latest cut: client bytes [cut_lo, cut_hi) */
+	__u32 cut_hi;
+	__u32 ins;	/* bytes inserted into the server's stream, every answer */
+	__u32 ins_lo;	/* the latest answer: [ins_lo, ins_hi) in the client's view */
+	__u32 ins_hi;
+	__u16 srv_win;	/* the window field of the server's last segment: the answer's */
+	__u8 on;	/* OFS_* */
+	__u8 pad;
+};
+
+#define OFS_ON 1	/* a cut happened: every later packet is translated both ways */
+#define OFS_DUE 2	/* the latest cut's answer waits for the responses before it */
+
 struct l7_flow {
 	__u8 kind;	/* L7_FLOW_* */
 	__u8 family;
@@ -137,6 +156,7 @@ struct l7_flow {
 	__u16 ans_reason;
 	__u16 ans_pad;
 	__u32 ans_stream;	/* http/2: the denied stream */
+	struct l7_ofs ofs;
 };
 
 /* flows without a stream to follow (allowed, denied at l3/l4, udp) */

@@ -11,6 +11,7 @@
 #include "l7_maps.h"
 #include "answers.generated.h"
 #include "l7_http1_resp.h"
+#include "l7_tcp.h"
 
 static __always_inline __u16 l7_csum_fold(__s64 sum)
 {
@@ -36,10 +37,11 @@ struct l7_v4_pseudo {
 };
 
 /* writes mac/ip/tcp headers (and the payload) of a segment from (src, sport) to (dst, dport),
- * swapped when `swap`: a 20-byte tcp rst, or with `data` an answer with fin (dlen bytes, zero
- * padded to a multiple of 4: answers.generated.h; the skb has room for it) */
+ * swapped when `swap`, with tcp flags `fl` (L7_TH_*) and window `win`: a 20-byte tcp header,
+ * with `data` an answer (dlen bytes, zero padded to a multiple of 4: answers.generated.h; the
+ * skb has room for it) */
 static __always_inline int l7_write_seg(struct __sk_buff *skb, const struct l7_pkt *p, __u32 l4_off, int swap, __u32 seq,
-					__u32 ack, const __u8 *data, __u32 dlen)
+					__u32 ack, const __u8 *data, __u32 dlen, __u8 fl, __u16 win)
 {
 	int answer = data != 0;
 	__u8 macs[12], tmp[6];
@@ -61,13 +63,10 @@ static __always_inline int l7_write_seg(struct __sk_buff *skb, const struct l7_p
 	th.ack_seq = bpf_htonl(ack);
 	th.doff = 5;
 	th.ack = 1;
-	if (answer) {
-		th.psh = 1;
-		th.fin = 1;
-		th.window = bpf_htons(65535);
-	} else {
-		th.rst = 1;
-	}
+	th.psh = !!(fl & L7_TH_PSH);
+	th.fin = !!(fl & L7_TH_FIN);
+	th.rst = !!(fl & L7_TH_RST);
+	th.window = bpf_htons(win);
 
 	if (p->family == 4) {
 		struct iphdr ip;
@@ -149,11 +148,11 @@ static __attribute__((noinline)) int l7_reset(struct __sk_buff *skb, const struc
 	if (p->l4_off != l4_off && bpf_skb_adjust_room(skb, -(__s32)(p->l4_off - l4_off), BPF_ADJ_ROOM_NET, 0))
 		return TC_ACT_SHOT;
 	/* server -> client: seq = the server's next, ack = past this segment */
-	if (l7_write_seg(skb, p, l4_off, 1, srv_seq, p->seq + p->payload_len, 0, 0))
+	if (l7_write_seg(skb, p, l4_off, 1, srv_seq, p->seq + p->payload_len, 0, 0, L7_TH_RST | L7_TH_ACK, 0))
 		return TC_ACT_SHOT;
 	bpf_clone_redirect(skb, ifindex, L7_TO_CLIENT(dir));
 	/* client -> server, back in the original orientation (macs swap back) */
-	if (l7_write_seg(skb, p, l4_off, 0, rst_seq, p->ack, 0, 0))
+	if (l7_write_seg(skb, p, l4_off, 0, rst_seq, p->ack, 0, 0, L7_TH_RST | L7_TH_ACK, 0))
 		return TC_ACT_SHOT;
 	return TC_ACT_OK;
 }
@@ -207,12 +206,13 @@ static __attribute__((noinline)) int l7_answer(struct __sk_buff *skb, const stru
 		return TC_ACT_SHOT;
 	if (p->l4_off != l4_off && bpf_skb_adjust_room(skb, -(__s32)(p->l4_off - l4_off), BPF_ADJ_ROOM_NET, 0))
 		return TC_ACT_SHOT;
-	if (l7_write_seg(skb, p, l4_off, 1, f->rs.end, f->ans_ack, data, len))
+	if (l7_write_seg(skb, p, l4_off, 1, f->rs.end, f->ans_ack, data, len, L7_TH_PSH | L7_TH_FIN | L7_TH_ACK, 65535))
 		return TC_ACT_SHOT;
 	bpf_clone_redirect(skb, ifindex, L7_TO_CLIENT(dir));
 	if (bpf_skb_change_tail(skb, l4_off + sizeof(struct tcphdr), 0))
 		return TC_ACT_SHOT;
-	if (l7_write_seg(skb, p, l4_off, 0, f->ans_rst, p->ack, 0, 0))
+	/* in the server's space: stage 3 may have cut client bytes before */
+	if (l7_write_seg(skb, p, l4_off, 0, l7_cli_to_srv(&f->ofs, f->ans_rst), p->ack, 0, 0, L7_TH_RST | L7_TH_ACK, 0))
 		return TC_ACT_SHOT;
 	return TC_ACT_OK;
 }

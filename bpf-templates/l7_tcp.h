@@ -24,6 +24,42 @@ static __always_inline __u32 l7_seq_max(__u32 a, __u32 b)
 	return l7_after(a, b) ? a : b;
 }
 
+/* stage 3's offsets (struct l7_ofs): a client byte's position in the server's stream. the
+ * latest cut's own bytes map to where it was (the server never reads them); positions before
+ * it take the earlier cuts' total. with no cut every total is 0: the identity */
+static __always_inline __u32 l7_cli_to_srv(const struct l7_ofs *o, __u32 c)
+{
+	__u32 prev = o->cut - (o->cut_hi - o->cut_lo);
+
+	if (!l7_before(c, o->cut_hi))
+		return c - o->cut;
+	return l7_after(c, o->cut_lo) ? o->cut_lo - prev : c - prev;
+}
+
+/* a position in the client's view of the server's stream (an acknowledgement) -> the server's
+ * own: inside the latest answer it is the answer's place (the server never sent those bytes) */
+static __always_inline __u32 l7_view_to_srv(const struct l7_ofs *o, __u32 v)
+{
+	__u32 prev = o->ins - (o->ins_hi - o->ins_lo);
+
+	if (!l7_before(v, o->ins_hi))
+		return v - o->ins;
+	return l7_after(v, o->ins_lo) ? o->ins_lo - prev : v - prev;
+}
+
+/* a server sequence number -> the client's view: the answers before it come first */
+static __always_inline __u32 l7_srv_to_view(const struct l7_ofs *o, __u32 s)
+{
+	return !l7_before(s, o->ins_hi - o->ins) ? s + o->ins : s + (o->ins - (o->ins_hi - o->ins_lo));
+}
+
+/* the server's acknowledgement of client bytes -> the client's space: acknowledging the byte
+ * after the latest cut's place acknowledges the cut too */
+static __always_inline __u32 l7_srv_ack_to_cli(const struct l7_ofs *o, __u32 a)
+{
+	return !l7_before(a, o->cut_hi - o->cut) ? a + o->cut : a + (o->cut - (o->cut_hi - o->cut_lo));
+}
+
 /* a new tcp flow at the client's syn */
 static __always_inline void l7_tcp_open(struct l7_flow *f, const struct l7_pkt *p)
 {

@@ -19,6 +19,7 @@
 #include "l7_tcp.h"
 #include "l7_reset.h"
 #include "l7_http1_resp.h"
+#include "l7_splice.h"
 
 _Static_assert(L7_NUM_SELECTORS <= L7_MAX_SELECTORS, "too many selectors");
 _Static_assert(L7_NUM_HTTP_RULES <= L7_MAX_HTTP_RULES, "too many http rules");
@@ -205,6 +206,33 @@ static __always_inline void l7_body_range(struct l7_flow *f)
 	f->body_hi = f->next_seq + (n > (1u << 30) ? (1u << 30) : (__u32)n);
 }
 
+/* stage 3 for the request denied in this packet, [h1.req_seq, end): cut, and answered now (the
+ * server owes nothing: the packet becomes the answer) or once the responses before it are
+ * complete (the packet is dropped, or trimmed to the allowed bytes before the request) */
+static __always_inline int l7_keep(struct __sk_buff *skb, struct l7_flow *f, const struct l7_pkt *p, __u8 dir, int how,
+				   __u32 dseq, __u32 end)
+{
+	__u32 keep_len = f->h1.req_seq - dseq;
+
+	f->ans_rst = f->h1.req_seq;
+	f->ans_ack = end;
+	f->ans_stream = 0;
+	l7_ofs_cut(f, end);
+	if (how == L7_DENY_ANSWER) {
+		l7_ofs_insert(f);
+		return l7_answer_keep(skb, p, f, dir);
+	}
+	f->ofs.on |= OFS_DUE;
+	f->kind = L7_FLOW_ANSWER_DUE;
+	if (how != L7_DENY_TRIM)
+		return TC_ACT_SHOT;
+	if (!l7_trim(skb, p, keep_len))
+		return TC_ACT_OK;
+	/* the packet could not be cut: it is reset as it stands */
+	f->kind = L7_FLOW_RESET;
+	return l7_reset(skb, p, l7_cli_to_srv(&f->ofs, dseq), f->srv_nxt, dir);
+}
+
 /* client bytes of an l7 flow: what the receiver accepts, the stream rule, the framer */
 static __always_inline int l7_stream(struct __sk_buff *skb, struct l7_flow *f, const struct l7_pkt *p, __u8 dir,
 				     const struct l7_flow_key *key)
@@ -215,7 +243,7 @@ static __always_inline int l7_stream(struct __sk_buff *skb, struct l7_flow *f, c
 	__u32 dseq = p->seq + !!(p->flags & L7_TH_SYN);	/* a syn's data follows its isn */
 	__u32 end = dseq + p->payload_len, start, fresh;
 	__u16 why = l7_tcp_accepts(skb, f, p, dir);
-	int how;
+	int how, keep;
 
 	if (why)
 		return l7_drop(skb, p, dir, f, why);
@@ -294,6 +322,8 @@ static __always_inline int l7_stream(struct __sk_buff *skb, struct l7_flow *f, c
 	 * resent part the server may lack goes with them); a fin would move: no trim then */
 	if (how == L7_DENY_TRIM && (!l7_trim_fits(p, f->h1.req_seq - dseq) || (p->flags & L7_TH_FIN) || !l7_trims_on()))
 		how = L7_DENY_RESET;
+	/* stage 3: the request is cut and the connection goes on (l7_splice.h) */
+	keep = how != L7_DENY_RESET && l7_keep_ok(f, sc, p, start, end);
 	sc->deny_verdict = how == L7_DENY_ANSWER ? L7_VERDICT_ANSWERED : how == L7_DENY_RESET ? L7_VERDICT_RESET : L7_VERDICT_DROPPED;
 	if (f->h1.st >= H_H2_NEW)
 		l7_emit_h2(skb, f, sc, c.x);
@@ -304,6 +334,10 @@ static __always_inline int l7_stream(struct __sk_buff *skb, struct l7_flow *f, c
 		 * syn again without data and the request on the connection, judged again */
 		bpf_map_delete_elem(&l7flows, key);
 		return TC_ACT_SHOT;
+	}
+	if (keep) {
+		f->ans_reason = sc->reason;
+		return l7_keep(skb, f, p, dir, how, dseq, end);
 	}
 	if (how == L7_DENY_TRIM && !l7_trim(skb, p, f->h1.req_seq - dseq)) {
 		/* the server reads up to the denied request, not into it */
@@ -328,7 +362,7 @@ static __always_inline int l7_stream(struct __sk_buff *skb, struct l7_flow *f, c
 		return how == L7_DENY_ANSWER ? l7_answer(skb, p, f, dir) : TC_ACT_SHOT;
 	}
 	f->kind = L7_FLOW_RESET;
-	return l7_reset(skb, p, start, f->tcp & L7_TCP_SRV_SEEN ? f->srv_nxt : p->ack, dir);
+	return l7_reset(skb, p, l7_cli_to_srv(&f->ofs, start), f->tcp & L7_TCP_SRV_SEEN ? f->srv_nxt : p->ack, dir);
 }
 
 /* a client packet while the answer to a denied request waits for the responses before it:
@@ -346,11 +380,17 @@ static __always_inline int l7_answer_due(struct __sk_buff *skb, struct l7_flow *
 		/* the answer can no longer go after the responses: a reset instead */
 		f->kind = L7_FLOW_RESET;
 		l7_ev_send(skb, p, dir, f->local_id, f->peer_id, f->rule, L7_EV_ANSWER, L7_VERDICT_RESET, f->ans_reason);
-		return l7_reset(skb, p, f->ans_rst, f->srv_nxt, dir);
+		return l7_reset(skb, p, l7_cli_to_srv(&f->ofs, f->ans_rst), f->srv_nxt, dir);
 	}
 	if (l7_resp_idle(f) && (p->flags & L7_TH_ACK) && !l7_before(p->ack, f->rs.end) && !(p->flags & L7_TH_RST)) {
-		f->kind = L7_FLOW_ANSWERED;
 		l7_ev_send(skb, p, dir, f->local_id, f->peer_id, f->rule, L7_EV_ANSWER, L7_VERDICT_ANSWERED, f->ans_reason);
+		if (f->ofs.on & OFS_DUE) {
+			/* stage 3: the connection goes on */
+			f->kind = L7_FLOW_L7;
+			l7_ofs_insert(f);
+			return l7_answer_keep(skb, p, f, dir);
+		}
+		f->kind = L7_FLOW_ANSWERED;
 		return l7_answer(skb, p, f, dir);
 	}
 	if (p->payload_len && !(p->flags & L7_TH_RST))
@@ -365,7 +405,19 @@ static __always_inline int l7_urgent(struct __sk_buff *skb, struct l7_flow *f, c
 {
 	f->kind = L7_FLOW_RESET;
 	l7_ev_send(skb, p, dir, f->local_id, f->peer_id, f->rule, L7_EV_DROP, L7_VERDICT_RESET, L7_REASON_URGENT_DATA);
-	return l7_reset(skb, p, f->next_seq, f->tcp & L7_TCP_SRV_SEEN ? f->srv_nxt : p->ack, dir);
+	return l7_reset(skb, p, l7_cli_to_srv(&f->ofs, f->next_seq), f->tcp & L7_TCP_SRV_SEEN ? f->srv_nxt : p->ack, dir);
+}
+
+/* a client segment with bytes of the latest cut (the denied request sent again): its answer
+ * again. with earlier bytes joined to them the server may lack those, but must not read the cut
+ * ones: a reset */
+static __always_inline int l7_cut_resent(struct __sk_buff *skb, struct l7_flow *f, const struct l7_pkt *p, __u8 dir)
+{
+	if (!l7_before(p->seq, f->ofs.cut_lo))
+		return l7_answer_keep(skb, p, f, dir);
+	f->kind = L7_FLOW_RESET;
+	l7_ev_send(skb, p, dir, f->local_id, f->peer_id, f->rule, L7_EV_DROP, L7_VERDICT_RESET, L7_REASON_RETRANSMISSION_DIFFERS);
+	return l7_reset(skb, p, l7_cli_to_srv(&f->ofs, p->seq), f->srv_nxt, dir);
 }
 
 /* client packets of an l7 flow */
@@ -389,6 +441,8 @@ static __always_inline int l7_client(struct __sk_buff *skb, struct l7_flow *f, c
 	}
 	if (f->tcp & L7_TCP_CLI_FIN)
 		return l7_drop(skb, p, dir, f, L7_REASON_FLOW_CLOSED);
+	if ((f->ofs.on & OFS_ON) && l7_after(p->seq + p->payload_len, f->ofs.cut_lo) && l7_before(p->seq, f->ofs.cut_hi))
+		return l7_cut_resent(skb, f, p, dir);
 	return l7_stream(skb, f, p, dir, key);
 }
 
@@ -505,10 +559,18 @@ static __always_inline int l7_syn_on_flow(struct __sk_buff *skb, struct l7_flow 
 /* a reply: passes, never judged. a reset connection is over for both ends (as the simulator
  * has it), but a reply-direction rst passes: it is the one we injected towards the client,
  * re-entering through this veth. so does an answered connection's answer. */
-static __always_inline int l7_reply(struct __sk_buff *skb, struct l7_flow *f, const struct l7_pkt *p, __u8 dir)
+static __always_inline int l7_reply(struct __sk_buff *skb, struct l7_flow *f, struct l7_pkt *p, __u8 dir)
 {
 	int seen;
 
+	/* a stage-3 answer on its way to the client: in the client's view already */
+	if (skb->mark == L7_MARK_ANSWER) {
+		skb->mark = 0;
+		return TC_ACT_OK;
+	}
+	if ((f->ofs.on & OFS_ON) && p->proto == IPPROTO_TCP &&
+	    (f->kind == L7_FLOW_L7 || f->kind == L7_FLOW_ANSWER_DUE || f->kind == L7_FLOW_ALLOW) && l7_ofs_server(skb, f, p))
+		return TC_ACT_SHOT;
 	if (f->kind == L7_FLOW_RESET && !(p->flags & L7_TH_RST))
 		return l7_drop(skb, p, dir, f, L7_REASON_FLOW_DENIED);
 	if (f->kind == L7_FLOW_ANSWERED) {
@@ -523,6 +585,7 @@ static __always_inline int l7_reply(struct __sk_buff *skb, struct l7_flow *f, co
 	if (f->h1.st == H_UPGRADE && p->payload_len && f->kind == L7_FLOW_L7)
 		l7_upgrade_answer(skb, f, p);
 	seen = f->tcp & L7_TCP_SRV_SEEN;
+	f->ofs.srv_win = p->win;
 	l7_tcp_reply(f, p);
 	if (!seen && (f->tcp & L7_TCP_SRV_SEEN)) {
 		/* the server's first byte follows its isn */
@@ -578,11 +641,14 @@ static __always_inline int l7_handle(struct __sk_buff *skb, __u32 dir)
 	}
 	switch (f->kind) {
 	case L7_FLOW_ALLOW:
-		return TC_ACT_OK;
+		act = TC_ACT_OK;
+		break;
 	case L7_FLOW_L7:
-		return l7_client(skb, f, &p, dir, &k);
+		act = l7_client(skb, f, &p, dir, &k);
+		break;
 	case L7_FLOW_ANSWER_DUE:
-		return l7_answer_due(skb, f, &p, dir);
+		act = l7_answer_due(skb, f, &p, dir);
+		break;
 	case L7_FLOW_ANSWERED:
 		/* the client's acknowledgements and fin reach the server's host, which resets
 		 * them: the client's side closes */
@@ -592,6 +658,14 @@ static __always_inline int l7_handle(struct __sk_buff *skb, __u32 dir)
 	default:
 		return l7_drop(skb, &p, dir, f, L7_REASON_FLOW_DENIED);
 	}
+	if (act == L7_SENT)
+		return TC_ACT_OK;
+	/* stage 3's offsets, on what goes on as the client sent it (not on a reset or a stage-2
+	 * answer, written in the server's space) */
+	if (act == TC_ACT_OK && (f->ofs.on & OFS_ON) &&
+	    (f->kind == L7_FLOW_L7 || f->kind == L7_FLOW_ANSWER_DUE || f->kind == L7_FLOW_ALLOW))
+		return l7_ofs_client(skb, f, &p);
+	return act;
 }
 
 SEC("tc")

@@ -37,9 +37,9 @@ export function mapLayout(ir: PolicyIR): MapLayout[] {
   return [
     { name: 'ipcache', type: 'lpm_trie', keySize: 20, valueSize: 8, maxEntries: 65536 },
     { name: 'selectors', type: 'hash', keySize: 4, valueSize: 8 * words64(ir.selectors.length), maxEntries: 65536 },
-    { name: 'flows', type: 'lru_hash', keySize: 38, valueSize: 208 + 8 * ruleWords, maxEntries: 65536 },
+    { name: 'flows', type: 'lru_hash', keySize: 38, valueSize: 240 + 8 * ruleWords, maxEntries: 65536 },
     // L7 flows apart, so a flood of other flows cannot evict them
-    { name: 'l7flows', type: 'lru_hash', keySize: 38, valueSize: 208 + 8 * ruleWords, maxEntries: 65536 },
+    { name: 'l7flows', type: 'lru_hash', keySize: 38, valueSize: 240 + 8 * ruleWords, maxEntries: 65536 },
     // the last client bytes of each l7 flow, for the retransmission check (L7_RING_BYTES + L7_CHUNK)
     { name: 'rings', type: 'array', keySize: 4, valueSize: 8 + 2048 + 256, maxEntries: 16384 },
     // endpoint interface -> its addresses (source validation), filled by deploy

@@ -6,23 +6,32 @@
 export const ANSWER_MODES = ['auto', 'reset', 'close'] as const;
 export type AnswerMode = (typeof ANSWER_MODES)[number];
 
-/** Values of `struct l7_config.answer`: 0 (a map never filled) is the highest stage that works. */
+/** Values of `struct l7_config.answer`: 0 (a map never filled) is the highest stage that works
+ * (auto: stage 3 where the program can follow the connection, else stage 2); close is stage 2
+ * always, reset stage 1. */
 export const ANSWER_MODE_VALUE: Readonly<Record<AnswerMode, number>> = { auto: 0, reset: 1, close: 2 };
 
 /** A packet cut before a denied request (the allowed bytes before it go on) keeps at most
  * `keep` payload bytes and loses at most `cut` (bpf-templates/l7_reset.h, l7_trim). */
 export const TRIM = { keep: 1448, cut: 4096 } as const;
 
+function http1Forbidden(close: boolean): Buffer {
+  return Buffer.from(
+    'HTTP/1.1 403 Forbidden\r\n'
+    + 'Content-Length: 15\r\n'
+    + 'Content-Type: text/plain\r\n'
+    + (close ? 'Connection: close\r\n' : '')
+    + '\r\n'
+    + 'Access denied\r\n',
+    'latin1',
+  );
+}
+
 /** HTTP/1.1 stage 2: the answer to a denied request, then FIN (the server's side is reset). */
-export const HTTP1_FORBIDDEN = Buffer.from(
-  'HTTP/1.1 403 Forbidden\r\n'
-  + 'Content-Length: 15\r\n'
-  + 'Content-Type: text/plain\r\n'
-  + 'Connection: close\r\n'
-  + '\r\n'
-  + 'Access denied\r\n',
-  'latin1',
-);
+export const HTTP1_FORBIDDEN = http1Forbidden(true);
+
+/** HTTP/1.1 stage 3: the answer spliced into a connection that goes on (no FIN, no reset). */
+export const HTTP1_FORBIDDEN_KEEP = http1Forbidden(false);
 
 /** gRPC's answer to a denied call (status 7, PERMISSION_DENIED), in Envoy's words. */
 export const GRPC_DENIED_MESSAGE = 'Access denied';

@@ -20,6 +20,8 @@ export interface TcpSegmentSpec {
   readonly urgent?: number;
   /** IPv4 options (a multiple of 4 bytes) or IPv6 destination-options header bytes (a multiple of 8, first byte rewritten to the next header). */
   readonly ipOptions?: Uint8Array;
+  /** TCP options (a multiple of 4 bytes), e.g. SACK blocks. */
+  readonly tcpOptions?: Uint8Array;
   /** Corruptions, for insertion tests: a wrong TCP checksum, a wrong IPv4 header checksum. */
   readonly badTcpChecksum?: boolean;
   readonly badIpChecksum?: boolean;
@@ -44,7 +46,8 @@ export function tcpFrame(s: TcpSegmentSpec): Uint8Array {
   const v6 = src.length === 16;
   const opts = s.ipOptions ?? new Uint8Array(0);
   const ipLen = (v6 ? 40 : 20) + opts.length;
-  const tcpLen = 20 + s.payload.length;
+  const tcpOpts = s.tcpOptions ?? new Uint8Array(0);
+  const tcpLen = 20 + tcpOpts.length + s.payload.length;
   const f = new Uint8Array(14 + ipLen + tcpLen);
   f.set(s.dstMac ?? DEFAULT_SERVER_MAC, 0);
   f.set(s.srcMac ?? DEFAULT_CLIENT_MAC, 6);
@@ -82,13 +85,14 @@ export function tcpFrame(s: TcpSegmentSpec): Uint8Array {
   f[t + 2] = s.dport >> 8; f[t + 3] = s.dport & 255;
   writeU32(f, t + 4, s.seq);
   writeU32(f, t + 8, s.ack);
-  f[t + 12] = 5 << 4;
+  f[t + 12] = (5 + tcpOpts.length / 4) << 4;
   f[t + 13] = s.flags;
   const win = s.window ?? 65535;
   f[t + 14] = win >> 8; f[t + 15] = win & 255;
   const urg = s.urgent ?? 0;
   f[t + 18] = urg >> 8; f[t + 19] = urg & 255;
-  f.set(s.payload, t + 20);
+  f.set(tcpOpts, t + 20);
+  f.set(s.payload, t + 20 + tcpOpts.length);
   // pseudo-header: addresses, protocol, TCP length
   let acc = sum16(src, 0, src.length) + sum16(dst, 0, dst.length) + 6 + tcpLen;
   acc = sum16(f, t, t + tcpLen, acc);

@@ -63,6 +63,7 @@ export class TcpConn {
   /** Next stream offset (relative to ISN+1) per side. */
   private readonly cursor: Record<Side, number> = { client: 0, server: 0 };
   private readonly packets: FixturePacket[] = [];
+  private spliced = 0;
   private ts: bigint;
   private readonly step: bigint;
 
@@ -117,6 +118,13 @@ export class TcpConn {
   /** The sequence number of a side's stream offset. */
   seqOf(side: Side, offset: number): number {
     return (this.isn[side] + 1 + offset) >>> 0;
+  }
+
+  /** The client received `n` bytes the server never sent (a stage-3 answer the datapath spliced
+   * into the server's stream): its later acknowledgements count them. */
+  received(n: number): this {
+    this.spliced += n;
+    return this;
   }
 
   /** Moves a side's cursor (e.g. after segments sent with segmentAt). */
@@ -185,7 +193,7 @@ export class TcpConn {
     const a = from === 'client' ? this.client : this.server;
     const z = from === 'client' ? this.server : this.client;
     const seq = (this.isn[from] + 1 + offset) >>> 0;
-    const ack = ackOverride ?? ((this.isn[other] + 1 + this.cursor[other]) >>> 0);
+    const ack = ackOverride ?? ((this.isn[other] + 1 + this.cursor[other] + (from === 'client' ? this.spliced : 0)) >>> 0);
     const frame = tcpFrame({
       src: a.ip, dst: z.ip, sport: a.port, dport: z.port, seq, ack, flags,
       payload,

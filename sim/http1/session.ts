@@ -7,7 +7,7 @@ import { TCP_ACK, TCP_RST, TCP_SYN, type PacketView } from '../decode/view.ts';
 import type { ClientStream } from '../stream/client-stream.ts';
 import { RequestParser } from './request-parser.ts';
 import { ResponseParser, type ResponseOwner } from './response-parser.ts';
-import type { Http1Event } from './types.ts';
+import type { Http1Event, HttpRequest } from './types.ts';
 
 /** What a server's answer accepting a protocol upgrade starts with. */
 const SWITCHING = [...Buffer.from('HTTP/1.1 101 ', 'latin1')];
@@ -29,22 +29,24 @@ export class Http1Session<R> implements L7Session, ResponseOwner {
   denied = false;
   bodyEnd = -1;
   denial: Denial | null = null;
+  /** the denied request, when stage 3 could cut it: where it ends (stream offset, its body included) */
+  keepable: { readonly end: number } | null = null;
   allowedHeads: boolean[] = [];
   /** the server accepted an h2c upgrade: the connection is HTTP/2 from here (sim/l7/sniff.ts) */
   switchToH2 = false;
-  private readonly req: RequestParser;
+  private req: RequestParser;
   private resp: ResponseParser | null;
   private pending: Pending<R>[] = [];
   private readonly sink = (ev: Http1Event): boolean => this.onRequest(ev);
 
   constructor(
-    inspectionLimit: number,
+    private readonly limit: number,
     private readonly host: SessionHost<Http1Event, R>,
     /** the judge's check of incomplete heads (Judge.partial), or null */
-    partial: ((head: Uint8Array) => boolean) | null,
+    private readonly partialCheck: ((head: Uint8Array) => boolean) | null,
   ) {
-    this.req = new RequestParser(inspectionLimit);
-    this.req.partial = partial;
+    this.req = new RequestParser(limit);
+    this.req.partial = partialCheck;
     this.resp = new ResponseParser(this);
   }
 
@@ -55,6 +57,7 @@ export class Http1Session<R> implements L7Session, ResponseOwner {
   client(data: Uint8Array, start: number, end: number): void {
     this.decided = 0;
     this.denied = false;
+    this.keepable = null;
     this.bodyEnd = -1;
     this.allowedHeads = [];
     this.req.feed(data, start, end, this.sink);
@@ -67,6 +70,7 @@ export class Http1Session<R> implements L7Session, ResponseOwner {
       this.denied = true;
       const headStart = ev.kind === 'request' ? ev.headStart : this.req.headStart;
       this.denial = { answerable: this.req.phase === 'head', start: headStart + leadingCrLf(ev.head) };
+      if (ev.kind === 'request' && this.host.ruleDenied?.(rec)) this.keepable = keepableEnd(ev);
       this.addPending({ rec, method: '', upgrade: false, denied: true });
       return false;
     }
@@ -134,6 +138,18 @@ export class Http1Session<R> implements L7Session, ResponseOwner {
     this.resp = null;
   }
 
+  /** Stage 3 cut the denied request: the next request starts after it, on a fresh parser (the
+   * kernel's l7_h1_next). */
+  resume(at: number): void {
+    const off = at;
+    this.req.free();
+    this.req = new RequestParser(this.limit);
+    this.req.partial = this.partialCheck;
+    this.req.streamOff = off;
+    this.req.headStart = off;
+    this.denied = false;
+  }
+
   answerDenied(): void {
     const i = this.pending.findIndex((p) => p.denied);
     if (i < 0) return;
@@ -156,6 +172,16 @@ function leadingCrLf(head: Uint8Array): number {
   let i = 0;
   while (i < head.length && (head[i] === 13 || head[i] === 10)) i++;
   return i === head.length && i > 0 ? i - 1 : i;
+}
+
+/** Where a denied request ends if stage 3 can cut it (l7_keep_ok): kept alive (llhttp's rule: HTTP/1.0
+ * with keep-alive, HTTP/1.1 without close), no Upgrade, no chunked body; null otherwise. */
+function keepableEnd(ev: HttpRequest): { end: number } | null {
+  if (ev.framing === 'chunked' || ev.headers.some(([n]) => /^upgrade$/i.test(n))) return null;
+  const tokens = ev.headers.filter(([n]) => /^connection$/i.test(n)).flatMap(([, v]) => v.split(',').map((t) => t.trim().toLowerCase()));
+  const alive = ev.version === '1.0' ? tokens.includes('keep-alive') : !tokens.includes('close');
+  if (!alive) return null;
+  return { end: ev.headEnd + (ev.framing === 'content-length' ? contentLength(ev.headers) : 0) };
 }
 
 /** The Content-Length value of a head whose framing is content-length (one, digits only). */

@@ -9,6 +9,8 @@ export interface SessionHost<E, R> {
   /** Judges one request (counting it); the record carries the verdict. */
   judge(ev: E): R;
   allowed(r: R): boolean;
+  /** A denied record the rules denied, the request well-formed (RequestVerdict.ruleDenied). */
+  ruleDenied?(r: R): boolean;
   /** A record that gets no response (denied, unanswered, not a request). */
   emit(r: R): void;
   /** A record answered by a response. */
@@ -57,6 +59,10 @@ export interface L7Session {
   readonly allowedHeads?: readonly boolean[];
   /** The datapath answered the denied request (HTTP/1: 403; HTTP/2: grpc-status 7): its record is emitted with that answer. */
   answerDenied?(): void;
+  /** After `denied`, HTTP/1: where the denied request ends when stage 3 could cut it, else null. */
+  readonly keepable?: { readonly end: number } | null;
+  /** Stage 3 cut the denied request: parsing goes on after it, at stream offset `at`. */
+  resume?(at: number): void;
 }
 
 export interface Denial {

@@ -53,6 +53,14 @@ export class SniffSession implements L7Session {
     return this.inner?.allowedHeads ?? [];
   }
 
+  get keepable(): { readonly end: number } | null {
+    return this.inner?.keepable ?? null;
+  }
+
+  resume(at: number): void {
+    this.inner?.resume?.(at);
+  }
+
   answerDenied(): void {
     this.inner?.answerDenied?.();
   }

@@ -4,6 +4,7 @@ import { DirState } from '../stream/seq.ts';
 import type { ClientStream } from '../stream/client-stream.ts';
 import type { L7Session } from '../l7/session.ts';
 import type { ResponseFramer } from '../http1/response-framer.ts';
+import type { Offsets } from '../stream/offsets.ts';
 import type { ConnInfo, ConnVerdict } from './types.ts';
 
 /**
@@ -36,6 +37,8 @@ export class Conn<CV extends ConnVerdict> {
   pktSeq = 0;
   pktLen = 0;
   pktFin = false;
+  /** stage 3's offsets, from the first cut on */
+  ofs: Offsets | null = null;
 
   constructor(
     readonly key: string,

@@ -13,11 +13,12 @@ import type { L7Session, SessionHost } from '../l7/session.ts';
 import { classifySegment, seqAdd, seqDiff, SEG_HOLE, SEG_RETRANSMISSION } from '../stream/seq.ts';
 import { ConnTable } from '../stream/table.ts';
 import { ResponseFramer } from '../http1/response-framer.ts';
-import { HTTP1_FORBIDDEN, TRIM, grpcDenied } from '../../src/net/answers.ts';
+import { HTTP1_FORBIDDEN, HTTP1_FORBIDDEN_KEEP, TRIM, grpcDenied } from '../../src/net/answers.ts';
+import { Offsets } from '../stream/offsets.ts';
 import { Conn } from './conn.ts';
 import { DEFAULT_LIMITS as SEMANTIC_LIMITS } from '../../src/verdict/limits.ts';
 import type {
-  AnswerSegments, CloseReason, ConnVerdict, PacketActionKind, PacketReason, ReplayOptions, ReplaySummary, RequestEvent,
+  AnswerSegments, CloseReason, PacketEvent, ConnVerdict, PacketActionKind, PacketReason, ReplayOptions, ReplaySummary, RequestEvent,
   RequestVerdict, RequestRecord,
 } from './types.ts';
 
@@ -32,6 +33,14 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
   };
   private readonly o: ReplayOptions<CV, RV>;
   private readonly answers: boolean;
+  /** stage 3 where it works (ReplayOptions.keepAlive) */
+  private readonly keep: boolean;
+  /** server packets were captured with stage 3's offsets applied (capturePoint 'client') */
+  private readonly clientView: boolean;
+  /** the current packet: from the client; the seq and ack it leaves with when stage 3 rewrites it */
+  private fromClient = false;
+  private cur: Conn<CV> | undefined;
+  private rewrite: { seq: number; ack: number } | undefined;
   private readonly limit: number;
   private readonly table: ConnTable<Conn<CV>>;
   private readonly v = new PacketView();
@@ -61,6 +70,8 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
   constructor(o: ReplayOptions<CV, RV>) {
     this.o = o;
     this.answers = o.answers ?? true;
+    this.keep = this.answers && (o.keepAlive ?? true);
+    this.clientView = o.capturePoint === 'client';
     this.limit = o.inspectionLimit ?? DEFAULT_INSPECTION_LIMIT;
     this.table = new ConnTable(o.maxConnections ?? DEFAULT_MAX_CONNECTIONS);
     this.shard = o.shard?.index ?? 0;
@@ -69,6 +80,7 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
 
   push(rec: CaptureRecord): void {
     const index = this.summary.packets++;
+    this.cur = undefined;
     const v = this.v;
     let st: DecodeStatus;
     if (rec instanceof ReusedRecord) {
@@ -132,7 +144,10 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
     c.packets++;
     this.curRec = rec;
     this.curIndex = index;
-    this.segment(c, rec, index, srcEp === c.clientEp);
+    this.rewrite = undefined;
+    this.fromClient = srcEp === c.clientEp;
+    this.cur = c;
+    this.segment(c, rec, index, this.fromClient);
   }
 
   /** Ends the replay: pending requests are emitted unanswered, connections closed. */
@@ -186,6 +201,7 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
     const host: SessionHost<RequestEvent, RequestRecord<CV, RV>> = {
       judge: (ev) => this.judgeRequest(c, ev),
       allowed: (r) => r.verdict.allowed,
+      ruleDenied: (r) => r.verdict.ruleDenied === true,
       emit: this.emitRequest,
       answered: (r, a) => this.emitRequest({
         conn: r.conn, connVerdict: r.connVerdict, request: r.request, verdict: r.verdict, packetIndex: r.packetIndex, ts: r.ts,
@@ -237,6 +253,13 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
   private l7Server(c: Conn<CV>, rec: CaptureRecord, index: number): void {
     const v = this.v;
     const id = c.info.id;
+    if (c.ofs && this.ownAnswer(c)) return this.act(rec, index, 'pass', 'answer', id);
+    if (c.ofs && !this.clientView) {
+      // into the client's view (l7_ofs_server): the stream state and the framer read it
+      v.seq = c.ofs.srvToView(v.seq);
+      if (v.flags & TCP_ACK) v.ack = c.ofs.srvAckToCli(v.ack);
+      this.rewrite = { seq: v.seq, ack: v.ack >>> 0 };
+    }
     // before the stream takes the packet (it moves srvNxt past it): an upgrade's answer
     if (v.payloadLen > 0 && c.session?.serverSegment(v, c.stream)) {
       c.mode = 'opaque';
@@ -302,6 +325,7 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
       return;
     }
     if (s.closed || s.cliFin) return this.act(rec, index, 'drop', 'flow-closed', id);
+    if (c.ofs?.touchesCut(v.seq, len)) return this.cutResent(c, rec, index);
     const dseq = syn ? seqAdd(v.seq, 1) : v.seq;
     const ipOk = v.ipVersion !== 4 || ipv4HeaderOk(v.data, v.ipOff);
     const step = s.step(v.data, v.payloadOff, dseq, len, v.flags, v.ack, v.ttl, ipOk);
@@ -322,7 +346,7 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
     const body = s.inBody(end - start);
     if (!body) s.copy(v.data, start, end - start);
     const bodyEnd = this.inspect(c, rec, index, start, end, syn);
-    if (c.mode !== 'l7') return; // denied
+    if (c.mode !== 'l7' || bodyEnd === KEPT) return; // denied
     s.next = seqAdd(dseq, len);
     if (bodyEnd >= 0) s.bodyRange(seqAdd(s.base, bodyEnd));
     s.clientCtl(v.flags, v.seq, len, v.ack);
@@ -346,7 +370,8 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
   private answer(c: Conn<CV>, rec: CaptureRecord, index: number, reason: PacketReason): void {
     const f = c.framer!;
     const stream = c.session?.denial?.stream;
-    const answer: AnswerSegments = { seq: f.end, ack: c.ansAck, rstSeq: c.ansRst, ...(f.h2 && stream ? { stream } : {}) };
+    const rstSeq = c.ofs ? c.ofs.cliToSrv(c.ansRst) : c.ansRst;
+    const answer: AnswerSegments = { seq: f.end, ack: c.ansAck, rstSeq, ...(f.h2 && stream ? { stream } : {}) };
     this.act(rec, index, 'answer', reason, c.info.id, answer);
     c.mode = 'answered';
     c.session?.answerDenied?.();
@@ -377,6 +402,85 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
     return 'reset'; // an HTTP/1 connection whose server spoke HTTP/2
   }
 
+  /**
+   * Stage 3 for the request just denied (l7_keep_ok): a request the rules denied, kept alive,
+   * ending with this packet, none of it before the packet's new bytes; with offsets already, the
+   * client acknowledged the latest answer and the server the latest cut.
+   */
+  private keepOk(c: Conn<CV>, how: 'answer' | 'due' | 'reset' | 'trim'): boolean {
+    const s = c.stream!;
+    const session = c.session!;
+    const k = session.keepable;
+    if (!this.keep || how === 'reset' || !k || session.http2 || c.pktFin) return false;
+    if (session.denial!.start < seqDiff(c.ansRst, s.base)) return false;
+    if (k.end !== seqDiff(seqAdd(c.pktSeq, c.pktLen), s.base)) return false;
+    const ack = seqDiff(this.v.ack, s.ackHi) > 0 ? this.v.ack >>> 0 : s.ackHi;
+    return !c.ofs || (seqDiff(ack, c.ofs.insHi) >= 0 && seqDiff(s.una, c.ofs.cutHi) >= 0);
+  }
+
+  /** Stage 3 (l7_keep): the denied request [start, end of packet) is cut; answered now, or once
+   * the responses before it are complete (the packet dropped, or trimmed to the bytes before it). */
+  private keepCut(c: Conn<CV>, rec: CaptureRecord, index: number, how: 'answer' | 'due' | 'reset' | 'trim'): void {
+    const s = c.stream!;
+    const lo = seqAdd(s.base, c.session!.denial!.start);
+    const end = seqAdd(c.pktSeq, c.pktLen);
+    c.ansRst = lo;
+    c.ansAck = end;
+    c.ofs ??= new Offsets();
+    c.ofs.cutOut(lo, end);
+    if (seqDiff(s.una, lo) >= 0) s.una = end;
+    s.next = end;
+    c.session!.resume?.(seqDiff(end, s.base));
+    if (how === 'answer') return this.answerKeep(c, rec, index, 'request-denied', true);
+    c.ofs.due = true;
+    c.mode = 'answer-due';
+    this.act(rec, index, how === 'trim' ? 'trim' : 'drop', 'request-denied', c.info.id);
+  }
+
+  /** The 403 to the client at the end of the responses (the first time: it takes its place in
+   * the server's stream), the packet an acknowledgement to the server (l7_answer_keep). */
+  private answerKeep(c: Conn<CV>, rec: CaptureRecord, index: number, reason: PacketReason, first: boolean): void {
+    const o = c.ofs!;
+    const f = c.framer!;
+    const s = c.stream!;
+    if (first) {
+      o.insert(f.end, HTTP1_FORBIDDEN_KEEP.length);
+      f.seq = o.insHi;
+      f.end = o.insHi;
+      if (seqDiff(o.insHi, s.srvNxt) >= 0) s.srvNxt = o.insHi;
+      c.s2c.nextSeq = o.insHi;
+      c.session?.answerDenied?.();
+    }
+    const answer: AnswerSegments = { seq: o.insLo, ack: o.cutHi, rstSeq: o.cliToSrv(o.cutHi), keep: true, srvAck: o.viewToSrv(this.v.ack) };
+    this.act(rec, index, 'answer', reason, c.info.id, answer);
+  }
+
+  /** A client segment with bytes of the latest cut (l7_cut_resent): the request sent again gets
+   * its answer again; earlier bytes joined to it, a reset. */
+  private cutResent(c: Conn<CV>, rec: CaptureRecord, index: number): void {
+    if (seqDiff(this.v.seq, c.ofs!.cutLo) >= 0) return this.answerKeep(c, rec, index, 'retransmission', false);
+    this.summary.denied++;
+    this.denied(c, rec, index, 'retransmission-differs');
+  }
+
+  /** The injected stage-3 answer seen on its way to the client (the kernel knows it by its mark):
+   * at the latest answer's place, its length, its bytes. */
+  private ownAnswer(c: Conn<CV>): boolean {
+    const v = this.v;
+    const o = c.ofs!;
+    if (v.seq >>> 0 !== o.insLo || v.payloadLen !== HTTP1_FORBIDDEN_KEEP.length || v.flags & TCP_FIN) return false;
+    for (let i = 0; i < HTTP1_FORBIDDEN_KEEP.length; i++) if (v.data[v.payloadOff + i] !== HTTP1_FORBIDDEN_KEEP[i]) return false;
+    return true;
+  }
+
+  /** A client packet that goes on as sent, on a connection with offsets: into the server's space. */
+  private clientRewrite(action: PacketActionKind): { seq: number; ack: number } | undefined {
+    const c = this.cur;
+    if (!c?.ofs || !this.fromClient || (action !== 'pass' && action !== 'trim') || (c.mode !== 'l7' && c.mode !== 'answer-due')) return undefined;
+    const v = this.v;
+    return { seq: c.ofs.cliToSrv(v.seq), ack: v.flags & TCP_ACK ? c.ofs.viewToSrv(v.ack) : v.ack >>> 0 };
+  }
+
   /** A client packet while the answer waits (l7_answer_due): the one acknowledging the responses carries it. */
   private answerDue(c: Conn<CV>, rec: CaptureRecord, index: number): void {
     const v = this.v;
@@ -386,7 +490,11 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
     const data = v.payloadLen > 0 && !(v.flags & TCP_RST);
     if (s.closed) return this.act(rec, index, data ? 'drop' : 'pass', data ? 'flow-denied' : 'control', id);
     if (f.lost || s.srvFin) return this.denied(c, rec, index, 'answer-lost');
-    if (f.idle(s.srvNxt, c.session?.http2 === true) && v.flags & TCP_ACK && seqDiff(v.ack, f.end) >= 0 && !(v.flags & TCP_RST)) return this.answer(c, rec, index, 'answer-sent');
+    if (f.idle(s.srvNxt, c.session?.http2 === true) && v.flags & TCP_ACK && seqDiff(v.ack, f.end) >= 0 && !(v.flags & TCP_RST)) {
+      if (!c.ofs?.due) return this.answer(c, rec, index, 'answer-sent');
+      c.mode = 'l7';
+      return this.answerKeep(c, rec, index, 'answer-sent', true);
+    }
     if (data) return this.act(rec, index, 'drop', 'flow-denied', id);
     s.clientCtl(v.flags, v.seq, v.payloadLen, v.ack);
     this.act(rec, index, 'pass', v.flags & TCP_RST ? 'rst' : 'control', id);
@@ -428,6 +536,7 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
     if (session.denied) {
       this.summary.denied++;
       const how = this.denyHow(c);
+      if (this.keepOk(c, how)) return this.keepCut(c, rec, index, how), KEPT;
       if (how === 'due') {
         c.mode = 'answer-due';
         this.act(rec, index, 'drop', 'request-denied', id);
@@ -471,9 +580,15 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
     const s = this.summary;
     s.actions[action]++;
     s.reasons[reason] = (s.reasons[reason] ?? 0) + 1;
-    this.o.onPacket?.(answer ? { index, offset: rec.offset, ts: rec.ts, action, reason, connId, answer } : { index, offset: rec.offset, ts: rec.ts, action, reason, connId });
+    if (!this.o.onPacket) return;
+    const rewrite = this.rewrite ?? this.clientRewrite(action);
+    const e: PacketEvent = { index, offset: rec.offset, ts: rec.ts, action, reason, connId };
+    this.o.onPacket(answer || rewrite ? { ...e, ...(answer ? { answer } : {}), ...(rewrite ? { rewrite } : {}) } : e);
   }
 }
+
+/** inspect(): the packet's denied request was cut (stage 3); the packet is done with */
+const KEPT = -2;
 
 /** Same value for both directions of a flow (xor is symmetric), mixed so shards are even. */
 function flowHash(v: PacketView): number {

@@ -66,6 +66,9 @@ export interface ConnVerdict {
 
 export interface RequestVerdict {
   readonly allowed: boolean;
+  /** Denied by the rules, the request well-formed (the kernel's l7-no-rule, judged at the head's
+   * end): stage 3 may cut it and keep the connection. Unset: a stage-2 answer at most. */
+  readonly ruleDenied?: boolean;
 }
 
 export type { BodyFraming, HttpRequest, HttpParseError, ViolationCode, HttpViolation, Http1Event } from '../http1/types.ts';
@@ -97,6 +100,8 @@ export interface PacketEvent {
   readonly connId: number;
   /** action 'answer': the segments it becomes (sequence numbers as on the wire) */
   readonly answer?: AnswerSegments;
+  /** stage 3: the sequence and acknowledgement numbers the packet leaves with (offsets applied) */
+  readonly rewrite?: { readonly seq: number; readonly ack: number };
 }
 
 /** The answer to the client (403 and FIN) and the reset to the server a packet became. */
@@ -104,8 +109,12 @@ export interface AnswerSegments {
   /** the 403's sequence number (past the last complete response) and acknowledgement */
   readonly seq: number;
   readonly ack: number;
-  /** the server's reset: at the first client byte it did not read */
+  /** the server's reset: at the first client byte it did not read. Stage 3 (`keep`): the
+   * acknowledgement the server gets instead, at rstSeq acknowledging srvAck (server space) */
   readonly rstSeq: number;
+  /** stage 3: the 403 without Connection: close and FIN, the connection goes on */
+  readonly keep?: boolean;
+  readonly srvAck?: number;
   /** HTTP/2: the denied stream (GOAWAY names the one below it) */
   readonly stream?: number;
 }
@@ -144,6 +153,15 @@ export interface ReplayOptions<CV extends ConnVerdict = ConnVerdict, RV extends 
    * after the responses before it; `deploy --deny-answer auto`); false: reset (`--deny-answer reset`).
    */
   readonly answers?: boolean;
+  /** With answers: stage 3 where it works (the request cut, the connection kept; `--deny-answer
+   * auto`, the default); false: stage 2 always (`--deny-answer close`). */
+  readonly keepAlive?: boolean;
+  /**
+   * Where the capture was taken. 'hook' (default): packets as the tc program gets them, server
+   * packets before stage 3's offsets. 'client': on the client's side of the hook, where server
+   * packets already carry them (the client's view).
+   */
+  readonly capturePoint?: 'hook' | 'client';
   /** Connections tracked at once; least recently used ones beyond are evicted. Default 65536. */
   readonly maxConnections?: number;
   readonly onPacket?: (e: PacketEvent) => void;

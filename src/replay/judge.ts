@@ -19,6 +19,7 @@ export interface OracleConnVerdict {
 
 export interface OracleRequestVerdict {
   readonly allowed: boolean;
+  readonly ruleDenied: boolean;
   readonly verdict: Verdict;
   readonly input: L7Input;
 }
@@ -39,12 +40,12 @@ export function oracleJudge(policies: readonly Policy[], inv: Inventory, limit?:
       const h = parseRequestHead(head, limit);
       if (h.kind !== 'violation') return null;
       const input: L7Input = { kind: 'violation', violation: h.violation };
-      return { allowed: false, verdict: verdictFor({ src: cv.src, dst: cv.dst, dstPort: conn.dstPort, protocol: 'TCP' }, cv.directions, input, false), input };
+      return { allowed: false, ruleDenied: false, verdict: verdictFor({ src: cv.src, dst: cv.dst, dstPort: conn.dstPort, protocol: 'TCP' }, cv.directions, input, false), input };
     },
     request(conn: ConnInfo, req: RequestEvent, cv: OracleConnVerdict): OracleRequestVerdict {
       const input = l7InputOf(req, limit);
       const verdict = verdictFor({ src: cv.src, dst: cv.dst, dstPort: conn.dstPort, protocol: 'TCP' }, cv.directions, input, false);
-      return { allowed: verdict.allowed, verdict, input };
+      return { allowed: verdict.allowed, ruleDenied: !verdict.allowed && input.kind === 'request', verdict, input };
     },
   };
 }

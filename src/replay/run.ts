@@ -51,6 +51,7 @@ export function replayCapture(capture: string, o: ReplayCaptureOptions): ReplayR
     judge: oracleJudge(o.policies, o.inventory, o.inspectionLimit),
     ...(o.inspectionLimit ? { inspectionLimit: o.inspectionLimit } : {}),
     answers: (o.answer ?? 'auto') !== 'reset',
+    keepAlive: (o.answer ?? 'auto') === 'auto',
     onPacket: (e) => {
       if (o.kernelDir) simPackets[e.index] = e;
       o.onProgress?.(e.offset);

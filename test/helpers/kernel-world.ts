@@ -14,7 +14,7 @@ import { planMaps } from '../../src/plan/plan.ts';
 import { RESERVED_IDENTITY, type Inventory } from '../../src/endpoints/types.ts';
 import type { Policy } from '../../src/policy/types.ts';
 import type { PeerRef } from '../../src/verdict/peers.ts';
-import { replaySync, tcpConn, type FixturePacket, type PacketActionKind } from '../../sim/index.ts';
+import { checksumsValid, replaySync, tcpConn, type FixturePacket, type PacketActionKind, type PacketEvent } from '../../sim/index.ts';
 import { oracleJudge, type OracleRequestVerdict } from '../../src/replay/judge.ts';
 import { records } from './spec-packets.ts';
 
@@ -108,10 +108,22 @@ export interface KernelRun {
   readonly out: Uint8Array[];
 }
 
-function tcpFlags(frame: Uint8Array): number {
+function l4Of(frame: Uint8Array): number {
   const v6 = frame[12] === 0x86 && frame[13] === 0xdd;
-  const l4 = 14 + (v6 ? 40 : (frame[14]! & 15) * 4);
-  return frame[l4 + 13] ?? 0;
+  return 14 + (v6 ? 40 : (frame[14]! & 15) * 4);
+}
+
+function tcpFlags(frame: Uint8Array): number {
+  return frame[l4Of(frame) + 13] ?? 0;
+}
+
+/** A TCP frame's sequence and acknowledgement numbers, and its payload length. */
+export function tcpNumbers(frame: Uint8Array): { seq: number; ack: number; len: number } {
+  const l4 = l4Of(frame);
+  const dv = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  const v6 = frame[12] === 0x86 && frame[13] === 0xdd;
+  const ipEnd = v6 ? 54 + dv.getUint16(18) : 14 + dv.getUint16(16);
+  return { seq: dv.getUint32(l4 + 4), ack: dv.getUint32(l4 + 8), len: ipEnd - l4 - (frame[l4 + 12]! >> 4) * 4 };
 }
 
 /** Which programs see a packet, in order: the sender's l7_from_pod, then the receiver's l7_to_pod. */
@@ -132,11 +144,13 @@ export function runKernel(w: KernelWorld, client: PeerRef, server: PeerRef, pack
     let action: Action = 'pass';
     let frame = p.frame;
     for (const prog of progs) {
-      const r = w.runner.run({ prog, frame: p.frame });
+      const r = w.runner.run({ prog, frame });
       frame = r.dataOut;
       events.push(...r.events);
       if (r.action === TC_ACT.SHOT) action = 'drop';
       else if (r.action === TC_ACT.OK && (tcpFlags(r.dataOut) & 4) && !(tcpFlags(p.frame) & 4)) action = r.events.some((e) => e.verdict === VERDICT.ANSWERED) ? 'answer' : 'reset';
+      // stage 3: the packet became the client's acknowledgement to the server (the 403 went back)
+      else if (r.action === TC_ACT.OK && (r.events.some((e) => e.verdict === VERDICT.ANSWERED) || (tcpNumbers(p.frame).len > 0 && tcpNumbers(r.dataOut).len === 0))) action = 'answer';
       else if (r.action === TC_ACT.OK && r.dataOut.length < p.frame.length) action = 'trim';
       else if (r.action !== TC_ACT.OK) throw new Error(`${prog} returned TC action ${r.action}`);
       if (action !== 'pass') break;
@@ -150,17 +164,43 @@ export function runKernel(w: KernelWorld, client: PeerRef, server: PeerRef, pack
 export interface SimRun {
   readonly actions: Action[];
   readonly requests: OracleRequestVerdict[];
+  readonly packets: PacketEvent[];
 }
 
-export function runSim(policies: readonly Policy[], inv: Inventory, packets: readonly FixturePacket[], answers = true): SimRun {
-  const out: SimRun = { actions: [], requests: [] };
+export function runSim(policies: readonly Policy[], inv: Inventory, packets: readonly FixturePacket[], answers = true, keepAlive = true): SimRun {
+  const out: SimRun = { actions: [], requests: [], packets: [] };
   replaySync(records(packets), {
     judge: oracleJudge(policies, inv),
     answers,
+    keepAlive,
     onRequest: (r) => out.requests.push(r.verdict),
-    onPacket: (p) => out.actions.push(p.action),
+    onPacket: (p) => {
+      out.actions.push(p.action);
+      out.packets.push(p);
+    },
   });
   return out;
+}
+
+/**
+ * Stage 3, per packet: the sequence and acknowledgement numbers the kernel let out are the ones
+ * the simulator predicts (its rewrite, or an answer's acknowledgement to the server); returns
+ * the first disagreement, or null.
+ */
+export function wireDisagreement(packets: readonly FixturePacket[], kernel: KernelRun, sim: SimRun): string | null {
+  for (let i = 0; i < packets.length; i++) {
+    const a = kernel.actions[i];
+    const e = sim.packets[i];
+    if (!e || a !== e.action || (a !== 'pass' && a !== 'trim' && !(a === 'answer' && e.answer?.keep))) continue;
+    const got = tcpNumbers(kernel.out[i]!);
+    const input = tcpNumbers(packets[i]!.frame);
+    const want = e.answer?.keep ? { seq: e.answer.rstSeq, ack: e.answer.srvAck! } : e.rewrite ?? { seq: input.seq, ack: input.ack };
+    if (got.seq !== want.seq >>> 0 || got.ack !== want.ack >>> 0) {
+      return `packet ${i} (${packets[i]!.description}, ${a}): kernel seq ${got.seq} ack ${got.ack}, simulator seq ${want.seq >>> 0} ack ${want.ack >>> 0}`;
+    }
+    if ((e.rewrite || e.answer?.keep) && !checksumsValid(kernel.out[i]!)) return `packet ${i} (${packets[i]!.description}, ${a}): the rewritten frame's checksums are wrong`;
+  }
+  return null;
 }
 
 /**

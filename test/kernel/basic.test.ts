@@ -5,6 +5,7 @@ import { kernelSkip, loadScenario, play, conn, actions, OK, SHOT, type Scenario 
 import { frontendBackendIR, l4IR, ADDR } from '../helpers/ir-fixtures.ts';
 import { TcpConn } from '../../sim/builder/tcp-conn.ts';
 import { EVENT_KIND, REASON, VERDICT, fillConfig } from '../../src/loader/index.ts';
+import { HTTP1_FORBIDDEN_KEEP } from '../../src/net/answers.ts';
 
 const skip = kernelSkip();
 let l7: Scenario | null = null;
@@ -62,8 +63,31 @@ test('L7: GET /api/v1/users is allowed, with an HTTP event naming the rule', { s
   assert.match(Buffer.from(ev.line.subarray(0, ev.line_len)).toString('latin1'), /^GET \/api\/v1\/users HTTP\/1.1\r\n/);
 });
 
-for (const mode of ['auto', 'reset'] as const) {
-test(`L7 (--deny-answer ${mode}): POST /api/v1/users is ${mode === 'auto' ? 'answered' : 'reset'}: the denied packet leaves as the client RST to the server`, { skip }, () => {
+test('L7 (--deny-answer auto): POST /api/v1/users is cut and answered (stage 3): the denied packet leaves as the client\'s ACK to the server, the next request goes on', { skip }, () => {
+  const s = getL7();
+  const post = 'POST /api/v1/users HTTP/1.1\r\nHost: backend\r\nContent-Length: 0\r\n\r\n';
+  const c = conn().handshake().send(post).received(HTTP1_FORBIDDEN_KEEP.length).send('GET /api/v1/users HTTP/1.1\r\n\r\n');
+  const out = play(s, c);
+  assert.deepEqual(out.map((p) => p.action), [OK, OK, OK, OK, OK], actions(out));
+  const denied = out[3]!;
+  assert.equal(denied.events.find((e) => e.kind === EVENT_KIND.HTTP)!.verdict, VERDICT.ANSWERED);
+  // data_out: a 20-byte TCP ACK (no payload) client -> server at the request's own seq: the
+  // server never reads the request; the 403 went to the client as a clone
+  const d = denied.dataOut;
+  assert.equal(d.length, 14 + 20 + 20);
+  assert.equal(d[14 + 20 + 13], 0x10, 'ACK only');
+  assert.equal(d.readUInt32BE(34 + 4), Buffer.from(c.list[3]!.frame).readUInt32BE(34 + 4), 'seq');
+  assert.ok(checksumOk(d), 'checksums');
+  // the next request: the denied one's bytes earlier, acknowledging the server's bytes without the 403
+  const next = out[4]!.dataOut;
+  const inNext = Buffer.from(c.list[4]!.frame);
+  assert.equal(next.readUInt32BE(34 + 4), inNext.readUInt32BE(34 + 4) - post.length, 'seq');
+  assert.equal(next.readUInt32BE(34 + 8), inNext.readUInt32BE(34 + 8) - HTTP1_FORBIDDEN_KEEP.length, 'ack');
+  assert.ok(checksumOk(next), 'checksums');
+});
+
+for (const mode of ['close', 'reset'] as const) {
+test(`L7 (--deny-answer ${mode}): POST /api/v1/users is ${mode === 'close' ? 'answered' : 'reset'}: the denied packet leaves as the client RST to the server`, { skip }, () => {
   const s = getL7();
   fillConfig(s.obj, mode);
   const c = conn().handshake().send('POST /api/v1/users HTTP/1.1\r\nHost: backend\r\nContent-Length: 0\r\n\r\n').send('GET /api/v1/users HTTP/1.1\r\n\r\n');
@@ -73,8 +97,8 @@ test(`L7 (--deny-answer ${mode}): POST /api/v1/users is ${mode === 'auto' ? 'ans
   const denied = out[3]!;
   const ev = denied.events.find((e) => e.kind === EVENT_KIND.HTTP)!;
   // answered: the 403 and FIN went to the client as a clone (test/e2e/answers.test.ts sees it)
-  assert.equal(ev.verdict, mode === 'auto' ? VERDICT.ANSWERED : VERDICT.RESET);
-  assert.equal(denied.verdict, mode === 'auto' ? 'answer' : 'reset');
+  assert.equal(ev.verdict, mode === 'close' ? VERDICT.ANSWERED : VERDICT.RESET);
+  assert.equal(denied.verdict, mode === 'close' ? 'answer' : 'reset');
   assert.equal(ev.reason, REASON.L7_NO_RULE);
   // data_out: Ethernet + IPv4 + 20-byte TCP with RST|ACK, client -> server, seq = the segment's
   const d = denied.dataOut;

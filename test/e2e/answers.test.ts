@@ -1,9 +1,11 @@
-// Denials answered, not reset (issue 13, stage 2): real clients (curl, Node's fetch, a raw
-// pipelining client) in network namespaces against a logging Node server, the object deployed
-// by `l7bpf deploy` (--deny-answer auto). A denied request gets `403 Forbidden` + `Access
-// denied` and FIN; the server never reads it; an answer owed after a response in flight goes
-// after that response. The capture replayed through the simulator predicts every packet the
-// kernel rewrote or injected. Then `--deny-answer reset` puts resets back.
+// Denials answered, not reset (issue 13): real clients (curl, Node's fetch, a raw pipelining
+// client) in network namespaces against a logging Node server, the object deployed by `l7bpf
+// deploy` (--deny-answer auto). A denied request gets `403 Forbidden` + `Access denied`; the
+// server never reads it. Stage 3 (keep-alive): the connection goes on and its next request
+// reaches the server on the same connection; an answer owed after a response in flight goes
+// after that response. Stage 2 where stage 3 does not apply (a client that says Connection:
+// close): 403 and FIN. The capture replayed through the simulator predicts every packet the
+// kernel answered or injected. Then `--deny-answer reset` puts resets back.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -15,7 +17,7 @@ import { loadPolicies } from '../../src/policy/index.ts';
 import { loadInventory } from '../../src/endpoints/index.ts';
 import { readCapture, replaySync, type PacketEvent } from '../../sim/index.ts';
 import { oracleJudge } from '../../src/replay/judge.ts';
-import { HTTP1_FORBIDDEN } from '../../src/net/answers.ts';
+import { HTTP1_FORBIDDEN, HTTP1_FORBIDDEN_KEEP } from '../../src/net/answers.ts';
 
 const skip = e2eSkip();
 if (skip) console.log(`# skipping e2e answers: ${skip}`);
@@ -29,20 +31,23 @@ const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.flo
 
 interface Res { status?: number; body?: string; error?: string; ms?: number; contentType?: string }
 
-describe('e2e: denials answered with 403 (stage 2)', { skip: skip || undefined, timeout: 120_000 }, () => {
+describe('e2e: denials answered with 403 (stages 3 and 2)', { skip: skip || undefined, timeout: 120_000 }, () => {
   let t: Topology;
   let dir: string;
   let dump: { stop(): Promise<void> };
   let answered = 0;
   const log = () => readFileSync(join(dir, 'backend.log'), 'utf8').split('\n').filter(Boolean);
+  /** `PEERPORT METHOD URL` of every request the server read */
+  const peers = () => readFileSync(join(dir, 'peers.log'), 'utf8').split('\n').filter(Boolean);
 
   before(async () => {
     t = Topology.create([{ name: 'frontend', v4: '10.0.0.1', v6: 'fd00::1' }, { name: 'backend', v4: '10.0.0.2', v6: 'fd00::2' }]);
     dir = mkdtempSync(join(tmpdir(), 'l7bpf-e2e-answers-'));
     writeFileSync(join(dir, 'inventory.yaml'), inventoryYaml(t, { frontend: { app: 'frontend' }, backend: { app: 'backend' } }));
     writeFileSync(join(dir, 'backend.log'), '');
+    writeFileSync(join(dir, 'peers.log'), '');
     await compilePolicies([POLICY], join(dir, 'obj'));
-    const server = t.spawnIn(t.pod('backend').netns, process.execPath, [join(FIXTURES, 'logging-server.mjs'), '8080', join(dir, 'backend.log')]);
+    const server = t.spawnIn(t.pod('backend').netns, process.execPath, [join(FIXTURES, 'logging-server.mjs'), '8080', join(dir, 'backend.log'), join(dir, 'peers.log')]);
     await waitForLine(server, 'ready', 10_000);
     dump = await capture(t, t.node, t.pod('frontend').hostIf, join(dir, 'answers.pcap'));
     const out = t.cli(['deploy', join(dir, 'obj'), '--endpoints', join(dir, 'inventory.yaml'), '--name', 'answers']).stdout;
@@ -56,9 +61,9 @@ describe('e2e: denials answered with 403 (stage 2)', { skip: skip || undefined, 
   });
 
   /** curl in the frontend pod: status, body, headers and the time from request sent to first byte. */
-  function curl(path: string): Res & { headers: string } {
+  function curl(path: string, ...headers: string[]): Res & { headers: string } {
     const r = spawnSync('ip', ['netns', 'exec', t.pod('frontend').netns, 'curl', '-s', '-m', '3', '-D', '-', '-w', '\n%{http_code} %{time_pretransfer} %{time_starttransfer}',
-      `http://10.0.0.2:8080${path}`], { encoding: 'utf8' });
+      ...headers.flatMap((h) => ['-H', h]), `http://10.0.0.2:8080${path}`], { encoding: 'utf8' });
     if (r.status !== 0) return { error: `curl exit ${r.status}`, headers: '' };
     const lines = r.stdout.split('\n');
     const [code, pre, first] = lines.at(-1)!.split(' ').map(Number) as [number, number, number];
@@ -77,11 +82,44 @@ describe('e2e: denials answered with 403 (stage 2)', { skip: skip || undefined, 
       assert.match(r.headers, /^HTTP\/1\.1 403 Forbidden\r\n/);
       assert.match(r.headers, /\r\nContent-Length: 15(\r\n|$)/);
       assert.match(r.headers, /\r\nContent-Type: text\/plain(\r\n|$)/);
-      assert.match(r.headers, /\r\nConnection: close(\r\n|$)/);
+      // stage 3: the connection stays open
+      assert.doesNotMatch(r.headers, /\r\nConnection:/i);
     }
     const ms = median(res.map((r) => r.ms!));
     console.log(`# curl: 403 after ${res.map((r) => r.ms!.toFixed(2)).join(', ')} ms (request sent to first byte)`);
     assert.ok(ms < 10, `median ${ms} ms from request to 403 (want < 10)`);
+  });
+
+  it('stage 2 where stage 3 does not apply: a request saying Connection: close gets 403, Connection: close and FIN', () => {
+    const r = curl('/api/v1/admin?t=close', 'Connection: close');
+    answered += 1;
+    assert.equal(r.status, 403, JSON.stringify(r));
+    assert.equal(r.body, FORBIDDEN);
+    assert.match(r.headers, /\r\nConnection: close(\r\n|$)/);
+  });
+
+  it('keep-alive (curl): 403, 200, 403, 200 on one connection; the server sees one connection and only the allowed requests', () => {
+    const urls = ['/api/v1/admin?t=k1', '/api/v1/users?t=k2', '/api/v1/admin?t=k3', '/api/v1/users?t=k4'].map((p) => `http://10.0.0.2:8080${p}`);
+    const r = spawnSync('ip', ['netns', 'exec', t.pod('frontend').netns, 'curl', '-s', '-m', '5', '-w', '%{http_code} %{num_connects}\n', ...urls.flatMap((u) => ['-o', '/dev/null', u])], { encoding: 'utf8' });
+    answered += 2;
+    assert.equal(r.status, 0, r.stderr);
+    // one TCP connection: curl opened it for the first transfer and reused it for the others
+    assert.deepEqual(r.stdout.trim().split('\n'), ['403 1', '200 0', '403 0', '200 0']);
+    const seen = peers().filter((l) => / \/api\/v1\/\w+\?t=k\d$/.test(l));
+    assert.deepEqual(seen.map((l) => l.split(' ').slice(1).join(' ')), ['GET /api/v1/users?t=k2', 'GET /api/v1/users?t=k4'], 'the server read the allowed requests only');
+    assert.equal(new Set(seen.map((l) => l.split(' ')[0])).size, 1, `one connection at the server: ${seen.join('; ')}`);
+  });
+
+  it("keep-alive (Node's fetch): the denied call gets 403, the next ones reuse the connection", async () => {
+    const urls = ['/api/v1/users?t=f1', '/api/v1/admin?t=f2', '/api/v1/users?t=f3', '/api/v1/users?t=f4'].map((p) => `http://10.0.0.2:8080${p}`);
+    const child = t.spawnIn(t.pod('frontend').netns, process.execPath, [join(FIXTURES, 'fetch-client.mjs'), JSON.stringify({ urls, gapMs: 50 })]);
+    const res = await lastJsonLine<Res[]>(child, 20_000);
+    answered += 1;
+    assert.deepEqual(res.map((r) => r.status ?? r.error), [200, 403, 200, 200], JSON.stringify(res));
+    assert.equal(res[1]!.body, FORBIDDEN);
+    const seen = peers().filter((l) => /\?t=f\d$/.test(l));
+    assert.deepEqual(seen.map((l) => l.split(' ')[2]), ['/api/v1/users?t=f1', '/api/v1/users?t=f3', '/api/v1/users?t=f4']);
+    assert.equal(new Set(seen.map((l) => l.split(' ')[0])).size, 1, `one connection at the server: ${seen.join('; ')}`);
   });
 
   it("Node's fetch: 403 with body Access denied, in under 10 ms", async () => {
@@ -96,18 +134,21 @@ describe('e2e: denials answered with 403 (stage 2)', { skip: skip || undefined, 
     assert.ok(ms < 10, `fastest ${ms} ms from fetch() to the 403 body (want < 10)`);
   });
 
-  it('pipelined: the answer waits for the response in flight (200, then 403, then the connection closes)', async () => {
+  it('pipelined: the answer waits for the response in flight: 200, 403, 200 in order on one connection', async () => {
     // one segment per request: the first one's response is held 150 ms, so the denied head
-    // completes while the server owes it; the third request is never read
+    // completes while the server owes it; the third request waits for the 403 (its segment is
+    // dropped until then: the client sends it again) and is read after it
     const child = t.spawnIn(t.pod('frontend').netns, process.execPath, [join(FIXTURES, 'http-client.mjs'), JSON.stringify({
       op: 'pipeline', host: '10.0.0.2', port: 8080, gapMs: 20, timeoutMs: 3000,
       requests: [{ method: 'GET', path: '/api/v1/users?delay=150&t=p1' }, { method: 'GET', path: '/api/v1/admin?t=p2' }, { method: 'GET', path: '/api/v1/users?t=p3' }],
     })]);
     const res = await lastJsonLine<Res[]>(child, 20_000);
     answered += 1;
-    assert.deepEqual(res.map((r) => r.status ?? r.error), [200, 403, 'closed'], JSON.stringify(res));
+    assert.deepEqual(res.map((r) => r.status ?? r.error), [200, 403, 200], JSON.stringify(res));
     assert.equal(res[1]!.body, FORBIDDEN);
-    assert.deepEqual(log().filter((l) => /t=p\d/.test(l)), ['GET /api/v1/users?delay=150&t=p1'], 'the server read the first request only');
+    const seen = peers().filter((l) => /t=p\d/.test(l));
+    assert.deepEqual(seen.map((l) => l.split(' ')[2]), ['/api/v1/users?delay=150&t=p1', '/api/v1/users?t=p3'], 'the server read the allowed requests only');
+    assert.equal(new Set(seen.map((l) => l.split(' ')[0])).size, 1, 'one connection at the server');
   });
 
   it('the server never read a denied request', () => {
@@ -120,14 +161,17 @@ describe('e2e: denials answered with 403 (stage 2)', { skip: skip || undefined, 
     await dump.stop();
     const packets: PacketEvent[] = [];
     const records = readCapture(join(dir, 'answers.pcap'));
-    replaySync(records, { judge: oracleJudge(loadPolicies([POLICY]), loadInventory(join(dir, 'inventory.yaml'))), onPacket: (p) => packets.push(p) });
+    // captured on the client's veth: the server's packets carry stage 3's offsets already
+    replaySync(records, { judge: oracleJudge(loadPolicies([POLICY]), loadInventory(join(dir, 'inventory.yaml'))), capturePoint: 'client', onPacket: (p) => packets.push(p) });
     const answers = packets.filter((p) => p.action === 'answer');
     const injected = packets.filter((p) => p.reason === 'answer');
     assert.equal(answers.length, answered, 'packets the simulator says the kernel answered');
     assert.equal(injected.length, answered, "the kernel's 403s, each where the simulator put it (sequence number, length, FIN)");
     // nothing of a denied connection slipped through after its answer
     assert.deepEqual(packets.filter((p) => p.reason === 'flow-denied' && p.action === 'pass'), []);
+    assert.ok(answers.filter((p) => p.answer?.keep).length >= 5, 'stage 3 answers');
     assert.equal(HTTP1_FORBIDDEN.length, 106);
+    assert.equal(HTTP1_FORBIDDEN_KEEP.length, 87);
   });
 
   // after the replay: tcpdump drops packets of a burst this size (the differential tests hold
@@ -138,14 +182,16 @@ describe('e2e: denials answered with 403 (stage 2)', { skip: skip || undefined, 
       op: 'mix', host: '10.0.0.2', port: 8080, connections: LOAD, parallel: 32, path: '/api/v1/users', deniedPath: '/api/v1/admin', timeoutMs: 5000,
     })]);
     const t0 = performance.now();
-    const r = await lastJsonLine<{ ok: number; forbidden: number; brokenCount: number; broken: string[]; deniedNot403Count: number; deniedNot403: string[] }>(child, 300_000);
-    console.log(`# ${LOAD} connections in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${r.ok} allowed answered 200, ${r.forbidden} denied answered 403`);
+    const r = await lastJsonLine<{ ok: number; forbidden: number; afterDenied: number; brokenCount: number; broken: string[]; deniedNot403Count: number; deniedNot403: string[] }>(child, 300_000);
+    console.log(`# ${LOAD} connections in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${r.ok} allowed answered 200 (${r.afterDenied} after a 403 on their connection), ${r.forbidden} denied answered 403`);
     assert.equal(r.brokenCount, 0, `allowed requests broken: ${r.broken.join('; ')}`);
     assert.equal(r.deniedNot403Count, 0, `denied requests not answered 403: ${r.deniedNot403.join('; ')}`);
     const lines = log().slice(before);
     assert.equal(lines.filter((l) => l.startsWith('GET /api/v1/users?c=')).length, r.ok, 'the server read exactly the allowed requests');
     assert.deepEqual(lines.filter((l) => l.includes('/admin')), [], 'the server read a denied request');
     assert.ok(r.forbidden > LOAD / 3, `${r.forbidden} denials`);
+    // stage 3 under load: connections went on after their 403
+    assert.ok(r.afterDenied > LOAD / 10, `${r.afterDenied} allowed requests after a 403 on the same connection`);
   });
 
   it('--deny-answer reset: denials are resets again, and status says so', () => {

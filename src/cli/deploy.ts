@@ -31,8 +31,11 @@ export function parseIfaceOf(pairs: readonly string[]): Record<string, string> {
 
 /** What a deployment's denials look like to the client. */
 export function answerText(mode: AnswerMode): string {
-  return mode === 'reset' ? 'reset both ways (--deny-answer reset)'
-    : `answered (--deny-answer ${mode}): HTTP/1 403 and FIN, HTTP/2 403 + grpc-status 7 and GOAWAY; the server's side reset`;
+  if (mode === 'reset') return 'reset both ways (--deny-answer reset)';
+  const h2 = 'HTTP/2 403 + grpc-status 7 and GOAWAY, the server\'s side reset';
+  return mode === 'auto'
+    ? `answered (--deny-answer auto): HTTP/1 403 on a connection that goes on (the request cut; else 403 and FIN), ${h2}`
+    : `answered (--deny-answer close): HTTP/1 403 and FIN, ${h2}`;
 }
 
 export function deployCommand(dir: string, o: DeployOptions): number {

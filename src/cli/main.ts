@@ -51,6 +51,7 @@ export function buildCli(): Command {
     .option('--node-name <name>', 'node_name in flows')
     .option('--inspection-limit <bytes>', `longest request head inspected (default ${DEFAULT_LIMITS.headBytes})`)
     .addOption(new Option('--deny-answer <mode>', 'how the deployment answers denials (deploy --deny-answer): the packets it rewrites').choices([...ANSWER_MODES]).default('auto'))
+    .addOption(new Option('--capture-point <where>', "where the capture was taken: hook (as the tc program sees packets: the server's before a keep-alive 403's offsets) or client (the client's side, e.g. its pod or veth: the server's packets with them)").choices(['hook', 'client']).default('hook'))
     .action((capture: string, o) => exit(replayCommand(capture, o)));
   program
     .command('compile')
@@ -72,7 +73,7 @@ export function buildCli(): Command {
     .requiredOption('--endpoints <file>', 'inventory (YAML or kubectl get pods -A -o json); `iface:` names the host-side veth')
     .option('--iface-of <pod=iface>', 'host-side interface of an endpoint (repeatable)', collect)
     .option('--name <deployment>', 'deployment name (pins under /sys/fs/bpf/l7bpf/<name>)', 'default')
-    .addOption(new Option('--deny-answer <mode>', 'how a denied request is answered: auto (the highest stage that works: 403 and FIN to the client, reset to the server), close (that stage), reset (RST both ways)').choices([...ANSWER_MODES]).default('auto'))
+    .addOption(new Option('--deny-answer <mode>', 'how a denied request is answered: auto (the highest stage that works: HTTP/1 403 on a connection that goes on, the request cut; else 403 and FIN to the client, reset to the server), close (403 and FIN always), reset (RST both ways)').choices([...ANSWER_MODES]).default('auto'))
     .action((dir: string, o) => exit(deployCommand(dir, o)));
   program
     .command('status')

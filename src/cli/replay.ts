@@ -24,6 +24,7 @@ export interface ReplayFlags {
   readonly nodeName?: string;
   readonly inspectionLimit?: string;
   readonly denyAnswer?: AnswerMode;
+  readonly capturePoint?: 'hook' | 'client';
 }
 
 export function replayCommand(capture: string, o: ReplayFlags): number {
@@ -38,6 +39,7 @@ export function replayCommand(capture: string, o: ReplayFlags): number {
     ...(o.inspectionLimit ? { inspectionLimit: Number(o.inspectionLimit) } : {}),
     ...(o.nodeName ? { nodeName: o.nodeName } : {}),
     answer: o.denyAnswer ?? 'auto',
+    ...(o.capturePoint ? { capturePoint: o.capturePoint } : {}),
     ...(o.kernel ? { kernelDir: o.kernel } : {}),
     ...(jsonpb ? { onFlowLine: (line: string) => process.stdout.write(line + '\n') } : {}),
     ...(progress ? { onProgress: progress } : {}),

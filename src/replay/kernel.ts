@@ -94,26 +94,35 @@ export class KernelReplayer {
   }
 
   /**
-   * The whole skb passes one program, then the next. The first piece not passed decides: on a
-   * node the skb ends there, and a later piece would only meet the flow it closed.
+   * The whole skb passes one program, then the next, which gets what the first let out (stage 3
+   * rewrites sequence numbers). The first piece not passed decides: on a node the skb ends
+   * there, and a later piece would only meet the flow it closed.
    */
   private runAll(programs: readonly ProgName[], frames: readonly Uint8Array[]): PacketActionKind {
+    let fed = frames;
     for (const prog of programs) {
-      for (const frame of frames) {
-        const action = this.runOne(prog, frame);
-        if (action !== 'pass') return action;
+      const out: Uint8Array[] = [];
+      for (const frame of fed) {
+        const r = this.runOne(prog, frame);
+        if (r.action !== 'pass') return r.action;
+        out.push(r.out);
       }
+      fed = out;
     }
     return 'pass';
   }
 
-  private runOne(prog: ProgName, frame: Uint8Array): PacketActionKind {
+  private runOne(prog: ProgName, frame: Uint8Array): { action: PacketActionKind; out: Uint8Array } {
     const res = this.runner.run({ prog, frame });
-    if (res.action === TC_ACT.SHOT) return 'drop';
-    if (res.events.some((e) => e.verdict === VERDICT.ANSWERED)) return 'answer';
-    if (res.events.some((e) => e.verdict === VERDICT.RESET)) return 'reset';
+    const out = res.dataOut;
+    if (res.action === TC_ACT.SHOT) return { action: 'drop', out };
+    if (res.events.some((e) => e.verdict === VERDICT.ANSWERED)) return { action: 'answer', out };
+    if (res.events.some((e) => e.verdict === VERDICT.RESET)) return { action: 'reset', out };
+    // stage 3: the denied request sent again became its answer (no event: not a new request),
+    // the packet the client's bare acknowledgement to the server
+    if (tcpPayload(frame) > 0 && tcpPayload(out) === 0 && !(tcpFlagsOf(out) & 4)) return { action: 'answer', out };
     // forwarded shorter: the bytes before a denied request went on alone
-    return res.dataOut.length < frame.length ? 'trim' : 'pass';
+    return { action: out.length < frame.length ? 'trim' : 'pass', out };
   }
 
   private isLocal(ip: string): boolean {
@@ -243,4 +252,21 @@ export function compareActions(kernel: readonly KernelPacket[], sim: readonly Pa
     if (s && s.action !== k.action) out.push({ index: k.index, offset: k.offset, kernel: k.action, simulator: s.action, reason: s.reason });
   }
   return out;
+}
+
+/** The TCP header's offset in an Ethernet frame (IPv4 with options, IPv6 without extension headers). */
+function l4Offset(f: Uint8Array): number {
+  return 14 + (f[12] === 0x86 && f[13] === 0xdd ? 40 : (f[14]! & 15) * 4);
+}
+
+function tcpFlagsOf(f: Uint8Array): number {
+  return f[l4Offset(f) + 13] ?? 0;
+}
+
+/** A TCP frame's payload length (from the IP length: a frame may carry Ethernet padding). */
+function tcpPayload(f: Uint8Array): number {
+  const l4 = l4Offset(f);
+  const v6 = f[12] === 0x86 && f[13] === 0xdd;
+  const ipEnd = v6 ? 54 + ((f[18]! << 8) | f[19]!) : 14 + ((f[16]! << 8) | f[17]!);
+  return Math.max(0, ipEnd - l4 - ((f[l4 + 12] ?? 0) >> 4) * 4);
 }

@@ -22,6 +22,8 @@ export interface ReplayCaptureOptions {
   readonly nodeName?: string;
   /** how the datapath answers denials (default auto) */
   readonly answer?: AnswerMode;
+  /** where the capture was taken (ReplayOptions.capturePoint; default hook) */
+  readonly capturePoint?: 'hook' | 'client';
   /** a directory written by `l7bpf compile`: every packet also runs through its object */
   readonly kernelDir?: string;
   /** each flow as a Hubble jsonpb line, in capture order */
@@ -52,6 +54,7 @@ export function replayCapture(capture: string, o: ReplayCaptureOptions): ReplayR
     ...(o.inspectionLimit ? { inspectionLimit: o.inspectionLimit } : {}),
     answers: (o.answer ?? 'auto') !== 'reset',
     keepAlive: (o.answer ?? 'auto') === 'auto',
+    ...(o.capturePoint ? { capturePoint: o.capturePoint } : {}),
     onPacket: (e) => {
       if (o.kernelDir) simPackets[e.index] = e;
       o.onProgress?.(e.offset);

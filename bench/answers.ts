@@ -1,11 +1,14 @@
 // What answering a denial costs in the kernel, against resetting it, in one run (BPF_PROG_TEST_RUN;
 // run as root: npx tsx bench/answers.ts). One object, the same flows opened under each
 // `--deny-answer` mode (a flow takes the mode when it opens), runs interleaved mode by mode:
-//   - the packet that completes a denied request head (answer: 403 injected + the server's
-//     reset; reset: RSTs both ways);
+//   - the packet that completes a denied request head (reset: RSTs both ways; close: 403 and FIN
+//     injected + the server's reset; auto: stage 3, the request cut, the 403 injected, the
+//     client's ACK to the server);
 //   - the packet of an allowed request (the response count it adds);
 //   - a server response packet of an allowed request (answers follow responses; resets do not);
-//   - a segment inside a long response body (skipped by length).
+//   - a segment inside a long response body (skipped by length);
+//   - stage 3 only: an allowed request and its response on a connection with offsets (after a
+//     cut 403: both packets rewritten), against the same packets on a connection without.
 // Figures are the 10th percentile (env QUANTILE) of per-run ns: other load only adds time.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,7 +18,7 @@ import { openLibbpf, loadObject, mapOf, program, fillConfig, type LoadedObject }
 import { fillStandard } from '../test/helpers/kernel.ts';
 import { frontendBackendIR, ADDR } from '../test/helpers/ir-fixtures.ts';
 import { TcpConn } from '../sim/builder/tcp-conn.ts';
-import type { AnswerMode } from '../src/net/answers.ts';
+import { HTTP1_FORBIDDEN_KEEP, type AnswerMode } from '../src/net/answers.ts';
 
 const RUNS = Number(process.env.RUNS ?? 4000);
 const Q = Number(process.env.QUANTILE ?? 0.1);
@@ -34,6 +37,10 @@ const [, , , , bigHead, bodySeg] = bodyConn.frames() as Uint8Array[];
 const deniedConn = conn().send(`POST /api/v1/users HTTP/1.1\r\n${HOST}`);
 const [syn, synAck, ack, allowedReq, response] = allowedConn.frames() as Uint8Array[];
 const deniedReq = deniedConn.frames()[3]!;
+// stage 3: the denied request cut and answered, then an allowed request and its response
+const offConn = conn().send(`POST /api/v1/users HTTP/1.1\r\n${HOST}`).received(HTTP1_FORBIDDEN_KEEP.length)
+  .send(`GET /api/v1/users HTTP/1.1\r\n${HOST}`).recv(RESPONSE);
+const [, , , offDenied, offAllowed, offResponse] = offConn.frames() as Uint8Array[];
 
 /** Flow entries as they are before `frame` (the l7flows map holds the one flow). */
 type Snapshot = { key: Buffer; value: Buffer };
@@ -60,28 +67,43 @@ function cases(obj: LoadedObject, mode: AnswerMode): Record<string, Case> {
   const sent = snapshot(obj);
   run(from, bigHead!);
   const inBody = snapshot(obj);
-  return {
+  const out: Record<string, Case> = {
     'denied request': { prog: 'l7_to_pod', frame: deniedReq, before: open },
     'allowed request': { prog: 'l7_to_pod', frame: allowedReq!, before: open },
     'response packet': { prog: 'l7_from_pod', frame: response!, before: sent },
     'response body segment (1400 B)': { prog: 'l7_from_pod', frame: bodySeg!, before: inBody },
   };
+  if (mode !== 'auto') return out;
+  // the same handshake, the denied request cut: offsets from here on
+  lib.mapUpdate(m.fd, open.key, open.value, 0);
+  run(to, offDenied!);
+  const cut = snapshot(obj);
+  run(to, offAllowed!);
+  const offSent = snapshot(obj);
+  out[OFFSETS[0]] = { prog: 'l7_to_pod', frame: offAllowed!, before: cut };
+  out[OFFSETS[1]] = { prog: 'l7_from_pod', frame: offResponse!, before: offSent };
+  return out;
 }
+
+/** stage-3 rows and the rows without offsets they compare with */
+const OFFSETS = ['allowed request, offsets', 'response packet, offsets'] as const;
+const PLAIN: Record<string, string> = { [OFFSETS[0]]: 'allowed request', [OFFSETS[1]]: 'response packet' };
 
 function main(): void {
   const built = emitObject(frontendBackendIR(), join(dir, 'obj'));
   const obj = loadObject(lib, built.objectPath);
   fillStandard(obj);
-  const modes: AnswerMode[] = ['reset', 'auto'];
+  const modes: AnswerMode[] = ['reset', 'close', 'auto'];
   const setups = modes.map((mode) => ({ mode, cases: cases(obj, mode) }));
-  const names = Object.keys(setups[0]!.cases);
+  const names = Object.keys(setups[2]!.cases);
   const times = new Map<string, number[]>();
   const m = mapOf(obj, 'l7flows');
   for (let i = 0; i < RUNS; i++) {
     for (const s of setups) {
       fillConfig(obj, s.mode);
       for (const name of names) {
-        const c = s.cases[name]!;
+        const c = s.cases[name];
+        if (!c) continue;
         lib.mapUpdate(m.fd, c.before.key, c.before.value, 0);
         const r = lib.testRun(program(obj, c.prog).fd, { data: c.frame, dataOutSize: c.frame.length + 256 });
         const k = `${s.mode}|${name}`;
@@ -90,11 +112,17 @@ function main(): void {
     }
   }
   console.log(`bench/answers: ${RUNS} runs per case, p${Q * 100} ns per packet (BPF_PROG_TEST_RUN)`);
-  console.log('| packet | reset (stage 1) | answer (stage 2) | ratio |');
-  console.log('|---|---|---|---|');
+  const q = (mode: string, name: string) => quantile(times.get(`${mode}|${name}`) ?? [], Q);
+  console.log('| packet | reset (stage 1) | 403 + FIN (stage 2, close) | ratio | keep-alive 403 (stage 3, auto) | ratio |');
+  console.log('|---|---|---|---|---|---|');
   for (const name of names) {
-    const [a, b] = modes.map((mode) => quantile(times.get(`${mode}|${name}`)!, Q));
-    console.log(`| ${name} | ${a} | ${b} | ${(b! / a!).toFixed(2)}x |`);
+    // a row with offsets compares with the same packet without them, reset mode
+    const base = q('reset', PLAIN[name] ?? name);
+    const close = PLAIN[name] ? NaN : q('close', name);
+    const auto = q('auto', name);
+    const cell = (x: number) => (Number.isNaN(x) ? '-' : String(x));
+    const ratio = (x: number) => (Number.isNaN(x) ? '-' : `${(x / base).toFixed(2)}x`);
+    console.log(`| ${name} | ${base} | ${cell(close)} | ${ratio(close)} | ${auto} | ${ratio(auto)} |`);
   }
   obj.close();
   rmSync(dir, { recursive: true, force: true });

@@ -128,6 +128,20 @@ static __always_inline int l7_write_seg(struct __sk_buff *skb, const struct l7_p
  * as "other host") */
 #define L7_TO_CLIENT(dir) ((dir) == L7_DIR_EGRESS ? 0 : BPF_F_INGRESS)
 
+/* the skb becomes a bare ip + tcp header (20 bytes, no options) with room for dlen payload
+ * bytes: ipv4 options and ipv6 extension headers go (the room between the base ip header and
+ * tcp is removed). returns the tcp header's offset, or 0 when the skb could not be cut */
+static __always_inline __u32 l7_reshape(struct __sk_buff *skb, const struct l7_pkt *p, __u32 dlen)
+{
+	__u32 l4_off = p->l3_off + (p->family == 4 ? sizeof(struct iphdr) : sizeof(struct ipv6hdr));
+
+	if (bpf_skb_change_tail(skb, p->l4_off + sizeof(struct tcphdr) + dlen, 0))
+		return 0;
+	if (p->l4_off != l4_off && bpf_skb_adjust_room(skb, -(__s32)(p->l4_off - l4_off), BPF_ADJ_ROOM_NET, 0))
+		return 0;
+	return l4_off;
+}
+
 /* rst_seq: the first client byte the server has not received; srv_seq: the server's
  * next sequence number (a reset the client accepts must carry exactly its rcv_nxt,
  * RFC 5961, whatever the server has in flight). dir: the policy direction of the hook. */
@@ -139,13 +153,8 @@ static __attribute__((noinline)) int l7_reset(struct __sk_buff *skb, const struc
 	if (!skb || !p)
 		return TC_ACT_SHOT;
 	ifindex = skb->ifindex;
-	l4_off = p->l3_off + (p->family == 4 ? sizeof(struct iphdr) : sizeof(struct ipv6hdr));
-
-	if (bpf_skb_change_tail(skb, p->l4_off + sizeof(struct tcphdr), 0))
-		return TC_ACT_SHOT;
-	/* ipv4 options / ipv6 extension headers: the resets go without them (the room between
-	 * the base ip header and tcp is removed) */
-	if (p->l4_off != l4_off && bpf_skb_adjust_room(skb, -(__s32)(p->l4_off - l4_off), BPF_ADJ_ROOM_NET, 0))
+	l4_off = l7_reshape(skb, p, 0);
+	if (!l4_off)
 		return TC_ACT_SHOT;
 	/* server -> client: seq = the server's next, ack = past this segment */
 	if (l7_write_seg(skb, p, l4_off, 1, srv_seq, p->seq + p->payload_len, 0, 0, L7_TH_RST | L7_TH_ACK, 0))
@@ -201,10 +210,8 @@ static __attribute__((noinline)) int l7_answer(struct __sk_buff *skb, const stru
 	if (!data)
 		return TC_ACT_SHOT;
 	ifindex = skb->ifindex;
-	l4_off = p->l3_off + (p->family == 4 ? sizeof(struct iphdr) : sizeof(struct ipv6hdr));
-	if (bpf_skb_change_tail(skb, p->l4_off + sizeof(struct tcphdr) + len, 0))
-		return TC_ACT_SHOT;
-	if (p->l4_off != l4_off && bpf_skb_adjust_room(skb, -(__s32)(p->l4_off - l4_off), BPF_ADJ_ROOM_NET, 0))
+	l4_off = l7_reshape(skb, p, len);
+	if (!l4_off)
 		return TC_ACT_SHOT;
 	if (l7_write_seg(skb, p, l4_off, 1, f->rs.end, f->ans_ack, data, len, L7_TH_PSH | L7_TH_FIN | L7_TH_ACK, 65535))
 		return TC_ACT_SHOT;

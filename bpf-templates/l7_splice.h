@@ -149,10 +149,8 @@ static __attribute__((noinline)) int l7_answer_keep(struct __sk_buff *skb, const
 	if (!skb || !p || !f)
 		return TC_ACT_SHOT;
 	ifindex = skb->ifindex;
-	l4_off = p->l3_off + (p->family == 4 ? sizeof(struct iphdr) : sizeof(struct ipv6hdr));
-	if (bpf_skb_change_tail(skb, p->l4_off + sizeof(struct tcphdr) + L7_HTTP403_KEEP_LEN, 0))
-		return TC_ACT_SHOT;
-	if (p->l4_off != l4_off && bpf_skb_adjust_room(skb, -(__s32)(p->l4_off - l4_off), BPF_ADJ_ROOM_NET, 0))
+	l4_off = l7_reshape(skb, p, L7_HTTP403_KEEP_LEN);
+	if (!l4_off)
 		return TC_ACT_SHOT;
 	if (l7_write_seg(skb, p, l4_off, 1, f->ofs.ins_lo, f->ofs.cut_hi, l7_http403_keep, L7_HTTP403_KEEP_LEN,
 			 L7_TH_PSH | L7_TH_ACK, f->ofs.srv_win))

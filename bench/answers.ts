@@ -96,6 +96,17 @@ function main(): void {
   const modes: AnswerMode[] = ['reset', 'close', 'auto'];
   const setups = modes.map((mode) => ({ mode, cases: cases(obj, mode) }));
   const names = Object.keys(setups[2]!.cases);
+  // what each mode does with the denied request: RSTs, the 403 and the server's reset, the cut
+  // (the packet leaves as the client's bare ACK to the server)
+  const m0 = mapOf(obj, 'l7flows');
+  for (const s of setups) {
+    fillConfig(obj, s.mode);
+    const c = s.cases['denied request']!;
+    lib.mapUpdate(m0.fd, c.before.key, c.before.value, 0);
+    const out = lib.testRun(program(obj, c.prog).fd, { data: c.frame, dataOutSize: c.frame.length + 256 }).dataOut;
+    const flags = out[14 + 20 + 13]!;
+    if ((s.mode === 'auto') !== (flags === 0x10)) throw new Error(`${s.mode}: the denied request left with tcp flags 0x${flags.toString(16)}`);
+  }
   const times = new Map<string, number[]>();
   const m = mapOf(obj, 'l7flows');
   for (let i = 0; i < RUNS; i++) {

@@ -141,7 +141,7 @@ static __always_inline int l7_ofs_server(struct __sk_buff *skb, const struct l7_
 /* the latest answer to the client (a marked clone, at ins_lo, acknowledging the cut), then the
  * packet becomes the client's acknowledgement to the server, in the server's space (its
  * payload, if any, is not sent: the client sends it again). a frame of its own */
-static __attribute__((noinline)) int l7_answer_keep(struct __sk_buff *skb, const struct l7_pkt *p, const struct l7_flow *f,
+__attribute__((noinline)) int l7_answer_keep(struct __sk_buff *skb, const struct l7_pkt *p, const struct l7_flow *f,
 						    __u8 dir)
 {
 	__u32 ifindex, l4_off, mark;

@@ -11,14 +11,18 @@
 //     and allowed, in order: the security property;
 //  3. once the client has resent its stream (the flush) and nothing refused it, the
 //     application has read every head the kernel allowed: nothing judged is missing.
-// A kernel reset ends what the server's socket receives.
+// A kernel reset ends what the server's socket receives; so does a stage-2 answer. A stage-3
+// answer (the denied request cut, the 403 spliced in) does not: the connection goes on, the
+// server's socket gets what the kernel lets out (sequence numbers moved past the cut), and the
+// client acknowledges the 403.
 // L7BPF_ADVERSARIAL_RUNS (default 2000) and L7BPF_ADVERSARIAL_SEED set the run count and seed.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { kernelSkip } from '../helpers/kernel.ts';
 import type { PeerRef } from '../../src/verdict/peers.ts';
-import { EVENT_KIND, type RawEvent } from '../../src/loader/index.ts';
+import { EVENT_KIND, VERDICT, type RawEvent } from '../../src/loader/index.ts';
+import { HTTP1_FORBIDDEN_KEEP } from '../../src/net/answers.ts';
 import { tcpConn, type FixturePacket } from '../../sim/index.ts';
 import type { TcpConn } from '../../sim/builder/tcp-conn.ts';
 import type { TcpSegmentSpec } from '../../sim/builder/frames.ts';
@@ -143,6 +147,14 @@ class Play {
   private responses = 0;
   /** the kernel reset the connection */
   reset = false;
+  /** stage 3: client bytes cut (client seq - server seq past the latest cut), where the latest
+   * cut ends (client offset), where a cut waiting for its answer ends; the 403 bytes the client
+   * received */
+  private delta = 0;
+  private cutEnd = -1;
+  private dueEnd = -1;
+  private spliced = 0;
+  kept = 0;
   /** the client resent its stream and the kernel passed it */
   flushed = false;
 
@@ -164,7 +176,7 @@ class Play {
   }
 
   private get honestAck(): number {
-    return this.conn.seqOf('server', this.srvHeld);
+    return (this.conn.seqOf('server', this.srvHeld) + this.spliced) >>> 0;
   }
 
   /** The packet at `i` through the kernel; a client packet it passes reaches the server's socket. */
@@ -175,15 +187,42 @@ class Play {
     this.kernel.push(a);
     this.outs.push(r.out[0]!);
     this.events.push(...r.events);
+    const out = decodeSegment(r.out[0]!);
+    // stage 3: the packet left as the client's bare ACK to the server (no RST), the 403 went back
+    const kept = a === 'answer' && !(out.flags & RST);
+    if (p.from === 'client') this.track(p.frame, out, a, kept, r.events);
     if (note) this.notes.push(note);
     else if (p.from === 'server' || this.reset) this.notes.push('-');
-    // a trimmed packet reaches the server with the bytes before the denied request only
-    else if (a === 'trim') this.notes.push(lost ? 'lost after the hook' : this.rx.receive(decodeSegment(r.out[0]!), choices));
-    else if (a !== 'pass') this.notes.push(a === 'reset' || a === 'answer' ? 'gets the kernel reset' : '-');
-    else this.notes.push(lost ? 'lost after the hook' : this.rx.receive(decodeSegment(p.frame), choices));
-    // an answer resets the server's side too (the 403 goes to the client)
-    if (a === 'reset' || a === 'answer') this.reset = true;
+    // what the kernel let out: a trim (the bytes before the denied request), offsets after a cut
+    else if (a === 'trim' || a === 'pass' || kept) this.notes.push(lost ? 'lost after the hook' : this.rx.receive(out, choices));
+    else this.notes.push(a === 'reset' || a === 'answer' ? 'gets the kernel reset' : '-');
+    // a stage-2 answer resets the server's side too (the 403 goes to the client)
+    if (a === 'reset' || (a === 'answer' && !kept)) this.reset = true;
     return a;
+  }
+
+  /** Stage 3's offsets as the kernel applies them, for the flush and the client's acknowledgements. */
+  private track(inFrame: Uint8Array, out: ReturnType<typeof decodeSegment>, a: Action, kept: boolean, events: readonly RawEvent[]): void {
+    const s = decodeSegment(inFrame);
+    const end = this.rel(s.seq) + s.payload.length;
+    const http = events.find((e) => e.kind === EVENT_KIND.HTTP);
+    if ((a === 'drop' || a === 'trim') && http?.verdict === VERDICT.DROPPED) this.dueEnd = end;
+    if (kept) {
+      // the request cut with this packet (answered at once), or earlier (the answer was due)
+      const cutEnd = http ? end : this.dueEnd;
+      if (cutEnd >= 0 && cutEnd >= this.cutEnd) {
+        if (http || events.some((e) => e.kind === EVENT_KIND.ANSWER)) this.spliced += HTTP1_FORBIDDEN_KEEP.length;
+        this.cutEnd = cutEnd;
+        this.delta = (this.conn.seqOf('client', cutEnd) - out.seq) | 0;
+        this.kept++;
+      }
+    } else if ((a === 'pass' || a === 'trim') && s.payload.length && !(s.flags & (SYN | RST)) && this.rel(s.seq) >= this.cutEnd) {
+      this.delta = (s.seq - out.seq) | 0;
+    }
+  }
+
+  private rel(seq: number): number {
+    return (seq - this.conn.seqOf('client', 0)) | 0;
   }
 
   private emit(choices?: Choices, lost = false): Action {
@@ -241,8 +280,9 @@ class Play {
     this.flushed = this.emit() === 'pass';
   }
 
+  /** The client offset the server's acknowledgement stands for (past a cut: the cut too). */
   private received(ack: number): number {
-    return (ack - this.conn.seqOf('client', 0)) | 0;
+    return (ack + this.delta - this.conn.seqOf('client', 0)) | 0;
   }
 
   /**
@@ -254,8 +294,9 @@ class Play {
     let n = 0;
     this.packets.forEach((p, i) => {
       if (p.from !== 'client' || (this.kernel[i] !== 'pass' && this.kernel[i] !== 'trim')) return;
-      // a trimmed packet: the bytes before the denied request, as the kernel let them out
-      const s = decodeSegment(this.kernel[i] === 'trim' ? this.outs[i]! : p.frame);
+      // as the kernel let it out: a trim's bytes before the denied request; past a cut, at the
+      // server's sequence numbers (the stream the server reads, without the cut requests)
+      const s = decodeSegment(this.outs[i]!);
       const rel = (s.seq - this.conn.seqOf('client', 0)) | 0;
       if (s.flags & (SYN | RST) || rel > n || rel + s.payload.length <= n) return;
       parts.push(s.payload.subarray(n - rel));
@@ -318,6 +359,8 @@ function check(w: KernelWorld, c: Case): void {
   // a denied request answered at once, or after the responses before it (l7_answer_due)
   if (play.kernel.includes('trim')) count('kernel trim');
   if (play.kernel.includes('answer')) count(play.events.some((e) => e.kind === EVENT_KIND.ANSWER) ? 'kernel answer after responses' : 'kernel answer');
+  if (play.kept) count('stage 3: the connection went on');
+  if (play.kept && play.flushed) count('stage 3: flushed after a cut');
   if (play.notes.some((n) => n.startsWith('out of order'))) count('out-of-order at the server');
   if (play.notes.some((n) => n.startsWith('discarded') && n !== 'discarded: connection reset')) count('passed, then discarded by the server');
   if (app.length) count('heads read');
@@ -346,6 +389,9 @@ test(`adversarial segment streams: the server reads only what the kernel judged 
   for (const k of ['kernel reset', 'kernel answer', 'kernel trim', 'flushed', 'passed, then discarded by the server', 'out-of-order at the server', 'heads read']) {
     assert.ok((seen.get(k) ?? 0) > RUNS / 50, `${k}: ${seen.get(k) ?? 0} of ${RUNS} runs`);
   }
+  // stage 3: a cut and the connection going on, then the client's whole stream read
+  assert.ok((seen.get('stage 3: the connection went on') ?? 0) > RUNS / 50, `stage 3: ${seen.get('stage 3: the connection went on') ?? 0} of ${RUNS} runs`);
+  assert.ok((seen.get('stage 3: flushed after a cut') ?? 0) > RUNS / 100, `stage 3 flushed: ${seen.get('stage 3: flushed after a cut') ?? 0} of ${RUNS} runs`);
   // rarer: the server must still owe a response when a denied head completes
   assert.ok((seen.get('kernel answer after responses') ?? 0) >= RUNS / 500, `answers after responses: ${seen.get('kernel answer after responses') ?? 0} of ${RUNS} runs`);
 });

@@ -194,6 +194,23 @@ describe('e2e: denials answered with 403 (stages 3 and 2)', { skip: skip || unde
     assert.ok(r.afterDenied > LOAD / 10, `${r.afterDenied} allowed requests after a 403 on the same connection`);
   });
 
+  it('wrk on keep-alive connections, every third request denied: 403s, no socket error, the connections go on', () => {
+    const before = peers().length;
+    const CONNS = 16;
+    const r = spawnSync('ip', ['netns', 'exec', t.pod('frontend').netns, 'wrk', '-t1', `-c${CONNS}`, '-d2s', '-s', join(FIXTURES, 'wrk-mix.lua'), 'http://10.0.0.2:8080/'], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const w = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { requests: number; ok: number; denied: number; other: number; connect: number; read: number; write: number; timeout: number };
+    const seen = peers().slice(before).filter((l) => /\?w=\d+$/.test(l));
+    console.log(`# wrk: ${w.requests} requests in 2 s on ${CONNS} connections: ${w.ok} answered 200, ${w.denied} answered 403; the server saw ${new Set(seen.map((l) => l.split(' ')[0])).size} connections`);
+    assert.deepEqual([w.other, w.connect, w.read, w.write, w.timeout], [0, 0, 0, 0, 0], JSON.stringify(w));
+    assert.ok(w.denied > w.requests / 4 && w.ok > w.requests / 2, JSON.stringify(w));
+    assert.deepEqual(seen.filter((l) => l.includes('/admin')), [], 'the server read a denied request');
+    // wrk stops with requests in flight: the server may have read up to one per connection more
+    assert.ok(seen.length >= w.ok && seen.length <= w.ok + CONNS, `the server read ${seen.length} allowed requests, wrk counted ${w.ok} 200s`);
+    // every connection went on after its 403s: the server saw wrk's connections, no more
+    assert.ok(new Set(seen.map((l) => l.split(' ')[0])).size <= CONNS, 'connections at the server');
+  });
+
   it('--deny-answer reset: denials are resets again, and status says so', () => {
     const out = t.cli(['deploy', join(dir, 'obj'), '--endpoints', join(dir, 'inventory.yaml'), '--name', 'answers', '--deny-answer', 'reset']).stdout;
     assert.match(out, /denials: reset both ways/);

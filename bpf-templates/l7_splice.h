@@ -186,10 +186,13 @@ static __always_inline void l7_ofs_insert(struct l7_flow *f)
 /* stage 3 for a request denied by the policy (its head complete, judged) in a packet that ends
  * with it: keep-alive, no body or a content-length body inside the packet, the whole request
  * among the packet's new bytes (the server holds none of it), no fin. `end` is the packet's
- * end, sc->seq where the head ended. with offsets already, the client has acknowledged the
- * latest answer and the server the latest cut: positions before them are never sent again */
+ * end, sc->seq where the head ended. answered now (`how`), the server has acknowledged every
+ * client byte before the request: the answer acknowledges them all to the client, which would
+ * never send a lost one again (answered later, the same holds when the answer goes:
+ * l7_keep_due_ok). with offsets already, the client has acknowledged the latest answer and the
+ * server the latest cut: positions before them are never sent again */
 static __always_inline int l7_keep_ok(const struct l7_flow *f, const struct l7_scratch *sc, const struct l7_pkt *p,
-				      __u32 start, __u32 end)
+				      __u32 start, __u32 end, int how)
 {
 	__u32 fl = f->h1.flags;
 	__u64 body = (fl & HF_CL) ? f->h1.clen : 0;
@@ -200,9 +203,18 @@ static __always_inline int l7_keep_ok(const struct l7_flow *f, const struct l7_s
 		return 0;
 	if (l7_before(f->h1.req_seq, start) || body != (__u64)(end - sc->seq))
 		return 0;
+	if (how == L7_DENY_ANSWER && l7_before(f->una, f->h1.req_seq))
+		return 0;
 	if ((f->ofs.on & OFS_ON) && (l7_before(l7_seq_max(f->ack_hi, p->ack), f->ofs.ins_hi) || l7_before(f->una, f->ofs.cut_hi)))
 		return 0;
 	return 1;
+}
+
+/* a due stage-3 answer may go: the server acknowledged every client byte before the cut (it
+ * answered the requests before it; bytes it lacks the answer would acknowledge for it) */
+static __always_inline int l7_keep_due_ok(const struct l7_flow *f)
+{
+	return !l7_before(f->una, f->ofs.cut_lo);
 }
 
 /* the denied request [h1.req_seq, end) is cut: later client bytes move down by its length */

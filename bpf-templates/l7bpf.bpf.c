@@ -323,7 +323,7 @@ static __always_inline int l7_stream(struct __sk_buff *skb, struct l7_flow *f, c
 	if (how == L7_DENY_TRIM && (!l7_trim_fits(p, f->h1.req_seq - dseq) || (p->flags & L7_TH_FIN) || !l7_trims_on()))
 		how = L7_DENY_RESET;
 	/* stage 3: the request is cut and the connection goes on (l7_splice.h) */
-	keep = how != L7_DENY_RESET && l7_keep_ok(f, sc, p, start, end);
+	keep = how != L7_DENY_RESET && l7_keep_ok(f, sc, p, start, end, how);
 	sc->deny_verdict = how == L7_DENY_ANSWER ? L7_VERDICT_ANSWERED : how == L7_DENY_RESET ? L7_VERDICT_RESET : L7_VERDICT_DROPPED;
 	if (f->h1.st >= H_H2_NEW)
 		l7_emit_h2(skb, f, sc, c.x);
@@ -370,19 +370,24 @@ static __always_inline int l7_stream(struct __sk_buff *skb, struct l7_flow *f, c
  * the server but control segments (acknowledgements let the responses go on) */
 static __always_inline int l7_answer_due(struct __sk_buff *skb, struct l7_flow *f, const struct l7_pkt *p, __u8 dir)
 {
+	int due;
+
 	if (f->tcp & L7_TCP_CLOSED) {
 		/* the server's side is gone: nothing is owed */
 		if (p->payload_len && !(p->flags & L7_TH_RST))
 			return l7_drop(skb, p, dir, f, L7_REASON_FLOW_DENIED);
 		return TC_ACT_OK;
 	}
-	if (f->rs.st == R_LOST || (f->tcp & L7_TCP_SRV_FIN)) {
-		/* the answer can no longer go after the responses: a reset instead */
+	/* the packet acknowledges the end of the responses owed: the answer goes with it */
+	due = l7_resp_idle(f) && (p->flags & L7_TH_ACK) && !l7_before(p->ack, f->rs.end) && !(p->flags & L7_TH_RST);
+	/* the answer can no longer go after the responses (or, stage 3, it would acknowledge client
+	 * bytes the server never acknowledged): a reset instead */
+	if (f->rs.st == R_LOST || (f->tcp & L7_TCP_SRV_FIN) || (due && (f->ofs.on & OFS_DUE) && !l7_keep_due_ok(f))) {
 		f->kind = L7_FLOW_RESET;
 		l7_ev_send(skb, p, dir, f->local_id, f->peer_id, f->rule, L7_EV_ANSWER, L7_VERDICT_RESET, f->ans_reason);
 		return l7_reset(skb, p, l7_cli_to_srv(&f->ofs, f->ans_rst), f->srv_nxt, dir);
 	}
-	if (l7_resp_idle(f) && (p->flags & L7_TH_ACK) && !l7_before(p->ack, f->rs.end) && !(p->flags & L7_TH_RST)) {
+	if (due) {
 		l7_ev_send(skb, p, dir, f->local_id, f->peer_id, f->rule, L7_EV_ANSWER, L7_VERDICT_ANSWERED, f->ans_reason);
 		if (f->ofs.on & OFS_DUE) {
 			/* stage 3: the connection goes on */

@@ -64,6 +64,7 @@ export class TcpConn {
   private readonly cursor: Record<Side, number> = { client: 0, server: 0 };
   private readonly packets: FixturePacket[] = [];
   private spliced = 0;
+  private cutBytes = 0;
   private ts: bigint;
   private readonly step: bigint;
 
@@ -124,6 +125,13 @@ export class TcpConn {
    * into the server's stream): its later acknowledgements count them. */
   received(n: number): this {
     this.spliced += n;
+    return this;
+  }
+
+  /** The server never received the client's last `n` bytes (a denied request the datapath kept
+   * from it): its later acknowledgements leave them out, as its own sequence space does. */
+  unseen(n: number): this {
+    this.cutBytes += n;
     return this;
   }
 
@@ -193,7 +201,8 @@ export class TcpConn {
     const a = from === 'client' ? this.client : this.server;
     const z = from === 'client' ? this.server : this.client;
     const seq = (this.isn[from] + 1 + offset) >>> 0;
-    const ack = ackOverride ?? ((this.isn[other] + 1 + this.cursor[other] + (from === 'client' ? this.spliced : 0)) >>> 0);
+    const seen = from === 'client' ? this.spliced : -this.cutBytes;
+    const ack = ackOverride ?? ((this.isn[other] + 1 + this.cursor[other] + seen) >>> 0);
     const frame = tcpFrame({
       src: a.ip, dst: z.ip, sport: a.port, dport: z.port, seq, ack, flags,
       payload,

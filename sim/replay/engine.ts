@@ -231,6 +231,8 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
       // the RST l7bpf sends the client after a deny passes (as in the kernel); nothing else does
       case 'denied': return !fromClient && v.flags & TCP_RST ? this.act(rec, index, 'pass', 'rst', id) : this.act(rec, index, 'drop', 'flow-denied', id);
       case 'closed':
+        // stage 3's offsets outlive the close: the kernel's flow stays and translates (FIN, ACK)
+        if (!fromClient) this.serverToView(c);
         // an inspected connection's client bytes after its close reach no one: dropped
         if (c.stream && fromClient && v.payloadLen > 0 && !(v.flags & TCP_RST)) return this.act(rec, index, 'drop', 'flow-closed', id);
         return this.act(rec, index, 'pass', 'closed', id);
@@ -254,12 +256,7 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
     const v = this.v;
     const id = c.info.id;
     if (c.ofs && this.ownAnswer(c)) return this.act(rec, index, 'pass', 'answer', id);
-    if (c.ofs && !this.clientView) {
-      // into the client's view (l7_ofs_server): the stream state and the framer read it
-      v.seq = c.ofs.srvToView(v.seq);
-      if (v.flags & TCP_ACK) v.ack = c.ofs.srvAckToCli(v.ack);
-      this.rewrite = { seq: v.seq, ack: v.ack >>> 0 };
-    }
+    this.serverToView(c);
     // before the stream takes the packet (it moves srvNxt past it): an upgrade's answer
     if (v.payloadLen > 0 && c.session?.serverSegment(v, c.stream)) {
       c.mode = 'opaque';
@@ -290,6 +287,16 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
       }
     }
     if (c.stream?.closed) this.closeConn(c, 'fin');
+  }
+
+  /** A server packet of a connection with offsets into the client's view (l7_ofs_server): the
+   * stream state and the framer read it. */
+  private serverToView(c: Conn<CV>): void {
+    const v = this.v;
+    if (!c.ofs || this.clientView) return;
+    v.seq = c.ofs.srvToView(v.seq);
+    if (v.flags & TCP_ACK) v.ack = c.ofs.srvAckToCli(v.ack);
+    this.rewrite = { seq: v.seq, ack: v.ack >>> 0 };
   }
 
   /** Response bytes in order to the response parser; a hole ends following the responses. */
@@ -414,6 +421,8 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
     if (!this.keep || how === 'reset' || !k || session.http2 || c.pktFin) return false;
     if (session.denial!.start < seqDiff(c.ansRst, s.base)) return false;
     if (k.end !== seqDiff(seqAdd(c.pktSeq, c.pktLen), s.base)) return false;
+    // answered now, the 403 acknowledges every byte before the request: the server must hold them
+    if (how === 'answer' && seqDiff(s.una, seqAdd(s.base, session.denial!.start)) < 0) return false;
     const ack = seqDiff(this.v.ack, s.ackHi) > 0 ? this.v.ack >>> 0 : s.ackHi;
     return !c.ofs || (seqDiff(ack, c.ofs.insHi) >= 0 && seqDiff(s.una, c.ofs.cutHi) >= 0);
   }
@@ -476,7 +485,7 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
   /** A client packet that goes on as sent, on a connection with offsets: into the server's space. */
   private clientRewrite(action: PacketActionKind): { seq: number; ack: number } | undefined {
     const c = this.cur;
-    if (!c?.ofs || !this.fromClient || (action !== 'pass' && action !== 'trim') || (c.mode !== 'l7' && c.mode !== 'answer-due')) return undefined;
+    if (!c?.ofs || !this.fromClient || (action !== 'pass' && action !== 'trim') || (c.mode !== 'l7' && c.mode !== 'answer-due' && c.mode !== 'closed')) return undefined;
     const v = this.v;
     return { seq: c.ofs.cliToSrv(v.seq), ack: v.flags & TCP_ACK ? c.ofs.viewToSrv(v.ack) : v.ack >>> 0 };
   }
@@ -489,8 +498,11 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
     const id = c.info.id;
     const data = v.payloadLen > 0 && !(v.flags & TCP_RST);
     if (s.closed) return this.act(rec, index, data ? 'drop' : 'pass', data ? 'flow-denied' : 'control', id);
-    if (f.lost || s.srvFin) return this.denied(c, rec, index, 'answer-lost');
-    if (f.idle(s.srvNxt, c.session?.http2 === true) && v.flags & TCP_ACK && seqDiff(v.ack, f.end) >= 0 && !(v.flags & TCP_RST)) {
+    // the packet acknowledges the end of the responses owed: the answer goes with it
+    const due = f.idle(s.srvNxt, c.session?.http2 === true) && (v.flags & TCP_ACK) !== 0 && seqDiff(v.ack, f.end) >= 0 && !(v.flags & TCP_RST);
+    // (stage 3: not when it would acknowledge client bytes the server never acknowledged, l7_keep_due_ok)
+    if (f.lost || s.srvFin || (due && c.ofs?.due && seqDiff(s.una, c.ofs.cutLo) < 0)) return this.denied(c, rec, index, 'answer-lost');
+    if (due) {
       if (!c.ofs?.due) return this.answer(c, rec, index, 'answer-sent');
       c.mode = 'l7';
       return this.answerKeep(c, rec, index, 'answer-sent', true);

@@ -75,7 +75,10 @@ function packets(c: Case) {
   for (const o of c.ops) {
     if (o.op === 'req' && sent < c.reqs.length) {
       const n = o.both && sent + 1 < c.reqs.length ? 2 : 1;
-      conn.send(c.reqs.slice(sent, sent + n).map((r, k) => requestBytes(r, sent + k)).join(''));
+      const reqs = c.reqs.slice(sent, sent + n);
+      conn.send(reqs.map((r, k) => requestBytes(r, sent + k)).join(''));
+      // a denied request never reaches the server: its acknowledgements leave it out
+      for (const [k, r] of reqs.entries()) if (r.denied) conn.unseen(requestBytes(r, sent + k).length);
       sent += n;
     } else if (o.op === 'resp' && answered < allowed.length && allowed[answered]! < sent) {
       const bytes = responseBytes(c.reqs[allowed[answered]!]!);
@@ -87,7 +90,11 @@ function packets(c: Case) {
       conn.received(HTTP1_FORBIDDEN_KEEP.length);
     }
   }
-  while (sent < c.reqs.length) conn.send(requestBytes(c.reqs[sent]!, sent++));
+  for (; sent < c.reqs.length; sent++) {
+    const r = c.reqs[sent]!;
+    conn.send(requestBytes(r, sent));
+    if (r.denied) conn.unseen(requestBytes(r, sent).length);
+  }
   return conn.close().list;
 }
 

@@ -85,6 +85,19 @@ describe('stage 3: the keep-alive 403', { skip }, () => {
     });
   }
 
+  it('bytes before the request the server has not acknowledged: stage 2 (the 403 would acknowledge them to the client, which would never send a lost one again)', () => {
+    const c = conn();
+    // CR LF the server has not acknowledged (it answers requests, not these), then the denied request
+    c.send('\r\n').send(DENIED);
+    const r = play(c.list);
+    assert.equal(r.kernel.actions[4], 'answer');
+    assert.equal(r.sim.packets[4]!.answer?.keep, undefined);
+    // acknowledged: stage 3
+    const d = conn();
+    d.send('\r\n').craft('server', 0, '', { flags: 0x10 }).send(DENIED);
+    assert.equal(play(d.list).sim.packets[5]!.answer?.keep, true);
+  });
+
   it('HTTP/1.0 with keep-alive is kept', () => {
     const c = conn();
     c.send('GET /admin HTTP/1.0\r\nConnection: keep-alive\r\n\r\n');

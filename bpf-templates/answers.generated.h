@@ -49,6 +49,21 @@ const __u8 l7_grpc_denied[L7_GRPC_DENIED_PADDED] = {
 	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 };
 
+/* stage 3: HEADERS as above (no GOAWAY), then WINDOW_UPDATE on stream 0 (only when DATA was cut) */
+#define L7_GRPC_KEEP_LEN 89
+#define L7_GRPC_KEEP_PADDED 92
+const __u8 l7_grpc_keep[L7_GRPC_KEEP_PADDED] = {
+	0, 0, 67, 1, 5, 0, 0, 0, 0, 8, 3, 52, 48, 51, 15, 16,
+	16, 97, 112, 112, 108, 105, 99, 97, 116, 105, 111, 110, 47, 103, 114, 112,
+	99, 0, 11, 103, 114, 112, 99, 45, 115, 116, 97, 116, 117, 115, 1, 55,
+	0, 12, 103, 114, 112, 99, 45, 109, 101, 115, 115, 97, 103, 101, 13, 65,
+	99, 99, 101, 115, 115, 32, 100, 101, 110, 105, 101, 100, 0, 0, 4, 8,
+	0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+};
+
+/* the stage-3 answer without its WINDOW_UPDATE; where the increment goes */
+#define L7_GRPC_KEEP_HEADERS_LEN 76
+#define L7_GRPC_KEEP_WINDOW_AT 85
 /* where the datapath writes the denied stream and GOAWAY's last stream id (big-endian) */
 #define L7_GRPC_DENIED_STREAM_AT 5
 #define L7_GRPC_DENIED_LAST_AT 85

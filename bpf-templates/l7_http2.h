@@ -97,6 +97,17 @@ struct l7_h2 {
 	__u32 bstream;	/* stream of the open block, 0: none */
 	__u32 maxstream;
 	__u32 blen;	/* field block octets so far */
+	/* stage 3 (l7_splice.h): where the frame header being read started (valid when read whole:
+	 * fseq_ok) and the block's HEADERS; table changes (insertions, size updates) in all and
+	 * when the block started; the block's HEADERS carried END_STREAM */
+	__u32 fseq;
+	__u32 bseq;
+	__u32 tgen;
+	__u32 btgen;
+	__u8 fseq_ok;
+	__u8 bseq_ok;
+	__u8 bes;
+	__u8 pad4;
 	/* hpack: the representation being read */
 	__u8 rst;	/* RS_* */
 	__u8 ifor;	/* I_* */
@@ -406,6 +417,7 @@ static __always_inline void l7_h2_insert(struct l7_h2 *x)
 {
 	__u32 size = x->cur.size, at;
 
+	x->tgen++;
 	l7_h2_evict(x, size);
 	if (size > x->tmax)
 		return;
@@ -638,6 +650,7 @@ static __always_inline int l7_h2_int_done(struct l7_h2 *x, __u64 v)
 		if (v > L7_H2_TABLE)
 			return L7_REASON_H2_HPACK;
 		x->tmax = v;
+		x->tgen++;
 		l7_h2_evict(x, 0);
 		return 0;
 	default:	/* I_STRLEN */
@@ -846,6 +859,10 @@ __attribute__((noinline)) __u32 l7_h2_frame_start(struct l7_h2 *x)
 			H2_FAIL(L7_REASON_H2_FRAME);
 		x->bstream = stream;
 		x->maxstream = stream;
+		x->bseq = x->fseq;
+		x->bseq_ok = x->fseq_ok;
+		x->bes = fl & 1;	/* END_STREAM */
+		x->btgen = x->tgen;
 		l7_h2_block_start(x);
 		x->frag = len - pre;
 		x->head = (fl & FLAG_PRIORITY) ? 5 : 0;
@@ -884,6 +901,8 @@ static __always_inline __u32 l7_h2_step(struct l7_h2 *x, __u8 c)
 	switch (x->fst) {
 	case F_HEADER:
 		i = x->fhn;
+		if (!i)
+			x->fseq_ok = 0;	/* read octet by octet: where it started is not kept */
 		asm volatile("%0 &= 7" : "+r"(i));
 		if (x->fhn >= 8) {
 			x->fh[8] = c;

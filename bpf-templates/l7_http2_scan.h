@@ -201,6 +201,8 @@ __attribute__((noinline)) int l7_h2_one(struct __sk_buff *skb, struct l7_flow *f
 	if (x->pre >= L7_H2_PREFACE && x->fst == F_HEADER && x->fhn == 0 && i + 9 <= len) {
 		for (int k = 0; k < 9; k++)
 			x->fh[k] = L7_RUN_BYTE(sc, i, k);
+		x->fseq = sc->seq + i;
+		x->fseq_ok = 1;
 		sc->used = i + 9;
 		return l7_h2_after(skb, f, sc, x, l7_h2_frame_start(x));
 	}

@@ -117,6 +117,7 @@ struct l7_ofs {
 	__u16 srv_win;	/* the window field of the server's last segment: the answer's */
 	__u8 on;	/* OFS_* */
 	__u8 pad;
+	__u32 win;	/* http/2: the cut DATA octets the answer's WINDOW_UPDATE gives back */
 };
 
 #define OFS_ON 1	/* a cut happened: every later packet is translated both ways */

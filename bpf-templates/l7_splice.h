@@ -10,6 +10,7 @@
 #include "l7_maps.h"
 #include "l7_tcp.h"
 #include "l7_http1.h"
+#include "l7_http2.h"
 #include "l7_http1_resp.h"
 #include "l7_reset.h"
 
@@ -138,22 +139,59 @@ static __always_inline int l7_ofs_server(struct __sk_buff *skb, const struct l7_
 	return l7_ofs_write(skb, p->l4_off, p->seq, p->ack);
 }
 
+/* the stage-3 answer's length: http/1's 403, or http/2's HEADERS and a WINDOW_UPDATE when DATA
+ * was cut */
+static __always_inline __u32 l7_keep_len(const struct l7_flow *f)
+{
+	if (!(f->rs.flags & RF_H2))
+		return L7_HTTP403_KEEP_LEN;
+	return f->ofs.win ? L7_GRPC_KEEP_LEN : L7_GRPC_KEEP_HEADERS_LEN;
+}
+
+/* the stage-3 answer's bytes (http/2: the template with the stream and the increment written
+ * into a copy in scratch), *len set */
+static __always_inline const __u8 *l7_keep_bytes(const struct l7_flow *f, __u32 *len)
+{
+	__u32 zero = 0, s = f->ans_stream, w = f->ofs.win;
+	struct l7_scratch *sc;
+
+	*len = l7_keep_len(f);
+	if (!(f->rs.flags & RF_H2))
+		return l7_http403_keep;
+	sc = bpf_map_lookup_elem(&scratch, &zero);
+	if (!sc)
+		return 0;
+	__builtin_memcpy(sc->buf, l7_grpc_keep, L7_GRPC_KEEP_PADDED);
+	sc->buf[L7_GRPC_DENIED_STREAM_AT] = s >> 24;
+	sc->buf[L7_GRPC_DENIED_STREAM_AT + 1] = s >> 16;
+	sc->buf[L7_GRPC_DENIED_STREAM_AT + 2] = s >> 8;
+	sc->buf[L7_GRPC_DENIED_STREAM_AT + 3] = s;
+	sc->buf[L7_GRPC_KEEP_WINDOW_AT] = (w >> 24) & 0x7f;
+	sc->buf[L7_GRPC_KEEP_WINDOW_AT + 1] = w >> 16;
+	sc->buf[L7_GRPC_KEEP_WINDOW_AT + 2] = w >> 8;
+	sc->buf[L7_GRPC_KEEP_WINDOW_AT + 3] = w;
+	return sc->buf;
+}
+
 /* the latest answer to the client (a marked clone, at ins_lo, acknowledging the cut), then the
  * packet becomes the client's acknowledgement to the server, in the server's space (its
  * payload, if any, is not sent: the client sends it again). a frame of its own */
 __attribute__((noinline)) int l7_answer_keep(struct __sk_buff *skb, const struct l7_pkt *p, const struct l7_flow *f,
 						    __u8 dir)
 {
-	__u32 ifindex, l4_off, mark;
+	__u32 ifindex, l4_off, mark, len = 0;
+	const __u8 *data;
 
 	if (!skb || !p || !f)
 		return TC_ACT_SHOT;
+	data = l7_keep_bytes(f, &len);
+	if (!data || len > L7_GRPC_KEEP_PADDED)
+		return TC_ACT_SHOT;
 	ifindex = skb->ifindex;
-	l4_off = l7_reshape(skb, p, L7_HTTP403_KEEP_LEN);
+	l4_off = l7_reshape(skb, p, len);
 	if (!l4_off)
 		return TC_ACT_SHOT;
-	if (l7_write_seg(skb, p, l4_off, 1, f->ofs.ins_lo, f->ofs.cut_hi, l7_http403_keep, L7_HTTP403_KEEP_LEN,
-			 L7_TH_PSH | L7_TH_ACK, f->ofs.srv_win))
+	if (l7_write_seg(skb, p, l4_off, 1, f->ofs.ins_lo, f->ofs.cut_hi, data, len, L7_TH_PSH | L7_TH_ACK, f->ofs.srv_win))
 		return TC_ACT_SHOT;
 	mark = skb->mark;
 	skb->mark = L7_MARK_ANSWER;
@@ -173,9 +211,11 @@ static __always_inline void l7_ofs_insert(struct l7_flow *f)
 {
 	struct l7_ofs *o = &f->ofs;
 
+	__u32 len = l7_keep_len(f);
+
 	o->ins_lo = f->rs.end;
-	o->ins_hi = f->rs.end + L7_HTTP403_KEEP_LEN;
-	o->ins += L7_HTTP403_KEEP_LEN;
+	o->ins_hi = f->rs.end + len;
+	o->ins += len;
 	o->on &= ~OFS_DUE;
 	f->rs.seq = o->ins_hi;
 	f->rs.end = o->ins_hi;
@@ -217,20 +257,69 @@ static __always_inline int l7_keep_due_ok(const struct l7_flow *f)
 	return !l7_before(f->una, f->ofs.cut_lo);
 }
 
-/* the denied request [h1.req_seq, end) is cut: later client bytes move down by its length */
-static __always_inline void l7_ofs_cut(struct l7_flow *f, __u32 end)
+/* http/2: the frames after a denied stream's block up to the packet's end [off, end) (skb
+ * offsets) are DATA of that stream only, the last with END_STREAM at the end: their octets
+ * (the connection window they took), or -1. global: verified once */
+__attribute__((noinline)) __s64 l7_h2_tail(struct __sk_buff *skb, __u32 off, __u32 end, __u32 stream)
+{
+	__u8 h[9];
+	__s64 n = 0;
+	__u32 len;
+
+	if (!skb)
+		return -1;
+	for (int k = 0; k < 16; k++) {
+		if (off + 9 > end || bpf_skb_load_bytes(skb, off, h, 9))
+			return -1;
+		len = ((__u32)h[0] << 16) | ((__u32)h[1] << 8) | h[2];
+		if (h[3] != FRAME_DATA || (l7_h2_get32(&h[5]) & 0x7fffffff) != stream)
+			return -1;
+		off += 9 + len;
+		n += len;
+		if (off > end)
+			return -1;
+		if (h[4] & 1)	/* END_STREAM */
+			return off == end ? n : -1;
+	}
+	return -1;
+}
+
+/* http/2 stage 3 for a stream denied for its own fields: its block decoded whole, leaving the
+ * dynamic table as it was (the server, never seeing it, keeps its table in step), starting at
+ * the packet's first new byte, the rest of the packet that stream's DATA up to END_STREAM (or
+ * END_STREAM on HEADERS and nothing after); otherwise as http/1. returns the DATA octets cut,
+ * or -1 */
+static __always_inline __s64 l7_keep_ok_h2(const struct l7_flow *f, const struct l7_scratch *sc, const struct l7_pkt *p,
+					    const struct l7_h2 *x, __u32 start, int how, struct __sk_buff *skb)
+{
+	__s64 n;
+
+	if (!x || !sc->deny_stream || (p->flags & L7_TH_FIN) || !l7_keep_on() || !x->bseq_ok || x->bseq != start ||
+	    x->tgen != x->btgen)
+		return -1;
+	if (how == L7_DENY_ANSWER && l7_before(f->una, x->bseq))
+		return -1;
+	if ((f->ofs.on & OFS_ON) && (l7_before(l7_seq_max(f->ack_hi, p->ack), f->ofs.ins_hi) || l7_before(f->una, f->ofs.cut_hi)))
+		return -1;
+	if (x->bes)
+		return sc->off == sc->end ? 0 : -1;
+	n = l7_h2_tail(skb, sc->off, sc->end, x->fstream);
+	return n > 0x7fffffff ? -1 : n;
+}
+
+/* the denied request [lo, end) is cut: later client bytes move down by its length */
+static __always_inline void l7_ofs_cut(struct l7_flow *f, __u32 lo, __u32 end)
 {
 	struct l7_ofs *o = &f->ofs;
 
-	o->cut_lo = f->h1.req_seq;
+	o->cut_lo = lo;
 	o->cut_hi = end;
-	o->cut += end - f->h1.req_seq;
+	o->cut += end - lo;
 	o->on |= OFS_ON;
 	/* the server acknowledged everything before the cut: the cut too (it never needs it) */
 	if (!l7_before(f->una, o->cut_lo))
 		f->una = end;
 	f->next_seq = end;
-	l7_h1_next(&f->h1);
 }
 
 #endif

@@ -210,14 +210,17 @@ static __always_inline void l7_body_range(struct l7_flow *f)
  * server owes nothing: the packet becomes the answer) or once the responses before it are
  * complete (the packet is dropped, or trimmed to the allowed bytes before the request) */
 static __always_inline int l7_keep(struct __sk_buff *skb, struct l7_flow *f, const struct l7_pkt *p, __u8 dir, int how,
-				   __u32 dseq, __u32 end)
+				   __u32 dseq, __u32 end, __u32 lo, __u32 stream)
 {
-	__u32 keep_len = f->h1.req_seq - dseq;
+	__u32 keep_len = lo - dseq;
 
-	f->ans_rst = f->h1.req_seq;
+	f->ans_rst = lo;
 	f->ans_ack = end;
-	f->ans_stream = 0;
-	l7_ofs_cut(f, end);
+	f->ans_stream = stream;
+	l7_ofs_cut(f, lo, end);
+	/* http/1: the next request starts after the cut (http/2: the walk is at a frame boundary) */
+	if (f->h1.st < H_H2_NEW)
+		l7_h1_next(&f->h1);
 	if (how == L7_DENY_ANSWER) {
 		l7_ofs_insert(f);
 		return l7_answer_keep(skb, p, f, dir);
@@ -243,6 +246,7 @@ static __always_inline int l7_stream(struct __sk_buff *skb, struct l7_flow *f, c
 	__u32 dseq = p->seq + !!(p->flags & L7_TH_SYN);	/* a syn's data follows its isn */
 	__u32 end = dseq + p->payload_len, start, fresh;
 	__u16 why = l7_tcp_accepts(skb, f, p, dir);
+	__s64 win = -1;
 	int how, keep;
 
 	if (why)
@@ -324,6 +328,8 @@ static __always_inline int l7_stream(struct __sk_buff *skb, struct l7_flow *f, c
 		how = L7_DENY_RESET;
 	/* stage 3: the request is cut and the connection goes on (l7_splice.h) */
 	keep = how != L7_DENY_RESET && l7_keep_ok(f, sc, p, start, end, how);
+	if (how != L7_DENY_RESET && f->h1.st >= H_H2_NEW)
+		win = l7_keep_ok_h2(f, sc, p, c.x, start, how, skb);
 	sc->deny_verdict = how == L7_DENY_ANSWER ? L7_VERDICT_ANSWERED : how == L7_DENY_RESET ? L7_VERDICT_RESET : L7_VERDICT_DROPPED;
 	if (f->h1.st >= H_H2_NEW)
 		l7_emit_h2(skb, f, sc, c.x);
@@ -337,7 +343,12 @@ static __always_inline int l7_stream(struct __sk_buff *skb, struct l7_flow *f, c
 	}
 	if (keep) {
 		f->ans_reason = sc->reason;
-		return l7_keep(skb, f, p, dir, how, dseq, end);
+		return l7_keep(skb, f, p, dir, how, dseq, end, f->h1.req_seq, 0);
+	}
+	if (win >= 0 && c.x) {
+		f->ans_reason = sc->reason;
+		f->ofs.win = (__u32)win;
+		return l7_keep(skb, f, p, dir, how, dseq, end, c.x->bseq, c.x->fstream);
 	}
 	if (how == L7_DENY_TRIM && !l7_trim(skb, p, f->h1.req_seq - dseq)) {
 		/* the server reads up to the denied request, not into it */

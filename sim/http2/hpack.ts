@@ -31,18 +31,22 @@ export class HpackTable {
   /** newest first: dynamic index 62 is entries[0] */
   readonly entries: HeaderField[] = [];
   size = 0;
+  /** insertions and size updates so far (a block that made none leaves the table as it was) */
+  changes = 0;
 
   /** `maxSize`: the table's current maximum (the last size update, else the setting) */
   constructor(public maxSize: number) {}
 
   /** A size update: the new maximum, entries evicted to fit. */
   resize(n: number): void {
+    this.changes++;
     this.maxSize = n;
     this.evict(0);
   }
 
   /** An entry larger than the table empties it and is not added (RFC 7541 4.4). */
   add(f: HeaderField): void {
+    this.changes++;
     const n = f[0].length + f[1].length + 32;
     this.evict(n);
     if (n > this.maxSize) return;
@@ -82,6 +86,11 @@ export class HpackDecoder {
 
   get tableSize(): number {
     return this.table.size;
+  }
+
+  /** the table's insertions and size updates so far */
+  get tableChanges(): number {
+    return this.table.changes;
   }
 
   get tableLength(): number {

@@ -37,6 +37,20 @@ export class Http2Session<R> implements L7Session, FrameSink, ResponseOwner {
   denied = false;
   readonly bodyEnd = -1;
   denial: Denial | null = null;
+  /** after `denied`: where the denied stream's frames end and the DATA octets they hold, when
+   * stage 3 could cut them (l7_keep_ok_h2), else null */
+  keepable: { readonly end: number; readonly start: number; readonly window: number } | null = null;
+  /** the open block's HEADERS: its stream offset, END_STREAM, the table's changes before it */
+  private blockAt = -1;
+  private blockEs = false;
+  private blockChanges = 0;
+  /** the denied block left the table as it was */
+  private deniedClean = false;
+  /** the denied block's HEADERS frame header */
+  private deniedAt = -1;
+  private deniedEs = false;
+  /** the denied block's stream */
+  private deniedStream = 0;
   /** the denied request's record, until the datapath's answer or the end */
   private deniedRec: R | null = null;
   private failed = false;
@@ -70,6 +84,8 @@ export class Http2Session<R> implements L7Session, FrameSink, ResponseOwner {
   client(data: Uint8Array, start: number, end: number): void {
     this.decided = 0;
     this.denied = false;
+    this.keepable = null;
+    const at = this.prefaceAt < PREFACE.length ? this.prefaceAt : this.frames.offset;
     let i = start;
     while (this.prefaceAt < PREFACE.length && i < end) {
       if (data[i] !== PREFACE[this.prefaceAt]) return void this.fail('h2-preface', 'bytes differ from the client preface', this.prefaceAt, 0);
@@ -77,6 +93,18 @@ export class Http2Session<R> implements L7Session, FrameSink, ResponseOwner {
       i++;
     }
     if (i < end) this.frames.feed(data, i, end, this);
+    if (this.denied && this.deniedRec && this.deniedClean && this.deniedAt === at) {
+      // the stream's frames begin this packet: the rest of it must be its DATA up to END_STREAM
+      const from = start + (this.frames.offset - at);
+      const window = this.deniedEs ? (from === end ? 0 : -1) : dataTail(data, from, end, this.deniedStream);
+      if (window >= 0) this.keepable = { start: this.deniedAt, end: at + (end - start), window };
+    }
+  }
+
+  /** Stage 3 cut the denied stream's frames: the next frame header is at stream offset `at`. */
+  resume(at: number): void {
+    this.frames.offset = at;
+    this.denied = false;
   }
 
   header(h: FrameHeader): boolean {
@@ -91,6 +119,9 @@ export class Http2Session<R> implements L7Session, FrameSink, ResponseOwner {
       case FRAME.HEADERS:
         if (h.stream === 0 || h.stream % 2 === 0) return this.fail('h2-frame', `HEADERS on stream ${h.stream} (a client opens odd streams)`, h.offset, h.stream);
         if (h.stream <= this.maxStream) return this.fail('h2-trailers', `HEADERS on stream ${h.stream}, already opened`, h.offset, h.stream);
+        this.blockAt = h.offset;
+        this.blockEs = (h.flags & FLAG.END_STREAM) !== 0;
+        this.blockChanges = this.hpack.tableChanges;
         return this.problem(this.block.open(h), h.stream);
       case FRAME.PUSH_PROMISE: return this.fail('h2-frame', 'PUSH_PROMISE from the client', h.offset, h.stream);
       case FRAME.DATA: return h.stream === 0 ? this.fail('h2-frame', 'DATA on stream 0', h.offset, 0) : true;
@@ -137,6 +168,10 @@ export class Http2Session<R> implements L7Session, FrameSink, ResponseOwner {
       this.denied = true;
       this.deniedRec = rec;
       this.denial = { answerable: true, start: 0, stream };
+      this.deniedClean = this.hpack.tableChanges === this.blockChanges;
+      this.deniedAt = this.blockAt;
+      this.deniedEs = this.blockEs;
+      this.deniedStream = stream;
       return false;
     }
     this.open.set(stream, { rec, status: 0, ts: 0n, headers: [] });
@@ -208,4 +243,26 @@ export class Http2Session<R> implements L7Session, FrameSink, ResponseOwner {
     for (const stream of [...this.open.keys()]) this.closeStream(stream);
     this.resp = null;
   }
+}
+
+/**
+ * The frames of data[from, end) when they are DATA of `stream` only, the last with END_STREAM
+ * ending at `end` (l7_h2_tail: at most 16): their payload octets, the connection window they
+ * took; else -1.
+ */
+function dataTail(data: Uint8Array, from: number, end: number, stream: number): number {
+  let n = 0;
+  let off = from;
+  for (let k = 0; k < 16; k++) {
+    if (off + 9 > end) return -1;
+    const len = (data[off]! << 16) | (data[off + 1]! << 8) | data[off + 2]!;
+    const id = ((data[off + 5]! << 24) | (data[off + 6]! << 16) | (data[off + 7]! << 8) | data[off + 8]!) & 0x7fffffff;
+    if (data[off + 3] !== FRAME.DATA || id !== stream) return -1;
+    const flags = data[off + 4]!;
+    off += 9 + len;
+    n += len;
+    if (off > end) return -1;
+    if (flags & FLAG.END_STREAM) return off === end ? n : -1;
+  }
+  return -1;
 }

@@ -59,8 +59,9 @@ export interface L7Session {
   readonly allowedHeads?: readonly boolean[];
   /** The datapath answered the denied request (HTTP/1: 403; HTTP/2: grpc-status 7): its record is emitted with that answer. */
   answerDenied?(): void;
-  /** After `denied`, HTTP/1: where the denied request ends when stage 3 could cut it, else null. */
-  readonly keepable?: { readonly end: number } | null;
+  /** After `denied`: where the denied request ends when stage 3 could cut it, else null (HTTP/2:
+   * where its frames start, and the DATA octets the answer's WINDOW_UPDATE gives back). */
+  readonly keepable?: { readonly end: number; readonly start?: number; readonly window?: number } | null;
   /** Stage 3 cut the denied request: parsing goes on after it, at stream offset `at`. */
   resume?(at: number): void;
 }

@@ -53,7 +53,7 @@ export class SniffSession implements L7Session {
     return this.inner?.allowedHeads ?? [];
   }
 
-  get keepable(): { readonly end: number } | null {
+  get keepable(): { readonly end: number; readonly start?: number; readonly window?: number } | null {
     return this.inner?.keepable ?? null;
   }
 

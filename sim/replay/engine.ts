@@ -13,7 +13,7 @@ import type { L7Session, SessionHost } from '../l7/session.ts';
 import { classifySegment, seqAdd, seqDiff, SEG_HOLE, SEG_RETRANSMISSION } from '../stream/seq.ts';
 import { ConnTable } from '../stream/table.ts';
 import { ResponseFramer } from '../http1/response-framer.ts';
-import { HTTP1_FORBIDDEN, HTTP1_FORBIDDEN_KEEP, TRIM, grpcDenied } from '../../src/net/answers.ts';
+import { HTTP1_FORBIDDEN, HTTP1_FORBIDDEN_KEEP, TRIM, grpcDenied, grpcDeniedKeep } from '../../src/net/answers.ts';
 import { Offsets } from '../stream/offsets.ts';
 import { Conn } from './conn.ts';
 import { DEFAULT_LIMITS as SEMANTIC_LIMITS } from '../../src/verdict/limits.ts';
@@ -418,11 +418,13 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
     const s = c.stream!;
     const session = c.session!;
     const k = session.keepable;
-    if (!this.keep || how === 'reset' || !k || session.http2 || c.pktFin) return false;
-    if (session.denial!.start < seqDiff(c.ansRst, s.base)) return false;
+    if (!this.keep || how === 'reset' || !k || c.pktFin) return false;
+    // HTTP/2: where the denied stream's frames start (they begin the packet: Http2Session.keepable)
+    const lo = k.start ?? session.denial!.start;
+    if (lo < seqDiff(c.ansRst, s.base)) return false;
     if (k.end !== seqDiff(seqAdd(c.pktSeq, c.pktLen), s.base)) return false;
     // answered now, the 403 acknowledges every byte before the request: the server must hold them
-    if (how === 'answer' && seqDiff(s.una, seqAdd(s.base, session.denial!.start)) < 0) return false;
+    if (how === 'answer' && seqDiff(s.una, seqAdd(s.base, lo)) < 0) return false;
     const ack = seqDiff(this.v.ack, s.ackHi) > 0 ? this.v.ack >>> 0 : s.ackHi;
     return !c.ofs || (seqDiff(ack, c.ofs.insHi) >= 0 && seqDiff(s.una, c.ofs.cutHi) >= 0);
   }
@@ -431,12 +433,15 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
    * the responses before it are complete (the packet dropped, or trimmed to the bytes before it). */
   private keepCut(c: Conn<CV>, rec: CaptureRecord, index: number, how: 'answer' | 'due' | 'reset' | 'trim'): void {
     const s = c.stream!;
-    const lo = seqAdd(s.base, c.session!.denial!.start);
+    const k = c.session!.keepable!;
+    const lo = seqAdd(s.base, k.start ?? c.session!.denial!.start);
     const end = seqAdd(c.pktSeq, c.pktLen);
     c.ansRst = lo;
     c.ansAck = end;
     c.ofs ??= new Offsets();
     c.ofs.cutOut(lo, end);
+    c.ofs.stream = c.session!.denial!.stream ?? 0;
+    c.ofs.win = k.window ?? 0;
     if (seqDiff(s.una, lo) >= 0) s.una = end;
     s.next = end;
     c.session!.resume?.(seqDiff(end, s.base));
@@ -453,7 +458,7 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
     const f = c.framer!;
     const s = c.stream!;
     if (first) {
-      o.insert(f.end, HTTP1_FORBIDDEN_KEEP.length);
+      o.insert(f.end, this.keepAnswer(c).length);
       f.seq = o.insHi;
       f.end = o.insHi;
       if (seqDiff(o.insHi, s.srvNxt) >= 0) s.srvNxt = o.insHi;
@@ -462,6 +467,13 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
     }
     const answer: AnswerSegments = { seq: o.insLo, ack: o.cutHi, rstSeq: o.cliToSrv(o.cutHi), keep: true, srvAck: o.viewToSrv(this.v.ack) };
     this.act(rec, index, 'answer', reason, c.info.id, answer);
+  }
+
+  /** The stage-3 answer's bytes (l7_keep_bytes): HTTP/1's 403, or HTTP/2's HEADERS on the
+   * stream and the WINDOW_UPDATE for the cut DATA. */
+  private keepAnswer(c: Conn<CV>): Uint8Array {
+    const o = c.ofs!;
+    return c.framer!.h2 ? grpcDeniedKeep(o.stream, o.win) : HTTP1_FORBIDDEN_KEEP;
   }
 
   /** A client segment with bytes of the latest cut (l7_cut_resent): the request sent again gets
@@ -477,8 +489,9 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
   private ownAnswer(c: Conn<CV>): boolean {
     const v = this.v;
     const o = c.ofs!;
-    if (v.seq >>> 0 !== o.insLo || v.payloadLen !== HTTP1_FORBIDDEN_KEEP.length || v.flags & TCP_FIN) return false;
-    for (let i = 0; i < HTTP1_FORBIDDEN_KEEP.length; i++) if (v.data[v.payloadOff + i] !== HTTP1_FORBIDDEN_KEEP[i]) return false;
+    const bytes = this.keepAnswer(c);
+    if (v.seq >>> 0 !== o.insLo || v.payloadLen !== bytes.length || v.flags & TCP_FIN) return false;
+    for (let i = 0; i < bytes.length; i++) if (v.data[v.payloadOff + i] !== bytes[i]) return false;
     return true;
   }
 

@@ -21,6 +21,9 @@ export class Offsets {
   insHi = 0;
   /** the latest cut's answer waits for the responses before it (OFS_DUE) */
   due = false;
+  /** HTTP/2: the latest answer's stream and the DATA octets its WINDOW_UPDATE gives back */
+  stream = 0;
+  win = 0;
 
   /** A client sequence number in the server's space (l7_cli_to_srv). */
   cliToSrv(c: number): number {

@@ -64,6 +64,16 @@ export const GRPC_DENIED_STREAM_AT = 5;
  * later calls on a new connection; then FIN. `stream` and `last` are 0 in the template.
  */
 export function grpcDenied(stream = 0, last = 0): Buffer {
+  const headers = grpcDeniedHeaders(stream);
+  const goaway = Buffer.alloc(17);
+  goaway.writeUIntBE(8, 0, 3);
+  goaway[3] = 0x7; // GOAWAY on stream 0
+  goaway.writeUInt32BE(last, 9);
+  return Buffer.concat([headers, goaway]); // error code 0: NO_ERROR
+}
+
+/** The answer's HEADERS frame (END_HEADERS | END_STREAM) on `stream`. */
+function grpcDeniedHeaders(stream: number): Buffer {
   const block = grpcDeniedBlock();
   const headers = Buffer.alloc(9 + block.length);
   headers.writeUIntBE(block.length, 0, 3);
@@ -71,12 +81,27 @@ export function grpcDenied(stream = 0, last = 0): Buffer {
   headers[4] = 0x4 | 0x1; // END_HEADERS | END_STREAM
   headers.writeUInt32BE(stream, GRPC_DENIED_STREAM_AT);
   block.copy(headers, 9);
-  const goaway = Buffer.alloc(17);
-  goaway.writeUIntBE(8, 0, 3);
-  goaway[3] = 0x7; // GOAWAY on stream 0
-  goaway.writeUInt32BE(last, 9);
-  return Buffer.concat([headers, goaway]); // error code 0: NO_ERROR
+  return headers;
 }
+
+/**
+ * HTTP/2 stage 3: the answer's HEADERS, then WINDOW_UPDATE on stream 0 giving the client back
+ * the connection window its cut DATA took (the server never saw those octets), when there were
+ * any (an increment of 0 is a protocol error). The connection goes on: no GOAWAY.
+ */
+export function grpcDeniedKeep(stream = 0, increment = 0): Buffer {
+  const headers = grpcDeniedHeaders(stream);
+  if (increment === 0) return headers;
+  const wu = Buffer.alloc(13);
+  wu.writeUIntBE(4, 0, 3);
+  wu[3] = 0x8; // WINDOW_UPDATE on stream 0
+  wu.writeUInt32BE(increment & 0x7fffffff, 9);
+  return Buffer.concat([headers, wu]);
+}
+
+/** Lengths of the stage-3 answer without and with its WINDOW_UPDATE; where the increment sits. */
+export const GRPC_KEEP_HEADERS_LEN = grpcDeniedKeep().length;
+export const GRPC_KEEP_WINDOW_AT = GRPC_KEEP_HEADERS_LEN + 9;
 
 /** Where GOAWAY's last stream id sits in GRPC_DENIED. */
 export const GRPC_DENIED_LAST_AT = grpcDenied().length - 8;

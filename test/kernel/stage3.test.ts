@@ -11,7 +11,9 @@ import { checksumsValid, tcpConn, type FixturePacket } from '../../sim/index.ts'
 import { buildWorld, describeActions, runKernel, runSim, tcpNumbers, wireDisagreement, type KernelWorld } from '../helpers/kernel-world.ts';
 import { inspectAll, serverPolicy } from '../helpers/inspect-all.ts';
 import { fillConfig } from '../../src/loader/index.ts';
-import { HTTP1_FORBIDDEN_KEEP } from '../../src/net/answers.ts';
+import { HTTP1_FORBIDDEN_KEEP, grpcDeniedKeep } from '../../src/net/answers.ts';
+import { FLAG, FRAME, PREFACE, frame, headers, requestFields, settings } from '../helpers/h2-wire.ts';
+import { HpackEncoder, type Representation } from '../helpers/hpack-encode.ts';
 
 const skip = kernelSkip();
 const { policies, inv, peer } = inspectAll(serverPolicy('[{method: "GET|POST", path: "/api/v1/users.*"}]', 'users'));
@@ -142,5 +144,76 @@ describe('stage 3: the keep-alive 403', { skip }, () => {
     assert.deepEqual(r.kernel.actions.slice(3), ['answer', 'drop']);
     assert.equal(r.sim.packets[3]!.answer?.keep, undefined);
     fillConfig(w.obj, 'auto');
+  });
+});
+
+describe('stage 3 on HTTP/2: a denied stream cut, the connection kept', { skip }, () => {
+  let w: KernelWorld;
+  before(() => {
+    w = buildWorld(policies, inv, []);
+  });
+  after(() => w?.close());
+
+  const SERVER_SETTINGS = frame(FRAME.SETTINGS, 0, 0);
+  const ok = (stream: number) => frame(FRAME.HEADERS, FLAG.END_HEADERS | FLAG.END_STREAM, stream, [0x88]); // :status 200
+  const BODY = [1, 2, 3, 4, 5];
+
+  /** preface and SETTINGS, the server's SETTINGS, an allowed call (it indexes the common fields),
+   * its response; then `denied` (a call to /admin, literals without indexing unless `indexing`)
+   * and an allowed call on stream 5 with its response */
+  function h2conn(o: { indexing?: boolean; data?: boolean } = {}) {
+    const enc = new HpackEncoder();
+    const call = (stream: number, path: string, rep?: () => Representation) => {
+      const block = enc.encode(requestFields('POST', path, 'server'), rep);
+      return o.data === false
+        ? headers(stream, block, { endStream: true })
+        : Buffer.concat([headers(stream, block), frame(FRAME.DATA, FLAG.END_STREAM, stream, BODY)]);
+    };
+    const c = conn();
+    c.send(Buffer.concat([PREFACE, settings()])).recv(SERVER_SETTINGS);
+    c.send(call(1, '/api/v1/users')).recv(ok(1));
+    const denied = call(3, '/admin', o.indexing ? undefined : () => ({ indexing: 'without' }));
+    c.send(denied);
+    return { c, denied, enc, call };
+  }
+
+  it('a denied call whose block left the table as it was: answered on its stream with a WINDOW_UPDATE, the next call reaches the server', () => {
+    const { c, denied, call } = h2conn();
+    const answer = grpcDeniedKeep(3, BODY.length);
+    c.received(answer.length).send(call(5, '/api/v1/users?x')).recv(ok(5)).ackOnly('client');
+    const list = c.list;
+    w.reset();
+    const kernel = runKernel(w, peer('client', false), peer('server', false), list);
+    const sim = runSim(policies, inv, list);
+    assert.deepEqual(kernel.actions, sim.actions, describeActions(list, kernel.actions, sim.actions));
+    assert.equal(wireDisagreement(list, kernel, sim), null);
+    const at = sim.packets.findIndex((p) => p.answer?.keep);
+    assert.ok(at > 0, 'a stage-3 answer');
+    assert.deepEqual([sim.packets[at]!.answer!.stream ?? 3, kernel.actions[at]], [3, 'answer']);
+    // the next call: the cut frames' length earlier; its response: the answer's length later
+    const next = at + 1;
+    assert.equal(tcpNumbers(kernel.out[next]!).seq, tcpNumbers(list[next]!.frame).seq - denied.length);
+    assert.equal(tcpNumbers(kernel.out[next + 1]!).seq, tcpNumbers(list[next + 1]!.frame).seq + answer.length);
+    assert.equal(kernel.actions[next], 'pass');
+  });
+
+  it('a denied call without DATA (END_STREAM on HEADERS): no WINDOW_UPDATE', () => {
+    const { c } = h2conn({ data: false });
+    const list = c.list;
+    w.reset();
+    const kernel = runKernel(w, peer('client', false), peer('server', false), list);
+    const sim = runSim(policies, inv, list);
+    assert.deepEqual(kernel.actions, sim.actions, describeActions(list, kernel.actions, sim.actions));
+    assert.ok(sim.packets.some((p) => p.answer?.keep), 'a stage-3 answer');
+  });
+
+  it('a denied block that indexed a field (the server\'s table would lack it): stage 2', () => {
+    const { c } = h2conn({ indexing: true });
+    const list = c.list;
+    w.reset();
+    const kernel = runKernel(w, peer('client', false), peer('server', false), list);
+    const sim = runSim(policies, inv, list);
+    assert.deepEqual(kernel.actions, sim.actions, describeActions(list, kernel.actions, sim.actions));
+    assert.ok(sim.packets.some((p) => p.action === 'answer' && !p.answer?.keep), 'a stage-2 answer');
   });
 });

@@ -32,6 +32,8 @@ describe('e2e: gRPC and HTTP/2 through the kernel', { skip: skip || undefined, t
   let dir: string;
   let server: ChildProcess;
   const handlers: string[] = [];
+  /** the connection (client address and port) each handler ran for */
+  const peers: string[] = [];
 
   before(async () => {
     t = Topology.create([{ name: 'frontend', v4: '10.0.0.1' }, { name: 'backend', v4: '10.0.0.2' }]);
@@ -45,7 +47,12 @@ describe('e2e: gRPC and HTTP/2 through the kernel', { skip: skip || undefined, t
     proxy.stdout?.resume();
     proxy.stderr?.resume();
     server.stdout?.on('data', (d: Buffer) => {
-      for (const line of d.toString().split('\n')) if (line.startsWith('{')) handlers.push((JSON.parse(line) as { handler: string }).handler);
+      for (const line of d.toString().split('\n')) {
+        if (!line.startsWith('{')) continue;
+        const e = JSON.parse(line) as { handler: string; peer?: string };
+        handlers.push(e.handler);
+        peers.push(e.peer ?? '');
+      }
     });
     await waitForLine(server, 'ready', 15_000);
     t.cli(['deploy', join(dir, 'obj'), '--endpoints', join(dir, 'inventory.yaml'), '--name', 'grpc']);
@@ -61,7 +68,7 @@ describe('e2e: gRPC and HTTP/2 through the kernel', { skip: skip || undefined, t
     60_000,
   );
 
-  it('allowed unary and server-streaming calls succeed on one channel; a denied call gets PERMISSION_DENIED at once, its handler never runs; the channel goes on', async () => {
+  it('allowed unary and server-streaming calls succeed on one channel; a denied call gets PERMISSION_DENIED at once, its handler never runs; the connection goes on (stage 3)', async () => {
     handlers.length = 0;
     // grpc-js's default retries: a call started as the GOAWAY arrives is refused by that
     // connection and retried on the next one (transparent retry)
@@ -70,7 +77,7 @@ describe('e2e: gRPC and HTTP/2 through the kernel', { skip: skip || undefined, t
     assert.deepEqual([get?.code, get?.items], [OK, 3], JSON.stringify(get));
     assert.deepEqual([watch?.code, watch?.items], [OK, 3], JSON.stringify(watch));
     assert.equal(get2?.code, OK, JSON.stringify(get2));
-    // stage 2: trailers-only grpc-status 7 on the stream, then GOAWAY (the channel reconnects)
+    // trailers-only grpc-status 7 on the stream (stage 3: the call cut, no GOAWAY)
     assert.deepEqual([del?.code, del?.details], [PERMISSION_DENIED, 'Access denied'], JSON.stringify(del));
     assert.ok((del?.ms ?? Infinity) < 100, `the denied call took ${del?.ms} ms (want < 100)`);
     assert.deepEqual([after?.code, after?.items], [OK, 3], `the same channel after the denial: ${JSON.stringify(after)}`);
@@ -78,6 +85,12 @@ describe('e2e: gRPC and HTTP/2 through the kernel', { skip: skip || undefined, t
     assert.deepEqual([get3?.code, get3?.items], [OK, 3], `a new channel: ${JSON.stringify(get3)}`);
     await new Promise((res) => setTimeout(res, 200));
     assert.ok(!handlers.includes('DeleteUser'), `the server ran the denied handler: ${handlers.join(', ')}`);
+    // stage 3: the denied call was cut and answered on its stream, the connection kept: the calls
+    // after it ran on the connection of the calls before it (a new channel: another one)
+    const conns = handlers.map((h, i) => `${h}@${peers[i]}`);
+    assert.equal(peers[3], peers[2], `the call after the denial on the same connection: ${conns.join(', ')}`);
+    assert.equal(peers[4], peers[2], conns.join(', '));
+    assert.notEqual(peers[5], peers[2], conns.join(', '));
     assert.deepEqual(handlers.filter((h) => h === 'GetUsers').length, 4);
   });
 

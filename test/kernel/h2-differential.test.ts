@@ -20,9 +20,13 @@ import { oracleJudge } from '../../src/replay/judge.ts';
 import { replaySync, type PacketEvent, type RequestRecord } from '../../sim/index.ts';
 import { verdictText } from '../helpers/spec-eval.ts';
 import { records } from '../helpers/spec-packets.ts';
-import { actionsAgree, buildObjects, comparable, connPackets, describeActions, kernelVerdict, loadWorld, runKernel, wireDisagreement, type Action, type KernelWorld } from '../helpers/kernel-world.ts';
+import { actionsAgree, addressOf, buildObjects, comparable, connPackets, describeActions, kernelVerdict, loadWorld, runKernel, runSim, wireDisagreement, type Action, type KernelWorld } from '../helpers/kernel-world.ts';
+import { FLAG, FRAME, PREFACE, frame, headers, settings } from '../helpers/h2-wire.ts';
+import { HpackEncoder, type Field } from '../helpers/hpack-encode.ts';
+import { grpcDeniedKeep } from '../../src/net/answers.ts';
+import { tcpConn } from '../../sim/index.ts';
 import { diffInventory, peerOf } from '../helpers/kernel-gen.ts';
-import { connArb, encodeConn, H2_POLICY, type GenConn } from '../helpers/h2-gen.ts';
+import { connArb, encodeConn, GOOD_CALLS, H2_POLICY, type GenConn } from '../helpers/h2-gen.ts';
 import { EVENT_KIND, REASON } from '../../src/loader/event.generated.ts';
 
 const skip = kernelSkip();
@@ -98,6 +102,61 @@ function check(w: KernelWorld, c: GenConn, v6: boolean): void {
   assert.equal(allowedEvents, expected, `the kernel allowed ${allowedEvents} streams, the oracle ${expected}; ${where}`);
 }
 
+/**
+ * Stage 3 on a warm connection: the preface and SETTINGS, the server's SETTINGS, then calls each
+ * in its own packet (HEADERS, and DATA up to END_STREAM, or END_STREAM on HEADERS; sometimes
+ * HEADERS and DATA in two packets), allowed ones (GOOD) or denied ones (paths no rule allows),
+ * their literals indexed or not; the server answering allowed calls; the client acknowledging
+ * an answer it got (`saw`) or not. The server's acknowledgements leave denied calls out.
+ */
+interface Stage3Call { readonly denied: boolean; readonly fields: readonly Field[]; readonly index: boolean; readonly data: number; readonly split: boolean; readonly respond: boolean; readonly saw: boolean }
+const DENIED_PATHS = ['/admin', '/users/x', '/pkg.Svc/Put', '/api'];
+const stage3Arb = fc.array(fc.record({
+  denied: fc.boolean(),
+  fields: fc.constantFrom(...GOOD_CALLS),
+  path: fc.constantFrom(...DENIED_PATHS),
+  index: fc.oneof({ weight: 3, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+  data: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 40 })),
+  split: fc.oneof({ weight: 4, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+  respond: fc.boolean(),
+  saw: fc.boolean(),
+}).map((r): Stage3Call => ({ ...r, fields: r.denied ? r.fields.map(([n, v]) => (n === ':path' ? [n, r.path] as const : [n, v] as const)) : r.fields })), { minLength: 1, maxLength: 5 });
+
+function checkStage3(w: KernelWorld, calls: readonly Stage3Call[], v6: boolean): void {
+  const client = peerOf('a-1', v6);
+  const server = peerOf('b-1', v6);
+  const [ca, sa] = [addressOf(client, v6)!, addressOf(server, v6)!].map((a) => (v6 ? `[${a}]` : a));
+  const c = tcpConn({ client: `${ca}:40001`, server: `${sa}:8080` }).handshake();
+  const enc = new HpackEncoder();
+  c.send(Buffer.concat([PREFACE, settings([[4, 65535]])])).recv(SERVER_SETTINGS);
+  calls.forEach((call, k) => {
+    const id = 1 + 2 * k;
+    const block = enc.encode(call.fields, () => (call.index ? {} : { indexing: 'without' }));
+    const hdrs = headers(id, block, { endStream: call.data === 0 });
+    const data = call.data ? frame(FRAME.DATA, FLAG.END_STREAM, id, new Uint8Array(call.data).fill(0x62)) : new Uint8Array(0);
+    if (call.split && call.data) c.send(hdrs).send(data);
+    else c.send(Buffer.concat([hdrs, data]));
+    if (call.denied) c.unseen(hdrs.length + data.length);
+    else if (call.respond) c.recv(frame(FRAME.HEADERS, FLAG.END_HEADERS | FLAG.END_STREAM, id, [0x88]));
+    if (call.denied && call.saw) c.received(grpcDeniedKeep(id, call.data).length);
+  });
+  const packets = c.close().list;
+  w.reset();
+  const kernel = runKernel(w, client, server, packets);
+  const sim = runSim(policies, diffInventory, packets);
+  const where = calls.map((x) => `${x.denied ? 'denied' : 'allowed'}${x.index ? ' indexed' : ''} data ${x.data}${x.split ? ' split' : ''}${x.respond ? ' respond' : ''}${x.saw ? ' saw' : ''}`).join('; ');
+  assert.ok(actionsAgree(kernel.actions, sim.actions, comparable(packets, kernel.actions)), `kernel and simulator differ per packet (${where}):\n${describeActions(packets, kernel.actions, sim.actions)}`);
+  const wire = wireDisagreement(packets, kernel, sim);
+  assert.equal(wire, null, `${wire}; ${where}\n${describeActions(packets, kernel.actions, sim.actions)}`);
+  const allowedEvents = kernel.events.filter((ev) => ev.kind === EVENT_KIND.HTTP && ev.reason === REASON.NONE).length;
+  assert.equal(allowedEvents, sim.requests.filter((r) => r.allowed).length, `allowed streams; ${where}`);
+  const keeps = sim.packets.filter((p) => p.answer?.keep && p.reason !== 'retransmission').length;
+  if (keeps) seen.set('stage 3 cut', (seen.get('stage 3 cut') ?? 0) + 1);
+  if (keeps > 1) seen.set('stage 3 two cuts', (seen.get('stage 3 two cuts') ?? 0) + 1);
+  if (keeps && sim.packets.some((p) => p.answer?.keep && p.answer.seq !== undefined) && kernel.actions.some((a, i) => a === 'pass' && sim.packets[i]?.rewrite && packets[i]!.from === 'client')) seen.set('stage 3 call after a cut', (seen.get('stage 3 call after a cut') ?? 0) + 1);
+  if (kernel.actions.includes('answer') && !keeps) seen.set('stage 3 refused: stage 2', (seen.get('stage 3 refused: stage 2') ?? 0) + 1);
+}
+
 /** A damaged connection: bytes after the preface overwritten, inserted or removed. */
 const damageArb = fc.record({
   conn: connArb,
@@ -161,6 +220,18 @@ describe('HTTP/2 differential: kernel == simulator == oracle on generated client
     // denied streams answered on the stream (stage 2), where the server spoke first
     assert.ok((seen.get('answered') ?? 0) > RUNS / 40, show);
     assert.ok([...seen.keys()].filter((k) => k.startsWith('denied strict:h2-')).length >= 5, show);
+  });
+
+  it(`${Math.ceil(RUNS / 4)} warm connections through stage 3: kernel == simulator per packet, numbers included`, () => {
+    const w = loadWorld(ir, path, diffInventory);
+    try {
+      fc.assert(fc.property(stage3Arb, fc.boolean(), (calls, v6) => checkStage3(w, calls, v6)), { numRuns: Math.ceil(RUNS / 4), seed: SEED + 2, endOnFailure: true });
+    } finally {
+      w.close();
+    }
+    const show = [...seen].filter(([k]) => k.startsWith('stage 3')).map(([k, n]) => `${k}: ${n}`).join(', ');
+    console.log(`h2 stage 3: ${show}`);
+    for (const k of ['stage 3 cut', 'stage 3 two cuts', 'stage 3 call after a cut', 'stage 3 refused: stage 2']) assert.ok((seen.get(k) ?? 0) > RUNS / 200, show);
   });
 
   it(`${Math.ceil(RUNS / 4)} damaged connections: kernel == simulator on framing and decoding errors`, () => {

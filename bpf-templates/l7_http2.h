@@ -108,6 +108,7 @@ struct l7_h2 {
 	__u8 bseq_ok;
 	__u8 bes;
 	__u8 pad4;
+	__u32 cutstream;	/* the stream stage 3 cut last: the server never saw it */
 	/* hpack: the representation being read */
 	__u8 rst;	/* RS_* */
 	__u8 ifor;	/* I_* */
@@ -839,6 +840,10 @@ __attribute__((noinline)) __u32 l7_h2_frame_start(struct l7_h2 *x)
 	x->fflags = fl;
 	x->fstream = stream;
 	x->left = len;
+	/* a frame on the stream stage 3 cut, before a later stream opened: to the server that
+	 * stream is idle, and a frame on an idle stream is a connection error (RFC 9113 5.1) */
+	if (stream && stream == x->cutstream && x->maxstream == stream)
+		H2_FAIL(L7_REASON_H2_FRAME);
 	if (x->bstream) {
 		if (t != FRAME_CONTINUATION || stream != x->bstream)
 			H2_FAIL(L7_REASON_H2_CONTINUATION);

@@ -348,6 +348,7 @@ static __always_inline int l7_stream(struct __sk_buff *skb, struct l7_flow *f, c
 	if (win >= 0 && c.x) {
 		f->ans_reason = sc->reason;
 		f->ofs.win = (__u32)win;
+		c.x->cutstream = c.x->fstream;
 		return l7_keep(skb, f, p, dir, how, dseq, end, c.x->bseq, c.x->fstream);
 	}
 	if (how == L7_DENY_TRIM && !l7_trim(skb, p, f->h1.req_seq - dseq)) {

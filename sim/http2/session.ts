@@ -51,6 +51,8 @@ export class Http2Session<R> implements L7Session, FrameSink, ResponseOwner {
   private deniedEs = false;
   /** the denied block's stream */
   private deniedStream = 0;
+  /** the stream stage 3 cut last (the server never saw it) */
+  private cutStream = 0;
   /** the denied request's record, until the datapath's answer or the end */
   private deniedRec: R | null = null;
   private failed = false;
@@ -105,9 +107,14 @@ export class Http2Session<R> implements L7Session, FrameSink, ResponseOwner {
   resume(at: number): void {
     this.frames.offset = at;
     this.denied = false;
+    this.cutStream = this.deniedStream;
   }
 
   header(h: FrameHeader): boolean {
+    // a frame on the stream stage 3 cut, before a later stream opened: idle to the server
+    if (h.stream !== 0 && h.stream === this.cutStream && this.maxStream === h.stream) {
+      return this.fail('h2-frame', `frame type ${h.type} on stream ${h.stream}, which the server never saw (its call was cut)`, h.offset, h.stream);
+    }
     if (this.block.stream !== 0) {
       if (h.type !== FRAME.CONTINUATION || h.stream !== this.block.stream) {
         return this.fail('h2-continuation', `frame type ${h.type} on stream ${h.stream} inside the field block of stream ${this.block.stream}`, h.offset, h.stream);
@@ -188,6 +195,7 @@ export class Http2Session<R> implements L7Session, FrameSink, ResponseOwner {
     const rec = this.host.judge({ kind: 'h2-error', rule, detail, offset, stream });
     this.decided++;
     this.failed = true;
+    this.denial = null; // the connection's, not a stream's: no answer on a stream (a reset)
     this.host.emit(rec);
     if (!this.host.allowed(rec)) this.denied = true;
     return false;

@@ -155,6 +155,14 @@ describe('stage 3 on HTTP/2: a denied stream cut, the connection kept', { skip }
   after(() => w?.close());
 
   const SERVER_SETTINGS = frame(FRAME.SETTINGS, 0, 0);
+  function play(list: readonly FixturePacket[]) {
+    w.reset();
+    const kernel = runKernel(w, peer('client', false), peer('server', false), list);
+    const sim = runSim(policies, inv, list);
+    assert.deepEqual(kernel.actions, sim.actions, describeActions(list, kernel.actions, sim.actions));
+    assert.equal(wireDisagreement(list, kernel, sim), null);
+    return { kernel, sim };
+  }
   const ok = (stream: number) => frame(FRAME.HEADERS, FLAG.END_HEADERS | FLAG.END_STREAM, stream, [0x88]); // :status 200
   const BODY = [1, 2, 3, 4, 5];
 
@@ -195,6 +203,18 @@ describe('stage 3 on HTTP/2: a denied stream cut, the connection kept', { skip }
     assert.equal(tcpNumbers(kernel.out[next]!).seq, tcpNumbers(list[next]!.frame).seq - denied.length);
     assert.equal(tcpNumbers(kernel.out[next + 1]!).seq, tcpNumbers(list[next + 1]!.frame).seq + answer.length);
     assert.equal(kernel.actions[next], 'pass');
+  });
+
+  it('a frame on the cut stream before a later one opened resets (the server would refuse the connection); after, it passes', () => {
+    const rst = (stream: number) => frame(FRAME.RST_STREAM, 0, stream, [0, 0, 0, 8]);
+    const early = h2conn();
+    early.c.received(grpcDeniedKeep(3, BODY.length).length).send(rst(3));
+    const a = play(early.c.list);
+    assert.equal(a.kernel.actions.at(-1), 'reset');
+    const late = h2conn();
+    late.c.received(grpcDeniedKeep(3, BODY.length).length).send(late.call(5, '/api/v1/users')).send(rst(3));
+    const b = play(late.c.list);
+    assert.equal(b.kernel.actions.at(-1), 'pass');
   });
 
   it('a denied call without DATA (END_STREAM on HEADERS): no WINDOW_UPDATE', () => {

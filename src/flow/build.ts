@@ -101,6 +101,11 @@ function layer7(r: FlowRecord) {
   };
 }
 
+/** A request as Hubble's Summary names it: `HTTP/1.1 GET http://host/path`. */
+export function requestLine(req: HttpRequest | undefined, dst: FlowSide): string {
+  return `${req?.version ?? 'HTTP/1.1'} ${req ? `${req.method} ${urlOf(req, dst)}` : ''}`;
+}
+
 export function urlOf(req: HttpRequest, dst: FlowSide): string {
   const host = req.headers.find(([n]) => n.toLowerCase() === (req.version === 'HTTP/2' ? ':authority' : 'host'))?.[1];
   const authority = host || (dst.ip.includes(':') ? `[${dst.ip}]:${dst.port}` : `${dst.ip}:${dst.port}`);
@@ -140,7 +145,7 @@ function summary(r: FlowRecord): string {
   }
   const req = r.request;
   const what = req ? `${req.method} ${urlOf(req, r.dst)}` : '';
-  if (r.kind === 'l7-request') return `${req?.version ?? 'HTTP/1.1'} ${what}`;
+  if (r.kind === 'l7-request') return requestLine(req, r.dst);
   const ms = r.latencyNs !== undefined ? `${Number(r.latencyNs / 1000n) / 1000}ms` : '';
   return `${req?.version ?? 'HTTP/1.1'} ${r.status ?? 0} ${ms} (${what})`;
 }

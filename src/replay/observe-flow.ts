@@ -1,6 +1,6 @@
 // Kernel events -> the flow records `replay` prints (Hubble jsonpb lines, summary rows), so
 // what the kernel did and what the simulator predicts read the same way.
-import type { FlowRecord } from '../flow/build.ts';
+import { requestLine, type FlowRecord } from '../flow/build.ts';
 import type { RequestRow } from './records.ts';
 import type { ConnRow } from './summary.ts';
 import type { Inventory } from '../endpoints/types.ts';
@@ -109,7 +109,7 @@ export function observe(ctx: ObserveContext, ev: RawEvent): Observed {
     const record: FlowRecord = {
       ...base, kind: 'l7-request', isReply: false, ...(request ? { request } : {}),
       ...(ev.verdict === VERDICT.ANSWERED ? { status: 403 } : {}),
-      ...(allowed ? {} : { summary: `${line} denied: ${reasonName(ev.reason)}; ${denialText(ev.verdict, ev.version)}` }),
+      ...(allowed ? {} : { summary: `${request ? requestLine(request, base.dst) : line} denied: ${reasonName(ev.reason)}; ${denialText(ev.verdict, ev.version)}` }),
     };
     return { kind: 'request', record, event: ev, row: { pair, line, allowed, reason: allowed ? 'allowed' : reasonName(ev.reason), rule: source } };
   }

@@ -1,5 +1,5 @@
 // Replay events -> flow records (Hubble shape) and the per-request rows the summary uses.
-import type { FlowRecord, FlowSide } from '../flow/build.ts';
+import { requestLine, type FlowRecord, type FlowSide } from '../flow/build.ts';
 import type { ConnInfo, RequestRecord } from '../../sim/index.ts';
 import { describePeer } from '../verdict/peers.ts';
 import { strictRuleText } from '../verdict/h2-request.ts';
@@ -37,8 +37,10 @@ export function requestFlows(r: RequestRecord<OracleConnVerdict, OracleRequestVe
   // a denied request is answered (the simulator pairs it with the 403 or gRPC status it got) or reset
   const answered = !v.allowed && r.response ? r.response.status : undefined;
   const grpc = r.response?.headers?.find(([n]) => n === 'grpc-status')?.[1];
-  const denial = answered ? { status: answered, summary: `${req ? `${req.method} ${req.target}` : 'request'} denied: ${v.summary}; answered ${grpc ? `grpc-status ${grpc}` : answered}` }
-    : { summary: `${req ? `${req.method} ${req.target}` : 'request'} denied: ${v.summary}; reset` };
+  // Hubble's request line, then why and what the client got
+  const line = req ? requestLine(req, base.dst) : 'request';
+  const denial = answered ? { status: answered, summary: `${line} denied: ${v.summary}; answered ${grpc ? `grpc-status ${grpc}` : answered}` }
+    : { summary: `${line} denied: ${v.summary}; reset` };
   const out: FlowRecord[] = [{ ...base, timeNs: r.ts, kind: 'l7-request', allowed: v.allowed, isReply: false, ...(v.allowed ? {} : denial) }];
   if (r.response) {
     const headers = r.response.headers;

@@ -190,11 +190,7 @@ describe('stage 3 on HTTP/2: a denied stream cut, the connection kept', { skip }
     const answer = grpcDeniedKeep(3, BODY.length);
     c.received(answer.length).send(call(5, '/api/v1/users?x')).recv(ok(5)).ackOnly('client');
     const list = c.list;
-    w.reset();
-    const kernel = runKernel(w, peer('client', false), peer('server', false), list);
-    const sim = runSim(policies, inv, list);
-    assert.deepEqual(kernel.actions, sim.actions, describeActions(list, kernel.actions, sim.actions));
-    assert.equal(wireDisagreement(list, kernel, sim), null);
+    const { kernel, sim } = play(list);
     const at = sim.packets.findIndex((p) => p.answer?.keep);
     assert.ok(at > 0, 'a stage-3 answer');
     assert.deepEqual([sim.packets[at]!.answer!.stream ?? 3, kernel.actions[at]], [3, 'answer']);
@@ -218,22 +214,12 @@ describe('stage 3 on HTTP/2: a denied stream cut, the connection kept', { skip }
   });
 
   it('a denied call without DATA (END_STREAM on HEADERS): no WINDOW_UPDATE', () => {
-    const { c } = h2conn({ data: false });
-    const list = c.list;
-    w.reset();
-    const kernel = runKernel(w, peer('client', false), peer('server', false), list);
-    const sim = runSim(policies, inv, list);
-    assert.deepEqual(kernel.actions, sim.actions, describeActions(list, kernel.actions, sim.actions));
+    const { sim } = play(h2conn({ data: false }).c.list);
     assert.ok(sim.packets.some((p) => p.answer?.keep), 'a stage-3 answer');
   });
 
   it('a denied block that indexed a field (the server\'s table would lack it): stage 2', () => {
-    const { c } = h2conn({ indexing: true });
-    const list = c.list;
-    w.reset();
-    const kernel = runKernel(w, peer('client', false), peer('server', false), list);
-    const sim = runSim(policies, inv, list);
-    assert.deepEqual(kernel.actions, sim.actions, describeActions(list, kernel.actions, sim.actions));
+    const { sim } = play(h2conn({ indexing: true }).c.list);
     assert.ok(sim.packets.some((p) => p.action === 'answer' && !p.answer?.keep), 'a stage-2 answer');
   });
 });

@@ -38,12 +38,13 @@ struct l7_v4_pseudo {
 
 /* writes mac/ip/tcp headers (and the payload) of a segment from (src, sport) to (dst, dport),
  * swapped when `swap`, with tcp flags `fl` (L7_TH_*) and window `win`: a 20-byte tcp header,
- * with `data` an answer (dlen bytes, zero padded to a multiple of 4: answers.generated.h; the
- * skb has room for it) */
+ * with `ts` 12 bytes of options after it (nop, nop, timestamps), with `data` an answer (dlen
+ * bytes, zero padded to a multiple of 4: answers.generated.h; the skb has room for it all) */
 static __always_inline int l7_write_seg(struct __sk_buff *skb, const struct l7_pkt *p, __u32 l4_off, int swap, __u32 seq,
-					__u32 ack, const __u8 *data, __u32 dlen, __u8 fl, __u16 win)
+					__u32 ack, const __u8 *data, __u32 dlen, __u8 fl, __u16 win, const __u32 *ts)
 {
 	int answer = data != 0;
+	__u32 olen = ts ? 12 : 0;
 	__u8 macs[12], tmp[6];
 	struct tcphdr th;
 	__s64 sum;
@@ -61,7 +62,7 @@ static __always_inline int l7_write_seg(struct __sk_buff *skb, const struct l7_p
 	th.dest = swap ? p->sport : p->dport;
 	th.seq = bpf_htonl(seq);
 	th.ack_seq = bpf_htonl(ack);
-	th.doff = 5;
+	th.doff = 5 + olen / 4;
 	th.ack = 1;
 	th.psh = !!(fl & L7_TH_PSH);
 	th.fin = !!(fl & L7_TH_FIN);
@@ -79,7 +80,7 @@ static __always_inline int l7_write_seg(struct __sk_buff *skb, const struct l7_p
 		ip.saddr = ph.saddr;
 		ip.daddr = ph.daddr;
 		ip.ihl = 5;	/* options were cut (l7_reset) */
-		ip.tot_len = bpf_htons(sizeof(ip) + sizeof(th) + dlen);
+		ip.tot_len = bpf_htons(sizeof(ip) + sizeof(th) + olen + dlen);
 		ip.ttl = 64;
 		ip.id = 0;
 		ip.frag_off = bpf_htons(0x4000);
@@ -88,7 +89,7 @@ static __always_inline int l7_write_seg(struct __sk_buff *skb, const struct l7_p
 		if (bpf_skb_store_bytes(skb, p->l3_off, &ip, sizeof(ip), 0))
 			return -1;
 		ph.proto = bpf_htons(IPPROTO_TCP);
-		ph.len = bpf_htons(sizeof(th) + dlen);
+		ph.len = bpf_htons(sizeof(th) + olen + dlen);
 		sum = bpf_csum_diff(0, 0, (__be32 *)&ph, sizeof(ph), 0);
 	} else {
 		struct ipv6hdr ip6;
@@ -100,20 +101,25 @@ static __always_inline int l7_write_seg(struct __sk_buff *skb, const struct l7_p
 		__builtin_memcpy(ph.daddr, swap ? p->saddr : p->daddr, 16);
 		__builtin_memcpy(&ip6.saddr, ph.saddr, 16);
 		__builtin_memcpy(&ip6.daddr, ph.daddr, 16);
-		ip6.payload_len = bpf_htons(sizeof(th) + dlen);
+		ip6.payload_len = bpf_htons(sizeof(th) + olen + dlen);
 		ip6.nexthdr = IPPROTO_TCP;	/* extension headers were cut (l7_reset) */
 		ip6.hop_limit = 64;
 		if (bpf_skb_store_bytes(skb, p->l3_off, &ip6, sizeof(ip6), 0))
 			return -1;
-		ph.len = bpf_htonl(sizeof(th) + dlen);
+		ph.len = bpf_htonl(sizeof(th) + olen + dlen);
 		ph.nh = bpf_htonl(IPPROTO_TCP);
 		sum = bpf_csum_diff(0, 0, (__be32 *)&ph, sizeof(ph), 0);
 	}
 	sum = bpf_csum_diff(0, 0, (__be32 *)&th, sizeof(th), (__u32)sum);
+	if (ts) {
+		sum = bpf_csum_diff(0, 0, (__be32 *)ts, 12, (__u32)sum);
+		if (bpf_skb_store_bytes(skb, l4_off + sizeof(th), ts, 12, 0))
+			return -1;
+	}
 	if (answer) {
 		/* the padding is zeros: it adds nothing to the sum */
 		sum = bpf_csum_diff(0, 0, (__be32 *)data, (dlen + 3) & ~3U, (__u32)sum);
-		if (bpf_skb_store_bytes(skb, l4_off + sizeof(th), data, dlen, 0))
+		if (bpf_skb_store_bytes(skb, l4_off + sizeof(th) + olen, data, dlen, 0))
 			return -1;
 	}
 	th.check = l7_csum_fold(sum);
@@ -157,11 +163,11 @@ static __attribute__((noinline)) int l7_reset(struct __sk_buff *skb, const struc
 	if (!l4_off)
 		return TC_ACT_SHOT;
 	/* server -> client: seq = the server's next, ack = past this segment */
-	if (l7_write_seg(skb, p, l4_off, 1, srv_seq, p->seq + p->payload_len, 0, 0, L7_TH_RST | L7_TH_ACK, 0))
+	if (l7_write_seg(skb, p, l4_off, 1, srv_seq, p->seq + p->payload_len, 0, 0, L7_TH_RST | L7_TH_ACK, 0, 0))
 		return TC_ACT_SHOT;
 	bpf_clone_redirect(skb, ifindex, L7_TO_CLIENT(dir));
 	/* client -> server, back in the original orientation (macs swap back) */
-	if (l7_write_seg(skb, p, l4_off, 0, rst_seq, p->ack, 0, 0, L7_TH_RST | L7_TH_ACK, 0))
+	if (l7_write_seg(skb, p, l4_off, 0, rst_seq, p->ack, 0, 0, L7_TH_RST | L7_TH_ACK, 0, 0))
 		return TC_ACT_SHOT;
 	return TC_ACT_OK;
 }
@@ -213,13 +219,13 @@ static __attribute__((noinline)) int l7_answer(struct __sk_buff *skb, const stru
 	l4_off = l7_reshape(skb, p, len);
 	if (!l4_off)
 		return TC_ACT_SHOT;
-	if (l7_write_seg(skb, p, l4_off, 1, f->rs.end, f->ans_ack, data, len, L7_TH_PSH | L7_TH_FIN | L7_TH_ACK, 65535))
+	if (l7_write_seg(skb, p, l4_off, 1, f->rs.end, f->ans_ack, data, len, L7_TH_PSH | L7_TH_FIN | L7_TH_ACK, 65535, 0))
 		return TC_ACT_SHOT;
 	bpf_clone_redirect(skb, ifindex, L7_TO_CLIENT(dir));
 	if (bpf_skb_change_tail(skb, l4_off + sizeof(struct tcphdr), 0))
 		return TC_ACT_SHOT;
 	/* in the server's space: stage 3 may have cut client bytes before */
-	if (l7_write_seg(skb, p, l4_off, 0, l7_cli_to_srv(&f->ofs, f->ans_rst), p->ack, 0, 0, L7_TH_RST | L7_TH_ACK, 0))
+	if (l7_write_seg(skb, p, l4_off, 0, l7_cli_to_srv(&f->ofs, f->ans_rst), p->ack, 0, 0, L7_TH_RST | L7_TH_ACK, 0, 0))
 		return TC_ACT_SHOT;
 	return TC_ACT_OK;
 }

@@ -173,25 +173,47 @@ static __always_inline const __u8 *l7_keep_bytes(const struct l7_flow *f, __u32 
 	return sc->buf;
 }
 
+/* the client's timestamps option in the layout linux sends (nop, nop, kind 8 length 10) right
+ * after the tcp header: as the answer carries it back (tsval: the server's value the client
+ * echoed, tsecr: the client's). 1 when there, in ts[3] */
+static __always_inline int l7_answer_ts(struct __sk_buff *skb, const struct l7_pkt *p, __u32 *ts)
+{
+	__u8 hl = 0;
+	__u32 w[3];
+
+	if (bpf_skb_load_bytes(skb, p->l4_off + 12, &hl, 1) || (hl >> 4) < 8 || bpf_skb_load_bytes(skb, p->l4_off + 20, w, 12) ||
+	    w[0] != bpf_htonl(0x0101080a))
+		return 0;
+	ts[0] = w[0];
+	ts[1] = w[2];
+	ts[2] = w[1];
+	return 1;
+}
+
 /* the latest answer to the client (a marked clone, at ins_lo, acknowledging the cut), then the
  * packet becomes the client's acknowledgement to the server, in the server's space (its
- * payload, if any, is not sent: the client sends it again). a frame of its own */
+ * payload, if any, is not sent: the client sends it again). the answer carries timestamps when
+ * the client's packet did (a client may drop a segment without them once they were agreed,
+ * RFC 7323 3.2). a frame of its own */
 __attribute__((noinline)) int l7_answer_keep(struct __sk_buff *skb, const struct l7_pkt *p, const struct l7_flow *f,
 						    __u8 dir)
 {
-	__u32 ifindex, l4_off, mark, len = 0;
+	__u32 ifindex, l4_off, mark, len = 0, ts[3] = {};
 	const __u8 *data;
+	int has_ts;
 
 	if (!skb || !p || !f)
 		return TC_ACT_SHOT;
 	data = l7_keep_bytes(f, &len);
 	if (!data || len > L7_GRPC_KEEP_PADDED)
 		return TC_ACT_SHOT;
+	has_ts = l7_answer_ts(skb, p, ts);
 	ifindex = skb->ifindex;
-	l4_off = l7_reshape(skb, p, len);
+	l4_off = l7_reshape(skb, p, len + (has_ts ? 12 : 0));
 	if (!l4_off)
 		return TC_ACT_SHOT;
-	if (l7_write_seg(skb, p, l4_off, 1, f->ofs.ins_lo, f->ofs.cut_hi, data, len, L7_TH_PSH | L7_TH_ACK, f->ofs.srv_win))
+	if (l7_write_seg(skb, p, l4_off, 1, f->ofs.ins_lo, f->ofs.cut_hi, data, len, L7_TH_PSH | L7_TH_ACK, f->ofs.srv_win,
+			 has_ts ? ts : 0))
 		return TC_ACT_SHOT;
 	mark = skb->mark;
 	skb->mark = L7_MARK_ANSWER;
@@ -200,7 +222,7 @@ __attribute__((noinline)) int l7_answer_keep(struct __sk_buff *skb, const struct
 	if (bpf_skb_change_tail(skb, l4_off + sizeof(struct tcphdr), 0))
 		return TC_ACT_SHOT;
 	if (l7_write_seg(skb, p, l4_off, 0, l7_cli_to_srv(&f->ofs, f->ofs.cut_hi), l7_view_to_srv(&f->ofs, p->ack), 0, 0,
-			 L7_TH_ACK, p->win))
+			 L7_TH_ACK, p->win, 0))
 		return TC_ACT_SHOT;
 	return L7_SENT;
 }

@@ -170,6 +170,19 @@ describe('e2e: denials answered with 403 (stages 3 and 2)', { skip: skip || unde
     // nothing of a denied connection slipped through after its answer
     assert.deepEqual(packets.filter((p) => p.reason === 'flow-denied' && p.action === 'pass'), []);
     assert.ok(answers.filter((p) => p.answer?.keep).length >= 5, 'stage 3 answers');
+    // the keep-alive 403s carry TCP timestamps as the clients' segments do (RFC 7323 3.2)
+    let kept = 0;
+    for (const r of readCapture(join(dir, 'answers.pcap'))) {
+      const f = r.data;
+      if (f[12] !== 0x08 || f[13] !== 0x00 || f[23] !== 6) continue;
+      const l4 = 14 + (f[14]! & 15) * 4;
+      const doff = (f[l4 + 12]! >> 4) * 4;
+      const payload = Buffer.from(f.subarray(l4 + doff)).toString('latin1');
+      if (!payload.startsWith('HTTP/1.1 403') || payload.includes('Connection: close')) continue;
+      kept++;
+      assert.deepEqual([doff, ...f.subarray(l4 + 20, l4 + 24)], [32, 1, 1, 8, 10], 'a stage-3 403 with its timestamps option');
+    }
+    assert.ok(kept >= 5, `${kept} stage-3 403s in the capture`);
     assert.equal(HTTP1_FORBIDDEN.length, 106);
     assert.equal(HTTP1_FORBIDDEN_KEEP.length, 87);
   });

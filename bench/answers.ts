@@ -41,6 +41,14 @@ const deniedReq = deniedConn.frames()[3]!;
 const offConn = conn().send(`POST /api/v1/users HTTP/1.1\r\n${HOST}`).received(HTTP1_FORBIDDEN_KEEP.length)
   .send(`GET /api/v1/users HTTP/1.1\r\n${HOST}`).recv(RESPONSE);
 const [, , , offDenied, offAllowed, offResponse] = offConn.frames() as Uint8Array[];
+// the same allowed request with the options linux sends (nop nop timestamps: the fast path), and
+// with a SACK block after them (the option walk)
+const POST = `POST /api/v1/users HTTP/1.1\r\n${HOST}`;
+const TS = [1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2];
+const withOptions = (opts: number[]) => conn().send(POST).received(HTTP1_FORBIDDEN_KEEP.length)
+  .craft('client', POST.length, `GET /api/v1/users HTTP/1.1\r\n${HOST}`, { frame: { tcpOptions: Uint8Array.from(opts) } }).frames()[4]!;
+const offTs = withOptions(TS);
+const offSack = withOptions([...TS, 1, 1, 5, 10, 0, 0, 0x10, 0, 0, 0, 0x20, 0]);
 
 /** Flow entries as they are before `frame` (the l7flows map holds the one flow). */
 type Snapshot = { key: Buffer; value: Buffer };
@@ -82,12 +90,14 @@ function cases(obj: LoadedObject, mode: AnswerMode): Record<string, Case> {
   const offSent = snapshot(obj);
   out[OFFSETS[0]] = { prog: 'l7_to_pod', frame: offAllowed!, before: cut };
   out[OFFSETS[1]] = { prog: 'l7_from_pod', frame: offResponse!, before: offSent };
+  out[OFFSETS[2]] = { prog: 'l7_to_pod', frame: offTs, before: cut };
+  out[OFFSETS[3]] = { prog: 'l7_to_pod', frame: offSack, before: cut };
   return out;
 }
 
 /** stage-3 rows and the rows without offsets they compare with */
-const OFFSETS = ['allowed request, offsets', 'response packet, offsets'] as const;
-const PLAIN: Record<string, string> = { [OFFSETS[0]]: 'allowed request', [OFFSETS[1]]: 'response packet' };
+const OFFSETS = ['allowed request, offsets', 'response packet, offsets', 'allowed request, offsets, timestamps', 'allowed request, offsets, timestamps + SACK'] as const;
+const PLAIN: Record<string, string> = { [OFFSETS[0]]: 'allowed request', [OFFSETS[1]]: 'response packet', [OFFSETS[2]]: 'allowed request', [OFFSETS[3]]: 'allowed request' };
 
 function main(): void {
   const built = emitObject(frontendBackendIR(), join(dir, 'obj'));

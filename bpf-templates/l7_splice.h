@@ -108,6 +108,9 @@ __attribute__((noinline)) int l7_ofs_write(struct __sk_buff *skb, __u32 l4_off, 
 	olen += 1;
 	if (olen > 40 || bpf_skb_load_bytes(skb, l4_off + 20, o.n, olen))
 		return -1;
+	/* what linux sends on nearly every segment, nop nop timestamps, has no sack block */
+	if (olen == 12 && o.n[0] == 1 && o.n[1] == 1 && o.n[2] == 8)
+		return 0;
 	__builtin_memcpy(old, o.n, sizeof(old));
 	o.len = olen;
 	bpf_loop(40, l7_sack_cb, &o, 0);
@@ -232,7 +235,6 @@ __attribute__((noinline)) int l7_answer_keep(struct __sk_buff *skb, const struct
 static __always_inline void l7_ofs_insert(struct l7_flow *f)
 {
 	struct l7_ofs *o = &f->ofs;
-
 	__u32 len = l7_keep_len(f);
 
 	o->ins_lo = f->rs.end;
@@ -253,23 +255,30 @@ static __always_inline void l7_ofs_insert(struct l7_flow *f)
  * never send a lost one again (answered later, the same holds when the answer goes:
  * l7_keep_due_ok). with offsets already, the client has acknowledged the latest answer and the
  * server the latest cut: positions before them are never sent again */
+/* what both protocols ask of a cut starting at `lo` */
+static __always_inline int l7_keep_common(const struct l7_flow *f, const struct l7_pkt *p, __u32 lo, int how)
+{
+	if ((p->flags & L7_TH_FIN) || !l7_keep_on())
+		return 0;
+	if (how == L7_DENY_ANSWER && l7_before(f->una, lo))
+		return 0;
+	return !(f->ofs.on & OFS_ON) ||
+	       (!l7_before(l7_seq_max(f->ack_hi, p->ack), f->ofs.ins_hi) && !l7_before(f->una, f->ofs.cut_hi));
+}
+
 static __always_inline int l7_keep_ok(const struct l7_flow *f, const struct l7_scratch *sc, const struct l7_pkt *p,
 				      __u32 start, __u32 end, int how)
 {
 	__u32 fl = f->h1.flags;
 	__u64 body = (fl & HF_CL) ? f->h1.clen : 0;
 
-	if (sc->reason != L7_REASON_L7_NO_RULE || f->h1.st >= H_H2_NEW || (p->flags & L7_TH_FIN) || !l7_keep_on())
+	if (sc->reason != L7_REASON_L7_NO_RULE)
 		return 0;
 	if ((fl & (HF_TE | HF_UPGRADE)) || ((fl & HF_V10) ? !(fl & HF_CONN_KA) : (fl & HF_CONN_CLOSE) != 0))
 		return 0;
 	if (l7_before(f->h1.req_seq, start) || body != (__u64)(end - sc->seq))
 		return 0;
-	if (how == L7_DENY_ANSWER && l7_before(f->una, f->h1.req_seq))
-		return 0;
-	if ((f->ofs.on & OFS_ON) && (l7_before(l7_seq_max(f->ack_hi, p->ack), f->ofs.ins_hi) || l7_before(f->una, f->ofs.cut_hi)))
-		return 0;
-	return 1;
+	return l7_keep_common(f, p, f->h1.req_seq, how);
 }
 
 /* a due stage-3 answer may go: the server acknowledged every client byte before the cut (it
@@ -316,12 +325,7 @@ static __always_inline __s64 l7_keep_ok_h2(const struct l7_flow *f, const struct
 {
 	__s64 n;
 
-	if (!x || !sc->deny_stream || (p->flags & L7_TH_FIN) || !l7_keep_on() || !x->bseq_ok || x->bseq != start ||
-	    x->tgen != x->btgen)
-		return -1;
-	if (how == L7_DENY_ANSWER && l7_before(f->una, x->bseq))
-		return -1;
-	if ((f->ofs.on & OFS_ON) && (l7_before(l7_seq_max(f->ack_hi, p->ack), f->ofs.ins_hi) || l7_before(f->una, f->ofs.cut_hi)))
+	if (!x || !sc->deny_stream || !x->bseq_ok || x->bseq != start || x->tgen != x->btgen || !l7_keep_common(f, p, x->bseq, how))
 		return -1;
 	if (x->bes)
 		return sc->off == sc->end ? 0 : -1;

@@ -247,7 +247,7 @@ static __always_inline int l7_stream(struct __sk_buff *skb, struct l7_flow *f, c
 	__u32 end = dseq + p->payload_len, start, fresh;
 	__u16 why = l7_tcp_accepts(skb, f, p, dir);
 	__s64 win = -1;
-	int how, keep;
+	int how;
 
 	if (why)
 		return l7_drop(skb, p, dir, f, why);
@@ -326,10 +326,10 @@ static __always_inline int l7_stream(struct __sk_buff *skb, struct l7_flow *f, c
 	 * resent part the server may lack goes with them); a fin would move: no trim then */
 	if (how == L7_DENY_TRIM && (!l7_trim_fits(p, f->h1.req_seq - dseq) || (p->flags & L7_TH_FIN) || !l7_trims_on()))
 		how = L7_DENY_RESET;
-	/* stage 3: the request is cut and the connection goes on (l7_splice.h) */
-	keep = how != L7_DENY_RESET && l7_keep_ok(f, sc, p, start, end, how);
-	if (how != L7_DENY_RESET && f->h1.st >= H_H2_NEW)
-		win = l7_keep_ok_h2(f, sc, p, c.x, start, how, skb);
+	/* stage 3: the request is cut and the connection goes on (l7_splice.h); http/2: the DATA
+	 * octets cut with the call */
+	if (how != L7_DENY_RESET)
+		win = f->h1.st >= H_H2_NEW ? l7_keep_ok_h2(f, sc, p, c.x, start, how, skb) : (l7_keep_ok(f, sc, p, start, end, how) ? 0 : -1);
 	sc->deny_verdict = how == L7_DENY_ANSWER ? L7_VERDICT_ANSWERED : how == L7_DENY_RESET ? L7_VERDICT_RESET : L7_VERDICT_DROPPED;
 	if (f->h1.st >= H_H2_NEW)
 		l7_emit_h2(skb, f, sc, c.x);
@@ -341,13 +341,11 @@ static __always_inline int l7_stream(struct __sk_buff *skb, struct l7_flow *f, c
 		bpf_map_delete_elem(&l7flows, key);
 		return TC_ACT_SHOT;
 	}
-	if (keep) {
-		f->ans_reason = sc->reason;
-		return l7_keep(skb, f, p, dir, how, dseq, end, f->h1.req_seq, 0);
-	}
-	if (win >= 0 && c.x) {
+	if (win >= 0) {
 		f->ans_reason = sc->reason;
 		f->ofs.win = (__u32)win;
+		if (f->h1.st < H_H2_NEW || !c.x)
+			return l7_keep(skb, f, p, dir, how, dseq, end, f->h1.req_seq, 0);
 		c.x->cutstream = c.x->fstream;
 		return l7_keep(skb, f, p, dir, how, dseq, end, c.x->bseq, c.x->fstream);
 	}
@@ -430,6 +428,12 @@ static __always_inline int l7_urgent(struct __sk_buff *skb, struct l7_flow *f, c
  * ones: a reset */
 static __always_inline int l7_cut_resent(struct __sk_buff *skb, struct l7_flow *f, const struct l7_pkt *p, __u8 dir)
 {
+	/* a segment the receiver would discard gets nothing: the answer's acknowledgement to the
+	 * server carries this one's */
+	__u16 why = l7_tcp_accepts(skb, f, p, dir);
+
+	if (why)
+		return l7_drop(skb, p, dir, f, why);
 	if (!l7_before(p->seq, f->ofs.cut_lo))
 		return l7_answer_keep(skb, p, f, dir);
 	f->kind = L7_FLOW_RESET;

@@ -479,7 +479,11 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
   /** A client segment with bytes of the latest cut (l7_cut_resent): the request sent again gets
    * its answer again; earlier bytes joined to it, a reset. */
   private cutResent(c: Conn<CV>, rec: CaptureRecord, index: number): void {
-    if (seqDiff(this.v.seq, c.ofs!.cutLo) >= 0) return this.answerKeep(c, rec, index, 'retransmission', false);
+    const v = this.v;
+    // a segment the receiver would discard gets nothing (the answer's ACK to the server carries its ack)
+    const why = c.stream!.accepts(v.flags, v.ack, v.ttl, v.ipVersion !== 4 || ipv4HeaderOk(v.data, v.ipOff));
+    if (why) return this.act(rec, index, 'drop', why, c.info.id);
+    if (seqDiff(v.seq, c.ofs!.cutLo) >= 0) return this.answerKeep(c, rec, index, 'retransmission', false);
     this.summary.denied++;
     this.denied(c, rec, index, 'retransmission-differs');
   }

@@ -112,6 +112,11 @@ describe('stage 3: the keep-alive 403', { skip }, () => {
     const r = play(c.list);
     assert.deepEqual(r.kernel.actions.slice(3, 5), ['answer', 'answer']);
     assert.equal(r.sim.packets[4]!.reason, 'retransmission');
+    // ... unless the receiver would discard it (no ACK flag): nothing, its ack goes nowhere
+    const e = conn();
+    e.send(DENIED).craft('client', 0, DENIED, { flags: 0x08 });
+    const q = play(e.list);
+    assert.deepEqual([q.kernel.actions[4], q.sim.packets[4]!.reason], ['drop', 'insertion']);
     const d = conn();
     d.send(ALLOWED).recv(OK).send(DENIED).received(KEEP).segmentAt('client', 0, ALLOWED + DENIED);
     const s = play(d.list);

@@ -68,4 +68,73 @@ const __u8 l7_grpc_keep[L7_GRPC_KEEP_PADDED] = {
 #define L7_GRPC_DENIED_STREAM_AT 5
 #define L7_GRPC_DENIED_LAST_AT 85
 
+/* a request over its rate limit: 429, RESOURCE_EXHAUSTED; the stream id at the same place */
+/* HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nx-l7bpf-ratelimited: true\r\nContent-Length: 19\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nToo Many Requests\r\n */
+#define L7_HTTP429_LEN 161
+#define L7_HTTP429_PADDED 164
+const __u8 l7_http429[L7_HTTP429_PADDED] = {
+	72, 84, 84, 80, 47, 49, 46, 49, 32, 52, 50, 57, 32, 84, 111, 111,
+	32, 77, 97, 110, 121, 32, 82, 101, 113, 117, 101, 115, 116, 115, 13, 10,
+	82, 101, 116, 114, 121, 45, 65, 102, 116, 101, 114, 58, 32, 49, 13, 10,
+	120, 45, 108, 55, 98, 112, 102, 45, 114, 97, 116, 101, 108, 105, 109, 105,
+	116, 101, 100, 58, 32, 116, 114, 117, 101, 13, 10, 67, 111, 110, 116, 101,
+	110, 116, 45, 76, 101, 110, 103, 116, 104, 58, 32, 49, 57, 13, 10, 67,
+	111, 110, 116, 101, 110, 116, 45, 84, 121, 112, 101, 58, 32, 116, 101, 120,
+	116, 47, 112, 108, 97, 105, 110, 13, 10, 67, 111, 110, 110, 101, 99, 116,
+	105, 111, 110, 58, 32, 99, 108, 111, 115, 101, 13, 10, 13, 10, 84, 111,
+	111, 32, 77, 97, 110, 121, 32, 82, 101, 113, 117, 101, 115, 116, 115, 13,
+	10, 0, 0, 0,
+};
+
+/* HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nx-l7bpf-ratelimited: true\r\nContent-Length: 19\r\nContent-Type: text/plain\r\n\r\nToo Many Requests\r\n */
+#define L7_HTTP429_KEEP_LEN 142
+#define L7_HTTP429_KEEP_PADDED 144
+const __u8 l7_http429_keep[L7_HTTP429_KEEP_PADDED] = {
+	72, 84, 84, 80, 47, 49, 46, 49, 32, 52, 50, 57, 32, 84, 111, 111,
+	32, 77, 97, 110, 121, 32, 82, 101, 113, 117, 101, 115, 116, 115, 13, 10,
+	82, 101, 116, 114, 121, 45, 65, 102, 116, 101, 114, 58, 32, 49, 13, 10,
+	120, 45, 108, 55, 98, 112, 102, 45, 114, 97, 116, 101, 108, 105, 109, 105,
+	116, 101, 100, 58, 32, 116, 114, 117, 101, 13, 10, 67, 111, 110, 116, 101,
+	110, 116, 45, 76, 101, 110, 103, 116, 104, 58, 32, 49, 57, 13, 10, 67,
+	111, 110, 116, 101, 110, 116, 45, 84, 121, 112, 101, 58, 32, 116, 101, 120,
+	116, 47, 112, 108, 97, 105, 110, 13, 10, 13, 10, 84, 111, 111, 32, 77,
+	97, 110, 121, 32, 82, 101, 113, 117, 101, 115, 116, 115, 13, 10, 0, 0,
+};
+
+/* HEADERS :status 429, content-type application/grpc, grpc-status 8, grpc-message Too Many Requests, retry-after, x-l7bpf-ratelimited; GOAWAY NO_ERROR */
+#define L7_GRPC_LIMITED_LEN 138
+#define L7_GRPC_LIMITED_PADDED 140
+const __u8 l7_grpc_limited[L7_GRPC_LIMITED_PADDED] = {
+	0, 0, 112, 1, 5, 0, 0, 0, 0, 8, 3, 52, 50, 57, 15, 16,
+	16, 97, 112, 112, 108, 105, 99, 97, 116, 105, 111, 110, 47, 103, 114, 112,
+	99, 0, 11, 103, 114, 112, 99, 45, 115, 116, 97, 116, 117, 115, 1, 56,
+	0, 12, 103, 114, 112, 99, 45, 109, 101, 115, 115, 97, 103, 101, 17, 84,
+	111, 111, 32, 77, 97, 110, 121, 32, 82, 101, 113, 117, 101, 115, 116, 115,
+	0, 11, 114, 101, 116, 114, 121, 45, 97, 102, 116, 101, 114, 1, 49, 0,
+	19, 120, 45, 108, 55, 98, 112, 102, 45, 114, 97, 116, 101, 108, 105, 109,
+	105, 116, 101, 100, 4, 116, 114, 117, 101, 0, 0, 8, 7, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
+/* stage 3: HEADERS as above (no GOAWAY), then WINDOW_UPDATE on stream 0 (only when DATA was cut) */
+#define L7_GRPC_LIMITED_KEEP_LEN 134
+#define L7_GRPC_LIMITED_KEEP_PADDED 136
+const __u8 l7_grpc_limited_keep[L7_GRPC_LIMITED_KEEP_PADDED] = {
+	0, 0, 112, 1, 5, 0, 0, 0, 0, 8, 3, 52, 50, 57, 15, 16,
+	16, 97, 112, 112, 108, 105, 99, 97, 116, 105, 111, 110, 47, 103, 114, 112,
+	99, 0, 11, 103, 114, 112, 99, 45, 115, 116, 97, 116, 117, 115, 1, 56,
+	0, 12, 103, 114, 112, 99, 45, 109, 101, 115, 115, 97, 103, 101, 17, 84,
+	111, 111, 32, 77, 97, 110, 121, 32, 82, 101, 113, 117, 101, 115, 116, 115,
+	0, 11, 114, 101, 116, 114, 121, 45, 97, 102, 116, 101, 114, 1, 49, 0,
+	19, 120, 45, 108, 55, 98, 112, 102, 45, 114, 97, 116, 101, 108, 105, 109,
+	105, 116, 101, 100, 4, 116, 114, 117, 101, 0, 0, 4, 8, 0, 0, 0,
+	0, 0, 0, 0, 0, 1, 0, 0,
+};
+
+#define L7_GRPC_LIMITED_KEEP_HEADERS_LEN 121
+#define L7_GRPC_LIMITED_KEEP_WINDOW_AT 130
+#define L7_GRPC_LIMITED_LAST_AT 130
+/* the largest answer: what scratch copies are sized for */
+#define L7_ANSWER_MAX_PADDED (L7_GRPC_LIMITED_PADDED > L7_GRPC_LIMITED_KEEP_PADDED ? L7_GRPC_LIMITED_PADDED : L7_GRPC_LIMITED_KEEP_PADDED)
+
 #endif

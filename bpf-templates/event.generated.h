@@ -31,37 +31,38 @@
 #define L7_REASON_BAD_IP_HEADER 13 /* ipv4 header checksum wrong, or ttl / hop limit too low to be forwarded */
 #define L7_REASON_OUT_OF_WINDOW 14 /* client bytes before the start of the connection */
 #define L7_REASON_FLOW_CLOSED 15 /* client data after the connection closed */
-#define L7_REASON_HEAD_TOO_LONG 16 /* request line and headers longer than the inspection limit */
-#define L7_REASON_BARE_CR_LF 17 /* bare CR or LF (lines must end with CRLF) */
-#define L7_REASON_MALFORMED 18 /* not a valid HTTP/1.x request head (or chunked body) */
-#define L7_REASON_UNKNOWN_METHOD 19 /* method unknown to HTTP parsers */
-#define L7_REASON_NOT_ORIGIN_FORM 20 /* request-target not in origin-form */
-#define L7_REASON_PATH_NOT_CANONICAL 21 /* path not canonical */
-#define L7_REASON_BAD_VERSION 22 /* HTTP version other than 1.0/1.1 */
-#define L7_REASON_OBS_FOLD 23 /* obsolete line folding (a header line starting with SP or HTAB) */
-#define L7_REASON_SPACE_BEFORE_COLON 24 /* whitespace between header name and colon */
-#define L7_REASON_DUPLICATE_CONTENT_LENGTH 25 /* more than one Content-Length */
-#define L7_REASON_BAD_CONTENT_LENGTH 26 /* Content-Length not 1 to 18 digits */
-#define L7_REASON_BAD_TRANSFER_ENCODING 27 /* Transfer-Encoding other than exactly "chunked", or sent twice */
-#define L7_REASON_CL_AND_TE 28 /* both Content-Length and Transfer-Encoding */
-#define L7_REASON_MULTIPLE_HOST 29 /* more than one Host header */
-#define L7_REASON_UPGRADE 30 /* protocol upgrade l7bpf cannot follow (only a websocket or an h2c handshake, as the first request, is judged) */
-#define L7_REASON_H2_PREFACE 31 /* connection does not start with the HTTP/2 client preface */
-#define L7_REASON_H2_FRAME 32 /* HTTP/2 framing error (frame size, stream id, padding, a frame where none may be) */
-#define L7_REASON_H2_CONTINUATION 33 /* CONTINUATION misuse (no open field block, or another frame inside one) */
-#define L7_REASON_H2_HPACK 34 /* HPACK decoding error: the field block cannot be read */
-#define L7_REASON_H2_BLOCK_TOO_LONG 35 /* field block longer than the inspection limit */
-#define L7_REASON_H2_TRAILERS 36 /* a second field block on a stream (trailers, or HEADERS on a stream already opened): one block per request is judged */
-#define L7_REASON_H2_UPPERCASE_NAME 37 /* field name with uppercase letters */
-#define L7_REASON_H2_BAD_FIELD 38 /* field name or value with characters HTTP/2 forbids */
-#define L7_REASON_H2_CONNECTION_FIELD 39 /* connection-specific field (Connection, Keep-Alive, Proxy-Connection, Transfer-Encoding, Upgrade, TE other than "trailers") */
-#define L7_REASON_H2_PSEUDO_ORDER 40 /* pseudo-header after a regular field */
-#define L7_REASON_H2_PSEUDO_UNKNOWN 41 /* pseudo-header unknown, or not one of a request */
-#define L7_REASON_H2_PSEUDO_REPEATED 42 /* pseudo-header more than once */
-#define L7_REASON_H2_PSEUDO_MISSING 43 /* :method, :scheme or :path absent */
-#define L7_REASON_H2_EMPTY_PATH 44 /* empty :path */
-#define L7_REASON_H2_CONNECT 45 /* CONNECT: a tunnel l7bpf cannot follow */
-#define L7_REASON_H2_HOST_AUTHORITY 46 /* Host beside :authority (a server may read either; the datapath keeps no values to compare) */
+#define L7_REASON_RATE_LIMITED 16 /* request over its rule's rate limit (verdict FORWARDED: a shadow limit let it pass) */
+#define L7_REASON_HEAD_TOO_LONG 17 /* request line and headers longer than the inspection limit */
+#define L7_REASON_BARE_CR_LF 18 /* bare CR or LF (lines must end with CRLF) */
+#define L7_REASON_MALFORMED 19 /* not a valid HTTP/1.x request head (or chunked body) */
+#define L7_REASON_UNKNOWN_METHOD 20 /* method unknown to HTTP parsers */
+#define L7_REASON_NOT_ORIGIN_FORM 21 /* request-target not in origin-form */
+#define L7_REASON_PATH_NOT_CANONICAL 22 /* path not canonical */
+#define L7_REASON_BAD_VERSION 23 /* HTTP version other than 1.0/1.1 */
+#define L7_REASON_OBS_FOLD 24 /* obsolete line folding (a header line starting with SP or HTAB) */
+#define L7_REASON_SPACE_BEFORE_COLON 25 /* whitespace between header name and colon */
+#define L7_REASON_DUPLICATE_CONTENT_LENGTH 26 /* more than one Content-Length */
+#define L7_REASON_BAD_CONTENT_LENGTH 27 /* Content-Length not 1 to 18 digits */
+#define L7_REASON_BAD_TRANSFER_ENCODING 28 /* Transfer-Encoding other than exactly "chunked", or sent twice */
+#define L7_REASON_CL_AND_TE 29 /* both Content-Length and Transfer-Encoding */
+#define L7_REASON_MULTIPLE_HOST 30 /* more than one Host header */
+#define L7_REASON_UPGRADE 31 /* protocol upgrade l7bpf cannot follow (only a websocket or an h2c handshake, as the first request, is judged) */
+#define L7_REASON_H2_PREFACE 32 /* connection does not start with the HTTP/2 client preface */
+#define L7_REASON_H2_FRAME 33 /* HTTP/2 framing error (frame size, stream id, padding, a frame where none may be) */
+#define L7_REASON_H2_CONTINUATION 34 /* CONTINUATION misuse (no open field block, or another frame inside one) */
+#define L7_REASON_H2_HPACK 35 /* HPACK decoding error: the field block cannot be read */
+#define L7_REASON_H2_BLOCK_TOO_LONG 36 /* field block longer than the inspection limit */
+#define L7_REASON_H2_TRAILERS 37 /* a second field block on a stream (trailers, or HEADERS on a stream already opened): one block per request is judged */
+#define L7_REASON_H2_UPPERCASE_NAME 38 /* field name with uppercase letters */
+#define L7_REASON_H2_BAD_FIELD 39 /* field name or value with characters HTTP/2 forbids */
+#define L7_REASON_H2_CONNECTION_FIELD 40 /* connection-specific field (Connection, Keep-Alive, Proxy-Connection, Transfer-Encoding, Upgrade, TE other than "trailers") */
+#define L7_REASON_H2_PSEUDO_ORDER 41 /* pseudo-header after a regular field */
+#define L7_REASON_H2_PSEUDO_UNKNOWN 42 /* pseudo-header unknown, or not one of a request */
+#define L7_REASON_H2_PSEUDO_REPEATED 43 /* pseudo-header more than once */
+#define L7_REASON_H2_PSEUDO_MISSING 44 /* :method, :scheme or :path absent */
+#define L7_REASON_H2_EMPTY_PATH 45 /* empty :path */
+#define L7_REASON_H2_CONNECT 46 /* CONNECT: a tunnel l7bpf cannot follow */
+#define L7_REASON_H2_HOST_AUTHORITY 47 /* Host beside :authority (a server may read either; the datapath keeps no values to compare) */
 
 struct l7_event {
 	__u64 ts_ns; /* +0 bpf_ktime_get_ns() */

@@ -5,14 +5,16 @@
 #include "l7_http1.h"
 #include "l7_http1_resp.h"
 #include "l7_events.h"
+#include "l7_ratelimit.h"
 
-/* http rule allowing the completed request head, or -1.
- * global: verified once, not once per byte position. */
+/* http rule allowing the completed request head, or -1; with rate limits, flagged as
+ * l7_rl_judge says (L7_RL_*). global: verified once, not once per byte position. */
 __attribute__((noinline)) int l7_decide_req(struct l7_flow *f)
 {
 	struct l7_h1 *h;
 	__u32 m, p, o;
 	__u64 sat;
+	int r;
 
 	if (!f)
 		return -1;
@@ -25,7 +27,10 @@ __attribute__((noinline)) int l7_decide_req(struct l7_flow *f)
 	o = !L7_NEED_HOST ? L7_DFA_START : (h->flags & HF_HOST) ? h->hcommit : L7_DFA_DEAD;
 	/* presence: any occurrence; with a value: exactly one occurrence, with it */
 	sat = (h->hseen & ~L7_HDR_VALUED) | (h->hval & ~h->hdup & L7_HDR_VALUED);
-	return l7_first_rule(f->l7rules, l7_h1_rules, m, p, o, sat);
+	if (!L7_NUM_RL)
+		return l7_first_rule(f->l7rules, l7_h1_rules, m, p, o, sat);
+	r = l7_first_rule(f->l7rules, l7_h1_free, m, p, o, sat);
+	return r >= 0 ? r : l7_rl_judge(f, m | p << 16, o, sat);
 }
 
 /* the request line's start when it began in an earlier packet: its bytes are in the
@@ -154,7 +159,7 @@ static __always_inline int l7_skip_body(struct l7_h1 *h, struct l7_scratch *sc)
 static __always_inline int l7_slow_byte(struct __sk_buff *skb, struct l7_flow *f, struct l7_scratch *sc, __u8 c)
 {
 	struct l7_h1 *h = &f->h1;
-	__u16 reason = L7_REASON_NONE;
+	__u16 reason = L7_REASON_NONE, why;
 	int r = l7_h1_byte(h, c, &reason), rule;
 
 	if (r == STEP_OK)
@@ -185,14 +190,17 @@ static __always_inline int l7_slow_byte(struct __sk_buff *skb, struct l7_flow *f
 		sc->reason = L7_REASON_UPGRADE;
 		return 1;
 	}
-	rule = l7_decide_req(f);
+	r = l7_decide_req(f);
+	rule = l7_rl_split(r, &why);
 	sc->http_rule = rule;
-	if (rule < 0) {
+	if (rule < 0 || (r & L7_RL_LIMITED)) {
 		sc->stop = 1;
-		sc->reason = L7_REASON_L7_NO_RULE;
+		sc->reason = why;
 		return 1;
 	}
+	sc->reason = why;	/* a shadow limit's pass is reported */
 	l7_emit_req(skb, f, sc, sc->payload_off + (h->req_seq - sc->pkt_seq));
+	sc->reason = L7_REASON_NONE;
 	l7_resp_expect(f, !(h->flags & HF_NOT_HEAD));
 	return l7_h1_after_head(h) == STEP_BODY;
 }

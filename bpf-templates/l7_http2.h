@@ -16,6 +16,7 @@
 #define L7_HTTP2_H
 
 #include "l7_http1.h"
+#include "l7_ratelimit.h"
 #include "hpack.generated.h"
 
 /* a test build (test/kernel/h2-hpack-corpus.test.ts): every block is allowed and its event
@@ -1022,8 +1023,10 @@ __attribute__((noinline)) int l7_h2_decide(struct l7_flow *f, struct l7_h2 *x)
 	/* host = :authority, else Host; neither: only rules without a host field match */
 	o = !L7_NEED_HOST ? L7_DFA_START : (x->pseudo & (1 << H2N_AUTHORITY)) ? x->ast : x->hosts ? x->hst : L7_DFA_DEAD;
 	sat = (x->hseen & ~L7_HDR_VALUED) | (x->hval & ~x->hdup & L7_HDR_VALUED);
-	/* every rule applies to http/2, grpc ones too */
-	r = l7_first_rule(f->l7rules, 0, m, p, o, sat);
+	/* every rule applies to http/2, grpc ones too; with rate limits the free ones first */
+	r = l7_first_rule(f->l7rules, L7_NUM_RL ? l7_rl_free : 0, m, p, o, sat);
+	if (L7_NUM_RL && r < 0)
+		r = l7_rl_judge(f, m | p << 16, o | 1 << 16, sat);
 	if (r < 0)
 		x->why = L7_REASON_L7_NO_RULE;
 	return r;

@@ -70,24 +70,28 @@ __attribute__((noinline)) int l7_emit_h2(struct __sk_buff *skb, struct l7_flow *
 static __always_inline int l7_h2_after(struct __sk_buff *skb, struct l7_flow *f, struct l7_scratch *sc,
 				       struct l7_h2 *x, __u32 r)
 {
-	int rule;
+	int rule, r2;
+	__u16 why;
 
 	switch (r & 0xff) {
 	case H2_OK:
 		return 0;
 	case H2_DECIDE:
 		/* a field block ended: judge its stream */
-		rule = l7_h2_decide(f, x);
+		r2 = l7_h2_decide(f, x);
+		rule = l7_rl_split(r2, &why);
 		sc->http_rule = rule;
-		if (rule < 0) {
+		if (rule < 0 || (r2 & L7_RL_LIMITED)) {
 			sc->stop = 1;
-			sc->reason = x->why;
+			sc->reason = rule < 0 ? x->why : why;
 			/* the stream's own fields, read whole: its answer can go on the stream (a block
 			 * that could not be decoded leaves the tables unknown: the connection's) */
 			sc->deny_stream = x->why != L7_REASON_H2_HPACK && x->why != L7_REASON_H2_BLOCK_TOO_LONG;
 			return 1;
 		}
+		sc->reason = why;	/* a shadow limit's pass is reported */
 		l7_emit_h2(skb, f, sc, x);
+		sc->reason = L7_REASON_NONE;
 		return 0;
 	case H2_ERROR:
 		sc->stop = 1;

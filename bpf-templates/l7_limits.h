@@ -45,6 +45,10 @@
 #ifndef L7_RING_ENTRIES
 #define L7_RING_ENTRIES 16384
 #endif
+/* rate-limit buckets (l7_ratelimit.h), LRU: src/verdict/ratelimit.ts DEFAULT_BUCKETS */
+#ifndef L7_BUCKET_ENTRIES
+#define L7_BUCKET_ENTRIES 65536
+#endif
 /* l7 connections speaking http/2 at once (their framing and hpack state, l7_http2.h) */
 #ifndef L7_H2_CONNS
 #define L7_H2_CONNS 4096

@@ -172,31 +172,54 @@ static __attribute__((noinline)) int l7_reset(struct __sk_buff *skb, const struc
 	return TC_ACT_OK;
 }
 
-/* the answer's bytes: http/1's 403, or http/2's (the denied stream and GOAWAY's last stream
- * id written into a copy in scratch); their length in *len */
+/* the denied request's answer says it was over a rate limit (429, RESOURCE_EXHAUSTED) */
+static __always_inline int l7_ans_limited(const struct l7_flow *f)
+{
+	return f->ans_reason == L7_REASON_RATE_LIMITED;
+}
+
+/* a big-endian u32 into buf at `at`: a few bytes past it stay inside scratch's buffer */
+static __always_inline void l7_put_be32(__u8 *buf, __u32 at, __u32 v)
+{
+	if (at > L7_CHUNK)
+		return;
+	buf[at] = v >> 24;
+	buf[at + 1] = v >> 16;
+	buf[at + 2] = v >> 8;
+	buf[at + 3] = v;
+}
+
+/* the stage-2 answer's length (the reply path knows the answer by it) */
+static __always_inline __u32 l7_answer_len(const struct l7_flow *f)
+{
+	if (f->rs.flags & RF_H2)
+		return l7_ans_limited(f) ? L7_GRPC_LIMITED_LEN : L7_GRPC_DENIED_LEN;
+	return l7_ans_limited(f) ? L7_HTTP429_LEN : L7_HTTP403_LEN;
+}
+
+/* the answer's bytes: http/1's 403 (429), or http/2's (the denied stream and GOAWAY's last
+ * stream id written into a copy in scratch); their length in *len */
 static __always_inline const __u8 *l7_answer_bytes(const struct l7_flow *f, __u32 *len)
 {
-	__u32 zero = 0, last = f->ans_stream > 2 ? f->ans_stream - 2 : 0;
+	__u32 zero = 0, last = f->ans_stream > 2 ? f->ans_stream - 2 : 0, s = f->ans_stream;
 	struct l7_scratch *sc;
 
-	if (!(f->rs.flags & RF_H2)) {
-		*len = L7_HTTP403_LEN;
-		return l7_http403;
-	}
+	*len = l7_answer_len(f);
+	if (!(f->rs.flags & RF_H2))
+		return l7_ans_limited(f) ? l7_http429 : l7_http403;
 	sc = bpf_map_lookup_elem(&scratch, &zero);
 	if (!sc)
 		return 0;
-	__builtin_memcpy(sc->buf, l7_grpc_denied, L7_GRPC_DENIED_PADDED);
+	if (l7_ans_limited(f))
+		__builtin_memcpy(sc->buf, l7_grpc_limited, L7_GRPC_LIMITED_PADDED);
+	else
+		__builtin_memcpy(sc->buf, l7_grpc_denied, L7_GRPC_DENIED_PADDED);
 	/* every stream below the denied one may have reached the server, none above it did */
-	sc->buf[L7_GRPC_DENIED_STREAM_AT] = f->ans_stream >> 24;
-	sc->buf[L7_GRPC_DENIED_STREAM_AT + 1] = f->ans_stream >> 16;
-	sc->buf[L7_GRPC_DENIED_STREAM_AT + 2] = f->ans_stream >> 8;
-	sc->buf[L7_GRPC_DENIED_STREAM_AT + 3] = f->ans_stream;
-	sc->buf[L7_GRPC_DENIED_LAST_AT] = last >> 24;
-	sc->buf[L7_GRPC_DENIED_LAST_AT + 1] = last >> 16;
-	sc->buf[L7_GRPC_DENIED_LAST_AT + 2] = last >> 8;
-	sc->buf[L7_GRPC_DENIED_LAST_AT + 3] = last;
-	*len = L7_GRPC_DENIED_LEN;
+	sc->buf[L7_GRPC_DENIED_STREAM_AT] = s >> 24;
+	sc->buf[L7_GRPC_DENIED_STREAM_AT + 1] = s >> 16;
+	sc->buf[L7_GRPC_DENIED_STREAM_AT + 2] = s >> 8;
+	sc->buf[L7_GRPC_DENIED_STREAM_AT + 3] = s;
+	l7_put_be32(sc->buf, *len - 8, last);
 	return sc->buf;
 }
 

@@ -142,12 +142,16 @@ static __always_inline int l7_ofs_server(struct __sk_buff *skb, const struct l7_
 	return l7_ofs_write(skb, p->l4_off, p->seq, p->ack);
 }
 
-/* the stage-3 answer's length: http/1's 403, or http/2's HEADERS and a WINDOW_UPDATE when DATA
- * was cut */
+/* the stage-3 answer's length: http/1's 403 (429 over a rate limit), or http/2's HEADERS and a
+ * WINDOW_UPDATE when DATA was cut */
 static __always_inline __u32 l7_keep_len(const struct l7_flow *f)
 {
+	int lim = l7_ans_limited(f);
+
 	if (!(f->rs.flags & RF_H2))
-		return L7_HTTP403_KEEP_LEN;
+		return lim ? L7_HTTP429_KEEP_LEN : L7_HTTP403_KEEP_LEN;
+	if (lim)
+		return f->ofs.win ? L7_GRPC_LIMITED_KEEP_LEN : L7_GRPC_LIMITED_KEEP_HEADERS_LEN;
 	return f->ofs.win ? L7_GRPC_KEEP_LEN : L7_GRPC_KEEP_HEADERS_LEN;
 }
 
@@ -155,24 +159,28 @@ static __always_inline __u32 l7_keep_len(const struct l7_flow *f)
  * into a copy in scratch), *len set */
 static __always_inline const __u8 *l7_keep_bytes(const struct l7_flow *f, __u32 *len)
 {
-	__u32 zero = 0, s = f->ans_stream, w = f->ofs.win;
+	__u32 zero = 0, s = f->ans_stream, w = f->ofs.win, at;
 	struct l7_scratch *sc;
+	int lim = l7_ans_limited(f);
 
 	*len = l7_keep_len(f);
 	if (!(f->rs.flags & RF_H2))
-		return l7_http403_keep;
+		return lim ? l7_http429_keep : l7_http403_keep;
 	sc = bpf_map_lookup_elem(&scratch, &zero);
 	if (!sc)
 		return 0;
-	__builtin_memcpy(sc->buf, l7_grpc_keep, L7_GRPC_KEEP_PADDED);
+	if (lim) {
+		__builtin_memcpy(sc->buf, l7_grpc_limited_keep, L7_GRPC_LIMITED_KEEP_PADDED);
+		at = L7_GRPC_LIMITED_KEEP_WINDOW_AT;
+	} else {
+		__builtin_memcpy(sc->buf, l7_grpc_keep, L7_GRPC_KEEP_PADDED);
+		at = L7_GRPC_KEEP_WINDOW_AT;
+	}
 	sc->buf[L7_GRPC_DENIED_STREAM_AT] = s >> 24;
 	sc->buf[L7_GRPC_DENIED_STREAM_AT + 1] = s >> 16;
 	sc->buf[L7_GRPC_DENIED_STREAM_AT + 2] = s >> 8;
 	sc->buf[L7_GRPC_DENIED_STREAM_AT + 3] = s;
-	sc->buf[L7_GRPC_KEEP_WINDOW_AT] = (w >> 24) & 0x7f;
-	sc->buf[L7_GRPC_KEEP_WINDOW_AT + 1] = w >> 16;
-	sc->buf[L7_GRPC_KEEP_WINDOW_AT + 2] = w >> 8;
-	sc->buf[L7_GRPC_KEEP_WINDOW_AT + 3] = w;
+	l7_put_be32(sc->buf, at, w & 0x7fffffff);
 	return sc->buf;
 }
 
@@ -208,7 +216,7 @@ __attribute__((noinline)) int l7_answer_keep(struct __sk_buff *skb, const struct
 	if (!skb || !p || !f)
 		return TC_ACT_SHOT;
 	data = l7_keep_bytes(f, &len);
-	if (!data || len > L7_GRPC_KEEP_PADDED)
+	if (!data || len > L7_ANSWER_MAX_PADDED)
 		return TC_ACT_SHOT;
 	has_ts = l7_answer_ts(skb, p, ts);
 	ifindex = skb->ifindex;
@@ -272,7 +280,7 @@ static __always_inline int l7_keep_ok(const struct l7_flow *f, const struct l7_s
 	__u32 fl = f->h1.flags;
 	__u64 body = (fl & HF_CL) ? f->h1.clen : 0;
 
-	if (sc->reason != L7_REASON_L7_NO_RULE)
+	if (sc->reason != L7_REASON_L7_NO_RULE && sc->reason != L7_REASON_RATE_LIMITED)
 		return 0;
 	if ((fl & (HF_TE | HF_UPGRADE)) || ((fl & HF_V10) ? !(fl & HF_CONN_KA) : (fl & HF_CONN_CLOSE) != 0))
 		return 0;

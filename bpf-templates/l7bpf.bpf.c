@@ -307,6 +307,8 @@ static __always_inline int l7_stream(struct __sk_buff *skb, struct l7_flow *f, c
 	sc->reason = L7_REASON_NONE;
 	sc->http_rule = -1;
 	sc->deny_stream = 0;
+	if (L7_NUM_RL)
+		sc->now = L7_NOW(skb);
 	bpf_loop(L7_MAX_PAYLOAD, l7_scan_cb, &c, 0);
 	if (!sc->stop) {
 		f->next_seq = sc->seq;
@@ -596,7 +598,7 @@ static __always_inline int l7_reply(struct __sk_buff *skb, struct l7_flow *f, st
 		return l7_drop(skb, p, dir, f, L7_REASON_FLOW_DENIED);
 	if (f->kind == L7_FLOW_ANSWERED) {
 		if ((p->flags & L7_TH_RST) || (p->seq == f->rs.end && (p->flags & L7_TH_FIN) &&
-		    p->payload_len == ((f->rs.flags & RF_H2) ? L7_GRPC_DENIED_LEN : L7_HTTP403_LEN)))
+		    p->payload_len == l7_answer_len(f)))
 			return TC_ACT_OK;
 		return l7_drop(skb, p, dir, f, L7_REASON_FLOW_DENIED);
 	}

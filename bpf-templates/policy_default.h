@@ -33,6 +33,11 @@ const struct l7_port_entry l7_egress_entries[1] = { { 0 } };
 const __u64 l7_set_rules[1][L7_RULE_WORDS] = { { 0 } };
 /* rules usable by http/1 (not grpc-only) */
 const __u64 l7_h1_rules[L7_RULE_WORDS] = { 0 };
+/* rate limits (l7_ratelimit.h): none; every rule admits without a bucket */
+#define L7_NUM_RL 0
+const struct l7_rl_rule l7_rl_rules[1] = { { 0 } };
+const __u64 l7_rl_free[L7_RULE_WORDS] = { ~0ULL };
+const __u64 l7_h1_free[L7_RULE_WORDS] = { 0 };
 /* per rule: header requirements that must all hold */
 const __u64 l7_rule_hdrs[1] = { 0 };
 /* header requirements with a value (the others need presence only) */

@@ -29,11 +29,13 @@ export { savePolicySources, savedPolicies, checkObjectMatches } from './replay/o
 export interface CompileOptions {
   /** bytes of request head inspected (default: the oracle's head limit) */
   readonly inspectWindow?: number;
+  /** the test build: rate limits on skb->tstamp (replay --kernel drives them with capture times) */
+  readonly testClock?: boolean;
 }
 
 /** Policy files -> the object, its header and manifest.json in `out`, and the policy sources beside them. */
 export function compile(policyFiles: readonly string[], out: string, opts: CompileOptions = {}): EmitResult {
-  const limits: Limits = { ...DEFAULT_LIMITS, ...(opts.inspectWindow ? { inspectWindow: opts.inspectWindow } : {}) };
+  const limits: Limits = { ...DEFAULT_LIMITS, ...(opts.inspectWindow ? { inspectWindow: opts.inspectWindow } : {}), ...(opts.testClock ? { testClock: true } : {}) };
   const r = emitObject(lower(loadPolicies(policyFiles)), out, limits);
   savePolicySources(policyFiles, out);
   return r;

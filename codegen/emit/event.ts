@@ -82,6 +82,7 @@ const STREAM_REASONS = [
   ['BAD_IP_HEADER', 13, 'ipv4 header checksum wrong, or ttl / hop limit too low to be forwarded'],
   ['OUT_OF_WINDOW', 14, 'client bytes before the start of the connection'],
   ['FLOW_CLOSED', 15, 'client data after the connection closed'],
+  ['RATE_LIMITED', 16, 'request over its rule\'s rate limit (verdict FORWARDED: a shadow limit let it pass)'],
 ] as const;
 
 /** the kernel's name of a strict rule: head-too-long -> HEAD_TOO_LONG */

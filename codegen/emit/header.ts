@@ -88,6 +88,24 @@ export function policyId(hash: string): number {
   return parseInt(createHash('sha256').update(hash).digest('hex').slice(0, 8), 16) || 1;
 }
 
+const PER: Record<'source' | 'rule' | 'connection', string> = { source: 'L7_RL_PER_SOURCE', rule: 'L7_RL_PER_RULE', connection: 'L7_RL_PER_CONN' };
+
+/** The rules with a rate limit, in rule order (bpf-templates/l7_ratelimit.h), and the masks of
+ * the rules without one: those admit a request before any bucket is asked. */
+function rateLimits(ir: PolicyIR, W: number, h1: bigint): string {
+  const limited = ir.httpRules.filter((r) => r.rateLimit !== null);
+  const all = bitsOf(ir.httpRules.map((r) => r.index));
+  const free = all & ~bitsOf(limited.map((r) => r.index));
+  const rows = limited.map((r) => {
+    const l = r.rateLimit!;
+    return `	{ 0x${l.id}ULL, ${l.intervalNs}ULL, ${l.toleranceNs}ULL, ${r.index}, ${PER[l.per]}, ${l.mode === 'shadow' ? 1 : 0} },`;
+  });
+  return `#define L7_NUM_RL ${limited.length}
+const struct l7_rl_rule l7_rl_rules[${Math.max(1, limited.length)}] = {${rows.length ? '\n' + rows.join('\n') + '\n' : ' { 0 } '}};
+const __u64 l7_rl_free[L7_RULE_WORDS] = { ${split(free, W).join(', ')} };
+const __u64 l7_h1_free[L7_RULE_WORDS] = { ${split(free & h1, W).join(', ')} };`;
+}
+
 export interface HeaderInput {
   readonly ir: PolicyIR;
   /** sha256 of the IR (or its source), printed into the header */
@@ -111,7 +129,7 @@ export function renderPolicyHeader({ ir, hash, limits = DEFAULT_LIMITS }: Header
 
 #define L7_POLICY_HASH "${hash}"
 #define L7_POLICY_ID 0x${policyId(hash).toString(16)}U
-#define L7_INSPECT_WINDOW ${limits.inspectWindow}
+#define L7_INSPECT_WINDOW ${limits.inspectWindow}${limits.testClock ? '\n/* test build: buckets run on skb->tstamp */\n#define L7_TEST_CLOCK 1' : ''}
 #define L7_NUM_SELECTORS ${ir.selectors.length}
 #define L7_SEL_WORDS ${words64(ir.selectors.length)}
 #define L7_NUM_HTTP_RULES ${ir.httpRules.length}
@@ -126,6 +144,7 @@ ${direction('ingress', ir.ingress)}
 ${direction('egress', ir.egress)}
 const __u64 l7_set_rules[${Math.max(1, sets.length)}][L7_RULE_WORDS] = {${sets.length ? '\n' + sets.join('\n') + '\n' : ' { 0 } '}};
 const __u64 l7_h1_rules[L7_RULE_WORDS] = { ${split(h1, W).join(', ')} };
+${rateLimits(ir, W, h1)}
 const __u64 l7_rule_hdrs[${Math.max(1, hdrs.length)}] = {${cList(hdrs, 4)}};
 #define L7_HDR_VALUED ${u64(bitsOf(ir.headerReqs.filter((h) => h.value !== null).map((h) => h.index)))}
 

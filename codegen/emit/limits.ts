@@ -14,6 +14,10 @@ export interface Limits {
   readonly selectors: number;
   /** port-table rows per direction */
   readonly portEntries: number;
+  /** the test build: rate-limit buckets run on the skb's timestamp (BPF_PROG_TEST_RUN's ctx),
+   * not the kernel's clock, so replayed captures drive them (bpf-templates/l7_ratelimit.h);
+   * deploy refuses such an object */
+  readonly testClock?: boolean;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -41,7 +45,7 @@ export class LimitExceededError extends Error {
 
 /** Throws LimitExceededError for the first limit the IR exceeds. */
 export function checkLimits(ir: PolicyIR, limits: Limits = DEFAULT_LIMITS): void {
-  const check = (limit: keyof Limits, value: number, where: string, hint: string) => {
+  const check = (limit: Exclude<keyof Limits, 'testClock'>, value: number, where: string, hint: string) => {
     if (value > limits[limit]) throw new LimitExceededError(limit, value, limits[limit], where, hint);
   };
   check('selectors', ir.selectors.length, 'selectors', 'merge policies selecting the same endpoints, or raise L7_MAX_SELECTORS');

@@ -1,6 +1,6 @@
 // manifest.json: what the loader and operators need to know about an object.
 import { createHash } from 'node:crypto';
-import type { PolicyIR } from '../ir/types.ts';
+import type { PolicyIR, RateLimitIR } from '../ir/types.ts';
 import type { Limits } from './limits.ts';
 import { words64 } from './header.ts';
 
@@ -18,7 +18,11 @@ export interface Manifest {
   readonly programs: readonly { readonly name: string; readonly attach: string; readonly policyDirection: 'egress' | 'ingress' }[];
   readonly selectors: PolicyIR['selectors'];
   readonly rules: PolicyIR['rules'];
-  readonly httpRules: readonly { readonly index: number; readonly rule: number; readonly method: string | null; readonly path: string | null; readonly host: string | null }[];
+  readonly httpRules: readonly {
+    readonly index: number; readonly rule: number; readonly method: string | null; readonly path: string | null; readonly host: string | null;
+    /** absent without one (manifests before rate limits have none) */
+    readonly rateLimit?: RateLimitIR;
+  }[];
   readonly maps: readonly MapLayout[];
   readonly limits: Limits;
   readonly sha256: { readonly input: string; readonly header: string; readonly object: string };
@@ -49,6 +53,10 @@ export function mapLayout(ir: PolicyIR): MapLayout[] {
     { name: 'counters', type: 'percpu_array', keySize: 4, valueSize: 8, maxEntries: 4 },
     // deploy-time settings (struct l7_config): how denials are answered
     { name: 'l7cfg', type: 'array', keySize: 4, valueSize: 8, maxEntries: 1 },
+    // rate-limit buckets: (rule id, subject) -> arrival time in ns; shared by every generation
+    { name: 'buckets', type: 'lru_hash', keySize: 16, valueSize: 8, maxEntries: 65536 },
+    // per-cpu, per rate-limited rule: limited, shadow passes
+    { name: 'rl_counts', type: 'percpu_array', keySize: 4, valueSize: 8, maxEntries: 2 * Math.max(1, ir.httpRules.filter((r) => r.rateLimit).length) },
   ];
 }
 
@@ -62,7 +70,7 @@ export function buildManifest(ir: PolicyIR, limits: Limits, hashes: Manifest['sh
     ],
     selectors: ir.selectors,
     rules: ir.rules,
-    httpRules: ir.httpRules.map((r) => ({ index: r.index, rule: r.rule, method: r.method, path: r.path, host: r.host })),
+    httpRules: ir.httpRules.map((r) => ({ index: r.index, rule: r.rule, method: r.method, path: r.path, host: r.host, ...(r.rateLimit ? { rateLimit: r.rateLimit } : {}) })),
     maps: mapLayout(ir),
     limits,
     sha256: hashes,

@@ -8,6 +8,7 @@ import type {
   ActionIR, Direction, HeaderReqIR, HttpRuleIR, L7SetIR, MatchersIR, PolicyIR, PortEntryIR, RuleRefIR, SelectorIR,
 } from './types.ts';
 import { DEFAULT_IR_LIMITS, LowerError, type IrLimits } from './limits.ts';
+import { intervalNs, toleranceNs } from '../../src/verdict/ratelimit.ts';
 
 class Builder {
   readonly selectors: SelectorIR[] = [];
@@ -115,7 +116,9 @@ function l7Set(b: Builder, rules: readonly HttpRule[], ruleIndex: number): numbe
       if (x.value?.includes(',')) throw new LowerError(`${h.pos.file}:${h.pos.line}:${h.pos.col}: header value "${x.value}" contains ","; the kernel cannot match it like Envoy does for repeated headers`, 'require the header without the comma-separated part');
       return b.header(x.name, x.value);
     });
-    b.httpRules.push({ index, rule: ruleIndex, method: h.method, path: h.path, host: h.host, headers, http2Only: h.origin === 'grpc' });
+    const rl = h.rateLimit;
+    const rateLimit = rl && { ...rl, intervalNs: Number(intervalNs(rl)), toleranceNs: Number(toleranceNs(rl)) };
+    b.httpRules.push({ index, rule: ruleIndex, method: h.method, path: h.path, host: h.host, headers, http2Only: h.origin === 'grpc', rateLimit });
     return index;
   });
   const set = b.l7Sets.length;

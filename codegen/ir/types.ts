@@ -62,6 +62,20 @@ export interface HttpRuleIR {
   readonly headers: readonly number[];
   /** gRPC rules only match HTTP/2 requests */
   readonly http2Only: boolean;
+  /** the rule's token bucket (src/verdict/ratelimit.ts), null = no limit */
+  readonly rateLimit: RateLimitIR | null;
+}
+
+export interface RateLimitIR {
+  /** 16 hex digits: the bucket map's key part naming the rule (src/policy/ratelimit.ts) */
+  readonly id: string;
+  readonly requestsPerSecond: number;
+  readonly burst: number;
+  readonly per: 'source' | 'rule' | 'connection';
+  readonly mode: 'enforce' | 'shadow';
+  /** nanoseconds per token, and how far the bucket's arrival time may run ahead of now */
+  readonly intervalNs: number;
+  readonly toleranceNs: number;
 }
 
 /** `name` (lowercase) present, with `value` exactly when value !== null (OWS trimmed). */

@@ -2,6 +2,7 @@
 // (RequestParser) and the server's responses (ResponseParser); responses pair with requests
 // in order; an upgrade is decided by the server's first bytes, as the kernel's
 // l7_upgrade_answer does.
+import type { AnswerKind } from '../../src/net/answers.ts';
 import type { Denial, L7Session, SessionHost, SessionState } from '../l7/session.ts';
 import { TCP_ACK, TCP_RST, TCP_SYN, type PacketView } from '../decode/view.ts';
 import type { ClientStream } from '../stream/client-stream.ts';
@@ -150,10 +151,10 @@ export class Http1Session<R> implements L7Session, ResponseOwner {
     this.denied = false;
   }
 
-  answerDenied(): void {
+  answerDenied(kind: AnswerKind = 'denied'): void {
     const i = this.pending.findIndex((p) => p.denied);
     if (i < 0) return;
-    this.host.answered(this.pending[i]!.rec, { status: 403 });
+    this.host.answered(this.pending[i]!.rec, { status: kind === 'limited' ? 429 : 403 });
     this.pending.splice(i, 1);
   }
 

@@ -17,7 +17,7 @@ import { HpackDecoder, HpackError, type HeaderField } from './hpack.ts';
 import type { H2ConnRule, Http2Event } from './types.ts';
 import { Responses, type ResponseOwner } from './responses.ts';
 import { DEFAULT_LIMITS as SEMANTIC_LIMITS } from '../../src/verdict/limits.ts';
-import { GRPC_DENIED_MESSAGE, GRPC_DENIED_STATUS } from '../../src/net/answers.ts';
+import { grpcAnswerFields, type AnswerKind } from '../../src/net/answers.ts';
 
 /** Streams kept waiting for a response per connection; older ones are emitted unanswered. */
 export const MAX_OPEN_STREAMS = 1024;
@@ -237,10 +237,11 @@ export class Http2Session<R> implements L7Session, FrameSink, ResponseOwner {
     else this.host.answered(o.rec, { status: o.status, headers: o.headers, ts: o.ts });
   }
 
-  /** The datapath's answer on the denied stream (src/net/answers.ts): trailers-only, status 7. */
-  answerDenied(): void {
+  /** The datapath's answer on the denied stream (src/net/answers.ts): trailers-only, status 7 (8 over a rate limit). */
+  answerDenied(kind: AnswerKind = 'denied'): void {
     if (!this.deniedRec) return;
-    this.host.answered(this.deniedRec, { status: Number(GRPC_DENIED_STATUS), headers: [[':status', GRPC_DENIED_STATUS], ['content-type', 'application/grpc'], ['grpc-status', '7'], ['grpc-message', GRPC_DENIED_MESSAGE]] });
+    const headers = grpcAnswerFields(kind);
+    this.host.answered(this.deniedRec, { status: Number(headers[0]![1]), headers });
     this.deniedRec = null;
   }
 

@@ -5,6 +5,8 @@
 import type { PacketView } from '../decode/view.ts';
 import type { ClientStream } from '../stream/client-stream.ts';
 
+import type { AnswerKind } from '../../src/net/answers.ts';
+
 export interface SessionHost<E, R> {
   /** Judges one request (counting it); the record carries the verdict. */
   judge(ev: E): R;
@@ -58,7 +60,7 @@ export interface L7Session {
   /** The HEAD-ness of each allowed request of the last client() call, in order (the response framer's). */
   readonly allowedHeads?: readonly boolean[];
   /** The datapath answered the denied request (HTTP/1: 403; HTTP/2: grpc-status 7): its record is emitted with that answer. */
-  answerDenied?(): void;
+  answerDenied?(kind?: AnswerKind): void;
   /** After `denied`: where the denied request ends when stage 3 could cut it, else null (HTTP/2:
    * where its frames start, and the DATA octets the answer's WINDOW_UPDATE gives back). */
   readonly keepable?: { readonly end: number; readonly start?: number; readonly window?: number } | null;

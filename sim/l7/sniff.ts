@@ -3,6 +3,7 @@
 // the server accepts an h2c upgrade, after which the connection is HTTP/2. Bytes
 // that are still a prefix of "PRI " are held, not judged (no request can be complete in
 // them); then every byte goes to the chosen session from stream offset 0.
+import type { AnswerKind } from '../../src/net/answers.ts';
 import type { PacketView } from '../decode/view.ts';
 import type { ClientStream } from '../stream/client-stream.ts';
 import type { Denial, L7Session, SessionState } from './session.ts';
@@ -61,8 +62,8 @@ export class SniffSession implements L7Session {
     this.inner?.resume?.(at);
   }
 
-  answerDenied(): void {
-    this.inner?.answerDenied?.();
+  answerDenied(kind?: AnswerKind): void {
+    this.inner?.answerDenied?.(kind);
   }
 
   client(data: Uint8Array, start: number, end: number): void {

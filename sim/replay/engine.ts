@@ -13,7 +13,7 @@ import type { L7Session, SessionHost } from '../l7/session.ts';
 import { classifySegment, seqAdd, seqDiff, SEG_HOLE, SEG_RETRANSMISSION } from '../stream/seq.ts';
 import { ConnTable } from '../stream/table.ts';
 import { ResponseFramer } from '../http1/response-framer.ts';
-import { HTTP1_FORBIDDEN, HTTP1_FORBIDDEN_KEEP, TRIM, grpcDenied, grpcDeniedKeep } from '../../src/net/answers.ts';
+import { TRIM, grpcDenied, grpcDeniedKeep, http1Answer, type AnswerKind } from '../../src/net/answers.ts';
 import { Offsets } from '../stream/offsets.ts';
 import { Conn } from './conn.ts';
 import { DEFAULT_LIMITS as SEMANTIC_LIMITS } from '../../src/verdict/limits.ts';
@@ -23,7 +23,6 @@ import type {
 } from './types.ts';
 
 export const DEFAULT_INSPECTION_LIMIT = SEMANTIC_LIMITS.headBytes;
-const GRPC_DENIED_LEN = grpcDenied().length;
 export const DEFAULT_MAX_CONNECTIONS = 65536;
 
 export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends RequestVerdict = RequestVerdict> {
@@ -209,7 +208,11 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
       }),
       now: () => this.curRec!.ts,
     };
-    const partial = judge.partial ? (head: Uint8Array) => judge.partial?.(c.info, head, c.verdict)?.allowed !== false : null;
+    const partial = judge.partial ? (head: Uint8Array) => {
+      const ok = judge.partial?.(c.info, head, c.verdict)?.allowed !== false;
+      if (!ok) c.limited = false;
+      return ok;
+    } : null;
     return new SniffSession(
       (http2) => (http2 ? new Http2Session(this.limit, host) : new Http1Session(this.limit, host, partial)),
       () => new Http2Session(this.limit, host, true),
@@ -217,7 +220,8 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
   }
 
   private judgeRequest(c: Conn<CV>, ev: RequestEvent): RequestRecord<CV, RV> {
-    const verdict = this.o.judge.request(c.info, ev, c.verdict);
+    const verdict = this.o.judge.request(c.info, ev, c.verdict, this.curRec!.ts);
+    c.limited = !verdict.allowed && verdict.limited === true;
     c.requests++;
     this.summary.requests++;
     return { conn: c.info, connVerdict: c.verdict, request: ev, verdict, packetIndex: this.curIndex, ts: this.curRec!.ts };
@@ -378,10 +382,10 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
     const f = c.framer!;
     const stream = c.session?.denial?.stream;
     const rstSeq = c.ofs ? c.ofs.cliToSrv(c.ansRst) : c.ansRst;
-    const answer: AnswerSegments = { seq: f.end, ack: c.ansAck, rstSeq, ...(f.h2 && stream ? { stream } : {}) };
+    const answer: AnswerSegments = { seq: f.end, ack: c.ansAck, rstSeq, ...(f.h2 && stream ? { stream } : {}), ...(c.limited ? { limited: true } : {}) };
     this.act(rec, index, 'answer', reason, c.info.id, answer);
     c.mode = 'answered';
-    c.session?.answerDenied?.();
+    c.session?.answerDenied?.(answerKind(c));
     this.o.onConnection?.({ type: 'close', conn: c.info, reason: 'denied', packets: c.packets, requests: c.requests });
     c.release();
   }
@@ -463,9 +467,9 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
       f.end = o.insHi;
       if (seqDiff(o.insHi, s.srvNxt) >= 0) s.srvNxt = o.insHi;
       c.s2c.nextSeq = o.insHi;
-      c.session?.answerDenied?.();
+      c.session?.answerDenied?.(answerKind(c));
     }
-    const answer: AnswerSegments = { seq: o.insLo, ack: o.cutHi, rstSeq: o.cliToSrv(o.cutHi), keep: true, srvAck: o.viewToSrv(this.v.ack) };
+    const answer: AnswerSegments = { seq: o.insLo, ack: o.cutHi, rstSeq: o.cliToSrv(o.cutHi), keep: true, srvAck: o.viewToSrv(this.v.ack), ...(c.limited ? { limited: true } : {}) };
     this.act(rec, index, 'answer', reason, c.info.id, answer);
   }
 
@@ -473,7 +477,7 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
    * stream and the WINDOW_UPDATE for the cut DATA. */
   private keepAnswer(c: Conn<CV>): Uint8Array {
     const o = c.ofs!;
-    return c.framer!.h2 ? grpcDeniedKeep(o.stream, o.win) : HTTP1_FORBIDDEN_KEEP;
+    return c.framer!.h2 ? grpcDeniedKeep(o.stream, o.win, answerKind(c)) : http1Answer(answerKind(c), true);
   }
 
   /** A client segment with bytes of the latest cut (l7_cut_resent): the request sent again gets
@@ -540,7 +544,7 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
       return this.act(rec, index, data ? 'drop' : 'pass', data ? 'flow-denied' : v.flags & TCP_RST ? 'rst' : 'control', id);
     }
     if (v.flags & TCP_RST) return this.act(rec, index, 'pass', 'rst', id);
-    const ours = v.seq >>> 0 === c.framer!.end && v.payloadLen === (c.framer!.h2 ? GRPC_DENIED_LEN : HTTP1_FORBIDDEN.length) && (v.flags & TCP_FIN) !== 0;
+    const ours = v.seq >>> 0 === c.framer!.end && v.payloadLen === (c.framer!.h2 ? grpcDenied(0, 0, answerKind(c)) : http1Answer(answerKind(c), false)).length && (v.flags & TCP_FIN) !== 0;
     this.act(rec, index, ours ? 'pass' : 'drop', ours ? 'answer' : 'flow-denied', id);
   }
 
@@ -645,3 +649,5 @@ function ep6(d: Uint8Array, off: number, port: number): string {
   for (let i = 0; i < 16; i++) s += String.fromCharCode(d[off + i]!);
   return s + String.fromCharCode(port >> 8, port & 255);
 }
+
+const answerKind = (c: { limited: boolean }): AnswerKind => (c.limited ? 'limited' : 'denied');

@@ -69,6 +69,8 @@ export interface RequestVerdict {
   /** Denied by the rules, the request well-formed (the kernel's l7-no-rule, judged at the head's
    * end): stage 3 may cut it and keep the connection. Unset: a stage-2 answer at most. */
   readonly ruleDenied?: boolean;
+  /** Denied over a rate limit: its answer is 429 / RESOURCE_EXHAUSTED. */
+  readonly limited?: boolean;
 }
 
 export type { BodyFraming, HttpRequest, HttpParseError, ViolationCode, HttpViolation, Http1Event } from '../http1/types.ts';
@@ -81,7 +83,8 @@ export type RequestEvent = Http1Event | Http2Event;
 
 export interface Judge<CV extends ConnVerdict = ConnVerdict, RV extends RequestVerdict = RequestVerdict> {
   connection(conn: ConnInfo): CV;
-  request(conn: ConnInfo, req: RequestEvent, connVerdict: CV): RV;
+  /** `ts`: the time of the packet that completed the request (rate limits) */
+  request(conn: ConnInfo, req: RequestEvent, connVerdict: CV, ts: bigint): RV;
   /**
    * Optional: a client segment left a request head incomplete. Return a denied verdict when
    * the bytes so far already break a rule (the kernel decides on the byte it sees that), or
@@ -117,6 +120,8 @@ export interface AnswerSegments {
   readonly srvAck?: number;
   /** HTTP/2: the denied stream (GOAWAY names the one below it) */
   readonly stream?: number;
+  /** the answer is 429 / RESOURCE_EXHAUSTED (a rate limit), not 403 */
+  readonly limited?: boolean;
 }
 
 export interface ResponseInfo {

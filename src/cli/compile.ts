@@ -5,12 +5,13 @@ export interface CompileFlags {
   readonly policy: readonly string[];
   readonly out: string;
   readonly inspectWindow?: number;
+  readonly testClock?: boolean;
 }
 
 /** CLI entry; returns the process exit code. */
 export function compileCommand(flags: CompileFlags): number {
   try {
-    const r = compile(flags.policy, flags.out, flags.inspectWindow ? { inspectWindow: flags.inspectWindow } : {});
+    const r = compile(flags.policy, flags.out, { ...(flags.inspectWindow ? { inspectWindow: flags.inspectWindow } : {}), ...(flags.testClock ? { testClock: true } : {}) });
     const m = r.manifest;
     console.log([
       `wrote ${r.objectPath}, ${r.headerPath}, ${r.manifestPath}`,

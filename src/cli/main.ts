@@ -59,6 +59,7 @@ export function buildCli(): Command {
     .requiredOption('--policy <file>', 'policy file (repeatable)', collect)
     .requiredOption('-o, --out <dir>', 'output directory')
     .option('--inspect-window <bytes>', 'longest request head inspected', (v: string) => Number(v))
+    .option('--test-clock', 'test build: rate limits run on packet timestamps (replay --kernel of captures); deploy refuses it')
     .action((o) => exit(compileCommand(o)));
   program
     .command('verify')

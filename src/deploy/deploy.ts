@@ -63,6 +63,7 @@ interface Target {
 export function deploy(lib: Libbpf, req: DeployRequest, env: DeployEnv): DeployResult {
   const manifest = readManifest(req.dir);
   const objectPath = resolve(req.dir, manifest.object);
+  if (manifest.limits.testClock) throw new DeployError(`${req.dir}: built with --test-clock: its rate limits run on packet timestamps, not the kernel's clock`, 'compile it again without --test-clock');
   const targets = resolveTargets(lib, req);
   const mountedBpffs = ensureBpffs(env.pinRoot);
   const old = readState(req.name, env.stateDir);
@@ -84,7 +85,7 @@ export function deploy(lib: Libbpf, req: DeployRequest, env: DeployEnv): DeployR
     const state: DeployState = {
       version: 1, name: req.name, generation, objectPath, objectSha256: sha256File(objectPath),
       handle: DEFAULT_HANDLE, priority: DEFAULT_PRIORITY, ifaces,
-      rules: manifest.rules, httpRules: manifest.httpRules.map((h) => ({ index: h.index, rule: h.rule, method: h.method, path: h.path })),
+      rules: manifest.rules, httpRules: manifest.httpRules.map((h) => ({ index: h.index, rule: h.rule, method: h.method, path: h.path, ...(h.rateLimit ? { rateLimit: h.rateLimit } : {}) })),
       inventory: inventoryToState(req.inventory), deployedAt: new Date().toISOString(), flowsReused: load.reused.includes('flows'), answer,
     };
     if (old) retire(lib, old, ifaces, paths);
@@ -150,9 +151,10 @@ function withReuse<T>(lib: Libbpf, paths: PinPaths, run: (reuse: ReuseCandidate[
   }
 }
 
-/** Maps shared by every generation of a deployment: flow state (L7 apart), client-byte rings, events. */
+/** Maps shared by every generation of a deployment: flow state (L7 apart), client-byte rings,
+ * events, rate-limit buckets. */
 function sharedMaps(paths: PinPaths): (readonly [string, string])[] {
-  return [['flows', paths.flows], ['l7flows', paths.l7flows], ['rings', paths.rings], ['events', paths.events]];
+  return [['flows', paths.flows], ['l7flows', paths.l7flows], ['rings', paths.rings], ['events', paths.events], ['buckets', paths.buckets]];
 }
 
 function closeFd(fd: number): void {
@@ -168,8 +170,10 @@ function pinGeneration(lib: Libbpf, obj: ReturnType<typeof loadForDeploy>['obj']
   for (const { prog } of HOOKS) pin(lib, program(obj, prog).fd, g.prog(prog));
   for (const name of ['ipcache', 'selectors']) pin(lib, mapFd(obj, name), g.map(name));
   // counters (lost events, ...) belong to one revision; objects built before they existed lack them
-  const counters = obj.maps.get('counters');
-  if (counters) pin(lib, counters.fd, g.map('counters'));
+  for (const name of ['counters', 'rl_counts']) {
+    const m = obj.maps.get(name);
+    if (m) pin(lib, m.fd, g.map(name));
+  }
   // shared maps: pinned once; a reused map is the pinned one already
   for (const [name, path] of sharedMaps(paths)) {
     if (!obj.maps.has(name)) continue; // an object built before the map existed

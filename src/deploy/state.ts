@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, w
 import { join } from 'node:path';
 import type { Inventory, ReservedEntity } from '../endpoints/types.ts';
 import { parseIp, type IpAddr } from '../net/ip.ts';
-import type { RuleRefIR } from '../../codegen/ir/types.ts';
+import type { RateLimitIR, RuleRefIR } from '../../codegen/ir/types.ts';
 import type { AnswerMode } from '../net/answers.ts';
 
 export interface AttachedIface {
@@ -22,6 +22,8 @@ export interface HttpRuleRef {
   readonly rule: number;
   readonly method: string | null;
   readonly path: string | null;
+  /** the rule's rate limit (status shows its buckets and counts) */
+  readonly rateLimit?: RateLimitIR;
 }
 
 export interface StateInventory {

@@ -284,9 +284,14 @@ const keep = new Map<unknown, unknown>();
 // struct bpf_test_run_opts (libbpf 1.1.2, x86_64/aarch64): sz@0 data_in@8 data_out@16
 // data_size_in@24 data_size_out@28 ctx_in@32 ctx_out@40 ctx_size_in@48 ctx_size_out@52
 // retval@56 repeat@60 duration@64 flags@68 cpu@72 batch_size@76; sizeof 80.
+// struct __sk_buff: tstamp@152, sizeof 192 (uapi linux/bpf.h since 5.x)
+const SKB_CTX_SIZE = 192;
+const SKB_CTX_TSTAMP = 152;
+
 function testRun(raw: Raw, fd: number, input: TestRunInput): TestRunResult {
   const outSize = input.dataOutSize ?? Math.max(256, input.data.length + 256);
-  const total = 80 + input.data.length + outSize;
+  const ctxSize = input.tstampNs === undefined ? 0 : SKB_CTX_SIZE;
+  const total = 80 + input.data.length + outSize + ctxSize;
   const mem = koffi.alloc('uint8_t', total);
   const view = Buffer.from(koffi.view(mem, total));
   view.fill(0);
@@ -298,6 +303,13 @@ function testRun(raw: Raw, fd: number, input: TestRunInput): TestRunResult {
   view.writeUInt32LE(input.data.length, 24);
   view.writeUInt32LE(outSize, 28);
   view.writeInt32LE(input.repeat ?? 1, 60);
+  if (input.tstampNs !== undefined) {
+    // every other field 0: the kernel refuses a ctx setting what test_run does not take
+    const at = 80 + input.data.length + outSize;
+    view.writeBigUInt64LE(input.tstampNs, at + SKB_CTX_TSTAMP);
+    view.writeBigUInt64LE(base + BigInt(at), 32);
+    view.writeUInt32LE(ctxSize, 48);
+  }
   const r = raw.test_run(fd, mem) as number;
   const outLen = Math.min(view.readUInt32LE(28), outSize);
   const start = 80 + input.data.length;

@@ -1,6 +1,6 @@
 // bpffs: where a deployment's programs and maps outlive the process that loaded them.
 // Layout under <root>/<deployment>/:
-//   flows, events              shared by every generation (flow state and the event stream
+//   flows, events, buckets     shared by every generation (flow state and the event stream
 //                              survive a policy swap; observers keep their ring buffer)
 //   g<N>/l7_from_pod, g<N>/l7_to_pod, g<N>/ipcache, g<N>/selectors
 //                              one policy revision; removed once the next one is attached
@@ -29,6 +29,8 @@ export interface PinPaths {
   readonly l7flows: string;
   readonly rings: string;
   readonly events: string;
+  /** rate-limit buckets: an unchanged rule keeps its buckets across deploys */
+  readonly buckets: string;
   generation(n: number): { readonly dir: string; readonly prog: (name: string) => string; readonly map: (name: string) => string };
 }
 
@@ -40,6 +42,7 @@ export function pinPaths(root: string, deployment: string): PinPaths {
     l7flows: join(dir, 'l7flows'),
     rings: join(dir, 'rings'),
     events: join(dir, 'events'),
+    buckets: join(dir, 'buckets'),
     generation(n) {
       const g = join(dir, `g${n}`);
       return { dir: g, prog: (name) => join(g, name), map: (name) => join(g, name) };

@@ -11,6 +11,8 @@ export interface RunFrame {
   /** l7_from_pod: traffic leaving the pod (its egress policy); l7_to_pod: entering it (ingress policy) */
   readonly prog: ProgName;
   readonly frame: Uint8Array;
+  /** the packet's time (skb->tstamp): drives rate limits in an object built with --test-clock */
+  readonly tstampNs?: bigint;
 }
 
 export interface RunResult {
@@ -78,7 +80,7 @@ export class PacketRunner {
 
   run(f: RunFrame): RunResult {
     const p = program(this.obj, f.prog);
-    const r = this.obj.lib.testRun(p.fd, { data: f.frame, dataOutSize: f.frame.length + 512 });
+    const r = this.obj.lib.testRun(p.fd, { data: f.frame, dataOutSize: f.frame.length + 512, ...(f.tstampNs !== undefined ? { tstampNs: f.tstampNs } : {}) });
     if (r.err !== 0) throw new TestRunError(f.prog, r.err, f.frame.length);
     return { action: r.retval, dataOut: r.dataOut, events: this.events() };
   }

@@ -24,6 +24,8 @@ export interface TestRunInput {
   /** bytes reserved for the packet as the program leaves it */
   readonly dataOutSize?: number;
   readonly repeat?: number;
+  /** skb->tstamp, passed in a struct __sk_buff ctx: the test build's rate-limit clock (L7_TEST_CLOCK) */
+  readonly tstampNs?: bigint;
 }
 
 export interface TestRunResult {

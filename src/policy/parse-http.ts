@@ -2,9 +2,10 @@
 import type { Node } from 'yaml';
 import { Reader, type YNode } from '../source/yaml-reader.ts';
 import { re2Error } from './regex.ts';
+import { parseRateLimit } from './ratelimit.ts';
 import type { HeaderMatch, HttpRule } from './types.ts';
 
-const HTTP_FIELDS = ['method', 'path', 'host', 'headers', 'headerMatches'];
+const HTTP_FIELDS = ['method', 'path', 'host', 'headers', 'headerMatches', 'rateLimit'];
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 export function parseHttpRules(r: Reader, node: YNode): HttpRule[] {
@@ -21,7 +22,8 @@ function parseHttpRule(r: Reader, node: Node): HttpRule | null {
     ...(m.has('headers') ? parseHeaders(r, m.get('headers')) : []),
     ...(m.has('headerMatches') ? parseHeaderMatches(r, m.get('headerMatches')) : []),
   ];
-  return { method, path, host, headers, origin: 'http', pos: r.pos(node) };
+  const rateLimit = m.has('rateLimit') ? parseRateLimit(r, m.get('rateLimit')) : null;
+  return { method, path, host, headers, origin: 'http', rateLimit, pos: r.pos(node) };
 }
 
 /** `method: "*"` is not RE2 but is what people write for "any": accept it, loudly. */
@@ -89,11 +91,12 @@ function parseHeaderMatches(r: Reader, node: YNode): HeaderMatch[] {
 export function parseGrpcRules(r: Reader, node: YNode): HttpRule[] {
   const out: HttpRule[] = [];
   for (const item of r.seq(node, 'rules.grpc') ?? []) {
-    const m = r.map(item, 'grpc rule', ['service', 'method']);
+    const m = r.map(item, 'grpc rule', ['service', 'method', 'rateLimit']);
     if (!m) continue;
     const service = m.has('service') ? regexField(r, m.get('service'), 'grpc service') : null;
     const method = m.has('method') ? regexField(r, m.get('method'), 'grpc method') : null;
-    out.push({ method: 'POST', path: grpcPath(service, method), host: null, headers: [], origin: 'grpc', pos: r.pos(item) });
+    const rateLimit = m.has('rateLimit') ? parseRateLimit(r, m.get('rateLimit')) : null;
+    out.push({ method: 'POST', path: grpcPath(service, method), host: null, headers: [], origin: 'grpc', rateLimit, pos: r.pos(item) });
   }
   return out;
 }

@@ -1,5 +1,6 @@
 // YAML text -> Policy AST. Multi-document YAML and `kind: List`; every problem of a file
 // is reported (file:line:col) in one pass; a policy with errors is left out of the result.
+import { assignRateLimitIds } from './ratelimit.ts';
 import { LineCounter, parseAllDocuments, type Node } from 'yaml';
 import type { Diagnostic } from '../source/diagnostics.ts';
 import { Reader, yamlMessage, type YNode } from '../source/yaml-reader.ts';
@@ -75,7 +76,9 @@ function parsePolicy(r: Reader, node: YNode): Policy | null {
   const namespace = clusterwide ? null : nsNode ? r.string(nsNode, 'metadata.namespace') : 'default';
   const specs = parseSpecs(r, m, clusterwide ? null : namespace ?? 'default', node);
   if (name === null) return null;
-  return { kind: kind as PolicyKind, name, namespace, specs, pos: r.pos(node) };
+  const policy: Policy = { kind: kind as PolicyKind, name, namespace, specs, pos: r.pos(node) };
+  assignRateLimitIds(policy);
+  return policy;
 }
 
 function checkApiVersion(r: Reader, v: YNode, node: YNode): void {

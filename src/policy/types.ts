@@ -56,6 +56,22 @@ export interface HeaderMatch {
   readonly value: string | null;
 }
 
+/**
+ * `rateLimit` on an http or grpc rule (l7bpf extension, Envoy's local rate limit as the model):
+ * a token bucket of `burst` tokens refilled at `requestsPerSecond`, one per node per subject
+ * (docs/semantics.md, "Rate limits").
+ */
+export interface RateLimit {
+  readonly requestsPerSecond: number;
+  readonly burst: number;
+  /** one bucket per source identity, one for the whole rule, or one per connection */
+  readonly per: 'source' | 'rule' | 'connection';
+  /** shadow: count and report what would be limited, let it pass */
+  readonly mode: 'enforce' | 'shadow';
+  /** 16 hex digits naming the rule's buckets, stable while the rule is unchanged (src/policy/ratelimit.ts) */
+  readonly id: string;
+}
+
 /** One http rule; a grpc rule is lowered to this form (POST, `/service/method`, HTTP/2 only). */
 export interface HttpRule {
   readonly method: string | null;
@@ -63,6 +79,7 @@ export interface HttpRule {
   readonly host: string | null;
   readonly headers: readonly HeaderMatch[];
   readonly origin: 'http' | 'grpc';
+  readonly rateLimit: RateLimit | null;
   readonly pos: SourcePos;
 }
 

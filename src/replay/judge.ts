@@ -5,6 +5,7 @@ import type { Inventory } from '../endpoints/types.ts';
 import type { Policy } from '../policy/types.ts';
 import { verdictFor, decideConnection, h2Request, headerValues, parseRequestHead, resolveIp, type DirectionDecision, type L7Input, type Verdict } from '../verdict/index.ts';
 import type { PeerRef } from '../verdict/peers.ts';
+import { Buckets } from '../verdict/ratelimit.ts';
 import type { ConnInfo, Judge, RequestEvent } from '../../sim/index.ts';
 
 export interface OracleConnVerdict {
@@ -20,11 +21,13 @@ export interface OracleConnVerdict {
 export interface OracleRequestVerdict {
   readonly allowed: boolean;
   readonly ruleDenied: boolean;
+  readonly limited: boolean;
   readonly verdict: Verdict;
   readonly input: L7Input;
 }
 
-export function oracleJudge(policies: readonly Policy[], inv: Inventory, limit?: number): Judge<OracleConnVerdict, OracleRequestVerdict> {
+/** `buckets`: the rate limits' state, driven by the capture's timestamps (one per replay). */
+export function oracleJudge(policies: readonly Policy[], inv: Inventory, limit?: number, buckets = new Buckets()): Judge<OracleConnVerdict, OracleRequestVerdict> {
   return {
     connection(conn: ConnInfo): OracleConnVerdict {
       const src = resolveIp(inv, conn.srcIp);
@@ -40,12 +43,12 @@ export function oracleJudge(policies: readonly Policy[], inv: Inventory, limit?:
       const h = parseRequestHead(head, limit);
       if (h.kind !== 'violation') return null;
       const input: L7Input = { kind: 'violation', violation: h.violation };
-      return { allowed: false, ruleDenied: false, verdict: verdictFor({ src: cv.src, dst: cv.dst, dstPort: conn.dstPort, protocol: 'TCP' }, cv.directions, input, false), input };
+      return { allowed: false, ruleDenied: false, limited: false, verdict: verdictFor({ src: cv.src, dst: cv.dst, dstPort: conn.dstPort, protocol: 'TCP' }, cv.directions, input, false), input };
     },
-    request(conn: ConnInfo, req: RequestEvent, cv: OracleConnVerdict): OracleRequestVerdict {
+    request(conn: ConnInfo, req: RequestEvent, cv: OracleConnVerdict, ts: bigint): OracleRequestVerdict {
       const input = l7InputOf(req, limit);
-      const verdict = verdictFor({ src: cv.src, dst: cv.dst, dstPort: conn.dstPort, protocol: 'TCP' }, cv.directions, input, false);
-      return { allowed: verdict.allowed, ruleDenied: !verdict.allowed && input.kind === 'request', verdict, input };
+      const verdict = verdictFor({ src: cv.src, dst: cv.dst, dstPort: conn.dstPort, protocol: 'TCP' }, cv.directions, input, false, { buckets, now: ts, conn: conn.id });
+      return { allowed: verdict.allowed, ruleDenied: !verdict.allowed && input.kind === 'request', limited: verdict.reason === 'rate-limited', verdict, input };
     },
   };
 }

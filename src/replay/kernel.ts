@@ -78,7 +78,7 @@ export class KernelReplayer {
     const split = fed.frames.length > 1;
     if (split) fillConfig(this.obj, this.answer, true);
     try {
-      return { index, offset: r.offset, programs, action: this.runAll(programs, fed.frames), pieces: fed.frames.length, cut: fed.cut };
+      return { index, offset: r.offset, programs, action: this.runAll(programs, fed.frames, r.ts), pieces: fed.frames.length, cut: fed.cut };
     } catch (e) {
       throw e instanceof TestRunError ? e.at(`packet #${index + 1} (capture offset ${r.offset}): `) : e;
     } finally {
@@ -98,12 +98,12 @@ export class KernelReplayer {
    * rewrites sequence numbers). The first piece not passed decides: on a node the skb ends
    * there, and a later piece would only meet the flow it closed.
    */
-  private runAll(programs: readonly ProgName[], frames: readonly Uint8Array[]): PacketActionKind {
+  private runAll(programs: readonly ProgName[], frames: readonly Uint8Array[], ts: bigint): PacketActionKind {
     let fed = frames;
     for (const prog of programs) {
       const out: Uint8Array[] = [];
       for (const frame of fed) {
-        const r = this.runOne(prog, frame);
+        const r = this.runOne(prog, frame, ts);
         if (r.action !== 'pass') return r.action;
         out.push(r.out);
       }
@@ -112,8 +112,9 @@ export class KernelReplayer {
     return 'pass';
   }
 
-  private runOne(prog: ProgName, frame: Uint8Array): { action: PacketActionKind; out: Uint8Array } {
-    const res = this.runner.run({ prog, frame });
+  /** `ts`: the capture's time, skb->tstamp (an object built with --test-clock runs its rate limits on it) */
+  private runOne(prog: ProgName, frame: Uint8Array, ts: bigint): { action: PacketActionKind; out: Uint8Array } {
+    const res = this.runner.run({ prog, frame, tstampNs: ts });
     const out = res.dataOut;
     if (res.action === TC_ACT.SHOT) return { action: 'drop', out };
     if (res.events.some((e) => e.verdict === VERDICT.ANSWERED)) return { action: 'answer', out };

@@ -6,7 +6,8 @@ import { decideDirection } from './direction.ts';
 import { matchHttpRule } from './match.ts';
 import { describePeer } from './peers.ts';
 import { strictRuleText } from './h2-request.ts';
-import type { DirectionDecision, Flow, L7Input, Reason, RuleRef, Verdict } from './types.ts';
+import { admit, describeLimit, identityOf, type RateContext, type Buckets } from './ratelimit.ts';
+import type { ApplicableHttpRule, DirectionDecision, Flow, L7Input, LimitOutcome, Reason, RuleRef, Verdict } from './types.ts';
 import type { HttpRequest } from './http.ts';
 
 /** L3/L4 decisions of both directions (the connection decision the kernel takes at SYN). */
@@ -31,12 +32,20 @@ interface Base {
 }
 
 // every field written out: object spread of a shared base is the slowest way V8 builds these
-function make(b: Base, allowed: boolean, reason: Reason, deniedBy: Verdict['deniedBy'], rules: readonly RuleRef[], summary: string, violation: Verdict['violation'] = null): Verdict {
-  return { allowed, reason, summary, chain: b.chain, rules, deniedBy, inspected: b.inspected, violation, directions: b.directions };
+function make(b: Base, allowed: boolean, reason: Reason, deniedBy: Verdict['deniedBy'], rules: readonly RuleRef[], summary: string, violation: Verdict['violation'] = null, limit: LimitOutcome | null = null): Verdict {
+  return { allowed, reason, summary, chain: b.chain, rules, deniedBy, inspected: b.inspected, violation, directions: b.directions, limit };
+}
+
+/** Buckets and clock for requests judged with rate limits (replay); without them limits only show. */
+export interface RateInput {
+  readonly buckets: Buckets;
+  readonly now: bigint;
+  /** the connection, for `per: connection` */
+  readonly conn: number;
 }
 
 /** The verdict from a connection's direction decisions (computed once per connection). */
-export function verdictFor(flow: Flow, dirs: readonly DirectionDecision[], input?: L7Input, explain = true): Verdict {
+export function verdictFor(flow: Flow, dirs: readonly DirectionDecision[], input?: L7Input, explain = true, rate: RateInput | null = null): Verdict {
   // the chain of reasons is for people (explain); replay judges many requests and skips it
   const chain = explain ? [`${describePeer(flow.src)} -> ${describePeer(flow.dst)}:${flow.dstPort}/${flow.protocol}`, ...dirs.flatMap((d) => d.chain)] : [];
   let inspected = false;
@@ -60,26 +69,43 @@ export function verdictFor(flow: Flow, dirs: readonly DirectionDecision[], input
     const d = dirs.find((x) => x.l7 !== null) as DirectionDecision;
     return make(b, false, 'strict', d.direction, allRules, `denied: ${strictRuleText(v.rule)} (${v.detail})`, v);
   }
-  return judgeRequest(dirs, input.request, b, explain ? chain : null);
+  const ctx = rate && { buckets: rate.buckets, now: rate.now, conn: rate.conn, source: identityOf(flow.src) };
+  return judgeRequest(dirs, input.request, b, explain ? chain : null, ctx);
 }
 
-function judgeRequest(dirs: readonly DirectionDecision[], req: HttpRequest, b: Base, chain: string[] | null): Verdict {
+function judgeRequest(dirs: readonly DirectionDecision[], req: HttpRequest, b: Base, chain: string[] | null, ctx: RateContext | null): Verdict {
   const matched: RuleRef[] = [];
+  let limit: LimitOutcome | null = null;
   for (const d of dirs) {
     if (d.l7 === null) continue;
-    let hit: RuleRef | null = null;
-    for (const h of d.l7) {
-      const m = matchHttpRule(h.rule, req, chain !== null);
-      chain?.push(`${d.direction}: ${h.ref.text} at ${h.ref.source}: ${m.ok ? 'matches' : m.why}`);
-      if (m.ok) {
-        hit = h.ref;
-        break;
-      }
+    const hits = matchingRules(d, req, chain);
+    if (hits.length === 0) return make(b, false, 'l7-denied', d.direction, d.rules, `denied: ${req.method} ${req.target} matched no http rule (${d.direction} of ${d.endpoint.namespace}/${d.endpoint.name})`, null, limit);
+    const a = admit(hits, ctx);
+    const rl = a.by.rule.rateLimit;
+    if (rl) {
+      const outcome = a.kind === 'admitted' ? (ctx ? 'took' : 'applies') : a.shadow ? 'shadow' : 'limited';
+      chain?.push(`${d.direction}: rate limit ${describeLimit(rl)} of ${a.by.ref.source}: ${outcome === 'applies' ? 'applies (a token per request)' : outcome === 'took' ? 'token taken' : outcome === 'shadow' ? 'no token; shadow mode lets it pass' : 'no token left'}`);
+      if (!limit || limit.outcome === 'took' || limit.outcome === 'applies') limit = { ref: a.by.ref, rule: a.by.rule, limit: rl, outcome };
     }
-    if (!hit) return make(b, false, 'l7-denied', d.direction, d.rules, `denied: ${req.method} ${req.target} matched no http rule (${d.direction} of ${d.endpoint.namespace}/${d.endpoint.name})`);
-    matched.push(hit);
+    if (a.kind === 'limited' && !a.shadow) {
+      return make(b, false, 'rate-limited', d.direction, [a.by.ref], `denied: ${req.method} ${req.target} rate-limited by ${a.by.ref.source} (${describeLimit(rl!)}; ${d.direction} of ${d.endpoint.namespace}/${d.endpoint.name})`, null, limit);
+    }
+    matched.push(a.by.ref);
   }
-  return make(b, true, 'l7-allowed', null, matched, `allowed: ${req.method} ${req.target} matches ${matched.map((r) => r.source).join(', ')}`);
+  return make(b, true, 'l7-allowed', null, matched, `allowed: ${req.method} ${req.target} matches ${matched.map((r) => r.source).join(', ')}${limit?.outcome === 'shadow' ? ' (over its rate limit: shadow mode)' : ''}`, null, limit);
+}
+
+/** The direction's rules that match, in policy order; only the first unless rate limits may skip it. */
+function matchingRules(d: DirectionDecision, req: HttpRequest, chain: string[] | null): ApplicableHttpRule[] {
+  const hits: ApplicableHttpRule[] = [];
+  for (const h of d.l7 ?? []) {
+    const m = matchHttpRule(h.rule, req, chain !== null);
+    chain?.push(`${d.direction}: ${h.ref.text} at ${h.ref.source}: ${m.ok ? 'matches' : m.why}`);
+    if (!m.ok) continue;
+    hits.push(h);
+    if (h.rule.rateLimit === null) break; // a rule without a limit admits it whatever follows
+  }
+  return hits;
 }
 
 export function reasonText(r: Reason): string {
@@ -100,5 +126,7 @@ export function reasonText(r: Reason): string {
       return 'no http rule matches';
     case 'strict':
       return 'strict request rule broken';
+    case 'rate-limited':
+      return 'rate limit reached';
   }
 }

@@ -1,6 +1,6 @@
 // Verdicts of the reference semantics (the oracle).
 import type { Endpoint } from '../endpoints/types.ts';
-import type { HttpRule, Section } from '../policy/types.ts';
+import type { HttpRule, RateLimit, Section } from '../policy/types.ts';
 import type { HttpRequest } from './http.ts';
 import type { PeerRef } from './peers.ts';
 import type { StrictViolation } from './http1-strict.ts';
@@ -36,7 +36,9 @@ export type Reason =
   /** denied: the connection is L7-inspected and no http rule matched */
   | 'l7-denied'
   /** denied: strict-request violation */
-  | 'strict';
+  | 'strict'
+  /** denied: every http rule that matched has a rate limit and no token left */
+  | 'rate-limited';
 
 export interface RuleRef {
   readonly policy: string;
@@ -66,6 +68,15 @@ export interface DirectionDecision {
   readonly chain: readonly string[];
 }
 
+/** What a rate limit did to a request (src/verdict/ratelimit.ts). */
+export interface LimitOutcome {
+  readonly ref: RuleRef;
+  readonly rule: HttpRule;
+  readonly limit: RateLimit;
+  /** took a token; limited (denied); shadow (would be limited, passed); applies (explain: no bucket state) */
+  readonly outcome: 'took' | 'limited' | 'shadow' | 'applies';
+}
+
 export interface Verdict {
   readonly allowed: boolean;
   readonly reason: Reason;
@@ -80,4 +91,6 @@ export interface Verdict {
   readonly inspected: boolean;
   readonly violation: StrictViolation | null;
   readonly directions: readonly DirectionDecision[];
+  /** the rate limit that decided or was charged (limited or shadow before took), null when none */
+  readonly limit: LimitOutcome | null;
 }

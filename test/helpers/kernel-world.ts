@@ -144,7 +144,7 @@ export function runKernel(w: KernelWorld, client: PeerRef, server: PeerRef, pack
     let action: Action = 'pass';
     let frame = p.frame;
     for (const prog of progs) {
-      const r = w.runner.run({ prog, frame });
+      const r = w.runner.run({ prog, frame, tstampNs: p.ts });
       frame = r.dataOut;
       events.push(...r.events);
       if (r.action === TC_ACT.SHOT) action = 'drop';

@@ -66,7 +66,7 @@ describe('diagnostic shape', () => {
   it('a typo gets a did-you-mean hint; a field far from any known one lists the known fields', () => {
     const out = runCheck([`${DIR}/unknown-fields.yaml`]).stderr;
     assert.match(out, /unknown field "endpointSelecter" in spec \(hint: did you mean "endpointSelector"\?\)/);
-    assert.match(out, /unknown field "xyzzy" in http rule \(hint: known fields: method, path, host, headers, headerMatches\)/);
+    assert.match(out, /unknown field "xyzzy" in http rule \(hint: known fields: method, path, host, headers, headerMatches, rateLimit\)/);
   });
 
   it('a file with errors contributes no policy; warnings and notes alone do not fail check', () => {

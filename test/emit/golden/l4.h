@@ -35,6 +35,10 @@ const struct l7_port_entry l7_egress_entries[1] = { { 0 } };
 
 const __u64 l7_set_rules[1][L7_RULE_WORDS] = { { 0 } };
 const __u64 l7_h1_rules[L7_RULE_WORDS] = { 0x0ULL };
+#define L7_NUM_RL 0
+const struct l7_rl_rule l7_rl_rules[1] = { { 0 } };
+const __u64 l7_rl_free[L7_RULE_WORDS] = { 0x0ULL };
+const __u64 l7_h1_free[L7_RULE_WORDS] = { 0x0ULL };
 const __u64 l7_rule_hdrs[1] = {0};
 #define L7_HDR_VALUED 0x0ULL
 

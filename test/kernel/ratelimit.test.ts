@@ -1,0 +1,208 @@
+// Rate limits (issue 14), kernel == simulator == oracle: fast-check plays trains of requests from
+// three clients (two share an identity) on several connections each, at generated times, under
+// rules with limits per source, per rule and per connection, a shadow limit, a rule without a
+// limit that overlaps a limited one, and a path no rule allows. The kernel is the test build
+// (compile --test-clock): its buckets run on skb->tstamp, the packet's capture time, as the
+// simulator's run on the capture's timestamps. The oracle here is a third implementation written
+// plainly: a bucket of nanoseconds of credit, capped at burst intervals, a token an interval.
+// Denials reset (--deny-answer reset): a connection ends at its first denied request in both.
+// L7BPF_RL_RUNS (default 1000) sets the count.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { kernelSkip } from '../helpers/kernel.ts';
+import { loadWorld, resetting, type KernelWorld } from '../helpers/kernel-world.ts';
+import { records } from '../helpers/spec-packets.ts';
+import { oracleJudge, type OracleRequestVerdict } from '../../src/replay/judge.ts';
+import { lower } from '../../codegen/ir/lower.ts';
+import { emitObject, DEFAULT_LIMITS } from '../../codegen/emit/index.ts';
+import { parsePolicies, type HttpRule } from '../../src/policy/index.ts';
+import { parseInventory } from '../../src/endpoints/index.ts';
+import { matchHttpRule } from '../../src/verdict/index.ts';
+import { intervalNs } from '../../src/verdict/ratelimit.ts';
+import { clearMap, EVENT_KIND, REASON, VERDICT, type RawEvent } from '../../src/loader/index.ts';
+import { replaySync, tcpConn, type FixturePacket } from '../../sim/index.ts';
+
+const skip = kernelSkip();
+const RUNS = Number(process.env.L7BPF_RL_RUNS ?? 1000);
+
+const POLICY = `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: limits, namespace: default}
+spec:
+  endpointSelector: {matchLabels: {app: backend}}
+  ingress:
+    - fromEndpoints: [{matchLabels: {app: frontend}}]
+      toPorts:
+        - ports: [{port: "80", protocol: TCP}]
+          rules:
+            http:
+              - {method: GET, path: "/a/.*", rateLimit: {requestsPerSecond: 5, burst: 2}}
+              - {method: GET, path: "/a/free"}
+              - {path: "/b/.*", rateLimit: {requestsPerSecond: 3, burst: 1, per: rule}}
+              - {method: GET, path: "/b/x", rateLimit: {requestsPerSecond: 7, burst: 1, per: connection}}
+              - {path: "/s/.*", rateLimit: {requestsPerSecond: 2, burst: 1, mode: shadow}}
+              - {path: "/c/.*", rateLimit: {requestsPerSecond: 3, burst: 3, per: connection}}
+`;
+const ENDPOINTS = `endpoints:
+  - {name: backend, namespace: default, labels: {app: backend}, ips: [10.0.1.10]}
+  - {name: fe1, namespace: default, labels: {app: frontend, team: a}, ips: [10.0.0.1]}
+  - {name: fe2, namespace: default, labels: {app: frontend, team: b}, ips: [10.0.0.2]}
+  - {name: fe3, namespace: default, labels: {app: frontend, team: a}, ips: [10.0.0.3]}
+`;
+const policies = parsePolicies(POLICY, 'limits.yaml').policies;
+const inv = parseInventory(ENDPOINTS, 'limits(endpoints)').inventory;
+const RULES: readonly HttpRule[] = policies[0]!.specs[0]!.rules[0]!.toPorts![0]!.http!;
+const PATHS = ['/a/1', '/a/free', '/b/1', '/b/x', '/s/1', '/c/1', '/z'];
+const CLIENTS = ['10.0.0.1', '10.0.0.2', '10.0.0.3'];
+const BASE = 1_700_000_000_000_000_000n;
+
+interface Req { readonly client: number; readonly slot: number; readonly path: string; readonly post: boolean; readonly gapMs: number; readonly jitterNs: number }
+const reqArb = fc.record({
+  client: fc.integer({ min: 0, max: 2 }),
+  slot: fc.integer({ min: 0, max: 1 }),
+  path: fc.constantFrom(...PATHS),
+  post: fc.boolean(),
+  gapMs: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 60 }), fc.integer({ min: 100, max: 700 })),
+  jitterNs: fc.integer({ min: 0, max: 999_999 }),
+});
+
+/** A request's packets, its connection and time; connections open at their first request. */
+interface Played { readonly packets: FixturePacket[]; readonly reqs: { readonly req: Req; readonly conn: number; readonly ts: bigint }[] }
+
+function play(train: readonly Req[]): Played {
+  const conns = new Map<string, { c: ReturnType<typeof tcpConn>; id: number }>();
+  const packets: FixturePacket[] = [];
+  const reqs: Played['reqs'][number][] = [];
+  let t = BASE;
+  let port = 40000;
+  for (const r of train) {
+    t += BigInt(r.gapMs) * 1_000_000n + BigInt(r.jitterNs);
+    const key = `${r.client}/${r.slot}`;
+    let e = conns.get(key);
+    const stamp = (list: readonly FixturePacket[], from: number) => list.slice(from).map((p, k) => ({ ...p, ts: t + BigInt(k) }));
+    if (!e) {
+      e = { c: tcpConn({ client: `${CLIENTS[r.client]}:${port++}`, server: '10.0.1.10:80', stepNs: 1n }), id: conns.size };
+      conns.set(key, e);
+      e.c.handshake();
+      packets.push(...stamp(e.c.list, 0));
+      t += 3n;
+    }
+    const from = e.c.list.length;
+    e.c.send(`${r.post ? 'POST' : 'GET'} ${r.path} HTTP/1.1\r\nHost: backend\r\n${r.post ? 'Content-Length: 0\r\n' : ''}\r\n`);
+    const ps = stamp(e.c.list, from);
+    packets.push(...ps);
+    reqs.push({ req: r, conn: e.id, ts: ps[0]!.ts });
+  }
+  return { packets, reqs };
+}
+
+/** The oracle written plainly: ns of credit per bucket, capped at burst intervals. */
+function oracle(played: Played): string[] {
+  const credit = new Map<string, { level: bigint; at: bigint }>();
+  const dead = new Set<number>();
+  const out: string[] = [];
+  const identity = (client: number) => (client === 1 ? 'b' : 'a');
+  for (const { req, conn, ts } of played.reqs) {
+    if (dead.has(conn)) continue; // reset with its first denial: never judged
+    const request = { method: req.post ? 'POST' : 'GET', target: req.path, version: 'HTTP/1.1' as const, headers: [['Host', 'backend']] as [string, string][] };
+    const hits = RULES.map((rule, i) => ({ rule, i })).filter(({ rule }) => matchHttpRule(rule, request, false).ok);
+    const freeAt = hits.findIndex((h) => h.rule.rateLimit === null);
+    const limited = freeAt < 0 ? hits : [];
+    let verdict = hits.length === 0 ? 'no-rule' : freeAt >= 0 ? 'allowed' : '';
+    for (const { rule, i } of limited) {
+      if (verdict) break;
+      const rl = rule.rateLimit!;
+      const T = intervalNs(rl);
+      const cap = BigInt(rl.burst) * T;
+      const key = `${i}/${rl.per === 'source' ? identity(req.client) : rl.per === 'connection' ? conn : ''}`;
+      const b = credit.get(key) ?? { level: cap, at: ts };
+      const level = b.level + (ts - b.at) > cap ? cap : b.level + (ts - b.at);
+      if (level >= T) {
+        credit.set(key, { level: level - T, at: ts });
+        verdict = `allowed:${i}`;
+      } else credit.set(key, { level, at: ts });
+    }
+    if (!verdict) {
+      const shadow = limited.find((h) => h.rule.rateLimit!.mode === 'shadow');
+      verdict = shadow ? `shadow:${shadow.i}` : `limited:${limited[0]!.i}`;
+    }
+    if (verdict === 'no-rule' || verdict.startsWith('limited')) dead.add(conn);
+    out.push(verdict);
+  }
+  return out;
+}
+
+function kernelVerdicts(events: readonly RawEvent[]): string[] {
+  return events.filter((e) => e.kind === EVENT_KIND.HTTP).map((e) => {
+    if (e.reason === REASON.L7_NO_RULE) return 'no-rule';
+    if (e.reason === REASON.RATE_LIMITED) return e.verdict === VERDICT.FORWARDED ? `shadow:${e.http_rule}` : `limited:${e.http_rule}`;
+    if (e.reason !== REASON.NONE) return `kernel:${e.reason}`;
+    return RULES[e.http_rule]?.rateLimit ? `allowed:${e.http_rule}` : 'allowed';
+  });
+}
+
+const ruleIndex = new Map(RULES.map((r, i) => [r, i]));
+/** The simulator's verdicts in the order it judged them (records are emitted as they end). */
+function simVerdicts(packets: readonly FixturePacket[]): string[] {
+  const judged: { at: number; v: OracleRequestVerdict }[] = [];
+  replaySync(records(packets), { judge: oracleJudge(policies, inv), answers: false, onRequest: (r) => judged.push({ at: r.packetIndex, v: r.verdict }) });
+  return judged.sort((a, b) => a.at - b.at).map(({ v: r }) => {
+    const v = r.verdict;
+    if (v.reason === 'l7-denied') return 'no-rule';
+    const i = v.limit ? ruleIndex.get(v.limit.rule) : undefined;
+    if (v.reason === 'rate-limited') return `limited:${i}`;
+    if (!v.allowed) return `sim:${v.reason}`;
+    if (v.limit?.outcome === 'shadow') return `shadow:${i}`;
+    return v.limit?.outcome === 'took' ? `allowed:${i}` : 'allowed';
+  });
+}
+
+let world: KernelWorld | null = null;
+let dir: string | null = null;
+after(() => {
+  world?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+const seen = new Map<string, number>();
+function check(w: KernelWorld, train: readonly Req[]): boolean {
+  w.reset();
+  clearMap(w.obj, 'buckets');
+  const played = play(train);
+  const events: RawEvent[] = [];
+  for (const p of played.packets) {
+    const progs = p.from === 'client' ? ['l7_from_pod', 'l7_to_pod'] as const : ['l7_from_pod', 'l7_to_pod'] as const;
+    let frame = p.frame;
+    for (const prog of p.from === 'client' ? progs : [...progs].reverse()) {
+      const r = w.runner.run({ prog, frame, tstampNs: p.ts });
+      events.push(...r.events);
+      frame = r.dataOut;
+      if (r.action !== 0) break;
+    }
+  }
+  const kernel = kernelVerdicts(events);
+  const sim = simVerdicts(played.packets);
+  const want = oracle(played);
+  for (const v of want) {
+    const k = v.split(':')[0]!;
+    seen.set(k, (seen.get(k) ?? 0) + 1);
+  }
+  const all = `kernel ${kernel.join(' ')}\nsimulator ${sim.join(' ')}\noracle ${want.join(' ')}`;
+  if (process.env.L7BPF_RL_DEBUG && (String(sim) !== String(want) || String(kernel) !== String(want))) console.error(all);
+  assert.deepEqual(sim, want, `simulator != oracle\n${all}`);
+  assert.deepEqual(kernel, want, `kernel != oracle\n${all}`);
+  return true;
+}
+
+test(`rate limits: kernel == simulator == oracle on request trains (${RUNS} runs)`, { skip }, () => {
+  dir = mkdtempSync(join(tmpdir(), 'l7bpf-rl-'));
+  const ir = lower(policies);
+  world = resetting(loadWorld(ir, emitObject(ir, dir, { ...DEFAULT_LIMITS, testClock: true }).objectPath, inv));
+  fc.assert(fc.property(fc.array(reqArb, { minLength: 1, maxLength: 14 }), (train) => check(world!, train)), { numRuns: RUNS, seed: 20261204, verbose: 1 });
+  console.log(`rate limits: ${JSON.stringify(Object.fromEntries([...seen].sort()))}`);
+  for (const k of ['allowed', 'limited', 'shadow', 'no-rule']) assert.ok((seen.get(k) ?? 0) >= RUNS / 20, `${k}: ${seen.get(k) ?? 0}`);
+});

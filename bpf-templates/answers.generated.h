@@ -134,7 +134,7 @@ const __u8 l7_grpc_limited_keep[L7_GRPC_LIMITED_KEEP_PADDED] = {
 #define L7_GRPC_LIMITED_KEEP_HEADERS_LEN 121
 #define L7_GRPC_LIMITED_KEEP_WINDOW_AT 130
 #define L7_GRPC_LIMITED_LAST_AT 130
-/* the largest answer: what scratch copies are sized for */
-#define L7_ANSWER_MAX_PADDED (L7_GRPC_LIMITED_PADDED > L7_GRPC_LIMITED_KEEP_PADDED ? L7_GRPC_LIMITED_PADDED : L7_GRPC_LIMITED_KEEP_PADDED)
+/* the longest answer of all, padded */
+#define L7_ANSWER_MAX_PADDED 164
 
 #endif

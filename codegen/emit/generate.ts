@@ -278,8 +278,8 @@ ${answerBytes('GRPC_LIMITED_KEEP', 'l7_grpc_limited_keep', grpcDeniedKeep(0, 1, 
 #define L7_GRPC_LIMITED_KEEP_HEADERS_LEN ${GRPC_LIMITED_KEEP_HEADERS_LEN}
 #define L7_GRPC_LIMITED_KEEP_WINDOW_AT ${GRPC_LIMITED_KEEP_WINDOW_AT}
 #define L7_GRPC_LIMITED_LAST_AT ${GRPC_LIMITED_LAST_AT}
-/* the largest answer: what scratch copies are sized for */
-#define L7_ANSWER_MAX_PADDED (L7_GRPC_LIMITED_PADDED > L7_GRPC_LIMITED_KEEP_PADDED ? L7_GRPC_LIMITED_PADDED : L7_GRPC_LIMITED_KEEP_PADDED)
+/* the longest answer of all, padded */
+#define L7_ANSWER_MAX_PADDED ${Math.max(...[HTTP1_FORBIDDEN, HTTP1_FORBIDDEN_KEEP, grpcDenied(), grpcDeniedKeep(0, 1), HTTP1_LIMITED, HTTP1_LIMITED_KEEP, grpcDenied(0, 0, 'limited'), grpcDeniedKeep(0, 1, 'limited')].map((b) => Math.ceil(b.length / 4) * 4))}
 
 #endif
 `;

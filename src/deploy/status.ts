@@ -1,5 +1,7 @@
 // `status`: per deployment, what is attached where (checked against the kernel, not just
 // the record), the object's sha256, the flow table and the event stream's counters.
+import type { RateLimitIR } from '../../codegen/ir/types.ts';
+import { describeLimit, tokensLeft } from '../verdict/ratelimit.ts';
 import { closeSync, readFileSync } from 'node:fs';
 import type { Libbpf } from '../loader/index.ts';
 import { attachedProgId, HOOKS, pointName, slotOf } from './attach.ts';
@@ -36,7 +38,24 @@ export interface DeploymentStatus {
   readonly events: { readonly produced: number; readonly pending: number } | null;
   /** the current revision's datapath counters (null: not pinned, e.g. an older object) */
   readonly counters: DatapathCounters | null;
+  /** per http rule with a rate limit: its requests limited, shadow passes, buckets and tokens */
+  readonly rateLimits: readonly RateLimitStatus[];
 }
+
+export interface RateLimitStatus {
+  readonly httpRule: number;
+  /** `file:line` of the policy rule */
+  readonly source: string;
+  readonly limit: RateLimitIR;
+  /** requests denied over the limit (shadow: passed over it) since this revision was deployed */
+  readonly limited: number;
+  readonly shadow: number;
+  /** buckets in use, and the emptiest (at most STATUS_BUCKETS), tokens left now */
+  readonly buckets: number;
+  readonly emptiest: readonly { readonly subject: string; readonly tokens: number }[];
+}
+
+const STATUS_BUCKETS = 10;
 
 export interface DatapathCounters {
   /** events the datapath could not write because the ring buffer was full */
@@ -65,7 +84,53 @@ export function deploymentStatus(lib: Libbpf, s: DeployState, env: DeployEnv): D
     name: s.name, generation: s.generation, objectSha256: s.objectSha256, objectPath: s.objectPath, deployedAt: s.deployedAt, answer: s.answer ?? 'reset',
     hooks, flows: mergeCounts(flowCounts(lib, paths.flows), flowCounts(lib, paths.l7flows)), events: eventCounts(lib, paths.events),
     counters: pinnedCounters(lib, paths.generation(s.generation).map('counters')),
+    rateLimits: rateLimitStatus(lib, s, paths.buckets, paths.generation(s.generation).map('rl_counts')),
   };
+}
+
+/** Rules with a limit in the kernel's order (the generated l7_rl_rules: by http rule index). */
+function rateLimitStatus(lib: Libbpf, s: DeployState, bucketsPath: string, countsPath: string): RateLimitStatus[] {
+  const limited = s.httpRules.filter((h) => h.rateLimit);
+  if (limited.length === 0) return [];
+  const counts = pinned(lib, countsPath);
+  const buckets = readBuckets(lib, bucketsPath);
+  const now = process.hrtime.bigint(); // CLOCK_MONOTONIC, bpf_ktime_get_ns's clock
+  try {
+    return limited.map((h, i) => {
+      const rl = h.rateLimit!;
+      const mine = buckets.get(rl.id) ?? [];
+      const tokens = mine.map((b) => ({ subject: subjectText(rl.per, b.subject), tokens: tokensLeft(rl, b.tat, now) })).sort((a, b) => a.tokens - b.tokens);
+      return {
+        httpRule: h.index, source: s.rules[h.rule]?.source ?? '?', limit: rl,
+        limited: counts === null ? 0 : readPerCpuCounter(lib, counts, 2 * i), shadow: counts === null ? 0 : readPerCpuCounter(lib, counts, 2 * i + 1),
+        buckets: mine.length, emptiest: tokens.slice(0, STATUS_BUCKETS),
+      };
+    });
+  } finally {
+    if (counts !== null) closeQuietly(counts);
+  }
+}
+
+/** The bucket map by rule id (16 hex digits): subject and arrival time of each bucket. */
+function readBuckets(lib: Libbpf, path: string): Map<string, { subject: bigint; tat: bigint }[]> {
+  const out = new Map<string, { subject: bigint; tat: bigint }[]>();
+  const fd = pinned(lib, path);
+  if (fd === null) return out;
+  try {
+    for (let k = lib.mapNextKey(fd, null, 16); k; k = lib.mapNextKey(fd, k, 16)) {
+      const v = lib.mapLookup(fd, k, 8);
+      if (!v) continue;
+      const id = k.readBigUInt64LE(0).toString(16).padStart(16, '0');
+      out.set(id, [...(out.get(id) ?? []), { subject: k.readBigUInt64LE(8), tat: v.readBigUInt64LE(0) }]);
+    }
+  } finally {
+    closeQuietly(fd);
+  }
+  return out;
+}
+
+function subjectText(per: RateLimitIR['per'], subject: bigint): string {
+  return per === 'source' ? `identity ${subject}` : per === 'rule' ? 'everyone' : `connection ${subject.toString(16)}`;
 }
 
 export function allStatus(lib: Libbpf, env: DeployEnv): DeploymentStatus[] {
@@ -170,6 +235,10 @@ export function formatStatus(list: readonly DeploymentStatus[]): string {
     const kinds = d.flows ? Object.entries(d.flows.byKind).map(([k, n]) => `${k} ${n}`).join(', ') : '';
     out.push(d.flows ? `  flows ${d.flows.total}${kinds ? ` (${kinds})` : ''}` : '  flows: map not pinned');
     out.push(d.events ? `  events ${d.events.produced} written, ${d.events.pending} unread${d.counters ? `, ${d.counters.eventsLost} lost (ring buffer full)` : ''}` : '  events: map not pinned');
+    for (const r of d.rateLimits) {
+      out.push(`  rate limit ${describeLimit({ ...r.limit })} (http rule ${r.httpRule}, ${r.source}): ${r.limited} limited, ${r.shadow} over in shadow mode, ${r.buckets} buckets`);
+      for (const b of r.emptiest) out.push(`    ${b.subject}: ${b.tokens} of ${r.limit.burst} tokens`);
+    }
   }
   return out.join('\n') + '\n';
 }

@@ -39,6 +39,8 @@ export interface FlowRecord {
   readonly summary?: string;
   /** Hubble DropReason when not a policy's (stream integrity drops); default from denyRule. */
   readonly dropReason?: number;
+  /** allowed, but the policy would have denied it (a shadow rate limit): Hubble's AUDIT verdict */
+  readonly audit?: boolean;
 }
 
 export function flowMessage(r: FlowRecord) {
@@ -51,7 +53,7 @@ export function flowMessage(r: FlowRecord) {
   const deniedKey = r.direction === 'ingress' ? 'ingressDeniedBy' : 'egressDeniedBy';
   return create(FlowSchema, {
     time: ts,
-    verdict: r.allowed ? 1 : 2,
+    verdict: r.audit ? 4 : r.allowed ? 1 : 2,
     ...(r.allowed ? {} : dropReason(r)),
     IP: { source: r.src.ip, destination: r.dst.ip, ipVersion: r.src.ip.includes(':') ? 2 : 1 },
     ...layer4(r),

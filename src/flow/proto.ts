@@ -67,6 +67,8 @@ const file = create(FileDescriptorProtoSchema, {
       ['DROP_REASON_UNKNOWN', 0], ['INVALID_SOURCE_IP', 132], ['POLICY_DENIED', 133], ['INVALID_PACKET_DROPPED', 134],
       ['CT_TRUNCATED_OR_INVALID_HEADER', 135], ['CT_MISSING_TCP_ACK_FLAG', 136], ['CT_CANNOT_CREATE_ENTRY_FROM_PACKET', 138],
       ['IP_FRAGMENTATION_NOT_SUPPORTED', 157], ['POLICY_DENY', 181],
+      // l7bpf's own, outside Cilium's numbers (Hubble prints an unknown one as its number)
+      ['L7BPF_RATE_LIMITED', 429],
     ]),
     enm('TrafficDirection', [['TRAFFIC_DIRECTION_UNKNOWN', 0], ['INGRESS', 1], ['EGRESS', 2]]),
   ],
@@ -93,4 +95,6 @@ export const EVENT_TYPE = { drop: 1, policyVerdict: 5, l7: 129 } as const;
 export const DROP_REASON = {
   invalidSourceIp: 132, policyDenied: 133, invalidPacket: 134, invalidHeader: 135, missingTcpAck: 136,
   noConntrackEntry: 138, fragmentation: 157, policyDeny: 181,
+  /** a request over its rule's rate limit (l7bpf extension) */
+  rateLimited: 429,
 } as const;

@@ -16,7 +16,7 @@ const MODES = ['enforce', 'shadow'] as const;
 export function parseRateLimit(r: Reader, node: YNode): RateLimit | null {
   const m = r.map(node, 'rateLimit', ['requestsPerSecond', 'burst', 'per', 'mode']);
   if (!m) return null;
-  r.note(node, 'extension', 'rateLimit is an l7bpf extension: Cilium does not know it (a CiliumNetworkPolicy with it is rejected by the API server unless its schema allows unknown fields)');
+  r.note(node, 'extension', 'rateLimit is an l7bpf extension: Cilium ignores it (the API server prunes fields its CRD schema does not know; kubectl warns)');
   if (!m.has('requestsPerSecond')) {
     r.error(node, 'rateLimit needs requestsPerSecond', 'e.g. rateLimit: {requestsPerSecond: 100, burst: 20}');
     return null;

@@ -64,6 +64,7 @@ export function hubbleDropReason(code: number): number {
     case REASON.UNSUPPORTED: return DROP_REASON.fragmentation;
     case REASON.BAD_IP_HEADER: return DROP_REASON.invalidHeader;
     case REASON.INSERTION: return DROP_REASON.missingTcpAck;
+    case REASON.RATE_LIMITED: return DROP_REASON.rateLimited;
     default: return code >= 16 ? DROP_REASON.policyDenied : DROP_REASON.invalidPacket; // strict rules deny by policy
   }
 }
@@ -106,10 +107,14 @@ export function observe(ctx: ObserveContext, ev: RawEvent): Observed {
   if (ev.kind === EVENT_KIND.HTTP) {
     const request = requestFromLine(ev.line, ev.line_len, ev.version);
     const line = request ? `${request.method} ${request.target}` : '<request>';
+    const limited = ev.reason === REASON.RATE_LIMITED;
+    const head = request ? requestLine(request, base.dst) : line;
     const record: FlowRecord = {
       ...base, kind: 'l7-request', isReply: false, ...(request ? { request } : {}),
-      ...(ev.verdict === VERDICT.ANSWERED ? { status: 403 } : {}),
-      ...(allowed ? {} : { summary: `${request ? requestLine(request, base.dst) : line} denied: ${reasonName(ev.reason)}; ${denialText(ev.verdict, ev.version)}` }),
+      ...(ev.verdict === VERDICT.ANSWERED ? { status: limited ? 429 : 403 } : {}),
+      ...(allowed ? {} : { ...(limited ? { dropReason: DROP_REASON.rateLimited } : {}), summary: `${head} denied: ${reasonName(ev.reason)}; ${denialText(ev.verdict, ev.version)}` }),
+      // a shadow rate limit let it pass: Hubble's AUDIT
+      ...(allowed && limited ? { audit: true, summary: `${head} over its rate limit (shadow mode)` } : {}),
     };
     return { kind: 'request', record, event: ev, row: { pair, line, allowed, reason: allowed ? 'allowed' : reasonName(ev.reason), rule: source } };
   }

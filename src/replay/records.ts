@@ -1,4 +1,5 @@
 // Replay events -> flow records (Hubble shape) and the per-request rows the summary uses.
+import { DROP_REASON } from '../flow/proto.ts';
 import { requestLine, type FlowRecord, type FlowSide } from '../flow/build.ts';
 import type { ConnInfo, RequestRecord } from '../../sim/index.ts';
 import { describePeer } from '../verdict/peers.ts';
@@ -41,7 +42,10 @@ export function requestFlows(r: RequestRecord<OracleConnVerdict, OracleRequestVe
   const line = req ? requestLine(req, base.dst) : 'request';
   const denial = answered ? { status: answered, summary: `${line} denied: ${v.summary}; answered ${grpc ? `grpc-status ${grpc}` : answered}` }
     : { summary: `${line} denied: ${v.summary}; reset` };
-  const out: FlowRecord[] = [{ ...base, timeNs: r.ts, kind: 'l7-request', allowed: v.allowed, isReply: false, ...(v.allowed ? {} : denial) }];
+  const limited = v.reason === 'rate-limited' ? { dropReason: DROP_REASON.rateLimited } : {};
+  // a shadow limit's request passes; Hubble's AUDIT says the policy would have dropped it
+  const shadow = v.allowed && v.limit?.outcome === 'shadow' ? { audit: true, summary: `${line} ${v.summary}` } : {};
+  const out: FlowRecord[] = [{ ...base, timeNs: r.ts, kind: 'l7-request', allowed: v.allowed, isReply: false, ...(v.allowed ? shadow : { ...denial, ...limited }) }];
   if (r.response) {
     const headers = r.response.headers;
     out.push({ ...base, timeNs: r.ts + r.response.latencyNs, kind: 'l7-response', allowed: true, isReply: true, status: r.response.status, latencyNs: r.response.latencyNs, ...(headers ? { responseHeaders: headers } : {}) });

@@ -1,4 +1,5 @@
 // Human references to the rules behind a verdict: policy, section, file:line and a short text.
+import { describeLimit } from './ratelimit.ts';
 import { describeSelector } from '../policy/selectors.ts';
 import type { HttpRule, Peer, Policy, PortRule, Rule } from '../policy/types.ts';
 import type { RuleRef } from './types.ts';
@@ -31,6 +32,7 @@ export function httpText(h: HttpRule): string {
   if (h.path !== null) parts.push(`path: ${h.path}`);
   if (h.host !== null) parts.push(`host: ${h.host}`);
   for (const x of h.headers) parts.push(`header: ${x.value === null ? x.name : `${x.name}: ${x.value}`}`);
+  if (h.rateLimit) parts.push(`rateLimit: ${describeLimit(h.rateLimit)}`);
   return `${h.origin} {${parts.join(', ')}}`;
 }
 

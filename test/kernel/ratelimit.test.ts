@@ -14,7 +14,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { kernelSkip } from '../helpers/kernel.ts';
-import { loadWorld, resetting, type KernelWorld } from '../helpers/kernel-world.ts';
+import { describeActions, loadWorld, resetting, runKernel, runSim, tcpNumbers, wireDisagreement, type KernelWorld } from '../helpers/kernel-world.ts';
+import { fillConfig } from '../../src/loader/index.ts';
+import { HTTP1_LIMITED_KEEP } from '../../src/net/answers.ts';
 import { records } from '../helpers/spec-packets.ts';
 import { oracleJudge, type OracleRequestVerdict } from '../../src/replay/judge.ts';
 import { lower } from '../../codegen/ir/lower.ts';
@@ -205,4 +207,34 @@ test(`rate limits: kernel == simulator == oracle on request trains (${RUNS} runs
   fc.assert(fc.property(fc.array(reqArb, { minLength: 1, maxLength: 14 }), (train) => check(world!, train)), { numRuns: RUNS, seed: 20261204, verbose: 1 });
   console.log(`rate limits: ${JSON.stringify(Object.fromEntries([...seen].sort()))}`);
   for (const k of ['allowed', 'limited', 'shadow', 'no-rule']) assert.ok((seen.get(k) ?? 0) >= RUNS / 20, `${k}: ${seen.get(k) ?? 0}`);
+});
+
+test('rate limits: a limited request gets the keep-alive 429 (stage 3) and the connection goes on, kernel == simulator', { skip }, () => {
+  const w = world!;
+  w.reset();
+  clearMap(w.obj, 'buckets');
+  fillConfig(w.obj, 'auto');
+  try {
+    const get = (path: string) => `GET ${path} HTTP/1.1\r\nHost: backend\r\n\r\n`;
+    const ok = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok';
+    // /b/: 3 per second, burst 1, one bucket for the rule: the second request 1 ms later has no token
+    const c = tcpConn({ client: '10.0.0.2:45000', server: '10.0.1.10:80' }).handshake();
+    c.send(get('/b/1')).recv(ok).ackOnly('client').send(get('/b/1')).received(HTTP1_LIMITED_KEEP.length).send(get('/a/free')).recv(ok).ackOnly('client');
+    const client = { kind: 'endpoint', endpoint: inv.endpoints.find((e) => e.name === 'fe2')!, ip: null } as const;
+    const server = { kind: 'endpoint', endpoint: inv.endpoints.find((e) => e.name === 'backend')!, ip: null } as const;
+    const kernel = runKernel(w, client, server, c.list);
+    const sim = runSim(policies, inv, c.list, true, true);
+    assert.deepEqual(kernel.actions, sim.actions, describeActions(c.list, kernel.actions, sim.actions));
+    assert.deepEqual(kernel.actions.slice(3), ['pass', 'pass', 'pass', 'answer', 'pass', 'pass', 'pass']);
+    assert.equal(wireDisagreement(c.list, kernel, sim), null);
+    assert.equal(sim.packets[6]!.answer?.limited, true);
+    // the response after the 429: later in the client's view by the 429's length
+    assert.equal(tcpNumbers(kernel.out[8]!).seq, tcpNumbers(c.list[8]!.frame).seq + HTTP1_LIMITED_KEEP.length);
+    const limited = kernel.events.find((e) => e.kind === EVENT_KIND.HTTP && e.reason === REASON.RATE_LIMITED);
+    assert.equal(limited?.verdict, VERDICT.ANSWERED);
+    assert.equal(limited?.http_rule, 2);
+    assert.deepEqual(sim.requests.map((r) => r.verdict.reason), ['l7-allowed', 'rate-limited', 'l7-allowed']);
+  } finally {
+    fillConfig(w.obj, 'reset');
+  }
 });

@@ -80,46 +80,62 @@ static __always_inline int l7_rl_take(const struct l7_flow *f, const struct l7_r
 	return 0;
 }
 
+/* limit i for a request whose final dfa states are method | path << 16 and host | h2 << 16 (a
+ * global function takes five arguments; h2: grpc-only rules count too): 0 its rule does not
+ * match, 1 a token taken, 2 no token. global, as l7_rl_judge: the two frames stay small, the
+ * deepest call chain within 512 bytes (6.1; docs/datapath.md, kernels) */
+__attribute__((noinline)) int l7_rl_try(struct l7_flow *f, __u32 i, __u32 mp, __u32 oh, __u64 sat)
+{
+	__u32 zero = 0, r, w, m = mp & 0xffff, p = mp >> 16, o = oh & 0xffff, h2 = oh >> 16;
+	const struct l7_rl_rule *l;
+	struct l7_scratch *sc;
+	__u64 bit, hdrs;
+
+	if (!f || i >= L7_NUM_RL)
+		return 0;
+	l = &l7_rl_rules[i];
+	r = l->rule;
+	asm volatile("" : "+r"(r));	/* the check below is the one the verifier sees */
+	if (r >= L7_NUM_HTTP_RULES)
+		return 0;
+	hdrs = l7_rule_hdrs[r];
+	w = r >> 6;
+	bit = 1ULL << (r & 63);
+	if (w >= L7_RULE_WORDS || !(f->l7rules[w] & bit) || (!h2 && !(l7_h1_rules[w] & bit)))
+		return 0;
+	if (!(L7_DFA_ACCEPT(method, L7_METHOD, m, w, L7_RULE_WORDS) & L7_DFA_ACCEPT(path, L7_PATH, p, w, L7_RULE_WORDS) &
+	      L7_DFA_ACCEPT(host, L7_HOST, o, w, L7_RULE_WORDS) & bit) ||
+	    (hdrs & ~sat))
+		return 0;
+	sc = bpf_map_lookup_elem(&scratch, &zero);
+	if (!sc)
+		return 2;
+	return l7_rl_take(f, l, sc->now) ? 1 : 2;
+}
+
 /* a request only rules with a limit match (the free ones were asked first, l7_first_rule):
  * the first matching rule with a token admits it; else a matching shadow rule lets it pass;
- * else the first matching rule limits it. the final dfa states as method | path << 16 and
- * host | h2 << 16 (a global function takes five arguments); h2: grpc-only rules count too.
- * global: verified once */
+ * else the first matching rule limits it. global: verified once */
 __attribute__((noinline)) int l7_rl_judge(struct l7_flow *f, __u32 mp, __u32 oh, __u64 sat)
 {
-	int first = -1, shadow = -1, si = 0, fi = 0;
-	__u32 zero = 0, i, r, w, m = mp & 0xffff, p = mp >> 16, o = oh & 0xffff, h2 = oh >> 16;
-	struct l7_scratch *sc;
-	__u64 bit;
+	int first = -1, shadow = -1, r;
+	__u32 i, fi = 0, si = 0;
 
 	if (!f)
 		return -1;
-	sc = bpf_map_lookup_elem(&scratch, &zero);
-	if (!sc)
-		return -1;
 #pragma clang loop unroll(disable)
 	for (i = 0; i < L7_NUM_RL; i++) {
-		const struct l7_rl_rule *l = &l7_rl_rules[i];
-
-		r = l->rule;
-		if (r >= L7_NUM_HTTP_RULES)
-			continue;
-		w = r >> 6;
-		bit = 1ULL << (r & 63);
-		if (w >= L7_RULE_WORDS || !(f->l7rules[w] & bit) || (!h2 && !(l7_h1_rules[w] & bit)))
-			continue;
-		if (!(L7_DFA_ACCEPT(method, L7_METHOD, m, w, L7_RULE_WORDS) & L7_DFA_ACCEPT(path, L7_PATH, p, w, L7_RULE_WORDS) &
-		      L7_DFA_ACCEPT(host, L7_HOST, o, w, L7_RULE_WORDS) & bit) ||
-		    (l7_rule_hdrs[r] & ~sat))
+		r = l7_rl_try(f, i, mp, oh, sat);
+		if (!r)
 			continue;
 		if (first < 0) {
-			first = r;
+			first = l7_rl_rules[i].rule;
 			fi = i;
 		}
-		if (l7_rl_take(f, l, sc->now))
-			return r;
-		if (l->shadow && shadow < 0) {
-			shadow = r;
+		if (r == 1)
+			return l7_rl_rules[i].rule;
+		if (l7_rl_rules[i].shadow && shadow < 0) {
+			shadow = l7_rl_rules[i].rule;
 			si = i;
 		}
 	}

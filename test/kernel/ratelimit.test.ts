@@ -16,7 +16,9 @@ import fc from 'fast-check';
 import { kernelSkip } from '../helpers/kernel.ts';
 import { describeActions, loadWorld, resetting, runKernel, runSim, tcpNumbers, wireDisagreement, type KernelWorld } from '../helpers/kernel-world.ts';
 import { fillConfig } from '../../src/loader/index.ts';
-import { HTTP1_LIMITED_KEEP } from '../../src/net/answers.ts';
+import { HTTP1_LIMITED_KEEP, grpcDeniedKeep } from '../../src/net/answers.ts';
+import { FLAG, FRAME, PREFACE, frame, headers, requestFields, settings } from '../helpers/h2-wire.ts';
+import { HpackEncoder } from '../helpers/hpack-encode.ts';
 import { records } from '../helpers/spec-packets.ts';
 import { oracleJudge, type OracleRequestVerdict } from '../../src/replay/judge.ts';
 import { lower } from '../../codegen/ir/lower.ts';
@@ -48,6 +50,8 @@ spec:
               - {method: GET, path: "/b/x", rateLimit: {requestsPerSecond: 7, burst: 1, per: connection}}
               - {path: "/s/.*", rateLimit: {requestsPerSecond: 2, burst: 1, mode: shadow}}
               - {path: "/c/.*", rateLimit: {requestsPerSecond: 3, burst: 3, per: connection}}
+            grpc:
+              - {service: shop.Catalog, rateLimit: {requestsPerSecond: 1, burst: 1, per: connection}}
 `;
 const ENDPOINTS = `endpoints:
   - {name: backend, namespace: default, labels: {app: backend}, ips: [10.0.1.10]}
@@ -57,7 +61,7 @@ const ENDPOINTS = `endpoints:
 `;
 const policies = parsePolicies(POLICY, 'limits.yaml').policies;
 const inv = parseInventory(ENDPOINTS, 'limits(endpoints)').inventory;
-const RULES: readonly HttpRule[] = policies[0]!.specs[0]!.rules[0]!.toPorts![0]!.http!;
+const RULES: readonly HttpRule[] = policies[0]!.specs[0]!.rules[0]!.toPorts![0]!.http!.filter((r) => r.origin === 'http');
 const PATHS = ['/a/1', '/a/free', '/b/1', '/b/x', '/s/1', '/c/1', '/z'];
 const CLIENTS = ['10.0.0.1', '10.0.0.2', '10.0.0.3'];
 const BASE = 1_700_000_000_000_000_000n;
@@ -234,6 +238,40 @@ test('rate limits: a limited request gets the keep-alive 429 (stage 3) and the c
     assert.equal(limited?.verdict, VERDICT.ANSWERED);
     assert.equal(limited?.http_rule, 2);
     assert.deepEqual(sim.requests.map((r) => r.verdict.reason), ['l7-allowed', 'rate-limited', 'l7-allowed']);
+  } finally {
+    fillConfig(w.obj, 'reset');
+  }
+});
+
+test('rate limits: a gRPC call over the limit gets RESOURCE_EXHAUSTED on its stream, the connection kept, kernel == simulator', { skip }, () => {
+  const w = world!;
+  w.reset();
+  clearMap(w.obj, 'buckets');
+  fillConfig(w.obj, 'auto');
+  try {
+    const enc = new HpackEncoder();
+    const ok = (stream: number) => frame(FRAME.HEADERS, FLAG.END_HEADERS | FLAG.END_STREAM, stream, [0x88]);
+    const call = (stream: number, path: string) => Buffer.concat([headers(stream, enc.encode(requestFields('POST', path, 'backend'))), frame(FRAME.DATA, FLAG.END_STREAM, stream, [0, 0, 0, 0, 0])]);
+    const c = tcpConn({ client: '10.0.0.1:45100', server: '10.0.1.10:80' }).handshake();
+    // the first call indexes its fields (the block changed the table: a second call of the same
+    // shape does not), so the limited one (stream 3, 1 ms later, 1 per second) is cut and answered
+    c.send(Buffer.concat([PREFACE, settings()])).recv(frame(FRAME.SETTINGS, 0, 0));
+    c.send(call(1, '/shop.Catalog/List')).recv(ok(1)).ackOnly('client');
+    c.send(call(3, '/shop.Catalog/List')).received(grpcDeniedKeep(3, 5, 'limited').length).send(call(5, '/c/1')).recv(ok(5)).ackOnly('client');
+    const client = { kind: 'endpoint', endpoint: inv.endpoints.find((e) => e.name === 'fe1')!, ip: null } as const;
+    const server = { kind: 'endpoint', endpoint: inv.endpoints.find((e) => e.name === 'backend')!, ip: null } as const;
+    const kernel = runKernel(w, client, server, c.list);
+    const sim = runSim(policies, inv, c.list, true, true);
+    assert.deepEqual(kernel.actions, sim.actions, describeActions(c.list, kernel.actions, sim.actions));
+    assert.equal(wireDisagreement(c.list, kernel, sim), null);
+    const at = sim.packets.findIndex((p) => p.answer);
+    assert.ok(at > 0 && sim.packets[at]!.answer!.keep && sim.packets[at]!.answer!.limited, 'a stage-3 RESOURCE_EXHAUSTED');
+    // the response to stream 5: later in the client's view by the answer's length
+    const resp = c.list.findIndex((p, i) => i > at && p.from === 'server');
+    assert.equal(tcpNumbers(kernel.out[resp]!).seq, tcpNumbers(c.list[resp]!.frame).seq + grpcDeniedKeep(3, 5, 'limited').length);
+    const limited = sim.requests.find((r) => r.verdict.reason === 'rate-limited');
+    assert.ok(limited, 'the simulator limited the second call');
+    assert.ok(kernel.events.some((e) => e.kind === EVENT_KIND.HTTP && e.reason === REASON.RATE_LIMITED && e.stream === 3));
   } finally {
     fillConfig(w.obj, 'reset');
   }

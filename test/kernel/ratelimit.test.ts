@@ -6,6 +6,7 @@
 // simulator's run on the capture's timestamps. The oracle here is a third implementation written
 // plainly: a bucket of nanoseconds of credit, capped at burst intervals, a token an interval.
 // Denials reset (--deny-answer reset): a connection ends at its first denied request in both.
+// Then the 429 at stage 3 for HTTP/1 and RESOURCE_EXHAUSTED for a gRPC call, kernel == simulator.
 // L7BPF_RL_RUNS (default 1000) sets the count.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';

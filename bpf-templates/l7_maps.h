@@ -300,12 +300,18 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
-static __always_inline void l7_count(__u32 idx)
+/* one more in slot idx of a per-cpu u64 array */
+static __always_inline void l7_count_in(void *map, __u32 idx)
 {
-	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
+	__u64 *v = bpf_map_lookup_elem(map, &idx);
 
 	if (v)
 		*v += 1;	/* per-cpu: no atomics needed */
+}
+
+static __always_inline void l7_count(__u32 idx)
+{
+	l7_count_in(&counters, idx);
 }
 
 #endif

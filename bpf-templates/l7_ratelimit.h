@@ -43,13 +43,6 @@ struct {
 	__type(value, __u64);
 } rl_counts SEC(".maps");
 
-static __always_inline void l7_rl_count(__u32 idx)
-{
-	__u64 *v = bpf_map_lookup_elem(&rl_counts, &idx);
-
-	if (v)
-		*v += 1;
-}
 
 /* takes a token from limit i's bucket for this flow's request at now; 1 when taken */
 static __always_inline int l7_rl_take(const struct l7_flow *f, const struct l7_rl_rule *l, __u64 now)
@@ -142,10 +135,10 @@ __attribute__((noinline)) int l7_rl_judge(struct l7_flow *f, __u32 mp, __u32 oh,
 	if (first < 0)
 		return -1;
 	if (shadow >= 0) {
-		l7_rl_count(2 * si + 1);
+		l7_count_in(&rl_counts, 2 * si + 1);
 		return L7_RL_SHADOW | shadow;
 	}
-	l7_rl_count(2 * fi);
+	l7_count_in(&rl_counts, 2 * fi);
 	return L7_RL_LIMITED | first;
 }
 

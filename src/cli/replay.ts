@@ -2,7 +2,9 @@
 // traffic of a capture, as a summary table or Hubble jsonpb lines. With `--kernel DIR` the
 // packets also run through the compiled object (BPF_PROG_TEST_RUN) and every packet where
 // the object and the simulator disagree is reported (exit 1).
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Manifest } from '../../codegen/emit/manifest.ts';
 import { loadPolicies } from '../policy/index.ts';
 import { loadInventory } from '../endpoints/index.ts';
 import type { PacketEvent } from '../../sim/index.ts';
@@ -30,7 +32,14 @@ export interface ReplayFlags {
 export function replayCommand(capture: string, o: ReplayFlags): number {
   if (!o.policy?.length && !o.kernel) throw new Error('--policy is required (or --kernel DIR with the policies/ that l7bpf compile saves)');
   const policies = o.policy?.length ? loadPolicies(o.policy) : savedPolicies(o.kernel!);
-  if (o.kernel) checkObjectMatches(o.kernel, policies);
+  if (o.kernel) {
+    checkObjectMatches(o.kernel, policies);
+    const m = JSON.parse(readFileSync(join(o.kernel, 'manifest.json'), 'utf8')) as Manifest;
+    // the kernel's buckets would run on its own clock, not the capture's
+    if (m.httpRules.some((h) => h.rateLimit) && !m.limits?.testClock) {
+      process.stderr.write(`l7bpf replay: ${o.kernel} has rate limits but was not compiled with --test-clock: the kernel's buckets run on its own clock, so limited requests may disagree with the simulator's\n`);
+    }
+  }
   const jsonpb = o.output === 'jsonpb';
   const progress = progressBar(capture);
   const run = replayCapture(capture, {

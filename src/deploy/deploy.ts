@@ -63,7 +63,7 @@ interface Target {
 export function deploy(lib: Libbpf, req: DeployRequest, env: DeployEnv): DeployResult {
   const manifest = readManifest(req.dir);
   const objectPath = resolve(req.dir, manifest.object);
-  if (manifest.limits.testClock) throw new DeployError(`${req.dir}: built with --test-clock: its rate limits run on packet timestamps, not the kernel's clock`, 'compile it again without --test-clock');
+  if (manifest.limits?.testClock) throw new DeployError(`${req.dir}: built with --test-clock: its rate limits run on packet timestamps, not the kernel's clock`, 'compile it again without --test-clock');
   const targets = resolveTargets(lib, req);
   const mountedBpffs = ensureBpffs(env.pinRoot);
   const old = readState(req.name, env.stateDir);

@@ -40,3 +40,10 @@ it('stream-integrity drops name their own reason: Hubble drop reason and Summary
   assert.equal(flow({ ...base, denyRule: false, dropReason: hubbleDropReason(REASON.L7_NO_RULE) })['drop_reason_desc'], 'POLICY_DENIED');
   assert.equal(reasonName(REASON.URGENT_DATA), 'urgent-data');
 });
+
+it('rate limits: a limited request drops with its own reason, a shadow pass is AUDIT', () => {
+  const limited = flow({ ...base, allowed: false, denyRule: false, dropReason: hubbleDropReason(REASON.RATE_LIMITED) });
+  assert.deepEqual([limited['verdict'], limited['drop_reason_desc'], limited['drop_reason']], ['DROPPED', 'L7BPF_RATE_LIMITED', 429]);
+  assert.equal(reasonName(REASON.RATE_LIMITED), 'rate-limited');
+  assert.equal(flow({ ...base, allowed: true, audit: true })['verdict'], 'AUDIT');
+});

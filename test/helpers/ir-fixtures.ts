@@ -1,6 +1,6 @@
 // Hand-built PolicyIR values (until codegen/ir lower() is used everywhere), with real DFAs.
 import { compile } from '../../codegen/regex/index.ts';
-import type { DirectionIR, HeaderReqIR, HttpRuleIR, PolicyIR, PortEntryIR, SelectorIR } from '../../codegen/ir/types.ts';
+import type { DirectionIR, HeaderReqIR, HttpRuleIR, PolicyIR, RateLimitIR, PortEntryIR, SelectorIR } from '../../codegen/ir/types.ts';
 
 export interface HttpRuleSpec {
   readonly method?: string;
@@ -9,6 +9,7 @@ export interface HttpRuleSpec {
   /** "Name" or "Name: value" */
   readonly headers?: readonly string[];
   readonly http2Only?: boolean;
+  readonly rateLimit?: RateLimitIR;
 }
 
 export interface IrSpec {
@@ -47,7 +48,7 @@ export function buildIR(spec: IrSpec): PolicyIR {
         return req.index;
       });
       const index = httpRules.length;
-      httpRules.push({ index, rule: 0, method: r.method ?? null, path: r.path ?? null, host: r.host ?? null, headers, http2Only: r.http2Only ?? false, rateLimit: null });
+      httpRules.push({ index, rule: 0, method: r.method ?? null, path: r.path ?? null, host: r.host ?? null, headers, http2Only: r.http2Only ?? false, rateLimit: r.rateLimit ?? null });
       return index;
     }),
   }));

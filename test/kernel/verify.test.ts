@@ -36,9 +36,15 @@ test('templates with the default config (no policy) compile and verify', { skip 
 }));
 
 // the template paths a policy switches on: L3/L4 only, http rules (method, path), host and
-// header requirements (their DFAs in the framer), two rule words (100 rules)
+// header requirements (their DFAs in the framer), rate limits (l7_ratelimit.h: the kernel
+// matrix's guests verify them here), two rule words (100 rules)
+const LIMIT = { id: '00000000000000aa', requestsPerSecond: 100, burst: 5, per: 'source', mode: 'enforce', intervalNs: 10_000_000, toleranceNs: 40_000_000 } as const;
 const hostAndHeaders = (): ReturnType<typeof frontendBackendIR> =>
-  frontendBackendIR([{ method: 'PUT', path: '/api/v1/items/[0-9]+', host: 'api\\.example\\.com', headers: ['X-Token: abc', 'X-Trace'] }]);
+  frontendBackendIR([
+    { method: 'PUT', path: '/api/v1/items/[0-9]+', host: 'api\\.example\\.com', headers: ['X-Token: abc', 'X-Trace'] },
+    { method: 'GET', path: '/api/.*', rateLimit: LIMIT },
+    { path: '/c/.*', rateLimit: { ...LIMIT, id: '00000000000000ab', per: 'connection', mode: 'shadow' } },
+  ]);
 
 test('generated objects verify and their maps match manifest.json', { skip }, () => {
   for (const ir of [frontendBackendIR(), l4IR(), hostAndHeaders(), hundredRuleIR()]) {

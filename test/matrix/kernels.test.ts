@@ -62,8 +62,8 @@ test(`kernel matrix: ${FULL ? 'every kernel test' : 'verify + the guest suite'} 
   const host: Row = { kernel: 'host', release: release(), run: await hostRun() };
   await t.test(`host ${host.release}`, () => check(host));
   const script = `cd '${CHECKOUT}'\nnode ${testArgs.join(' ')}`;
-  // fewer generated upgrade variants and rate-limit trains under emulation (300 and 1000 on the host)
-  const env = { L7BPF_OBJECT_CACHE: OBJECTS, CI: 'true', L7BPF_UPGRADE_RUNS: '100', L7BPF_RL_RUNS: '100' };
+  // fewer generated upgrade variants under emulation (300 on the host)
+  const env = { L7BPF_OBJECT_CACHE: OBJECTS, CI: 'true', L7BPF_UPGRADE_RUNS: '100' };
   const guests = MATRIX.map((name) => {
     const k = guestKernel(name)!;
     return { name, release: k.release, run: runGuest(k, script, GUEST_MS, env) };

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { PolicyIR } from '../ir/types.ts';
 import { renderPolicyHeader } from './header.ts';
 import { DEFAULT_LIMITS, type Limits } from './limits.ts';
-import { buildManifest, irJson, sha256, type Manifest } from './manifest.ts';
+import { buildManifest, policyHash, sha256, type Manifest } from './manifest.ts';
 import { OBJECT_NAME, POLICY_HEADER, runClang, runClangAsync } from './clang.ts';
 
 export { renderPolicyHeader, HEADER_MARK } from './header.ts';
@@ -42,7 +42,7 @@ export async function emitObjectAsync(ir: PolicyIR, outDir: string, limits: Limi
 
 function writeHeader(ir: PolicyIR, outDir: string, limits: Limits): { input: string; header: string; headerPath: string } {
   mkdirSync(outDir, { recursive: true });
-  const input = sha256(irJson(ir));
+  const input = policyHash(ir);
   const header = renderPolicyHeader({ ir, hash: input, limits });
   const headerPath = join(outDir, POLICY_HEADER);
   writeFileSync(headerPath, header);

@@ -30,9 +30,18 @@ export interface Manifest {
 
 export const sha256 = (data: string | Uint8Array): string => createHash('sha256').update(data).digest('hex');
 
-/** Canonical JSON of the IR (typed arrays as plain arrays): the "input" hash. */
+/** Canonical JSON of the IR (typed arrays as plain arrays). */
 export function irJson(ir: PolicyIR): string {
   return JSON.stringify(ir, (_k, v: unknown) => (ArrayBuffer.isView(v) ? Array.from(v as Uint8Array) : v));
+}
+
+/**
+ * The "input" hash (L7_POLICY_HASH, L7_POLICY_ID in the object): the IR without where its
+ * rules were written, so the same policy text compiled from another path or with moved lines
+ * gives the same object; rule sources go to the manifest only.
+ */
+export function policyHash(ir: PolicyIR): string {
+  return sha256(irJson({ ...ir, rules: ir.rules.map((r) => ({ ...r, source: '' })) }));
 }
 
 /** Sizes of the C structs in bpf-templates/l7_maps.h (checked against the kernel in test/kernel). */

@@ -14,14 +14,15 @@ for policy in seed-policy corrected-policy; do
   for req in "GET /api/v1/users" "POST /api/v1/users" "GET /api/v1/products"; do
     set -- $req
     say "explain $policy: frontend-1 -> backend-1:8080 $req"
+    # exit 1 when denied (2 would be bad input)
     l7bpf explain --policy $dir/$policy.yaml --endpoints $dir/endpoints.yaml \
-      --from frontend-1 --to backend-1:8080 --method "$1" --path "$2"
+      --from frontend-1 --to backend-1:8080 --method "$1" --path "$2" || [ $? = 1 ]
   done
 done
 
 say "explain seed-policy: backend-1 -> frontend-1:8080 POST /admin (what the seed's policy really restricts)"
 l7bpf explain --policy $dir/seed-policy.yaml --endpoints $dir/endpoints.yaml \
-  --from backend-1 --to frontend-1:8080 --method POST --path /admin
+  --from backend-1 --to frontend-1:8080 --method POST --path /admin || [ $? = 1 ]
 
 for policy in seed-policy corrected-policy; do
   say "replay $dir/seed-traffic.pcap (recorded with tcpdump) under $policy"

@@ -8,7 +8,11 @@ import { DEFAULT_IR_LIMITS, LowerError } from '../../codegen/ir/limits.ts';
 import { checkLimits, LimitExceededError } from '../../codegen/emit/limits.ts';
 import type { HttpRule, Policy, PolicySpec, PortRule, Rule, SourcePos } from '../policy/types.ts';
 
-export function lintPolicies(policies: readonly Policy[], endpoints?: readonly Endpoint[]): Diagnostic[] {
+/**
+ * wholeSet false: `policies` are what is left of a set after files with errors, so whether
+ * the set fits the kernel is not judged (the set that will compile is another one).
+ */
+export function lintPolicies(policies: readonly Policy[], endpoints?: readonly Endpoint[], { wholeSet = true } = {}): Diagnostic[] {
   const out: Diagnostic[] = [];
   for (const p of policies) {
     for (const spec of p.specs) {
@@ -17,7 +21,7 @@ export function lintPolicies(policies: readonly Policy[], endpoints?: readonly E
       if (endpoints) out.push(...unmatchedSelectors(spec, endpoints));
     }
   }
-  out.push(...kernelFit(policies));
+  if (wholeSet) out.push(...kernelFit(policies));
   return out;
 }
 

@@ -1,9 +1,12 @@
 // `l7bpf compile --policy FILE... -o DIR`: the library's compile (src/api.ts) and a summary.
 import { compile } from '../api.ts';
+import { exitCodeOf } from './exit.ts';
 
 export interface CompileFlags {
   readonly policy: readonly string[];
   readonly out: string;
+  readonly inspectionLimit?: number;
+  /** the old name of --inspection-limit */
   readonly inspectWindow?: number;
   readonly testClock?: boolean;
 }
@@ -11,7 +14,8 @@ export interface CompileFlags {
 /** CLI entry; returns the process exit code. */
 export function compileCommand(flags: CompileFlags): number {
   try {
-    const r = compile(flags.policy, flags.out, { ...(flags.inspectWindow ? { inspectWindow: flags.inspectWindow } : {}), ...(flags.testClock ? { testClock: true } : {}) });
+    const limit = flags.inspectionLimit ?? flags.inspectWindow;
+    const r = compile(flags.policy, flags.out, { ...(limit ? { inspectWindow: limit } : {}), ...(flags.testClock ? { testClock: true } : {}) });
     const m = r.manifest;
     console.log([
       `wrote ${r.objectPath}, ${r.headerPath}, ${r.manifestPath}`,
@@ -21,6 +25,6 @@ export function compileCommand(flags: CompileFlags): number {
     return 0;
   } catch (e) {
     console.error(`l7bpf compile: ${(e as Error).message}`);
-    return 1;
+    return exitCodeOf(e);
   }
 }

@@ -5,6 +5,7 @@ import { openLibbpf, pinRoot } from '../loader/index.ts';
 import { deploy, type DeployEnv } from '../deploy/deploy.ts';
 import { stateDir } from '../deploy/state.ts';
 import type { AnswerMode } from '../net/answers.ts';
+import { BadInputError, exitCodeOf } from './exit.ts';
 
 export interface DeployOptions {
   readonly endpoints: string;
@@ -23,7 +24,7 @@ export function parseIfaceOf(pairs: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const p of pairs) {
     const eq = p.indexOf('=');
-    if (eq <= 0 || eq === p.length - 1) throw new Error(`--iface-of "${p}": expected POD=IFACE (hint: --iface-of default/backend-1=lxc12ab)`);
+    if (eq <= 0 || eq === p.length - 1) throw new BadInputError(`--iface-of "${p}": expected POD=IFACE (hint: --iface-of default/backend-1=lxc12ab)`);
     out[p.slice(0, eq)] = p.slice(eq + 1);
   }
   return out;
@@ -53,6 +54,6 @@ export function deployCommand(dir: string, o: DeployOptions): number {
   } catch (e) {
     console.error(`l7bpf deploy: ${(e as Error).message}`);
     console.error(`l7bpf deploy: nothing changed; ${name} keeps what it had`);
-    return 1;
+    return exitCodeOf(e);
   }
 }

@@ -1,5 +1,6 @@
 // l7bpf command line: one file per command; this file only wires them.
-import { Command, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import pkg from '../../package.json' with { type: 'json' };
 import { checkCommand } from './check.ts';
 import { explainCommand } from './explain.ts';
 import { replayCommand } from './replay.ts';
@@ -12,16 +13,45 @@ import { ANSWER_MODES } from '../net/answers.ts';
 import { undeployCommand } from './undeploy.ts';
 import { statusCommand } from './status.ts';
 import { observeCommand } from './observe.ts';
+import { exitCodeOf } from './exit.ts';
+import { EXAMPLES, examples } from './examples.ts';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
+/**
+ * --output, one vocabulary for every command: text (for people: a report or a table), json (one
+ * JSON document), jsonpb (Hubble flow lines); each command takes those that apply. `table`,
+ * the old name of replay's and observe's text, is still accepted.
+ */
+function outputOption(formats: readonly string[], def: string, what = 'output format'): Option {
+  const parse = (v: string) => {
+    const f = v === 'table' ? 'text' : v;
+    if (!formats.includes(f)) throw new InvalidArgumentError(`Allowed choices are ${formats.join(', ')}.`);
+    return f;
+  };
+  return new Option('--output <format>', what).choices(formats).argParser(parse).default(def);
+}
+
+/** A positive whole number of bytes. */
+function bytes(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < 1) throw new InvalidArgumentError('expected a number of bytes.');
+  return n;
+}
+
+const inspectionLimit = () => new Option('--inspection-limit <bytes>', `longest request head inspected (default ${DEFAULT_LIMITS.headBytes})`).argParser(bytes);
+
 export function buildCli(): Command {
-  const program = new Command('l7bpf').description('L7 (HTTP/gRPC) network policy in eBPF, with a capture simulator').showHelpAfterError();
+  // exitOverride: usage errors come back to main() as CommanderErrors, for exit code 2
+  const program = new Command('l7bpf').description('L7 (HTTP/gRPC) network policy in eBPF, with a capture simulator')
+    .version(pkg.version).showHelpAfterError().exitOverride().addHelpText('after', EXAMPLES);
   program
     .command('check')
     .description('validate policies and warn about classic mistakes (exit 1 on errors)')
     .argument('<files...>', 'policy YAML files')
     .option('--endpoints <file>', 'inventory, to warn about selectors that match nothing')
+    .addOption(outputOption(['text', 'json'], 'text', 'diagnostics as text on stderr, or one JSON document on stdout'))
+    .addHelpText('after', examples('check'))
     .action((files: string[], o) => exit(checkCommand(files, o)));
   program
     .command('explain')
@@ -36,7 +66,8 @@ export function buildCli(): Command {
     .option('--host <host>', 'Host header')
     .option('--header <header>', "'Name: value' (repeatable)", collect)
     .option('--grpc <service/method>', 'a gRPC call (HTTP/2 POST /service/method)')
-    .addOption(new Option('--output <format>', 'output format').choices(['text', 'json']).default('text'))
+    .addOption(outputOption(['text', 'json'], 'text'))
+    .addHelpText('after', examples('explain'))
     .action((o) => exit(explainCommand(o)));
   program
     .command('replay')
@@ -45,21 +76,25 @@ export function buildCli(): Command {
     .option('--policy <file>', 'policy file (repeatable; with --kernel, default: the policies saved in DIR)', collect)
     .requiredOption('--endpoints <file>', 'inventory (YAML or kubectl get pods -A -o json)')
     .option('--kernel <dir>', 'also run every packet through the object l7bpf compile wrote (root); report disagreements')
-    .addOption(new Option('--output <format>', 'summary table or Hubble jsonpb lines').choices(['table', 'jsonpb']).default('table'))
+    .addOption(outputOption(['text', 'jsonpb'], 'text', 'summary table or Hubble jsonpb lines'))
     .option('--fail-on-deny', 'exit 1 when anything is denied')
     .option('--expect <file>', 'expected verdicts ("allowed GET /x" per line); exit 1 on any difference')
     .option('--node-name <name>', 'node_name in flows')
-    .option('--inspection-limit <bytes>', `longest request head inspected (default ${DEFAULT_LIMITS.headBytes})`)
+    .addOption(inspectionLimit())
     .addOption(new Option('--deny-answer <mode>', 'how the deployment answers denials (deploy --deny-answer): the packets it rewrites').choices([...ANSWER_MODES]).default('auto'))
     .addOption(new Option('--capture-point <where>', "where the capture was taken: hook (as the tc program sees packets: the server's before a keep-alive 403's offsets) or client (the client's side, e.g. its pod or veth: the server's packets with them)").choices(['hook', 'client']).default('hook'))
+    .addHelpText('after', examples('replay'))
     .action((capture: string, o) => exit(replayCommand(capture, o)));
   program
     .command('compile')
     .description('compile policies into a verified-ready BPF object, its C header and manifest.json')
     .requiredOption('--policy <file>', 'policy file (repeatable)', collect)
     .requiredOption('-o, --out <dir>', 'output directory')
-    .option('--inspect-window <bytes>', 'longest request head inspected', (v: string) => Number(v))
+    .addOption(inspectionLimit())
+    // the old name, for scripts
+    .addOption(new Option('--inspect-window <bytes>').argParser(bytes).hideHelp())
     .option('--test-clock', 'test build: rate limits run on packet timestamps (replay --kernel of captures); deploy refuses it')
+    .addHelpText('after', examples('compile'))
     .action((o) => exit(compileCommand(o)));
   program
     .command('verify')
@@ -75,12 +110,13 @@ export function buildCli(): Command {
     .option('--iface-of <pod=iface>', 'host-side interface of an endpoint (repeatable)', collect)
     .option('--name <deployment>', 'deployment name (pins under /sys/fs/bpf/l7bpf/<name>)', 'default')
     .addOption(new Option('--deny-answer <mode>', 'how a denied request is answered: auto (the highest stage that works: HTTP/1 403 on a connection that goes on, the request cut; else 403 and FIN to the client, reset to the server), close (403 and FIN always), reset (RST both ways)').choices([...ANSWER_MODES]).default('auto'))
+    .addHelpText('after', examples('deploy'))
     .action((dir: string, o) => exit(deployCommand(dir, o)));
   program
     .command('status')
     .description('deployments: what is attached where, object sha256, flows, event counters')
     .option('--name <deployment>', 'only this deployment')
-    .addOption(new Option('--output <format>', 'output format').choices(['text', 'json']).default('text'))
+    .addOption(outputOption(['text', 'json'], 'text'))
     .action((o) => exit(statusCommand(o)));
   program
     .command('undeploy')
@@ -92,11 +128,12 @@ export function buildCli(): Command {
     .description('flow events from the kernel as Hubble jsonpb lines or the replay summary table')
     .option('--name <deployment>', 'deployment (default: the only one)')
     .option('--follow', 'keep reading until interrupted')
-    .addOption(new Option('--output <format>', 'Hubble jsonpb lines or a summary table').choices(['jsonpb', 'table']).default('jsonpb'))
+    .addOption(outputOption(['jsonpb', 'text'], 'jsonpb', 'Hubble jsonpb lines or a summary table'))
     .addOption(new Option('--verdict <verdict>', 'only allowed or denied').choices(['allowed', 'denied']))
     .option('--pod <name>', 'only flows from or to this pod (name or namespace/name)')
     .option('--method <method>', 'only requests with this method')
     .option('--node-name <name>', 'node_name in flows')
+    .addHelpText('after', examples('observe'))
     .action(async (o) => exit(await observeCommand(o)));
   return program;
 }
@@ -109,9 +146,10 @@ export async function main(argv: readonly string[]): Promise<void> {
   try {
     await buildCli().parseAsync([...argv]);
   } catch (e) {
-    if (e instanceof PolicyError) process.stderr.write(e.message + '\n');
-    else process.stderr.write(`l7bpf: error: ${(e as Error).message}\n`);
-    process.exitCode = 1;
+    process.exitCode = exitCodeOf(e);
+    // commander has printed its own errors (and the help or version)
+    if (e instanceof CommanderError) return;
+    process.stderr.write(e instanceof PolicyError ? e.message + '\n' : `l7bpf: error: ${(e as Error).message}\n`);
   }
 }
 

@@ -1,4 +1,4 @@
-// `l7bpf observe [--follow] [--output jsonpb|table] [--verdict V] [--pod P] [--method M]`:
+// `l7bpf observe [--follow] [--output jsonpb|text] [--verdict V] [--pod P] [--method M]`:
 // the kernel's events as Hubble jsonpb lines or the replay summary table.
 import { openLibbpf, pinPaths, openEvents, records, decodeEvent, EVENT_SIZE } from '../loader/index.ts';
 import { listStates, readState, inventoryFromState, type DeployState } from '../deploy/state.ts';
@@ -6,11 +6,12 @@ import { clockOffsetNs, observe, podsOf, type Observed, type ObserveContext } fr
 import { flowJsonLine } from '../flow/build.ts';
 import { Summary } from '../replay/summary.ts';
 import { deployEnv } from './deploy.ts';
+import { BadInputError, exitCodeOf } from './exit.ts';
 
 export interface ObserveOptions {
   readonly name?: string;
   readonly follow?: boolean;
-  readonly output?: 'jsonpb' | 'table';
+  readonly output?: 'jsonpb' | 'text';
   readonly verdict?: 'allowed' | 'denied';
   readonly pod?: string;
   readonly method?: string;
@@ -20,7 +21,7 @@ export interface ObserveOptions {
 function pickDeployment(name: string | undefined, dir: string): DeployState {
   if (name) {
     const s = readState(name, dir);
-    if (!s) throw new Error(`no deployment named ${name} (hint: see l7bpf status)`);
+    if (!s) throw new BadInputError(`no deployment named ${name} (hint: see l7bpf status)`);
     return s;
   }
   const all = listStates(dir);
@@ -47,7 +48,7 @@ export async function observeCommand(opts: ObserveOptions): Promise<number> {
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
     const summary = new Summary();
-    const table = opts.output === 'table';
+    const table = opts.output === 'text';
     for await (const buf of records(reader, opts.follow === true, abort.signal)) {
       if (buf.length < EVENT_SIZE) continue;
       const o = observe(ctx, decodeEvent(buf));
@@ -61,7 +62,7 @@ export async function observeCommand(opts: ObserveOptions): Promise<number> {
     return 0;
   } catch (e) {
     console.error(`l7bpf observe: ${(e as Error).message}`);
-    return 1;
+    return exitCodeOf(e);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

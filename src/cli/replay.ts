@@ -15,22 +15,23 @@ import { compareExpectations, readExpectations } from '../replay/expect.ts';
 import { replayCapture } from '../replay/run.ts';
 import type { AnswerMode } from '../net/answers.ts';
 import { checkObjectMatches, savedPolicies } from '../replay/object.ts';
+import { BadInputError } from './exit.ts';
 
 export interface ReplayFlags {
   readonly policy?: readonly string[];
   readonly endpoints: string;
   readonly kernel?: string;
-  readonly output?: 'table' | 'jsonpb';
+  readonly output?: 'text' | 'jsonpb';
   readonly failOnDeny?: boolean;
   readonly expect?: string;
   readonly nodeName?: string;
-  readonly inspectionLimit?: string;
+  readonly inspectionLimit?: number;
   readonly denyAnswer?: AnswerMode;
   readonly capturePoint?: 'hook' | 'client';
 }
 
 export function replayCommand(capture: string, o: ReplayFlags): number {
-  if (!o.policy?.length && !o.kernel) throw new Error('--policy is required (or --kernel DIR with the policies/ that l7bpf compile saves)');
+  if (!o.policy?.length && !o.kernel) throw new BadInputError('--policy is required (or --kernel DIR with the policies/ that l7bpf compile saves)');
   const policies = o.policy?.length ? loadPolicies(o.policy) : savedPolicies(o.kernel!);
   if (o.kernel) {
     checkObjectMatches(o.kernel, policies);
@@ -45,7 +46,7 @@ export function replayCommand(capture: string, o: ReplayFlags): number {
   const run = replayCapture(capture, {
     policies,
     inventory: loadInventory(o.endpoints),
-    ...(o.inspectionLimit ? { inspectionLimit: Number(o.inspectionLimit) } : {}),
+    ...(o.inspectionLimit ? { inspectionLimit: o.inspectionLimit } : {}),
     ...(o.nodeName ? { nodeName: o.nodeName } : {}),
     answer: o.denyAnswer ?? 'auto',
     ...(o.capturePoint ? { capturePoint: o.capturePoint } : {}),

@@ -1,6 +1,7 @@
 // `l7bpf verify DIR`: load the object of DIR into the kernel without attaching it and report
 // what the verifier processed per program and the map sizes. Exit code 0 when it loads.
 import { verifyDir, type VerifyReport } from '../deploy/verify.ts';
+import { exitCodeOf } from './exit.ts';
 
 export function formatVerify(r: VerifyReport): string {
   const lines = [`${r.object}: loaded (not attached)`];
@@ -20,6 +21,6 @@ export function verifyCommand(dir: string): number {
     return r.maps.some((m) => m.manifestMatches === false) ? 1 : 0;
   } catch (e) {
     console.error(`l7bpf verify: ${(e as Error).message}`);
-    return 1;
+    return exitCodeOf(e);
   }
 }

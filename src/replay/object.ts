@@ -6,7 +6,7 @@ import { basename, join } from 'node:path';
 import { hasErrors, parsePolicies, PolicyError } from '../policy/index.ts';
 import type { Policy } from '../policy/types.ts';
 import { lower } from '../../codegen/ir/lower.ts';
-import { irJson, sha256 } from '../../codegen/emit/manifest.ts';
+import { policyHash } from '../../codegen/emit/manifest.ts';
 
 /** The policy files next to the object, so `replay --kernel DIR` can run the simulator on them. */
 export function savePolicySources(files: readonly string[], out: string): void {
@@ -39,7 +39,7 @@ export function savedPolicies(kernelDir: string): readonly Policy[] {
 /** Throws unless the object in `dir` was compiled from `policies` (its manifest's IR hash). */
 export function checkObjectMatches(dir: string, policies: readonly Policy[]): void {
   const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { sha256: { input: string } };
-  if (sha256(irJson(lower(policies))) !== manifest.sha256.input) {
+  if (policyHash(lower(policies)) !== manifest.sha256.input) {
     throw new Error(`${dir} was compiled from other policies than the ones given (hint: run l7bpf compile again, or omit --policy)`);
   }
 }

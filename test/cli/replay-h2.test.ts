@@ -75,9 +75,11 @@ describe('l7bpf replay and explain on gRPC', () => {
   it('explain --grpc gives the verdict replay gives', () => {
     const explain = (m: string) => l7bpf('explain', '--policy', join(dir, 'policy.yaml'), ...base, '--from', 'frontend-1', '--to', 'backend-1:9090', '--grpc', `demo.v1.UserService/${m}`, '--host', '10.0.0.2:9090');
     const allowed = explain('GetUsers');
-    assert.match(allowed.out, /^ALLOWED: allowed: POST \/demo\.v1\.UserService\/GetUsers/, allowed.out + allowed.err);
+    assert.match(allowed.out, /^ALLOWED: POST \/demo\.v1\.UserService\/GetUsers/, allowed.out + allowed.err);
+    assert.equal(allowed.code, 0);
     const denied = explain('DeleteUser');
     assert.match(denied.out, /^DENIED: .*POST \/demo\.v1\.UserService\/DeleteUser/, denied.out + denied.err);
+    assert.equal(denied.code, 1);
     const rows = l7bpf('replay', join(dir, 'grpc.pcap'), '--policy', join(dir, 'policy.yaml'), ...base);
     assert.match(rows.out, /2 request\(s\): 1 allowed, 1 denied/, rows.out);
   });

@@ -73,9 +73,9 @@ describe('l7bpf replay', () => {
     }
   });
 
-  it('policy errors name file:line:col and exit 1', () => {
+  it('policy errors name file:line:col and exit 2 (bad input)', () => {
     const r = l7bpf('replay', `${seed}/seed-traffic.pcap`, '--policy', 'test/fixtures/policies/bad/many-errors.yaml', ...base);
-    assert.equal(r.code, 1);
+    assert.equal(r.code, 2);
     assert.match(r.err, /many-errors\.yaml:\d+:\d+: error: /);
   });
 });

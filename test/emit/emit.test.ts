@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { renderPolicyHeader, HEADER_MARK, LimitExceededError, DEFAULT_LIMITS, emitObject, clangAvailable } from '../../codegen/emit/index.ts';
 import { acceptWords64, cList } from '../../codegen/emit/header.ts';
 import { layout, GENERATED } from '../../codegen/emit/generate.ts';
+import { policyHash } from '../../codegen/emit/manifest.ts';
 import { ipcacheKey } from '../../src/loader/index.ts';
 import { IPCACHE_KEY_SIZE } from '../../src/loader/layouts.generated.ts';
 import { compile } from '../../codegen/regex/index.ts';
@@ -83,4 +84,12 @@ test('same IR -> byte-identical object and manifest hashes, whatever the output 
     rmSync(d1, { recursive: true, force: true });
     rmSync(d2, { recursive: true, force: true });
   }
+});
+
+test('the policy hash (L7_POLICY_HASH / ID) ignores where rules were written, not what they say', () => {
+  const ir = frontendBackendIR();
+  const moved = { ...ir, rules: ir.rules.map((r) => ({ ...r, source: `/elsewhere/${r.source}` })) };
+  const renamed = { ...ir, rules: ir.rules.map((r) => ({ ...r, policy: `${r.policy}-2` })) };
+  assert.equal(policyHash(moved), policyHash(ir));
+  assert.notEqual(policyHash(renamed), policyHash(ir));
 });

@@ -14,8 +14,9 @@ function l7bpf(...args: string[]): { code: number; stdout: string; stderr: strin
 
 function explainJson(...args: string[]): { allowed: boolean; reason: string; rules: { source: string; policy: string }[] } {
   const r = l7bpf('explain', '--policy', `${SEED}/corrected-policy.yaml`, '--endpoints', `${SEED}/endpoints.yaml`, ...args, '--output', 'json');
-  assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout) as ReturnType<typeof explainJson>;
+  const v = JSON.parse(r.stdout) as ReturnType<typeof explainJson>;
+  assert.equal(r.code, v.allowed ? 0 : 1, r.stderr);
+  return v;
 }
 
 describe('l7bpf check', () => {
@@ -64,8 +65,8 @@ describe('l7bpf explain', () => {
 
   it('text output starts with the verdict and lists the chain and rules', () => {
     const r = l7bpf('explain', '--policy', `${SEED}/corrected-policy.yaml`, '--endpoints', `${SEED}/endpoints.yaml`, '--from', '10.0.0.1', '--to', 'backend-1:8080', '--method', 'DELETE', '--path', '/api/v1/users');
-    assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^DENIED: /);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stdout, /^DENIED: DELETE \/api\/v1\/users matched no http rule/, "the verdict word once");
     assert.match(r.stdout, /corrected-policy\.yaml:21/);
   });
 
@@ -78,12 +79,12 @@ describe('l7bpf explain', () => {
     assert.deepEqual(pick(no.stdout), [false, 'l7-denied']);
   });
 
-  it('an unknown endpoint or an invalid policy exits 1 with a message', () => {
+  it('an unknown endpoint or an invalid policy exits 2 (bad input) with a message', () => {
     const r = l7bpf('explain', '--policy', `${SEED}/corrected-policy.yaml`, '--endpoints', `${SEED}/endpoints.yaml`, '--from', 'nobody', '--to', 'backend-1:8080');
-    assert.equal(r.code, 1);
+    assert.equal(r.code, 2);
     assert.match(r.stderr, /l7bpf: error: unknown endpoint "nobody"/);
     const bad = l7bpf('explain', '--policy', `${FIX}/bad/invalid-cidr.yaml`, '--endpoints', `${SEED}/endpoints.yaml`, '--from', 'frontend-1', '--to', 'backend-1:8080');
-    assert.equal(bad.code, 1);
+    assert.equal(bad.code, 2);
     assert.match(bad.stderr, /invalid-cidr\.yaml:8:18: error: invalid CIDR "10\.0\.0\.0\/33"/);
   });
 });

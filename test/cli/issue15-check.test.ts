@@ -1,18 +1,13 @@
 // Issue 15, check: `--output json`, every file's diagnostics even when another file has
 // errors, and --output's one vocabulary (text, json, jsonpb) across commands.
+import { l7bpf } from '../helpers/cli.ts';
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const SEED = 'examples/seed';
-
-function l7bpf(args: readonly string[], env: NodeJS.ProcessEnv = process.env) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { encoding: 'utf8', timeout: 60_000, env });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
 
 let dir = '';
 before(() => (dir = mkdtempSync(join(tmpdir(), 'l7bpf-issue15-'))));

@@ -1,9 +1,9 @@
 // Issue 15, the CLI as a whole: status/observe --name of no deployment, --version, one name
 // for the inspection limit, examples in --help, exit codes (0 ok, 1 denied / failed check /
 // disagreement, 2 bad input) documented in README and followed.
+import { l7bpf } from '../helpers/cli.ts';
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,11 +11,6 @@ import { clangAvailable } from '../../codegen/emit/index.ts';
 
 const SEED = 'examples/seed';
 const EXPLAIN = ['explain', '--policy', `${SEED}/corrected-policy.yaml`, '--endpoints', `${SEED}/endpoints.yaml`, '--from', 'frontend-1'];
-
-function l7bpf(args: readonly string[], env: NodeJS.ProcessEnv = process.env) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { encoding: 'utf8', timeout: 60_000, env });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
 
 let dir = '';
 before(() => (dir = mkdtempSync(join(tmpdir(), 'l7bpf-issue15-'))));

@@ -1,16 +1,11 @@
 // Issue 15, explain: exit 1 when the verdict is denied, the verdict word printed once;
 // --to's port and --header's name and value checked (bad input, exit 2).
+import { l7bpf } from '../helpers/cli.ts';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 
 const SEED = 'examples/seed';
 const EXPLAIN = ['explain', '--policy', `${SEED}/corrected-policy.yaml`, '--endpoints', `${SEED}/endpoints.yaml`, '--from', 'frontend-1'];
-
-function l7bpf(args: readonly string[], env: NodeJS.ProcessEnv = process.env) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { encoding: 'utf8', timeout: 60_000, env });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
 
 describe('explain: exit 1 when denied, the verdict word once', () => {
   it('a denied request exits 1 and its line says DENIED once', () => {

@@ -69,34 +69,42 @@ describe('e2e: gRPC and HTTP/2 through the kernel', { skip: skip || undefined, t
   );
 
   it('allowed unary and server-streaming calls succeed on one channel; a denied call gets PERMISSION_DENIED at once, its handler never runs; the connection goes on (stage 3)', async () => {
-    handlers.length = 0;
-    // grpc-js's default retries: a call started as the GOAWAY arrives is refused by that
-    // connection and retried on the next one (transparent retry)
-    // the pause before the denied call: sent right after the previous response, it may share
-    // its packet with the client's own frames for that response (WINDOW_UPDATE, PING or
-    // SETTINGS acknowledgements), and a call that is not the whole tail of its packet is
-    // answered at stage 2 (docs/datapath.md, "HTTP/2 stage 3"): GOAWAY, the next calls on a new
-    // connection. Without it one run in six took stage 2 here (before and after issue 14).
-    const r = await calls(['GetUsers', 'WatchUsers', 'GetUsers', 'sleep:100', 'DeleteUser', 'GetUsers', 'WatchUsers', 'new-channel', 'GetUsers'], true);
-    const [get, watch, get2, del, after, watch2, get3] = r;
-    assert.deepEqual([get?.code, get?.items], [OK, 3], JSON.stringify(get));
-    assert.deepEqual([watch?.code, watch?.items], [OK, 3], JSON.stringify(watch));
-    assert.equal(get2?.code, OK, JSON.stringify(get2));
-    // trailers-only grpc-status 7 on the stream (stage 3: the call cut, no GOAWAY)
-    assert.deepEqual([del?.code, del?.details], [PERMISSION_DENIED, 'Access denied'], JSON.stringify(del));
-    assert.ok((del?.ms ?? Infinity) < 100, `the denied call took ${del?.ms} ms (want < 100)`);
-    assert.deepEqual([after?.code, after?.items], [OK, 3], `the same channel after the denial: ${JSON.stringify(after)}`);
-    assert.deepEqual([watch2?.code, watch2?.items], [OK, 3], JSON.stringify(watch2));
-    assert.deepEqual([get3?.code, get3?.items], [OK, 3], `a new channel: ${JSON.stringify(get3)}`);
-    await new Promise((res) => setTimeout(res, 200));
-    assert.ok(!handlers.includes('DeleteUser'), `the server ran the denied handler: ${handlers.join(', ')}`);
-    // stage 3: the denied call was cut and answered on its stream, the connection kept: the calls
-    // after it ran on the connection of the calls before it (a new channel: another one)
-    const conns = handlers.map((h, i) => `${h}@${peers[i]}`);
-    assert.equal(peers[3], peers[2], `the call after the denial on the same connection: ${conns.join(', ')}`);
-    assert.equal(peers[4], peers[2], conns.join(', '));
-    assert.notEqual(peers[5], peers[2], conns.join(', '));
-    assert.deepEqual(handlers.filter((h) => h === 'GetUsers').length, 4);
+    // stage 3 needs the denied call to be the whole tail of its packet (docs/datapath.md,
+    // "HTTP/2 stage 3"); whether grpc-js's HEADERS and DATA leave in one segment is the client's
+    // timing: about one run in six here the call is answered at stage 2 (GOAWAY, the next calls
+    // on a new connection), which is correct too. Every run must hold the rest; one of at most
+    // four runs must show the connection kept.
+    const fallbacks: string[] = [];
+    for (let attempt = 0; attempt < 4; attempt++) {
+      handlers.length = 0;
+      peers.length = 0;
+      // grpc-js's default retries: a call started as the GOAWAY arrives is refused by that
+      // connection and retried on the next one (transparent retry)
+      const r = await calls(['GetUsers', 'WatchUsers', 'GetUsers', 'DeleteUser', 'GetUsers', 'WatchUsers', 'new-channel', 'GetUsers'], true);
+      const [get, watch, get2, del, after, watch2, get3] = r;
+      assert.deepEqual([get?.code, get?.items], [OK, 3], JSON.stringify(get));
+      assert.deepEqual([watch?.code, watch?.items], [OK, 3], JSON.stringify(watch));
+      assert.equal(get2?.code, OK, JSON.stringify(get2));
+      // trailers-only grpc-status 7 on the stream
+      assert.deepEqual([del?.code, del?.details], [PERMISSION_DENIED, 'Access denied'], JSON.stringify(del));
+      assert.ok((del?.ms ?? Infinity) < 100, `the denied call took ${del?.ms} ms (want < 100)`);
+      assert.deepEqual([after?.code, after?.items], [OK, 3], `the same channel after the denial: ${JSON.stringify(after)}`);
+      assert.deepEqual([watch2?.code, watch2?.items], [OK, 3], JSON.stringify(watch2));
+      assert.deepEqual([get3?.code, get3?.items], [OK, 3], `a new channel: ${JSON.stringify(get3)}`);
+      await new Promise((res) => setTimeout(res, 200));
+      assert.ok(!handlers.includes('DeleteUser'), `the server ran the denied handler: ${handlers.join(', ')}`);
+      assert.deepEqual(handlers.filter((h) => h === 'GetUsers').length, 4);
+      // stage 3: the denied call was cut and answered on its stream, the connection kept: the
+      // calls after it ran on the connection of the calls before it (a new channel: another one)
+      const conns = handlers.map((h, i) => `${h}@${peers[i]}`);
+      if (peers[3] === peers[2] && peers[4] === peers[2]) {
+        assert.notEqual(peers[5], peers[2], conns.join(', '));
+        console.log(`# stage 3 on run ${attempt + 1}${fallbacks.length ? ` (stage 2 before: ${fallbacks.join('; ')})` : ''}`);
+        return;
+      }
+      fallbacks.push(conns.join(', '));
+    }
+    assert.fail(`the connection never went on after the denied call (stage 2 every time): ${fallbacks.join('; ')}`);
   });
 
   it('plain HTTP/2 (nghttp, prior knowledge) under http rules: allowed GET answered, denied request answered 403 and GOAWAY, never served', async () => {

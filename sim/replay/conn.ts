@@ -33,7 +33,7 @@ export class Conn<CV extends ConnVerdict> {
   /** answer-due / answered: the client byte the server's reset carries, the client bytes the answer acknowledges. */
   ansRst = 0;
   ansAck = 0;
-  /** the last judged request was over a rate limit: a denial then answers 429 (src/net/answers.ts) */
+  /** the latest denial was over a rate limit: its answer is the 429 (src/net/answers.ts) */
   limited = false;
   /** the client data packet being judged: its first byte's sequence number, length, FIN */
   pktSeq = 0;

@@ -221,7 +221,9 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
 
   private judgeRequest(c: Conn<CV>, ev: RequestEvent): RequestRecord<CV, RV> {
     const verdict = this.o.judge.request(c.info, ev, c.verdict, this.curRec!.ts);
-    c.limited = !verdict.allowed && verdict.limited === true;
+    // the denial's kind, kept until the next denial as the kernel keeps f->ans_reason: a resent
+    // cut request after later allowed ones is answered (and its answer known) as it was
+    if (!verdict.allowed) c.limited = verdict.limited === true;
     c.requests++;
     this.summary.requests++;
     return { conn: c.info, connVerdict: c.verdict, request: ev, verdict, packetIndex: this.curIndex, ts: this.curRec!.ts };

@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { tcpConn } from '../../sim/index.ts';
+import { replaySync, tcpConn, type PacketEvent } from '../../sim/index.ts';
+import { records } from '../helpers/spec-packets.ts';
+import { oracleJudge } from '../../src/replay/judge.ts';
 import { parsePolicies } from '../../src/policy/index.ts';
 import { parseInventory } from '../../src/endpoints/index.ts';
 import { replayCapture } from '../../src/replay/run.ts';
@@ -71,4 +73,37 @@ test('replay: the request over the limit is DROPPED, drop reason L7BPF_RATE_LIMI
 
 test('replay: shadow mode lets it pass as AUDIT', () => {
   assert.deepEqual(flows('shadow').map((f) => f['verdict']), ['FORWARDED', 'AUDIT', 'FORWARDED']);
+});
+
+test('replay: a limited request resent after later allowed ones is answered again, and that answer is known as the 429 (the kind is the denial\'s, not the latest request\'s)', () => {
+  const policies = parsePolicies(`apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: limited}
+spec:
+  endpointSelector: {matchLabels: {app: backend}}
+  ingress:
+    - fromEndpoints: [{matchLabels: {app: frontend}}]
+      toPorts:
+        - ports: [{port: "80", protocol: TCP}]
+          rules:
+            http:
+              - {path: "/api/.*", rateLimit: {requestsPerSecond: 2, burst: 1}}
+              - {path: "/free"}
+`, 'limited.yaml').policies;
+  const get = (p: string) => `GET ${p} HTTP/1.1\r\nHost: backend\r\n\r\n`;
+  const ok = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok';
+  const c = tcpConn({ client: '10.0.0.1:40001', server: '10.0.1.10:80' }).handshake();
+  c.send(get('/api/x')).recv(ok).ackOnly('client');
+  const cutAt = get('/api/x').length;
+  // the second /api/ request has no token: cut, answered 429; /free goes on; then the client
+  // sends the cut request again (its 429 lost on the way) and the kernel's answer to it passes
+  // the hook on its way back, at the place of the first
+  c.send(get('/api/x')).received(HTTP1_LIMITED_KEEP.length).send(get('/free')).recv(ok).ackOnly('client');
+  c.segmentAt('client', cutAt, get('/api/x'));
+  c.craft('server', ok.length, HTTP1_LIMITED_KEEP, { description: 'the 429 again' });
+  const events: PacketEvent[] = [];
+  replaySync(records(c.list), { judge: oracleJudge(policies, inv), onPacket: (p) => events.push(p) });
+  const resent = events.at(-2)!;
+  assert.deepEqual([resent.action, resent.reason, resent.answer?.limited], ['answer', 'retransmission', true]);
+  assert.deepEqual([events.at(-1)!.action, events.at(-1)!.reason], ['pass', 'answer'], 'the 429 is the datapath\'s own answer');
 });

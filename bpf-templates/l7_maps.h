@@ -262,7 +262,7 @@ struct l7_scratch {
 	__u8 deny_stream;	/* http/2: the denial is the stream's (its block judged), not the connection's */
 	__u8 pad2[2];
 	__u32 forget;	/* see l7_forget (l7_http1_scan.h) */
-	__u64 now;	/* the packet's time for rate limits (L7_NOW, l7_ratelimit.h) */
+	__u64 now;	/* test build: the packet's skb->tstamp, the rate limits' clock (L7_NOW, l7_ratelimit.h) */
 	/* the resent bytes [cmp_a, cmp_b) l7_resent_same compares, at skb offset cmp_off */
 	__u32 cmp_off;
 	__u32 cmp_a;

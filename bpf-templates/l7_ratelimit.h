@@ -13,12 +13,13 @@
 #define L7_RL_SHADOW 0x20000	/* | a shadow rule without a token: passes, reported */
 #define L7_RL_TRIES 4		/* compare-and-swap attempts before a request counts as limited */
 
-/* the clock buckets run on: the test build (compile --test-clock) takes the skb's timestamp,
- * which BPF_PROG_TEST_RUN sets from its ctx, so a replayed capture's times drive them */
+/* the clock buckets run on, read when a bucket is asked: the test build (compile --test-clock)
+ * takes the packet's skb->tstamp (l7bpf.bpf.c keeps it in scratch: BPF_PROG_TEST_RUN sets it from
+ * its ctx, so a replayed capture's times drive the buckets) */
 #ifdef L7_TEST_CLOCK
-#define L7_NOW(skb) ((skb)->tstamp)
+#define L7_NOW(sc) ((sc)->now)
 #else
-#define L7_NOW(skb) bpf_ktime_get_ns()
+#define L7_NOW(sc) bpf_ktime_get_ns()
 #endif
 
 struct l7_bucket_key {
@@ -103,7 +104,7 @@ __attribute__((noinline)) int l7_rl_try(struct l7_flow *f, __u32 i, __u32 mp, __
 	sc = bpf_map_lookup_elem(&scratch, &zero);
 	if (!sc)
 		return 2;
-	return l7_rl_take(f, l, sc->now) ? 1 : 2;
+	return l7_rl_take(f, l, L7_NOW(sc)) ? 1 : 2;
 }
 
 /* a request only rules with a limit match (the free ones were asked first, l7_first_rule):

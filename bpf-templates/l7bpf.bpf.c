@@ -307,8 +307,9 @@ static __always_inline int l7_stream(struct __sk_buff *skb, struct l7_flow *f, c
 	sc->reason = L7_REASON_NONE;
 	sc->http_rule = -1;
 	sc->deny_stream = 0;
-	if (L7_NUM_RL)
-		sc->now = L7_NOW(skb);
+#ifdef L7_TEST_CLOCK
+	sc->now = skb->tstamp;
+#endif
 	bpf_loop(L7_MAX_PAYLOAD, l7_scan_cb, &c, 0);
 	if (!sc->stop) {
 		f->next_seq = sc->seq;

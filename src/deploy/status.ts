@@ -236,7 +236,7 @@ export function formatStatus(list: readonly DeploymentStatus[]): string {
     out.push(d.flows ? `  flows ${d.flows.total}${kinds ? ` (${kinds})` : ''}` : '  flows: map not pinned');
     out.push(d.events ? `  events ${d.events.produced} written, ${d.events.pending} unread${d.counters ? `, ${d.counters.eventsLost} lost (ring buffer full)` : ''}` : '  events: map not pinned');
     for (const r of d.rateLimits) {
-      out.push(`  rate limit ${describeLimit({ ...r.limit })} (http rule ${r.httpRule}, ${r.source}): ${r.limited} limited, ${r.shadow} over in shadow mode, ${r.buckets} buckets`);
+      out.push(`  rate limit ${describeLimit(r.limit)} (http rule ${r.httpRule}, ${r.source}): ${r.limited} limited, ${r.shadow} over in shadow mode, ${r.buckets} buckets`);
       for (const b of r.emptiest) out.push(`    ${b.subject}: ${b.tokens} of ${r.limit.burst} tokens`);
     }
   }

@@ -27,9 +27,10 @@ export class Buckets {
     const key = `${rl.id}/${subject}`;
     const t = this.tat.get(key);
     const base = t === undefined || t < now ? now : t;
-    if (base - now > toleranceNs(rl)) return false;
+    const interval = intervalNs(rl);
+    if (base - now > BigInt(rl.burst - 1) * interval) return false; // toleranceNs, one division
     this.tat.delete(key);
-    this.tat.set(key, base + intervalNs(rl));
+    this.tat.set(key, base + interval);
     if (this.tat.size > this.max) this.tat.delete(this.tat.keys().next().value as string);
     return true;
   }

@@ -22,6 +22,8 @@ export interface Manifest {
     readonly index: number; readonly rule: number; readonly method: string | null; readonly path: string | null; readonly host: string | null;
     /** absent without one (manifests before rate limits have none) */
     readonly rateLimit?: RateLimitIR;
+    /** `file:line` of the http entry (absent in manifests before flows named it) */
+    readonly source?: string;
   }[];
   readonly maps: readonly MapLayout[];
   readonly limits: Limits;
@@ -79,7 +81,7 @@ export function buildManifest(ir: PolicyIR, limits: Limits, hashes: Manifest['sh
     ],
     selectors: ir.selectors,
     rules: ir.rules,
-    httpRules: ir.httpRules.map((r) => ({ index: r.index, rule: r.rule, method: r.method, path: r.path, host: r.host, ...(r.rateLimit ? { rateLimit: r.rateLimit } : {}) })),
+    httpRules: ir.httpRules.map((r) => ({ index: r.index, rule: r.rule, method: r.method, path: r.path, host: r.host, source: r.source, ...(r.rateLimit ? { rateLimit: r.rateLimit } : {}) })),
     maps: mapLayout(ir),
     limits,
     sha256: hashes,

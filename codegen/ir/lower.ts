@@ -9,6 +9,7 @@ import type {
 } from './types.ts';
 import { DEFAULT_IR_LIMITS, LowerError, type IrLimits } from './limits.ts';
 import { intervalNs, toleranceNs } from '../../src/verdict/ratelimit.ts';
+import { policyMatch } from '../../src/verdict/refs.ts';
 
 class Builder {
   readonly selectors: SelectorIR[] = [];
@@ -72,7 +73,7 @@ function lowerSpec(b: Builder, policy: Policy, spec: PolicySpec): void {
 function lowerRule(b: Builder, policy: Policy, rule: Rule, local: number): void {
   const dir: Direction = rule.section.startsWith('ingress') ? 'ingress' : 'egress';
   const ruleIndex = b.rules.length;
-  b.rules.push({ index: ruleIndex, policy: policy.name, namespace: policy.namespace, section: rule.section, source: `${rule.pos.file}:${rule.pos.line}` });
+  b.rules.push({ index: ruleIndex, policy: policy.name, namespace: policy.namespace, section: rule.section, source: `${rule.pos.file}:${rule.pos.line}`, match: policyMatch(rule) });
   const peers = peerSelectors(b, rule);
   const deny = rule.section.endsWith('Deny');
   const add = (peer: number, lo: number, hi: number, proto: PortEntryIR['proto'], action: ActionIR) =>
@@ -118,7 +119,7 @@ function l7Set(b: Builder, rules: readonly HttpRule[], ruleIndex: number): numbe
     });
     const rl = h.rateLimit;
     const rateLimit = rl && { ...rl, intervalNs: Number(intervalNs(rl)), toleranceNs: Number(toleranceNs(rl)) };
-    b.httpRules.push({ index, rule: ruleIndex, method: h.method, path: h.path, host: h.host, headers, http2Only: h.origin === 'grpc', rateLimit });
+    b.httpRules.push({ index, rule: ruleIndex, method: h.method, path: h.path, host: h.host, headers, http2Only: h.origin === 'grpc', rateLimit, source: `${h.pos.file}:${h.pos.line}` });
     return index;
   });
   const set = b.l7Sets.length;

@@ -64,6 +64,8 @@ export interface HttpRuleIR {
   readonly http2Only: boolean;
   /** the rule's token bucket (src/verdict/ratelimit.ts), null = no limit */
   readonly rateLimit: RateLimitIR | null;
+  /** `file:line` of the http entry (flows name the rule that allowed a request) */
+  readonly source: string;
 }
 
 export interface RateLimitIR {
@@ -98,6 +100,8 @@ export interface RuleRefIR {
   readonly section: 'ingress' | 'egress' | 'ingressDeny' | 'egressDeny';
   /** `file:line` of the rule */
   readonly source: string;
+  /** Cilium's PolicyMatchType (src/verdict/refs.ts policyMatch); absent in older manifests */
+  readonly match?: number;
 }
 
 /**

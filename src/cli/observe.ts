@@ -55,7 +55,7 @@ export async function observeCommand(opts: ObserveOptions): Promise<number> {
       if (!matches(o, opts)) continue;
       if (o.kind === 'request') summary.addRequest(o.row);
       else if (o.kind === 'connection') summary.addConnection(o.row);
-      if (!table) process.stdout.write(flowJsonLine(o.record) + '\n');
+      if (!table) for (const f of o.flows) process.stdout.write(flowJsonLine(f) + '\n');
       else if (opts.follow) process.stdout.write(`${o.record.allowed ? 'allowed' : 'DENIED '} ${o.kind.padEnd(10)} ${o.kind === 'drop' ? '' : o.row.pair} ${o.kind === 'request' ? `${o.row.line} ${o.row.reason}` : ''}\n`);
     }
     if (table) process.stdout.write(summary.render());

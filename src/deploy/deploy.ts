@@ -85,7 +85,7 @@ export function deploy(lib: Libbpf, req: DeployRequest, env: DeployEnv): DeployR
     const state: DeployState = {
       version: 1, name: req.name, generation, objectPath, objectSha256: sha256File(objectPath),
       handle: DEFAULT_HANDLE, priority: DEFAULT_PRIORITY, ifaces,
-      rules: manifest.rules, httpRules: manifest.httpRules.map((h) => ({ index: h.index, rule: h.rule, method: h.method, path: h.path, ...(h.rateLimit ? { rateLimit: h.rateLimit } : {}) })),
+      rules: manifest.rules, httpRules: manifest.httpRules.map((h) => ({ index: h.index, rule: h.rule, method: h.method, path: h.path, ...(h.source ? { source: h.source } : {}), ...(h.rateLimit ? { rateLimit: h.rateLimit } : {}) })),
       inventory: inventoryToState(req.inventory), deployedAt: new Date().toISOString(), flowsReused: load.reused.includes('flows'), answer,
     };
     if (old) retire(lib, old, ifaces, paths);

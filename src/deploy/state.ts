@@ -24,6 +24,8 @@ export interface HttpRuleRef {
   readonly path: string | null;
   /** the rule's rate limit (status shows its buckets and counts) */
   readonly rateLimit?: RateLimitIR;
+  /** `file:line` of the http entry (observe names the rule that allowed a request) */
+  readonly source?: string;
 }
 
 export interface StateInventory {

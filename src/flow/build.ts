@@ -2,7 +2,7 @@
 // shaped like `hubble observe -o json` output so `hubble observe --input-file` can read them.
 import { create, toJson, type JsonObject } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
-import { FlowSchema, registryForJson, EVENT_TYPE, DROP_REASON } from './proto.ts';
+import { FlowSchema, registryForJson, EVENT_TYPE, DROP_REASON, POLICY_MATCH } from './proto.ts';
 import type { PeerRef } from '../verdict/peers.ts';
 import type { Direction, RuleRef } from '../verdict/types.ts';
 import type { HttpRequest } from '../verdict/http.ts';
@@ -51,56 +51,88 @@ export function flowMessage(r: FlowRecord) {
   const l7 = r.kind !== 'l3l4';
   const allowedKey = r.direction === 'ingress' ? 'ingressAllowedBy' : 'egressAllowedBy';
   const deniedKey = r.direction === 'ingress' ? 'ingressDeniedBy' : 'egressDeniedBy';
+  // Hubble writes a reply with the server as source (its proxy logs what it forwards)
+  const [src, dst] = r.isReply ? [r.dst, r.src] : [r.src, r.dst];
   return create(FlowSchema, {
     time: ts,
     verdict: r.audit ? 4 : r.allowed ? 1 : 2,
-    ...(r.allowed ? {} : dropReason(r)),
-    IP: { source: r.src.ip, destination: r.dst.ip, ipVersion: r.src.ip.includes(':') ? 2 : 1 },
-    ...layer4(r),
-    source: endpointMessage(r.src.peer),
-    destination: endpointMessage(r.dst.peer),
+    // Hubble's L7 flows carry no drop reason: the proxy, not the datapath, refused them
+    ...(r.allowed || l7 ? {} : dropReason(r)),
+    IP: { source: src.ip, destination: dst.ip, ipVersion: src.ip.includes(':') ? 2 : 1 },
+    ...layer4(r, src, dst),
+    source: endpointMessage(src.peer),
+    destination: endpointMessage(dst.peer),
     Type: l7 ? 2 : 1,
     nodeName: r.nodeName,
     ...(l7 ? { l7: layer7(r) } : {}),
-    eventType: { type: l7 ? EVENT_TYPE.l7 : r.allowed ? EVENT_TYPE.policyVerdict : EVENT_TYPE.drop },
+    reply: r.isReply,
+    eventType: eventType(r),
     trafficDirection: r.direction === 'ingress' ? 1 : 2,
+    ...(r.kind === 'l3l4' && r.allowed ? { policyMatchType: policyMatchType(r) } : {}),
     isReply: r.isReply,
     Summary: r.summary ?? summary(r),
     [r.allowed ? allowedKey : deniedKey]: policyList,
   } as never);
 }
 
+/** Cilium's monitor event: an access-log record (L7), a policy verdict, or a drop whose sub-type is
+ * its drop reason (as Cilium's datapath writes it). */
+function eventType(r: FlowRecord) {
+  if (r.kind !== 'l3l4') return { type: EVENT_TYPE.l7 };
+  if (r.allowed) return { type: EVENT_TYPE.policyVerdict };
+  return { type: EVENT_TYPE.drop, subType: dropCode(r) };
+}
+
+/** Cilium's PolicyMatchType of the allowing rule (monitor/api): L3-only 1, L3-L4 2, L4-only 3, all 4.
+ * With no rule (no policy selects the endpoints) everything is allowed: all. */
+function policyMatchType(r: FlowRecord): number {
+  return r.policies.find((p) => p.match !== undefined)?.match ?? POLICY_MATCH.all;
+}
+
+function dropCode(r: FlowRecord): number {
+  return r.dropReason ?? (r.denyRule ? DROP_REASON.policyDeny : DROP_REASON.policyDenied);
+}
+
 /** Hubble's drop reason: the policy's, or the stream-integrity check's (FlowRecord.dropReason). */
 function dropReason(r: FlowRecord) {
-  const code = r.dropReason ?? (r.denyRule ? DROP_REASON.policyDeny : DROP_REASON.policyDenied);
+  const code = dropCode(r);
   return { dropReason: code, dropReasonDesc: code };
 }
 
-function layer4(r: FlowRecord) {
+function layer4(r: FlowRecord, src: FlowSide, dst: FlowSide) {
   const proto = r.protocol ?? 'TCP';
   if (proto === 'OTHER') return {};
-  const ports = { sourcePort: r.src.port, destinationPort: r.dst.port };
+  const ports = { sourcePort: src.port, destinationPort: dst.port };
   const value = proto === 'TCP' && r.tcpFlags ? { ...ports, flags: r.tcpFlags } : ports;
   return { l4: { protocol: { case: proto, value } } };
 }
 
 function layer7(r: FlowRecord) {
   const req = r.request;
+  const response = r.kind === 'l7-response';
   return {
-    type: r.kind === 'l7-request' ? 1 : 2,
+    type: response ? 2 : 1,
     latencyNs: r.latencyNs ?? 0n,
     record: {
       case: 'http',
       value: {
-        // a denied request's code is the answer it got (403), none when it was reset
-        code: r.status ?? 0,
+        // Hubble sets a code on responses only
+        code: response ? r.status ?? 0 : 0,
         method: req?.method ?? '',
         url: req ? urlOf(req, r.dst) : '',
         protocol: req?.version ?? 'HTTP/1.1',
-        headers: (r.responseHeaders ?? req?.headers ?? []).map(([key, value]) => ({ key, value })),
+        // a response shows its own fields (none when the protocol gave us none), a request its own
+        headers: sortedHeaders(response ? r.responseHeaders ?? [] : req?.headers ?? []),
       },
     },
   };
+}
+
+/** Hubble sorts header fields by name (bytewise, as Go's sort.Strings), values in their order. */
+export function sortedHeaders(fields: readonly (readonly [string, string])[]): { key: string; value: string }[] {
+  return fields.map(([key, value], i) => ({ key, value, i }))
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.i - b.i))
+    .map(({ key, value }) => ({ key, value }));
 }
 
 /** A request as Hubble's Summary names it: `HTTP/1.1 GET http://host/path`. */
@@ -108,9 +140,12 @@ export function requestLine(req: HttpRequest | undefined, dst: FlowSide): string
   return `${req?.version ?? 'HTTP/1.1'} ${req ? `${req.method} ${urlOf(req, dst)}` : ''}`;
 }
 
+/** Hubble's URL: the Host (HTTP/2: :authority) as sent; without one, the server's address, with
+ * its port unless it is 80 (what a Host header for that address would say). */
 export function urlOf(req: HttpRequest, dst: FlowSide): string {
   const host = req.headers.find(([n]) => n.toLowerCase() === (req.version === 'HTTP/2' ? ':authority' : 'host'))?.[1];
-  const authority = host || (dst.ip.includes(':') ? `[${dst.ip}]:${dst.port}` : `${dst.ip}:${dst.port}`);
+  const ip = dst.ip.includes(':') ? `[${dst.ip}]` : dst.ip;
+  const authority = host || (dst.port === 80 ? ip : `${ip}:${dst.port}`);
   return `http://${authority}${req.target}`;
 }
 
@@ -139,6 +174,7 @@ function uniquePolicies(refs: readonly RuleRef[]) {
   return [...seen.values()];
 }
 
+/** Hubble's Summary strings: `TCP Flags: SYN`, `HTTP/1.1 GET http://h/p`, `HTTP/1.1 200 3ms (GET http://h/p)`. */
 function summary(r: FlowRecord): string {
   if (r.kind === 'l3l4' && (r.protocol ?? 'TCP') !== 'TCP') return r.protocol === 'OTHER' ? 'IP' : (r.protocol ?? 'TCP');
   if (r.kind === 'l3l4') {
@@ -146,10 +182,10 @@ function summary(r: FlowRecord): string {
     return `TCP Flags: ${flags}`;
   }
   const req = r.request;
-  const what = req ? `${req.method} ${urlOf(req, r.dst)}` : '';
   if (r.kind === 'l7-request') return requestLine(req, r.dst);
-  const ms = r.latencyNs !== undefined ? `${Number(r.latencyNs / 1000n) / 1000}ms` : '';
-  return `${req?.version ?? 'HTTP/1.1'} ${r.status ?? 0} ${ms} (${what})`;
+  const what = req ? `${req.method} ${urlOf(req, r.dst)}` : '';
+  // whole milliseconds, rounded down, as Hubble's %dms of a Duration
+  return `${req?.version ?? 'HTTP/1.1'} ${r.status ?? 0} ${(r.latencyNs ?? 0n) / 1_000_000n}ms (${what})`;
 }
 
 /** One `hubble observe -o json` line: {"flow":{...},"node_name":...,"time":...}. */

@@ -36,7 +36,7 @@ const file = create(FileDescriptorProtoSchema, {
       ['time', 1, M, '.google.protobuf.Timestamp'], ['uuid', 34, T.STRING], ['verdict', 2, T.ENUM, '.flow.Verdict'],
       ['drop_reason', 3, T.UINT32], ['ethernet', 4, M, '.flow.Ethernet'], ['IP', 5, M, '.flow.IP'], ['l4', 6, M, '.flow.Layer4'],
       ['source', 8, M, '.flow.Endpoint'], ['destination', 9, M, '.flow.Endpoint'], ['Type', 10, T.ENUM, '.flow.FlowType'],
-      ['node_name', 11, T.STRING], ['l7', 15, M, '.flow.Layer7'], ['event_type', 19, M, '.flow.CiliumEventType'],
+      ['node_name', 11, T.STRING], ['l7', 15, M, '.flow.Layer7'], ['reply', 16, T.BOOL], ['event_type', 19, M, '.flow.CiliumEventType'],
       ['traffic_direction', 22, T.ENUM, '.flow.TrafficDirection'], ['policy_match_type', 23, T.UINT32],
       ['drop_reason_desc', 25, T.ENUM, '.flow.DropReason'], ['is_reply', 26, M, '.google.protobuf.BoolValue'],
       ['interface', 28, M, '.flow.NetworkInterface'], ['Summary', 100000, T.STRING],
@@ -92,6 +92,8 @@ export function enumDesc(name: string): DescEnum | undefined {
 
 /** Cilium monitor message types used in event_type.type */
 export const EVENT_TYPE = { drop: 1, policyVerdict: 5, l7: 129 } as const;
+/** Cilium's PolicyMatchType (pkg/monitor/api): which parts of the allowing rule matched */
+export const POLICY_MATCH = { none: 0, l3Only: 1, l3l4: 2, l4Only: 3, all: 4 } as const;
 export const DROP_REASON = {
   invalidSourceIp: 132, policyDenied: 133, invalidPacket: 134, invalidHeader: 135, missingTcpAck: 136,
   noConntrackEntry: 138, fragmentation: 157, policyDeny: 181,

@@ -1,21 +1,25 @@
 // Kernel events -> the flow records `replay` prints (Hubble jsonpb lines, summary rows), so
 // what the kernel did and what the simulator predicts read the same way.
-import { requestLine, type FlowRecord } from '../flow/build.ts';
-import type { RequestRow } from './records.ts';
+import type { FlowRecord } from '../flow/build.ts';
+import { requestFromHead, type RequestRow } from './records.ts';
 import type { ConnRow } from './summary.ts';
 import type { Inventory } from '../endpoints/types.ts';
 import { describePeer, resolveIp, type PeerRef } from '../verdict/peers.ts';
 import type { RuleRef } from '../verdict/types.ts';
-import type { HttpRequest, HttpVersion } from '../verdict/http.ts';
+import type { HttpRequest } from '../verdict/http.ts';
 import { formatIp } from '../net/ip.ts';
 import { EVENT_KIND, POLICY_DIR, REASON, REASON_NAMES, VERDICT, type RawEvent } from '../loader/index.ts';
 import { DROP_REASON } from '../flow/proto.ts';
 import type { DeployState } from '../deploy/state.ts';
+import { noteRequest, responseFlow } from './observe-response.ts';
 
+/** One kernel event read: its main record, and `flows`, the Hubble flows it stands for (a
+ * request answered at once is a request and a response; link-local housekeeping is none). */
 export type Observed =
-  | { readonly kind: 'connection'; readonly record: FlowRecord; readonly row: ConnRow; readonly event: RawEvent }
-  | { readonly kind: 'request'; readonly record: FlowRecord; readonly row: RequestRow; readonly event: RawEvent }
-  | { readonly kind: 'drop'; readonly record: FlowRecord; readonly event: RawEvent };
+  | { readonly kind: 'connection'; readonly record: FlowRecord; readonly flows: readonly FlowRecord[]; readonly row: ConnRow; readonly event: RawEvent }
+  | { readonly kind: 'request'; readonly record: FlowRecord; readonly flows: readonly FlowRecord[]; readonly row: RequestRow; readonly event: RawEvent }
+  | { readonly kind: 'drop'; readonly record: FlowRecord; readonly flows: readonly FlowRecord[]; readonly event: RawEvent }
+  | { readonly kind: 'response'; readonly record: FlowRecord; readonly flows: readonly FlowRecord[]; readonly row: { readonly pair: string }; readonly event: RawEvent };
 
 export interface ObserveContext {
   readonly inventory: Inventory;
@@ -48,10 +52,8 @@ const addrOf = (bytes: Uint8Array, family: number): string => formatIp(family ==
  * :path" (httpVersion 2) -> a request without headers. */
 export function requestFromLine(line: Uint8Array, len: number, httpVersion = 0): HttpRequest | undefined {
   if (len === 0) return undefined;
-  const text = Buffer.from(line.subarray(0, Math.min(len, line.length))).toString('latin1').split('\r')[0] ?? '';
-  const [method = '', target = '', version = ''] = text.split(' ');
-  if (httpVersion === 2) return { method, target, version: 'HTTP/2', headers: [] };
-  return { method, target, version: (version.startsWith('HTTP/') ? version : 'HTTP/1.1') as HttpVersion, headers: [] };
+  const req = requestFromHead(line.subarray(0, Math.min(len, line.length)));
+  return req && httpVersion === 2 ? { ...req, version: 'HTTP/2' } : req;
 }
 
 /** The Hubble DropReason closest to a datapath reason (the Summary names ours exactly). */
@@ -69,20 +71,19 @@ export function hubbleDropReason(code: number): number {
   }
 }
 
-/** What the client of a denied request got (the event's verdict). */
-function denialText(verdict: number, version: number): string {
-  if (verdict === VERDICT.ANSWERED) return version === 2 ? 'answered grpc-status 7, GOAWAY' : 'answered 403';
-  return verdict === VERDICT.DROPPED ? 'answer due after the responses before it' : 'reset';
-}
-
 export function reasonName(code: number): string {
   return (REASON_NAMES[code] ?? `reason ${code}`).toLowerCase().replace(/_/g, '-');
 }
 
-function ruleRefs(ctx: ObserveContext, ev: RawEvent): RuleRef[] {
-  const idx = ev.http_rule >= 0 ? ctx.httpRules[ev.http_rule]?.rule ?? ev.rule : ev.rule;
+/** The rule behind an event as replay names it: the http entry that allowed a request, else
+ * the policy rule entry (a deny entry, or the rule whose http rules did not match). */
+function ruleRefs(ctx: ObserveContext, ev: RawEvent, allowed: boolean): RuleRef[] {
+  const http = ev.http_rule >= 0 ? ctx.httpRules[ev.http_rule] : undefined;
+  const idx = http?.rule ?? ev.rule;
   const r = idx >= 0 ? ctx.rules[idx] : undefined;
-  return r ? [{ policy: r.policy, namespace: r.namespace, section: r.section, source: r.source, text: '' }] : [];
+  if (!r) return [];
+  const source = allowed && http?.source ? http.source : r.source;
+  return [{ policy: r.policy, namespace: r.namespace, section: r.section, source, text: '', ...(r.match !== undefined ? { match: r.match } : {}) }];
 }
 
 function protocolOf(proto: number): FlowRecord['protocol'] {
@@ -95,7 +96,7 @@ export function observe(ctx: ObserveContext, ev: RawEvent): Observed {
   const src: PeerRef = resolveIp(ctx.inventory, srcIp);
   const dst: PeerRef = resolveIp(ctx.inventory, dstIp);
   const allowed = ev.verdict === VERDICT.FORWARDED;
-  const policies = ruleRefs(ctx, ev);
+  const policies = ruleRefs(ctx, ev, allowed);
   const base = {
     timeNs: ev.ts_ns + ctx.clockOffsetNs, nodeName: ctx.nodeName,
     src: { ip: srcIp, port: ev.sport, peer: src }, dst: { ip: dstIp, port: ev.dport, peer: dst },
@@ -107,26 +108,42 @@ export function observe(ctx: ObserveContext, ev: RawEvent): Observed {
   if (ev.kind === EVENT_KIND.HTTP) {
     const request = requestFromLine(ev.line, ev.line_len, ev.version);
     const line = request ? `${request.method} ${request.target}` : '<request>';
-    const limited = ev.reason === REASON.RATE_LIMITED;
-    const head = request ? requestLine(request, base.dst) : line;
-    const record: FlowRecord = {
-      ...base, kind: 'l7-request', isReply: false, ...(request ? { request } : {}),
-      ...(ev.verdict === VERDICT.ANSWERED ? { status: limited ? 429 : 403 } : {}),
-      ...(allowed ? {} : { ...(limited ? { dropReason: DROP_REASON.rateLimited } : {}), summary: `${head} denied: ${reasonName(ev.reason)}; ${denialText(ev.verdict, ev.version)}` }),
-      // a shadow rate limit let it pass: Hubble's AUDIT
-      ...(allowed && limited ? { audit: true, summary: `${head} over its rate limit (shadow mode)` } : {}),
-    };
-    return { kind: 'request', record, event: ev, row: { pair, line, allowed, reason: allowed ? 'allowed' : reasonName(ev.reason), rule: source } };
+    const { tcpFlags: _, ...l7 } = base;
+    const shadow = allowed && ev.reason === REASON.RATE_LIMITED;
+    const record: FlowRecord = { ...l7, kind: 'l7-request', isReply: false, ...(request ? { request } : {}), ...(shadow ? { audit: true } : {}) };
+    // answered at once: the client got the answer with this packet (a later answer is an ANSWER event)
+    const answer = ev.verdict === VERDICT.ANSWERED ? [answerFlow(record, ev)] : [];
+    noteRequest(ctx, ev, record); // its response pairs with it (observe-response.ts)
+    return { kind: 'request', record, flows: [record, ...answer], event: ev, row: { pair, line, allowed, reason: allowed ? 'allowed' : reasonName(ev.reason), rule: source } };
   }
+  if (ev.kind === EVENT_KIND.RESPONSE) return { kind: 'response', ...responseFlow(ctx, ev, base), event: ev };
   if (ev.kind === EVENT_KIND.ANSWER) {
-    // the answer owed to a denied request above (DROPPED: answer due), sent or given up
-    const summary = `${reasonName(ev.reason)}: ${ev.verdict === VERDICT.ANSWERED ? 'answered after the responses before it' : 'reset (the answer could not follow the responses)'}`;
-    return { kind: 'drop', record: { ...base, kind: 'l3l4', isReply: false, allowed: false, dropReason: hubbleDropReason(ev.reason), summary }, event: ev };
+    // the answer owed to a denied request, sent once the responses before it ended (its
+    // request flow was printed then), or given up for a reset: no flow of its own
+    const { tcpFlags: _, ...l7 } = base;
+    const record: FlowRecord = { ...l7, kind: 'l7-request', isReply: false, allowed: false };
+    return { kind: 'drop', record, flows: ev.verdict === VERDICT.ANSWERED ? [answerFlow(record, ev)] : [], event: ev };
   }
   const record: FlowRecord = { ...base, kind: 'l3l4', isReply: false, ...(allowed ? {} : { dropReason: hubbleDropReason(ev.reason) }) };
-  if (ev.kind === EVENT_KIND.CONN) return { kind: 'connection', record, event: ev, row: { pair, allowed, reason: allowed ? 'allowed' : reasonName(ev.reason) } };
-  const flags = Object.entries(base.tcpFlags ?? {}).filter(([, v]) => v).map(([k]) => k).join(', ');
-  return { kind: 'drop', record: { ...record, allowed: false, summary: `${flags ? `TCP Flags: ${flags} ` : ''}dropped: ${reasonName(ev.reason)}` }, event: ev };
+  // IPv6 neighbour discovery and multicast on the veth: not traffic any policy governs (Cilium
+  // passes ICMPv6 ND without a verdict), so no flow
+  const flows = housekeeping(ev, srcIp, dstIp) ? [] : [record];
+  if (ev.kind === EVENT_KIND.CONN) return { kind: 'connection', record, flows, event: ev, row: { pair, allowed, reason: allowed ? 'allowed' : reasonName(ev.reason) } };
+  return { kind: 'drop', record: { ...record, allowed: false }, flows: flows.map((f) => ({ ...f, allowed: false })), event: ev };
+}
+
+/** The response the datapath wrote for a denied request: 429 when a rate limit refused it,
+ * else 403 (HTTP/1) or a gRPC status under :status 200 (HTTP/2). */
+function answerFlow(request: FlowRecord, ev: RawEvent): FlowRecord {
+  const limited = ev.reason === REASON.RATE_LIMITED;
+  const status = limited ? 429 : ev.version === 2 ? 200 : 403;
+  return { ...request, kind: 'l7-response', isReply: true, allowed: true, policies: [], status, latencyNs: 0n };
+}
+
+function housekeeping(ev: RawEvent, srcIp: string, dstIp: string): boolean {
+  if (ev.family !== 6 || ev.proto === 6 || ev.proto === 17) return false;
+  const local = (ip: string) => /^fe[89ab]/i.test(ip) || /^ff/i.test(ip) || ip === '::';
+  return local(srcIp) || local(dstIp);
 }
 
 /** Names of the pods on either side (for --pod filters). */

@@ -1,9 +1,8 @@
 // Replay events -> flow records (Hubble shape) and the per-request rows the summary uses.
-import { DROP_REASON } from '../flow/proto.ts';
-import { requestLine, type FlowRecord, type FlowSide } from '../flow/build.ts';
+import type { FlowRecord, FlowSide } from '../flow/build.ts';
 import type { ConnInfo, RequestRecord } from '../../sim/index.ts';
 import { describePeer } from '../verdict/peers.ts';
-import { strictRuleText } from '../verdict/h2-request.ts';
+import type { HttpRequest, HttpVersion } from '../verdict/http.ts';
 import type { Direction, Verdict } from '../verdict/types.ts';
 import type { OracleConnVerdict, OracleRequestVerdict } from './judge.ts';
 
@@ -33,36 +32,67 @@ export function connectionFlow(conn: ConnInfo, cv: OracleConnVerdict, nodeName: 
 
 export function requestFlows(r: RequestRecord<OracleConnVerdict, OracleRequestVerdict>, nodeName: string): FlowRecord[] {
   const v = r.verdict.verdict;
-  const req = r.verdict.input.kind === 'request' ? r.verdict.input.request : undefined;
-  const base = { nodeName, ...sides(r.conn, r.connVerdict), denyRule: false, direction: directionOf(v, r.connVerdict), policies: v.rules, ...(req ? { request: req } : {}) };
-  // a denied request is answered (the simulator pairs it with the 403 or gRPC status it got) or reset
-  const answered = !v.allowed && r.response ? r.response.status : undefined;
-  const grpc = r.response?.headers?.find(([n]) => n === 'grpc-status')?.[1];
-  // Hubble's request line, then why and what the client got
-  const line = req ? requestLine(req, base.dst) : 'request';
-  const denial = answered ? { status: answered, summary: `${line} denied: ${v.summary}; answered ${grpc ? `grpc-status ${grpc}` : answered}` }
-    : { summary: `${line} denied: ${v.summary}; reset` };
-  const limited = v.reason === 'rate-limited' ? { dropReason: DROP_REASON.rateLimited } : {};
+  const req = requestOf(r);
+  const base = { nodeName, ...sides(r.conn, r.connVerdict), denyRule: false, direction: directionOf(v, r.connVerdict), ...(req ? { request: req } : {}) };
   // a shadow limit's request passes; Hubble's AUDIT says the policy would have dropped it
-  const shadow = v.allowed && v.limit?.outcome === 'shadow' ? { audit: true, summary: `${line} ${v.summary}` } : {};
-  const out: FlowRecord[] = [{ ...base, timeNs: r.ts, kind: 'l7-request', allowed: v.allowed, isReply: false, ...(v.allowed ? shadow : { ...denial, ...limited }) }];
+  const audit = v.allowed && v.limit?.outcome === 'shadow' ? { audit: true } : {};
+  const out: FlowRecord[] = [{ ...base, policies: v.rules, timeNs: r.ts, kind: 'l7-request', allowed: v.allowed, isReply: false, ...audit }];
   if (r.response) {
+    // the server's response, or the answer to a denied request (403, 429, a gRPC status): no
+    // policy allowed that one, the datapath wrote it
     const headers = r.response.headers;
-    out.push({ ...base, timeNs: r.ts + r.response.latencyNs, kind: 'l7-response', allowed: true, isReply: true, status: r.response.status, latencyNs: r.response.latencyNs, ...(headers ? { responseHeaders: headers } : {}) });
+    out.push({
+      ...base, policies: v.allowed ? v.rules : [], timeNs: r.ts + r.response.latencyNs, kind: 'l7-response', allowed: true, isReply: true,
+      status: r.response.status, latencyNs: r.response.latencyNs, ...(headers ? { responseHeaders: headers } : {}),
+    });
   }
   return out;
+}
+
+/** The request as read; a head that broke a strict rule still names its method and target
+ * when its request line was read (the kernel's event line holds the same bytes). */
+function requestOf(r: RequestRecord<OracleConnVerdict, OracleRequestVerdict>): HttpRequest | undefined {
+  const input = r.verdict.input;
+  if (input.kind === 'request') return input.request;
+  const head = 'head' in r.request ? r.request.head : undefined;
+  return head ? requestFromHead(head) : undefined;
+}
+
+/** `GET /x HTTP/1.1` (up to the first CR or LF) -> a request without headers; undefined when
+ * the line has no method and target. */
+export function requestFromHead(head: Uint8Array): HttpRequest | undefined {
+  let end = head.indexOf(13);
+  const lf = head.indexOf(10);
+  if (end < 0 || (lf >= 0 && lf < end)) end = lf;
+  const text = Buffer.from(head.subarray(0, end < 0 ? head.length : end)).toString('latin1');
+  const [method = '', target = '', version = ''] = text.split(' ');
+  if (!method || !target) return undefined;
+  return { method, target, version: (version.startsWith('HTTP/') ? version : 'HTTP/1.1') as HttpVersion, headers: [] };
+}
+
+/** The kernel's name of why a request was allowed or denied (REASON_NAMES, lowercased), so
+ * replay and observe tables say the same. */
+export function requestReason(v: Verdict): string {
+  switch (v.reason) {
+    case 'l7-denied': return 'l7-no-rule';
+    case 'default-deny': return 'no-match';
+    case 'deny-rule': return 'policy-deny';
+    case 'rate-limited': return 'rate-limited';
+    case 'strict': return v.violation ? v.violation.rule : 'malformed';
+    default: return 'allowed';
+  }
 }
 
 export function requestRow(r: RequestRecord<OracleConnVerdict, OracleRequestVerdict>): RequestRow {
   const v = r.verdict.verdict;
   const input = r.verdict.input;
-  const line = input.kind === 'request' ? `${input.request.method} ${input.request.target}` : `<${input.violation.rule}>`;
-  const reason = v.reason === 'strict' && v.violation ? `strict: ${strictRuleText(v.violation.rule)} (${v.violation.detail})` : v.reason;
+  const req = requestOf(r);
+  const line = req ? `${req.method} ${req.target}` : `<${input.kind === 'violation' ? input.violation.rule : 'request'}>`;
   return {
     pair: `${describePeer(r.connVerdict.src)} -> ${describePeer(r.connVerdict.dst)}:${r.conn.dstPort}`,
     line,
     allowed: v.allowed,
-    reason,
+    reason: requestReason(v),
     rule: v.rules.map((x) => x.source).join(',') || '-',
   };
 }

@@ -4,8 +4,10 @@ import { describeSelector } from '../policy/selectors.ts';
 import type { HttpRule, Peer, Policy, PortRule, Rule } from '../policy/types.ts';
 import type { RuleRef } from './types.ts';
 
+// the rule entry's line, not its port rule's: the kernel names rules by entry (PolicyIR.rules),
+// so replay and observe name the same line for the same verdict
 export function ruleRef(policy: Policy, rule: Rule, pr?: PortRule | null): RuleRef {
-  const pos = pr?.pos ?? rule.pos;
+  const pos = rule.pos;
   const ports = pr ? ` toPorts ${portsText(pr)}` : rule.toPorts ? ` toPorts ${rule.toPorts.map(portsText).join(' | ')}` : '';
   return {
     policy: policy.name,
@@ -13,7 +15,16 @@ export function ruleRef(policy: Policy, rule: Rule, pr?: PortRule | null): RuleR
     section: rule.section,
     source: `${pos.file}:${pos.line}`,
     text: `${rule.section} ${peerText(rule.peer, rule.section)}${ports}`,
+    match: policyMatch(rule, pr),
   };
+}
+
+/** Cilium's PolicyMatchType for a rule: peers named (L3) or any, ports named (L4) or any.
+ * The same for the kernel's rule table (codegen/ir/lower.ts), so observe reports what replay does. */
+export function policyMatch(rule: Rule, pr?: PortRule | null): number {
+  const l3 = rule.peer.kind !== 'any';
+  const l4 = pr ? pr.ports.length > 0 : (rule.toPorts ?? []).some((p) => p.ports.length > 0);
+  return l3 ? (l4 ? 2 : 1) : l4 ? 3 : 4;
 }
 
 export function httpRef(policy: Policy, rule: Rule, h: HttpRule): RuleRef {

@@ -48,6 +48,8 @@ export interface RuleRef {
   readonly source: string;
   /** short text, e.g. `fromEndpoints app=frontend toPorts 8080/TCP` or `http {method: GET, path: /x}` */
   readonly text: string;
+  /** Cilium's PolicyMatchType of an L3/L4 rule (flow.policy_match_type): L3-only 1, L3-L4 2, L4-only 3, all 4 */
+  readonly match?: number;
 }
 
 /** An http rule that applies to a connection, with the policy rule it came from. */

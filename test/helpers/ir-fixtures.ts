@@ -48,7 +48,7 @@ export function buildIR(spec: IrSpec): PolicyIR {
         return req.index;
       });
       const index = httpRules.length;
-      httpRules.push({ index, rule: 0, method: r.method ?? null, path: r.path ?? null, host: r.host ?? null, headers, http2Only: r.http2Only ?? false, rateLimit: r.rateLimit ?? null });
+      httpRules.push({ index, rule: 0, method: r.method ?? null, path: r.path ?? null, host: r.host ?? null, headers, http2Only: r.http2Only ?? false, rateLimit: r.rateLimit ?? null, source: `fixture:${index}` });
       return index;
     }),
   }));

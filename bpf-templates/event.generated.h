@@ -6,6 +6,7 @@
 #define L7_EV_HTTP 2 /* request verdict (an HTTP/1 request, an HTTP/2 stream) */
 #define L7_EV_DROP 3 /* packet dropped by the stream rule or a denied flow */
 #define L7_EV_ANSWER 4 /* the answer owed to the connection's denied request, sent once the responses before it ended (ANSWERED), or a reset instead (RESET) */
+#define L7_EV_RESPONSE 5 /* a final HTTP/1 response head from the server (not 1xx), on flows whose responses are followed (answers on) */
 
 #define L7_VERDICT_FORWARDED 0 /* passed */
 #define L7_VERDICT_DROPPED 1 /* TC_ACT_SHOT */
@@ -87,7 +88,8 @@ struct l7_event {
 	__u16 version; /* +78 2: an HTTP/2 stream (line is ":method :path"), else 0 */
 	__u8 line[64]; /* +80 start of the request line when it began in this packet */
 	__u32 stream; /* +144 HTTP/2 stream id, else 0 */
-	__u32 pad0; /* +148 zero */
+	__u16 status; /* +148 RESPONSE: the status code of the response head, else 0 */
+	__u16 msg; /* +150 HTTP/1 exchange on the connection, mod 2^16: an HTTP event's request index among the allowed ones whose responses are followed, a RESPONSE's the index of the request it answers */
 };
 
 #define L7_EVENT_SIZE 152

@@ -41,7 +41,8 @@ static __always_inline struct l7_event *l7_ev_open(struct __sk_buff *skb, const 
 	ev->line_len = 0;
 	ev->version = 0;
 	ev->stream = 0;
-	ev->pad0 = 0;
+	ev->status = 0;
+	ev->msg = 0;
 	return ev;
 }
 

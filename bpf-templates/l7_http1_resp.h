@@ -14,6 +14,7 @@
 #include "l7_ctype.h"
 #include "l7_tcp.h"
 #include "l7_http1.h"
+#include "l7_events.h"
 
 enum {
 	R_LINE = 0,	/* "HTTP/1.x " */
@@ -61,6 +62,11 @@ enum {
 #define RS_OK 0
 #define RS_BODY 1	/* entered a body state: skip by length */
 #define RS_LOST 2
+/* or'ed in: a final response head ended on this byte (a RESPONSE event is due); bits 16-31
+ * then hold the index of the request it answers, taken before l7_resp_done counts it */
+#define RS_FINAL 4
+/* the result without RS_FINAL and the index */
+#define RS_CODE(s) ((s) & 3)
 
 /* requests in flight the framer follows (the HEAD bits) */
 #define L7_RESP_INFLIGHT 64
@@ -71,6 +77,10 @@ enum {
 #define L7_RESP_MAX_HEX 10
 /* bytes loaded per step */
 #define L7_RESP_CHUNK 32
+/* RESPONSE events; a build with 0 (bench/responses.ts) measures what they cost */
+#ifndef L7_RESP_EVENTS
+#define L7_RESP_EVENTS 1
+#endif
 
 const char l7_lit_http1[8] = "HTTP/1.";
 const char l7_lit_resp_cl[16] = "content-length";
@@ -315,10 +325,16 @@ __attribute__((noinline)) int l7_resp_step(struct l7_resp *r, __u32 b)
 		if (c == '\n')
 			return l7_resp_lost(r);
 		return l7_resp_value(r, c);
-	case R_HEND_LF:
+	case R_HEND_LF: {
+		__u32 idx = r->resps;	/* before l7_resp_done counts this response */
+
 		if (c != '\n')
 			return l7_resp_lost(r);
-		return l7_resp_head_end(r);
+		if (r->status < 200)
+			return l7_resp_head_end(r);
+		/* a final head was read whole, whatever its framing lets the walk do next */
+		return l7_resp_head_end(r) | RS_FINAL | ((idx & 0xffff) << 16);
+	}
 	case R_CSIZE:
 		if (l7_ctype[c] & CT_HEX) {
 			if (r->pos >= L7_RESP_MAX_HEX)
@@ -395,10 +411,39 @@ __attribute__((noinline)) int l7_resp_step(struct l7_resp *r, __u32 b)
 
 struct l7_resp_walk {
 	struct __sk_buff *skb;
+	struct l7_flow *f;	/* the flow and packet a RESPONSE event names */
+	const struct l7_pkt *p;
 	struct l7_resp *r;
 	__u32 off;	/* skb offset of the byte at r->seq */
 	__u32 end;
 };
+
+/* a final response head ended: its status code and the index of the request it answers (HTTP
+ * events carry the same index), so user space pairs them for latency even when events were
+ * lost. global, off the deepest call chain (6.1's 512 bytes: docs/datapath.md); observability
+ * only: it changes nothing the walk decides */
+__attribute__((noinline)) int l7_emit_resp(struct __sk_buff *skb, const struct l7_flow *f, const struct l7_pkt *p,
+					   __u32 status, __u32 msg)
+{
+	struct l7_event *ev;
+
+	if (!skb || !f || !p)
+		return 0;
+	ev = l7_ev_open(skb, p, f->dir, f->local_id, f->peer_id, f->rule, p->seq);
+	if (!ev)
+		return 0;
+	ev->status = status;
+	ev->msg = msg;
+	ev->kind = L7_EV_RESPONSE;
+	ev->verdict = L7_VERDICT_FORWARDED;
+	ev->reason = L7_REASON_NONE;
+	/* a reader that keeps up would be woken (an irq_work) once more per request: no wakeup,
+	 * its poll brings this one along, unless a quarter of the ring waits already (an unread
+	 * record also keeps later events from waking it: without this, a reader polling every
+	 * 200 ms would let the ring overflow under load) */
+	bpf_ringbuf_submit(ev, bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > L7_RINGBUF_BYTES / 4 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+	return 0;
+}
 
 /* one walk step: a body skipped by length, or up to L7_RESP_CHUNK bytes stepped */
 static long l7_resp_cb(__u32 i, void *data)
@@ -447,7 +492,10 @@ static long l7_resp_cb(__u32 i, void *data)
 		s = l7_resp_step(r, buf[k]);
 		w->off++;
 		r->seq++;
-		if (s != RS_OK)
+		if (L7_RESP_EVENTS && (s & RS_FINAL))
+			l7_emit_resp(w->skb, w->f, w->p, r->status, (__u32)s >> 16);
+		/* the walk goes on as without events: same steps, same bound */
+		if (RS_CODE(s) != RS_OK)
 			break;
 	}
 	return 0;
@@ -476,6 +524,8 @@ static __attribute__((noinline)) void l7_resp_walk(struct __sk_buff *skb, struct
 		return;
 	}
 	w.skb = skb;
+	w.f = f;
+	w.p = p;
 	w.r = &f->rs;
 	w.off = p->payload_off + (f->rs.seq - seq);
 	w.end = p->payload_off + p->payload_len;

@@ -82,6 +82,8 @@ __attribute__((noinline)) int l7_emit_req(struct __sk_buff *skb, struct l7_flow 
 		ev->line_len = l7_line_from_ring(f, sc, ev->line);
 	}
 	ev->http_rule = sc->http_rule;
+	/* the index its response will carry (l7_resp_expect counts it after this event) */
+	ev->msg = f->rs.reqs;
 	l7_ev_submit(ev, L7_EV_HTTP, sc->stop ? sc->deny_verdict : L7_VERDICT_FORWARDED, sc->reason);
 	return 0;
 }

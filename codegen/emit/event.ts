@@ -38,7 +38,10 @@ export const EVENT_FIELDS: readonly EventField[] = [
   { name: 'version', type: 'u16', doc: '2: an HTTP/2 stream (line is ":method :path"), else 0' },
   { name: 'line', type: 'u8', count: 64, doc: 'start of the request line when it began in this packet' },
   { name: 'stream', type: 'u32', doc: 'HTTP/2 stream id, else 0' },
-  { name: 'pad0', type: 'u32', doc: 'zero' },
+  // in the old pad0 slot: the event keeps its 152 bytes, so a reader and a deployed object of
+  // either layout agree on every other field (zero in both before RESPONSE events existed)
+  { name: 'status', type: 'u16', doc: 'RESPONSE: the status code of the response head, else 0' },
+  { name: 'msg', type: 'u16', doc: 'HTTP/1 exchange on the connection, mod 2^16: an HTTP event\'s request index among the allowed ones whose responses are followed, a RESPONSE\'s the index of the request it answers' },
 ];
 
 export const EVENT_LINE_BYTES = 64;
@@ -49,6 +52,7 @@ export const EVENT_KIND = [
   ['HTTP', 2, 'request verdict (an HTTP/1 request, an HTTP/2 stream)'],
   ['DROP', 3, 'packet dropped by the stream rule or a denied flow'],
   ['ANSWER', 4, "the answer owed to the connection's denied request, sent once the responses before it ended (ANSWERED), or a reset instead (RESET)"],
+  ['RESPONSE', 5, 'a final HTTP/1 response head from the server (not 1xx), on flows whose responses are followed (answers on)'],
 ] as const;
 
 export const VERDICT = [

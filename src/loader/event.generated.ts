@@ -10,12 +10,15 @@ export const EVENT_KIND = {
   DROP: 3,
   /** the answer owed to the connection's denied request, sent once the responses before it ended (ANSWERED), or a reset instead (RESET) */
   ANSWER: 4,
+  /** a final HTTP/1 response head from the server (not 1xx), on flows whose responses are followed (answers on) */
+  RESPONSE: 5,
 } as const;
 export const EVENT_KIND_NAMES: Readonly<Record<number, string>> = {
   1: 'CONN',
   2: 'HTTP',
   3: 'DROP',
   4: 'ANSWER',
+  5: 'RESPONSE',
 };
 
 export const VERDICT = {
@@ -282,8 +285,10 @@ export interface RawEvent {
   readonly line: Uint8Array;
   /** HTTP/2 stream id, else 0 */
   readonly stream: number;
-  /** zero */
-  readonly pad0: number;
+  /** RESPONSE: the status code of the response head, else 0 */
+  readonly status: number;
+  /** HTTP/1 exchange on the connection, mod 2^16: an HTTP event's request index among the allowed ones whose responses are followed, a RESPONSE's the index of the request it answers */
+  readonly msg: number;
 }
 
 /** Decodes one event at `off`; throws when the buffer is too short. */
@@ -312,6 +317,7 @@ export function decodeEvent(buf: Buffer, off = 0): RawEvent {
     version: buf.readUInt16LE(off + 78),
     line: Uint8Array.from(buf.subarray(off + 80, off + 144)),
     stream: buf.readUInt32LE(off + 144),
-    pad0: buf.readUInt32LE(off + 148),
+    status: buf.readUInt16LE(off + 148),
+    msg: buf.readUInt16LE(off + 150),
   };
 }

@@ -11,6 +11,7 @@ import { formatIp } from '../net/ip.ts';
 import { EVENT_KIND, POLICY_DIR, REASON, REASON_NAMES, VERDICT, type RawEvent } from '../loader/index.ts';
 import { DROP_REASON } from '../flow/proto.ts';
 import type { DeployState } from '../deploy/state.ts';
+import { grpcAnswerFields } from '../net/answers.ts';
 import { noteRequest, responseFlow } from './observe-response.ts';
 
 /** One kernel event read: its main record, and `flows`, the Hubble flows it stands for (a
@@ -111,8 +112,10 @@ export function observe(ctx: ObserveContext, ev: RawEvent): Observed {
     const { tcpFlags: _, ...l7 } = base;
     const shadow = allowed && ev.reason === REASON.RATE_LIMITED;
     const record: FlowRecord = { ...l7, kind: 'l7-request', isReply: false, ...(request ? { request } : {}), ...(shadow ? { audit: true } : {}) };
-    // answered at once: the client got the answer with this packet (a later answer is an ANSWER event)
-    const answer = ev.verdict === VERDICT.ANSWERED ? [answerFlow(record, ev)] : [];
+    // answered at once: the client got the answer with this packet; else it is due once the
+    // responses before it ended (an ANSWER event), which names it through this memo
+    const answer = ev.verdict === VERDICT.ANSWERED ? [answerFlow(record, ev, 0n)] : [];
+    if (ev.verdict === VERDICT.DROPPED) answersDue(ctx).set(`${srcIp}:${ev.sport}>${dstIp}:${ev.dport}`, { record, tsNs: ev.ts_ns });
     noteRequest(ctx, ev, record); // its response pairs with it (observe-response.ts)
     return { kind: 'request', record, flows: [record, ...answer], event: ev, row: { pair, line, allowed, reason: allowed ? 'allowed' : reasonName(ev.reason), rule: source } };
   }
@@ -121,23 +124,40 @@ export function observe(ctx: ObserveContext, ev: RawEvent): Observed {
     // the answer owed to a denied request, sent once the responses before it ended (its
     // request flow was printed then), or given up for a reset: no flow of its own
     const { tcpFlags: _, ...l7 } = base;
-    const record: FlowRecord = { ...l7, kind: 'l7-request', isReply: false, allowed: false };
-    return { kind: 'drop', record, flows: ev.verdict === VERDICT.ANSWERED ? [answerFlow(record, ev)] : [], event: ev };
+    const key = `${srcIp}:${ev.sport}>${dstIp}:${ev.dport}`;
+    const due = answersDue(ctx).get(key);
+    answersDue(ctx).delete(key);
+    const record: FlowRecord = due?.record ?? { ...l7, kind: 'l7-request', isReply: false, allowed: false };
+    const latency = due && ev.ts_ns >= due.tsNs ? ev.ts_ns - due.tsNs : 0n;
+    return { kind: 'drop', record, flows: ev.verdict === VERDICT.ANSWERED ? [answerFlow({ ...record, timeNs: base.timeNs }, ev, latency)] : [], event: ev };
   }
   const record: FlowRecord = { ...base, kind: 'l3l4', isReply: false, ...(allowed ? {} : { dropReason: hubbleDropReason(ev.reason) }) };
   // IPv6 neighbour discovery and multicast on the veth: not traffic any policy governs (Cilium
   // passes ICMPv6 ND without a verdict), so no flow
-  const flows = housekeeping(ev, srcIp, dstIp) ? [] : [record];
+  // a connection no policy governs in this direction has no policy verdict (nor in Cilium)
+  const ungoverned = ev.kind === EVENT_KIND.CONN && allowed && ev.rule < 0;
+  const flows = housekeeping(ev, srcIp, dstIp) || ungoverned ? [] : [record];
   if (ev.kind === EVENT_KIND.CONN) return { kind: 'connection', record, flows, event: ev, row: { pair, allowed, reason: allowed ? 'allowed' : reasonName(ev.reason) } };
   return { kind: 'drop', record: { ...record, allowed: false }, flows: flows.map((f) => ({ ...f, allowed: false })), event: ev };
 }
 
-/** The response the datapath wrote for a denied request: 429 when a rate limit refused it,
- * else 403 (HTTP/1) or a gRPC status under :status 200 (HTTP/2). */
-function answerFlow(request: FlowRecord, ev: RawEvent): FlowRecord {
-  const limited = ev.reason === REASON.RATE_LIMITED;
-  const status = limited ? 429 : ev.version === 2 ? 200 : 403;
-  return { ...request, kind: 'l7-response', isReply: true, allowed: true, policies: [], status, latencyNs: 0n };
+/** The response the datapath wrote for a denied request: 429 when a rate limit refused it, else
+ * 403; on HTTP/2 with its fields (grpc-status...), as the simulator reports them. */
+function answerFlow(request: FlowRecord, ev: RawEvent, latencyNs: bigint): FlowRecord {
+  const kind = ev.reason === REASON.RATE_LIMITED ? 'limited' : 'denied';
+  const fields = ev.version === 2 ? { responseHeaders: grpcAnswerFields(kind) } : {};
+  return { ...request, kind: 'l7-response', isReply: true, allowed: true, policies: [], status: kind === 'limited' ? 429 : 403, latencyNs, ...fields };
+}
+
+/** denied requests whose answer waits for the responses before it, per connection, per observe
+ * session (its context object); bounded: the oldest is forgotten (its answer then names no request) */
+const MAX_ANSWERS_DUE = 4096;
+const dueBySession = new WeakMap<object, Map<string, { record: FlowRecord; tsNs: bigint }>>();
+function answersDue(ctx: ObserveContext): Map<string, { record: FlowRecord; tsNs: bigint }> {
+  let m = dueBySession.get(ctx);
+  if (!m) dueBySession.set(ctx, (m = new Map()));
+  while (m.size >= MAX_ANSWERS_DUE) m.delete(m.keys().next().value!);
+  return m;
 }
 
 function housekeeping(ev: RawEvent, srcIp: string, dstIp: string): boolean {

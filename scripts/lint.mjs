@@ -46,6 +46,7 @@ const STAGES = [
   ['src/check'],
   ['src/plan'],
   ['src/loader'],
+  ['src/observe'],
   ['src/deploy'],
   ['src/flow', 'src/replay'],
   ['src'],

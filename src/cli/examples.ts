@@ -10,6 +10,7 @@ const BY_COMMAND = {
   explain: [
     `l7bpf explain --policy ${SEED}/corrected-policy.yaml --endpoints ${SEED}/endpoints.yaml \\\n    --from frontend-1 --to backend-1:8080 --method POST --path /api/v1/users`,
     `l7bpf explain ... --header 'X-Tenant: blue' --output json   # exit 1 when denied`,
+    `l7bpf explain --policy P --endpoints cluster.json --from client --to svc:shop/web:80 --node-name node-a   # kubectl get pods,nodes,services -A -o json`,
   ],
   replay: [
     `l7bpf replay ${SEED}/seed-traffic.pcap --policy ${SEED}/corrected-policy.yaml --endpoints ${SEED}/endpoints.yaml`,
@@ -23,10 +24,12 @@ const BY_COMMAND = {
   deploy: [
     `sudo l7bpf deploy build/seed --endpoints ${SEED}/endpoints.yaml --iface-of default/backend-1=lxc12ab`,
     `sudo l7bpf deploy build/seed --endpoints INV --name shop --deny-answer reset`,
+    `sudo ip netns exec NODE l7bpf deploy build/seed --endpoints INV --node-name node-a   # pins in the host bpffs; status/undeploy from anywhere`,
   ],
   observe: [
     `sudo l7bpf observe --follow --verdict denied`,
     `sudo l7bpf observe --name shop --output text`,
+    `sudo l7bpf observe --since 10m --verdict DROPPED --to-pod default/backend --http-path '^/api/'`,
   ],
 } as const;
 

@@ -1,10 +1,19 @@
-// `l7bpf observe [--follow] [--output jsonpb|text] [--verdict V] [--pod P] [--method M]`:
-// the kernel's events as Hubble jsonpb lines or the replay summary table.
-import { openLibbpf, pinPaths, openEvents, records, decodeEvent, EVENT_SIZE } from '../loader/index.ts';
+// `l7bpf observe [--follow] [--since T] [--last N] [--output jsonpb|text] [Hubble's filters]`:
+// the deployment's flows as Hubble jsonpb lines or the replay summary table. Every run first
+// moves what the kernel's ring buffer holds into the deployment's history (when no other
+// observe does: src/observe/drain.ts), then prints from the history, so every run sees the
+// same flows (docs/deploy.md, observe).
+import { openLibbpf, pinPaths, openEvents, decodeEvent, EVENT_SIZE, EventsUnavailableError } from '../loader/index.ts';
 import { listStates, readState, inventoryFromState, type DeployState } from '../deploy/state.ts';
-import { clockOffsetNs, observe, podsOf, type Observed, type ObserveContext } from '../replay/observe-flow.ts';
+import { clockOffsetNs, observe, type ObserveContext } from '../replay/observe-flow.ts';
 import { flowJsonLine } from '../flow/build.ts';
-import { Summary } from '../replay/summary.ts';
+import { Summary, type ConnRow } from '../replay/summary.ts';
+import type { RequestRow } from '../replay/records.ts';
+import { DEFAULT_HISTORY_BYTES, History, historyDir, START, type Cursor, type HistoryEntry } from '../observe/history.ts';
+import { Drainer, type EventSource } from '../observe/drain.ts';
+import { buildFilter, FilterError } from '../observe/filters.ts';
+import { readHistory, type FlowQuery, type Selected } from '../observe/query.ts';
+import { parseSince, UnitError } from '../observe/units.ts';
 import { deployEnv } from './deploy.ts';
 import { BadInputError, exitCodeOf } from './exit.ts';
 
@@ -12,11 +21,25 @@ export interface ObserveOptions {
   readonly name?: string;
   readonly follow?: boolean;
   readonly output?: 'jsonpb' | 'text';
-  readonly verdict?: 'allowed' | 'denied';
-  readonly pod?: string;
-  readonly method?: string;
+  readonly since?: string;
+  readonly last?: number;
+  readonly verdict?: readonly string[];
+  readonly type?: readonly string[];
+  readonly pod?: readonly string[];
+  readonly fromPod?: readonly string[];
+  readonly toPod?: readonly string[];
+  readonly httpStatus?: readonly string[];
+  readonly httpMethod?: readonly string[];
+  /** the older name of --http-method */
+  readonly method?: readonly string[];
+  readonly httpPath?: readonly string[];
   readonly nodeName?: string;
 }
+
+/** What an entry keeps for the text output: the summary row of the event, as read then. */
+type EntryRow = ({ kind: 'request' } & RequestRow) | ({ kind: 'connection' } & ConnRow) | { kind: 'drop'; allowed: false };
+
+const POLL_MS = 200;
 
 function pickDeployment(name: string | undefined, dir: string): DeployState {
   if (name) {
@@ -29,36 +52,102 @@ function pickDeployment(name: string | undefined, dir: string): DeployState {
   throw new Error(all.length ? `several deployments (${all.map((s) => s.name).join(', ')}): pass --name` : 'no deployment (hint: l7bpf deploy first)');
 }
 
-export function matches(o: Observed, opts: ObserveOptions): boolean {
-  if (opts.verdict && (opts.verdict === 'allowed') !== o.record.allowed) return false;
-  if (opts.pod && !podsOf(o).includes(opts.pod)) return false;
-  if (opts.method && o.record.request?.method !== opts.method.toUpperCase()) return false;
-  return true;
+/** The command line's since, last and filters; a bad value is bad input (exit 2). */
+export function queryOf(o: ObserveOptions, nowNs = BigInt(Date.now()) * 1_000_000n): FlowQuery {
+  try {
+    const match = buildFilter({
+      verdict: o.verdict, type: o.type, pod: o.pod, fromPod: o.fromPod, toPod: o.toPod,
+      httpStatus: o.httpStatus, httpMethod: [...(o.httpMethod ?? []), ...(o.method ?? [])], httpPath: o.httpPath,
+    });
+    return { match, ...(o.since !== undefined ? { sinceNs: parseSince(o.since, nowNs) } : {}), ...(o.last !== undefined ? { last: o.last } : {}) };
+  } catch (e) {
+    if (e instanceof FilterError || e instanceof UnitError) throw new BadInputError(e.message);
+    throw e;
+  }
+}
+
+/** One kernel event -> a history entry: its Hubble lines and summary row, rendered now with
+ * this deployment's endpoints and rules (a later redeploy does not change them). */
+export function entryOf(ctx: ObserveContext, buf: Buffer): HistoryEntry | null {
+  if (buf.length < EVENT_SIZE) return null;
+  const o = observe(ctx, decodeEvent(buf));
+  // nothing Hubble would show (IPv6 neighbour discovery on the veth)
+  if (o.flows.length === 0) return null;
+  const row: EntryRow = o.kind === 'request' ? { kind: 'request', ...o.row } : o.kind === 'connection' ? { kind: 'connection', ...o.row } : { kind: 'drop', allowed: false };
+  return { t: String(o.record.timeNs), flows: o.flows.map(flowJsonLine), row };
+}
+
+/** Prints selected flows: jsonpb lines as they are, or summary rows (one per event; while
+ * following, a line per event too) and the table at the end. */
+class Printer {
+  private readonly summary = new Summary();
+  private lastEntry: HistoryEntry | null = null;
+
+  constructor(private readonly table: boolean, private readonly follow: boolean) {}
+
+  flow(s: Selected): void {
+    if (!this.table) return void process.stdout.write(s.line + '\n');
+    if (s.entry === this.lastEntry) return; // the event's other flow
+    this.lastEntry = s.entry;
+    const row = s.entry.row as EntryRow | undefined;
+    if (row?.kind === 'request') this.summary.addRequest(row);
+    else if (row?.kind === 'connection') this.summary.addConnection(row);
+    if (this.follow && row) process.stdout.write(eventLine(row));
+  }
+
+  finish(): void {
+    if (this.table) process.stdout.write(this.summary.render());
+  }
+}
+
+function eventLine(row: EntryRow): string {
+  const pair = row.kind === 'drop' ? '' : row.pair;
+  const what = row.kind === 'request' ? `${row.line} ${row.reason}` : '';
+  return `${row.allowed ? 'allowed' : 'DENIED '} ${row.kind.padEnd(10)} ${pair} ${what}\n`;
+}
+
+/** The ring buffer, or null (with a warning) when this process cannot reach its pin: the
+ * history is still there to read. */
+function eventsOf(pinRoot: string, name: string): () => EventSource | null {
+  return () => {
+    try {
+      return openEvents(openLibbpf(), pinPaths(pinRoot, name).events);
+    } catch (e) {
+      if (!(e instanceof EventsUnavailableError)) throw e;
+      console.error(`l7bpf observe: warning: ${e.message}; showing the history only`);
+      return null;
+    }
+  };
 }
 
 export async function observeCommand(opts: ObserveOptions): Promise<number> {
   const env = deployEnv();
-  let reader: ReturnType<typeof openEvents> | null = null;
   const abort = new AbortController();
   const onSignal = () => abort.abort();
+  let drainer: Drainer | null = null;
+  // `observe | head` ends the process from main.ts's EPIPE handler: release the lock even then
+  const onExit = () => drainer?.close();
   try {
     const s = pickDeployment(opts.name, env.stateDir);
+    const query = queryOf(opts);
     const ctx: ObserveContext = { inventory: inventoryFromState(s.inventory), rules: s.rules, httpRules: s.httpRules, nodeName: opts.nodeName ?? 'l7bpf', clockOffsetNs: clockOffsetNs() };
-    reader = openEvents(openLibbpf(), pinPaths(env.pinRoot, s.name).events);
+    const history = new History(historyDir(env.stateDir, s.name), s.historyBytes ?? DEFAULT_HISTORY_BYTES, (m) => console.error(`l7bpf observe: warning: ${m}`));
+    drainer = new Drainer(history, eventsOf(env.pinRoot, s.name), (bufs) => bufs.flatMap((b) => entryOf(ctx, b) ?? []));
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
-    const summary = new Summary();
-    const table = opts.output === 'text';
-    for await (const buf of records(reader, opts.follow === true, abort.signal)) {
-      if (buf.length < EVENT_SIZE) continue;
-      const o = observe(ctx, decodeEvent(buf));
-      if (!matches(o, opts)) continue;
-      if (o.kind === 'request') summary.addRequest(o.row);
-      else if (o.kind === 'connection') summary.addConnection(o.row);
-      if (!table) for (const f of o.flows) process.stdout.write(flowJsonLine(f) + '\n');
-      else if (opts.follow) process.stdout.write(`${o.record.allowed ? 'allowed' : 'DENIED '} ${o.kind.padEnd(10)} ${o.kind === 'drop' ? '' : o.row.pair} ${o.kind === 'request' ? `${o.row.line} ${o.row.reason}` : ''}\n`);
+    process.once('exit', onExit);
+    const printer = new Printer(opts.output === 'text', opts.follow === true);
+    // --follow alone: the flows nobody had moved into the history yet, then new ones
+    const from: Cursor = opts.follow && query.sinceNs === undefined && query.last === undefined ? history.end() : START;
+    drainer.step();
+    let cursor = readHistory(history, from, query, (f) => printer.flow(f));
+    const { last: _, ...live } = query; // --last is the history's; then every new flow
+    while (opts.follow && !abort.signal.aborted) {
+      await drainer.wait(POLL_MS);
+      drainer.step();
+      cursor = readHistory(history, cursor, live, (f) => printer.flow(f));
     }
-    if (table) process.stdout.write(summary.render());
+    printer.finish();
     return 0;
   } catch (e) {
     console.error(`l7bpf observe: ${(e as Error).message}`);
@@ -66,6 +155,7 @@ export async function observeCommand(opts: ObserveOptions): Promise<number> {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    reader?.close();
+    process.off('exit', onExit);
+    drainer?.close();
   }
 }

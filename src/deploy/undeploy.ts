@@ -1,9 +1,10 @@
-// `undeploy`: remove our tc filters, the clsact qdisc where we created it, the pins and the
-// record. Idempotent: interfaces that vanished with their pod are skipped.
+// `undeploy`: remove our tc filters, the clsact qdisc where we created it, the pins, the
+// record and the flow history. Idempotent: interfaces that vanished with their pod are skipped.
 import type { Libbpf } from '../loader/index.ts';
 import { pinPaths, unpinDir } from '../loader/index.ts';
 import { detachIface, DeployError, type DeployEnv } from './deploy.ts';
 import { readState, removeState } from './state.ts';
+import { historyDir, removeHistory } from '../observe/history.ts';
 
 export interface UndeployResult {
   readonly name: string;
@@ -18,5 +19,7 @@ export function undeploy(lib: Libbpf, name: string, env: DeployEnv): UndeployRes
   for (const i of s.ifaces) detachIface(lib, s, i);
   unpinDir(pinPaths(env.pinRoot, name).dir);
   removeState(name, env.stateDir);
+  // the history is the deployment's: a later deployment of the same name starts empty
+  removeHistory(historyDir(env.stateDir, name));
   return { name, detached: present.map((i) => i.iface), removedQdiscs: present.filter((i) => i.createdClsact).map((i) => i.iface) };
 }

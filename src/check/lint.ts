@@ -21,7 +21,24 @@ export function lintPolicies(policies: readonly Policy[], endpoints?: readonly E
       if (endpoints) out.push(...unmatchedSelectors(spec, endpoints));
     }
   }
+  out.push(...duplicateNames(policies));
   if (wholeSet) out.push(...kernelFit(policies));
+  return out;
+}
+
+/**
+ * Two policies of one kind with one name in one namespace: Kubernetes keeps the last one
+ * applied, l7bpf would enforce both, so the set means something else in the cluster.
+ */
+function duplicateNames(policies: readonly Policy[]): Diagnostic[] {
+  const first = new Map<string, Policy>();
+  const out: Diagnostic[] = [];
+  for (const p of policies) {
+    const key = `${p.kind}/${p.namespace ?? ''}/${p.name}`;
+    const before = first.get(key);
+    if (!before) first.set(key, p);
+    else out.push({ severity: 'error', code: 'duplicate-policy', pos: p.pos, message: `${p.kind} ${p.namespace ? `${p.namespace}/` : ''}${p.name} is also defined at ${before.pos.file}:${before.pos.line}:${before.pos.col}; Kubernetes keeps only the one applied last, l7bpf would enforce both`, hint: 'rename one of them, or merge their rules into one policy' });
+  }
   return out;
 }
 

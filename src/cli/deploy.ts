@@ -4,20 +4,30 @@ import { loadInventory } from '../endpoints/index.ts';
 import { openLibbpf, pinRoot } from '../loader/index.ts';
 import { deploy, type DeployEnv } from '../deploy/deploy.ts';
 import { stateDir } from '../deploy/state.ts';
+import { currentNetns, describeNetns, hostBpffs, hostPinRoot } from '../deploy/netns.ts';
+import { hostname } from 'node:os';
 import type { AnswerMode } from '../net/answers.ts';
 import { BadInputError, exitCodeOf } from './exit.ts';
+import { DEFAULT_HISTORY_BYTES, historyDir } from '../observe/history.ts';
+import { formatSize } from '../observe/units.ts';
 
 export interface DeployOptions {
   readonly endpoints: string;
   readonly ifaceOf?: readonly string[];
   readonly name?: string;
   readonly denyAnswer?: AnswerMode;
+  /** this node in the inventory (default: the hostname) */
+  readonly nodeName?: string;
+  /** budget of the flow history in bytes (default: what the deployment had, else 16 MiB) */
+  readonly historySize?: number;
 }
 
 export const DEFAULT_DEPLOYMENT = 'default';
 
+/** Pins in the host's bpffs even under `ip netns exec` (src/deploy/netns.ts); the netns is recorded. */
 export function deployEnv(): DeployEnv {
-  return { pinRoot: pinRoot(), stateDir: stateDir() };
+  const host = hostBpffs();
+  return { pinRoot: hostPinRoot(pinRoot(), host), stateDir: stateDir(), netns: currentNetns(), privateBpffs: host.private };
 }
 
 export function parseIfaceOf(pairs: readonly string[]): Record<string, string> {
@@ -42,11 +52,16 @@ export function answerText(mode: AnswerMode): string {
 export function deployCommand(dir: string, o: DeployOptions): number {
   const name = o.name ?? DEFAULT_DEPLOYMENT;
   try {
-    const r = deploy(openLibbpf(), { dir, inventory: loadInventory(o.endpoints), ifaceOf: parseIfaceOf(o.ifaceOf ?? []), name, answer: o.denyAnswer ?? 'auto' }, deployEnv());
+    const inventory = loadInventory(o.endpoints, { localNode: o.nodeName ?? hostname(), localNodeFrom: o.nodeName ? '--node-name' : 'the hostname; pass --node-name' });
+    const env = deployEnv();
+    const r = deploy(openLibbpf(), { dir, inventory, ifaceOf: parseIfaceOf(o.ifaceOf ?? []), name, answer: o.denyAnswer ?? 'auto', ...(o.historySize ? { historyBytes: o.historySize } : {}) }, env);
     const s = r.state;
     if (r.mountedBpffs) console.log('mounted bpffs at /sys/fs/bpf');
+    if (env.pinRoot.startsWith('/proc/')) console.log(`pinned in the host's bpffs through ${env.pinRoot} (this process has its own mount namespace)`);
     console.log(`${r.swapped ? 'swapped' : 'deployed'} ${name} generation ${s.generation}: ${s.objectPath} (sha256 ${s.objectSha256})`);
     console.log(`  denials: ${answerText(s.answer)}`);
+    console.log(`  flow history: ${formatSize(s.historyBytes ?? DEFAULT_HISTORY_BYTES)} at most, in ${historyDir(env.stateDir, name)} (observe reads it)`);
+    console.log(`  network namespace: ${describeNetns(s.netns)}`);
     for (const i of s.ifaces) console.log(`  ${i.iface} (${i.pod}): tc ingress l7_from_pod, tc egress l7_to_pod`);
     if (r.reused.length) console.log(`  kept: ${r.reused.join(', ')} (existing flows keep their state)`);
     if (r.swapped && r.fresh.length) console.log(`  new: ${r.fresh.join('; ')}`);

@@ -1,10 +1,11 @@
 // `l7bpf explain`: the verdict for one flow (and optionally one request), with the chain of
 // reasons and the rules involved.
 import { loadPolicies } from '../policy/index.ts';
-import { loadInventory, findEndpoint, type Inventory } from '../endpoints/index.ts';
+import { loadInventory, type Inventory } from '../endpoints/index.ts';
 import { selectorMatches } from '../verdict/peers.ts';
 import type { Policy } from '../policy/types.ts';
-import { decide, resolveIp, describePeer, parseRequestHead, h2Request, type PeerRef, type L7Input, type Protocol, type Verdict } from '../verdict/index.ts';
+import { resolvePeer, resolveTo, type ServiceTarget } from './explain-target.ts';
+import { decide, describePeer, parseRequestHead, h2Request, type PeerRef, type L7Input, type Protocol, type Verdict } from '../verdict/index.ts';
 import { BadInputError, EXIT_NO, EXIT_OK } from './exit.ts';
 
 export interface ExplainOptions {
@@ -19,38 +20,45 @@ export interface ExplainOptions {
   readonly header?: readonly string[];
   readonly grpc?: string;
   readonly output?: string;
+  /** the node judged from (its addresses are `host`); default: the inventory's only node */
+  readonly nodeName?: string;
 }
 
 export function explainCommand(opts: ExplainOptions): number {
   const policies = loadPolicies(opts.policy);
-  const inv = loadInventory(opts.endpoints);
-  const { ref: dstRef, port } = splitPort(opts.to);
+  const inv = loadInventory(opts.endpoints, opts.nodeName === undefined ? {} : { localNode: opts.nodeName });
+  const protocol = (opts.protocol ?? 'TCP').toUpperCase() as Protocol;
+  const { service, targets } = resolveTo(inv, opts.to, protocol);
   const input = requestInput(opts);
   const src = resolvePeer(inv, opts.from);
-  const dst = resolvePeer(inv, dstRef);
-  const protocol = (opts.protocol ?? 'TCP').toUpperCase() as Protocol;
-  const verdict = decide(policies, { src, dst, dstPort: port, protocol }, input);
+  const verdicts = targets.map((t) => ({ ...t, verdict: decide(policies, { src, dst: t.dst, dstPort: t.port, protocol }, input) }));
   const selects = policySelections(policies, inv);
-  process.stdout.write(opts.output === 'json' ? JSON.stringify({ ...toJson(verdict, src, dst, port, protocol), policies: selects }, null, 2) + '\n' : toText(verdict) + selectsText(selects));
-  return verdict.allowed ? EXIT_OK : EXIT_NO;
-}
-
-export function resolvePeer(inv: Inventory, ref: string): PeerRef {
-  const ep = findEndpoint(inv, ref);
-  if (ep) return { kind: 'endpoint', endpoint: ep, ip: ep.ips[0] ?? null };
-  try {
-    return resolveIp(inv, ref);
-  } catch {
-    throw new BadInputError(`unknown endpoint "${ref}" (not in the inventory, not an IP address)`);
+  const allowed = verdicts.every((v) => v.verdict.allowed);
+  if (service === null) {
+    const [{ verdict, dst, port }] = verdicts as [(typeof verdicts)[number]];
+    process.stdout.write(opts.output === 'json' ? JSON.stringify({ ...toJson(verdict, src, dst, port, protocol), policies: selects }, null, 2) + '\n' : toText(verdict) + selectsText(selects));
+  } else if (opts.output === 'json') {
+    const backends = verdicts.map((v) => ({ backend: describePeer(v.dst), ...toJson(v.verdict, src, v.dst, v.port, protocol) }));
+    process.stdout.write(JSON.stringify({ allowed, service: serviceJson(service), backends, policies: selects }, null, 2) + '\n');
+  } else {
+    process.stdout.write(serviceText(service, verdicts) + selectsText(selects));
   }
+  return allowed ? EXIT_OK : EXIT_NO;
 }
 
-function splitPort(to: string): { ref: string; port: number } {
-  const m = /^(.*):(\d+)$/.exec(to);
-  if (!m?.[1] || !m[2]) throw new BadInputError(`--to must be POD:PORT or IP:PORT, got "${to}"`);
-  const port = Number(m[2]);
-  if (port < 1 || port > 65535) throw new BadInputError(`--to "${to}": port ${m[2]} is not in 1..65535`);
-  return { ref: m[1].replace(/^\[(.*)\]$/, '$1'), port };
+export { resolvePeer };
+
+function serviceJson(s: ServiceTarget) {
+  return { name: s.service.name, namespace: s.service.namespace, port: s.port.port, protocol: s.port.protocol, targetPort: s.port.targetPort };
+}
+
+/** One line for the Service as a whole (the verdict word first, as for a pod), then each backend's verdict. */
+function serviceText(s: ServiceTarget, verdicts: readonly { dst: PeerRef; port: number; verdict: Verdict }[]): string {
+  const name = `service ${s.service.namespace}/${s.service.name} port ${s.port.port}/${s.port.protocol}`;
+  const denied = verdicts.filter((v) => !v.verdict.allowed).length;
+  const head = denied === 0 ? `ALLOWED: every backend of ${name} (${verdicts.length}) allows it` : `DENIED: ${denied} of ${verdicts.length} backends of ${name} deny it`;
+  const blocks = verdicts.map((v) => `backend ${describePeer(v.dst)}:${v.port} (targetPort ${s.port.targetPort}):\n` + toText(v.verdict).trimEnd().replace(/^/gm, '  '));
+  return [head, ...blocks].join('\n') + '\n';
 }
 
 /** RFC 9110: a field name is a token; a value is visible characters, SP, HTAB and obs-text. */

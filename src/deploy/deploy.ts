@@ -20,6 +20,8 @@ import { loadForDeploy, type ReuseCandidate } from './load.ts';
 import { planMaps } from '../plan/plan.ts';
 import { attachAt, detachAt, ensureClsact, HOOKS, slotOf, DEFAULT_HANDLE, DEFAULT_PRIORITY } from './attach.ts';
 import { inventoryToState, readState, writeState, type AttachedIface, type DeployState } from './state.ts';
+import type { NetnsId } from './netns.ts';
+import { DEFAULT_HISTORY_BYTES } from '../observe/history.ts';
 
 export interface DeployRequest {
   /** directory written by l7bpf compile */
@@ -30,11 +32,17 @@ export interface DeployRequest {
   readonly name: string;
   /** how denials are answered (default auto: the highest stage the object has) */
   readonly answer?: AnswerMode;
+  /** budget of the flow history (src/observe/history.ts); default: what the deployment had, else DEFAULT_HISTORY_BYTES */
+  readonly historyBytes?: number;
 }
 
 export interface DeployEnv {
   readonly pinRoot: string;
   readonly stateDir: string;
+  /** the network namespace deploy attaches in (recorded for status and undeploy) */
+  readonly netns?: NetnsId | null;
+  /** a private mount namespace with no host bpffs in reach: pins would vanish (src/deploy/netns.ts) */
+  readonly privateBpffs?: boolean;
 }
 
 export interface DeployResult {
@@ -65,6 +73,7 @@ export function deploy(lib: Libbpf, req: DeployRequest, env: DeployEnv): DeployR
   const objectPath = resolve(req.dir, manifest.object);
   if (manifest.limits?.testClock) throw new DeployError(`${req.dir}: built with --test-clock: its rate limits run on packet timestamps, not the kernel's clock`, 'compile it again without --test-clock');
   const targets = resolveTargets(lib, req);
+  if (env.privateBpffs) throw new DeployError('this process has a mount namespace of its own (ip netns exec?) and no host bpffs in reach: pins made here would vanish with it while the programs stay attached', 'mount bpffs on the host (mount -t bpf bpf /sys/fs/bpf), or run nsenter --net=/run/netns/NS l7bpf deploy ...');
   const mountedBpffs = ensureBpffs(env.pinRoot);
   const old = readState(req.name, env.stateDir);
   const paths = pinPaths(env.pinRoot, req.name);
@@ -87,6 +96,8 @@ export function deploy(lib: Libbpf, req: DeployRequest, env: DeployEnv): DeployR
       handle: DEFAULT_HANDLE, priority: DEFAULT_PRIORITY, ifaces,
       rules: manifest.rules, httpRules: manifest.httpRules.map((h) => ({ index: h.index, rule: h.rule, method: h.method, path: h.path, ...(h.source ? { source: h.source } : {}), ...(h.rateLimit ? { rateLimit: h.rateLimit } : {}) })),
       inventory: inventoryToState(req.inventory), deployedAt: new Date().toISOString(), flowsReused: load.reused.includes('flows'), answer,
+      ...(env.netns ? { netns: env.netns } : {}),
+      historyBytes: req.historyBytes ?? old?.historyBytes ?? DEFAULT_HISTORY_BYTES,
     };
     if (old) retire(lib, old, ifaces, paths);
     writeState(state, env.stateDir);
@@ -128,7 +139,7 @@ export function resolveTargets(lib: Libbpf, req: DeployRequest): Target[] {
     const iface = ifaceFor(e);
     if (iface === null) return [];
     const ifindex = lib.ifIndex(iface);
-    if (ifindex === 0) throw new DeployError(`no interface ${iface} (endpoint ${e.namespace}/${e.name}) in this network namespace`, 'run l7bpf in the node\'s network namespace (nsenter --net=/run/netns/NODE l7bpf deploy ...)');
+    if (ifindex === 0) throw new DeployError(`no interface ${iface} (endpoint ${e.namespace}/${e.name}) in this network namespace`, 'run l7bpf in the node\'s network namespace (ip netns exec NODE l7bpf deploy ..., or nsenter --net=/run/netns/NODE l7bpf deploy ...)');
     return [{ pod: `${e.namespace}/${e.name}`, iface, ifindex, addrs: e.ips.map((a) => a.text) }];
   });
   const unknown = [...overrides.keys()].filter((k) => !used.has(k));

@@ -7,6 +7,7 @@ import type { Inventory, ReservedEntity } from '../endpoints/types.ts';
 import { parseIp, type IpAddr } from '../net/ip.ts';
 import type { RateLimitIR, RuleRefIR } from '../../codegen/ir/types.ts';
 import type { AnswerMode } from '../net/answers.ts';
+import type { NetnsId } from './netns.ts';
 
 export interface AttachedIface {
   /** namespace/name of the endpoint */
@@ -50,6 +51,10 @@ export interface DeployState {
   readonly flowsReused: boolean;
   /** how denials are answered (`deploy --deny-answer`); absent in states written before it: reset */
   readonly answer: AnswerMode;
+  /** the network namespace the filters were attached in; absent in records written before it */
+  readonly netns?: NetnsId;
+  /** budget of the flow history in bytes (`deploy --history-size`); absent in records written before it: the default */
+  readonly historyBytes?: number;
 }
 
 export function stateDir(): string {

@@ -7,6 +7,8 @@ import type { Libbpf } from '../loader/index.ts';
 import { attachedProgId, HOOKS, pointName, slotOf } from './attach.ts';
 import { pinPaths, pinned } from '../loader/index.ts';
 import { listStates, type DeployState } from './state.ts';
+import { DEFAULT_HISTORY_BYTES, History, historyDir, type HistoryStats } from '../observe/history.ts';
+import { formatSize, formatTimeNs } from '../observe/units.ts';
 import type { DeployEnv } from './deploy.ts';
 import type { AnswerMode } from '../net/answers.ts';
 
@@ -40,6 +42,10 @@ export interface DeploymentStatus {
   readonly counters: DatapathCounters | null;
   /** per http rule with a rate limit: its requests limited, shadow passes, buckets and tokens */
   readonly rateLimits: readonly RateLimitStatus[];
+  /** the flow history `observe` reads (entries, bytes, budget, oldest and newest times) */
+  readonly history: HistoryStats;
+  /** the network namespace its filters are attached in (src/deploy/netns.ts describeNetns) */
+  readonly netns?: string;
 }
 
 export interface RateLimitStatus {
@@ -85,6 +91,7 @@ export function deploymentStatus(lib: Libbpf, s: DeployState, env: DeployEnv): D
     hooks, flows: mergeCounts(flowCounts(lib, paths.flows), flowCounts(lib, paths.l7flows)), events: eventCounts(lib, paths.events),
     counters: pinnedCounters(lib, paths.generation(s.generation).map('counters')),
     rateLimits: rateLimitStatus(lib, s, paths.buckets, paths.generation(s.generation).map('rl_counts')),
+    history: new History(historyDir(env.stateDir, s.name), s.historyBytes ?? DEFAULT_HISTORY_BYTES).stats(),
   };
 }
 
@@ -222,11 +229,18 @@ function closeQuietly(fd: number): void {
   }
 }
 
+/** `history 120 entries, 48.2 KiB of 16 MiB, 2026-12-04T13:00:00.000Z .. 2026-12-04T13:05:00.000Z` */
+export function historyLine(h: HistoryStats): string {
+  const span = h.oldestNs && h.newestNs ? `, ${formatTimeNs(h.oldestNs)} .. ${formatTimeNs(h.newestNs)}` : '';
+  return `  history ${h.entries} entries, ${formatSize(h.bytes)} of ${formatSize(h.budget)}${span}`;
+}
+
 export function formatStatus(list: readonly DeploymentStatus[]): string {
   if (list.length === 0) return 'no deployments\n';
   const out: string[] = [];
   for (const d of list) {
     out.push(`deployment ${d.name} (generation ${d.generation}, deployed ${d.deployedAt})`);
+    if (d.netns) out.push(`  netns ${d.netns}`);
     out.push(`  object ${d.objectPath}`, `  sha256 ${d.objectSha256}`, `  denials ${d.answer === 'reset' ? 'reset both ways' : `answered (${d.answer})`}`);
     for (const h of d.hooks) {
       const what = h.attachedId === 0 ? 'NOT ATTACHED' : h.ours ? `prog id ${h.attachedId}` : `prog id ${h.attachedId} (NOT OURS)`;
@@ -234,6 +248,7 @@ export function formatStatus(list: readonly DeploymentStatus[]): string {
     }
     const kinds = d.flows ? Object.entries(d.flows.byKind).map(([k, n]) => `${k} ${n}`).join(', ') : '';
     out.push(d.flows ? `  flows ${d.flows.total}${kinds ? ` (${kinds})` : ''}` : '  flows: map not pinned');
+    out.push(historyLine(d.history));
     out.push(d.events ? `  events ${d.events.produced} written, ${d.events.pending} unread${d.counters ? `, ${d.counters.eventsLost} lost (ring buffer full)` : ''}` : '  events: map not pinned');
     for (const r of d.rateLimits) {
       out.push(`  rate limit ${describeLimit(r.limit)} (http rule ${r.httpRule}, ${r.source}): ${r.limited} limited, ${r.shadow} over in shadow mode, ${r.buckets} buckets`);

@@ -1,4 +1,4 @@
 export * from './types.ts';
-export { parseInventory, loadInventory } from './parse.ts';
+export { parseInventory, loadInventory, type InventoryOptions } from './parse.ts';
 export { allocateIdentities, labelKey } from './identity.ts';
-export { findEndpoint, endpointByIp } from './lookup.ts';
+export { findEndpoint, endpointByIp, findService, serviceByClusterIp, serviceBackends, findNode } from './lookup.ts';

@@ -1,52 +1,54 @@
-// Inventory files -> endpoints. Two shapes:
-//  - ours:  endpoints: [{name, namespace, labels, ips, namedPorts?, iface?}], reserved: [{entity, ips}]
-//  - `kubectl get pods -A -o json`: a List of Pods (labels, podIPs, container port names)
+// Inventory files -> endpoints, nodes and Services. Two shapes:
+//  - ours:  endpoints: [{name, namespace, labels, ips, namedPorts?, iface?, hostNetwork?, node?}],
+//           reserved: [{entity, ips}], nodes: [{name, addresses}],
+//           services: [{name, namespace, selector, ports: [{port, targetPort?, name?, protocol?}], clusterIP?}]
+//  - `kubectl get pods,nodes,services -A -o json` (src/endpoints/kubectl.ts)
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, type Node } from 'yaml';
 import { Reader, yamlMessage, type YNode } from '../source/yaml-reader.ts';
 import { hasErrors, PolicyError, type Diagnostic } from '../source/diagnostics.ts';
 import { NAMESPACE_LABEL } from '../policy/types.ts';
 import { parseIp, type IpAddr } from '../net/ip.ts';
-import { allocateIdentities, labelKey } from './identity.ts';
-import { RESERVED_IDENTITY, type Endpoint, type Inventory, type ReservedEntity } from './types.ts';
+import { RESERVED_IDENTITY, type Inventory, type ReservedEntity, type ServicePort } from './types.ts';
+import { emptyDrafts, type Drafts } from './drafts.ts';
+import { parseKubectl } from './kubectl.ts';
+import { assemble, type InventoryOptions } from './assemble.ts';
 
-type Draft = Omit<Endpoint, 'identity'>;
+export type { InventoryOptions } from './assemble.ts';
 
-export function parseInventory(text: string, file: string): { inventory: Inventory; diagnostics: readonly Diagnostic[] } {
+export function parseInventory(text: string, file: string, opts: InventoryOptions = {}): { inventory: Inventory; diagnostics: readonly Diagnostic[] } {
   const lines = new LineCounter();
   const r = new Reader(file, lines);
   const doc = parseDocument(text, { lineCounter: lines });
   for (const e of doc.errors) r.error(null, `YAML: ${yamlMessage(e.message)}`, undefined, r.posAt(e.pos[0]));
   const root = doc.contents as YNode;
   const isKubectl = !!(root as { has?: (k: string) => boolean } | null)?.has?.('items');
-  const { drafts, reserved } = isKubectl ? { drafts: parseKubectl(r, root), reserved: [] } : parseOurs(r, root);
-  return { inventory: { endpoints: withIdentities(drafts), reserved }, diagnostics: r.diagnostics };
+  const drafts = isKubectl ? parseKubectl(r, root) : parseOurs(r, root);
+  return { inventory: assemble(r, drafts, opts), diagnostics: r.diagnostics };
 }
 
-export function loadInventory(file: string): Inventory {
-  const { inventory, diagnostics } = parseInventory(readFileSync(file, 'utf8'), file);
+export function loadInventory(file: string, opts: InventoryOptions = {}): Inventory {
+  const { inventory, diagnostics } = parseInventory(readFileSync(file, 'utf8'), file, opts);
   if (hasErrors(diagnostics)) throw new PolicyError(diagnostics);
   return inventory;
 }
 
-function withIdentities(drafts: readonly Draft[]): Endpoint[] {
-  const ids = allocateIdentities(drafts.map((d) => labelKey(d.labels)));
-  return drafts.map((d) => ({ ...d, identity: ids.get(labelKey(d.labels)) ?? 0 }));
+const nonNull = <T>(x: T | null): x is T => x !== null;
+
+function parseOurs(r: Reader, root: YNode): Drafts {
+  const out = emptyDrafts();
+  const m = r.map(root, 'inventory', ['endpoints', 'reserved', 'nodes', 'services']);
+  const list = (key: string) => (m?.has(key) ? r.seq(m.get(key), key) ?? [] : []);
+  for (const n of list('endpoints')) parseEndpoint(r, n, out);
+  out.reserved.push(...list('reserved').map((n) => parseReserved(r, n)).filter(nonNull));
+  out.nodes.push(...list('nodes').map((n) => parseNode(r, n)).filter(nonNull));
+  out.services.push(...list('services').map((n) => parseService(r, n)).filter(nonNull));
+  return out;
 }
 
-function parseOurs(r: Reader, root: YNode): { drafts: Draft[]; reserved: Inventory['reserved'] } {
-  const m = r.map(root, 'inventory', ['endpoints', 'reserved']);
-  const drafts = (m?.has('endpoints') ? r.seq(m.get('endpoints'), 'endpoints') ?? [] : []).map((n) => parseEndpoint(r, n));
-  const reserved = (m?.has('reserved') ? r.seq(m.get('reserved'), 'reserved') ?? [] : []).map((n) => parseReserved(r, n));
-  return {
-    drafts: drafts.filter((d): d is Draft => d !== null),
-    reserved: reserved.filter((x): x is Inventory['reserved'][number] => x !== null),
-  };
-}
-
-function parseEndpoint(r: Reader, node: Node): Draft | null {
-  const m = r.map(node, 'endpoint', ['name', 'namespace', 'labels', 'ips', 'namedPorts', 'iface']);
-  if (!m) return null;
+function parseEndpoint(r: Reader, node: Node, out: Drafts): void {
+  const m = r.map(node, 'endpoint', ['name', 'namespace', 'labels', 'ips', 'namedPorts', 'iface', 'hostNetwork', 'node']);
+  if (!m) return;
   const name = r.string(m.get('name'), 'endpoint name');
   const namespace = m.has('namespace') ? r.string(m.get('namespace'), 'namespace') ?? 'default' : 'default';
   const labels = m.has('labels') ? r.stringMap(m.get('labels'), 'labels') ?? {} : {};
@@ -56,8 +58,15 @@ function parseEndpoint(r: Reader, node: Node): Draft | null {
     namedPorts[k] = Number(v);
   }
   const iface = m.has('iface') ? r.string(m.get('iface'), 'iface') : null;
-  if (name === null) return null;
-  return { name, namespace, labels: { ...labels, [NAMESPACE_LABEL]: namespace }, ips, namedPorts, iface };
+  const nodeName = m.has('node') ? r.string(m.get('node'), 'node') : null;
+  if (name === null) return;
+  const pos = r.pos(node);
+  // as in kubectl's output: a host-network pod is its node, not an endpoint
+  if (m.has('hostNetwork') && r.bool(m.get('hostNetwork'), 'hostNetwork')) {
+    out.hostPods.push({ name, namespace, node: nodeName, ips, pos });
+    return;
+  }
+  out.pods.push({ name, namespace, labels: { ...labels, [NAMESPACE_LABEL]: namespace }, ips, namedPorts, iface, pos });
 }
 
 function parseReserved(r: Reader, node: Node): Inventory['reserved'][number] | null {
@@ -71,56 +80,57 @@ function parseReserved(r: Reader, node: Node): Inventory['reserved'][number] | n
   return { entity: entity as ReservedEntity, ips: parseIps(r, m.get('ips')) };
 }
 
+function parseNode(r: Reader, node: Node): Drafts['nodes'][number] | null {
+  const m = r.map(node, 'node', ['name', 'addresses']);
+  const name = m ? r.string(m.get('name'), 'node name') : null;
+  if (!m || name === null) return null;
+  return { name, ips: parseIps(r, m.get('addresses')), pos: r.pos(node) };
+}
+
+function parseService(r: Reader, node: Node): Drafts['services'][number] | null {
+  const m = r.map(node, 'service', ['name', 'namespace', 'selector', 'ports', 'clusterIP']);
+  const name = m ? r.string(m.get('name'), 'service name') : null;
+  if (!m || name === null) return null;
+  const namespace = m.has('namespace') ? r.string(m.get('namespace'), 'namespace') ?? 'default' : 'default';
+  const selector = m.has('selector') ? r.stringMap(m.get('selector'), 'selector') : null;
+  const ports = (m.has('ports') ? r.seq(m.get('ports'), 'ports') ?? [] : []).map((p) => parseServicePort(r, p)).filter(nonNull);
+  const clusterIp = m.has('clusterIP') ? parseOneIp(r, m.get('clusterIP')) : null;
+  return { name, namespace, selector, ports, clusterIps: clusterIp ? [clusterIp] : [], pos: r.pos(node) };
+}
+
+function parseServicePort(r: Reader, node: Node): ServicePort | null {
+  const m = r.map(node, 'service port', ['name', 'port', 'targetPort', 'protocol']);
+  if (!m) return null;
+  const port = portNumber(r, m.get('port'), 'port');
+  const target = m.has('targetPort') ? r.string(m.get('targetPort'), 'targetPort') : null;
+  const protocol = (m.has('protocol') ? r.string(m.get('protocol'), 'protocol') : 'TCP') ?? 'TCP';
+  if (protocol !== 'TCP' && protocol !== 'UDP' && protocol !== 'SCTP') {
+    r.error(m.get('protocol'), `protocol "${protocol}" is not TCP, UDP or SCTP`);
+    return null;
+  }
+  if (port === null) return null;
+  // a number is a container port; anything else names a port of the selected pods
+  const targetPort = target === null ? port : /^\d+$/.test(target) ? Number(target) : target;
+  return { name: m.has('name') ? r.string(m.get('name'), 'port name') : null, port, targetPort, protocol };
+}
+
+function portNumber(r: Reader, node: YNode, what: string): number | null {
+  const s = r.string(node, what);
+  if (s === null) return null;
+  const n = Number(s);
+  if (/^\d+$/.test(s) && n >= 1 && n <= 65535) return n;
+  r.error(node, `${what} "${s}" is not a port number (1..65535)`);
+  return null;
+}
+
 function parseIps(r: Reader, node: YNode): IpAddr[] {
   if (node === undefined) return [];
-  const out: IpAddr[] = [];
-  for (const item of r.seq(node, 'ips') ?? []) {
-    const s = r.string(item, 'ip');
-    const ip = s === null ? null : parseIp(s);
-    if (ip) out.push(ip);
-    else if (s !== null) r.error(item, `invalid IP address "${s}"`);
-  }
-  return out;
+  return (r.seq(node, 'ips') ?? []).map((item) => parseOneIp(r, item)).filter(nonNull);
 }
 
-/** Pods from `kubectl get pods -A -o json`; host-network pods are the host, not endpoints. */
-function parseKubectl(r: Reader, root: YNode): Draft[] {
-  const json = (root as { toJSON?: () => unknown } | null)?.toJSON?.() as { items?: unknown[] } | undefined;
-  const out: Draft[] = [];
-  (json?.items ?? []).forEach((item, i) => {
-    const pod = item as KubePod;
-    if (pod?.kind !== undefined && pod.kind !== 'Pod') return;
-    if (pod?.spec?.hostNetwork) return;
-    const name = pod?.metadata?.name;
-    if (typeof name !== 'string') {
-      r.error(root, `items[${i}]: pod without metadata.name`);
-      return;
-    }
-    out.push(podDraft(pod, name));
-  });
-  return out;
-}
-
-interface KubePod {
-  kind?: string;
-  metadata?: { name?: string; namespace?: string; labels?: Record<string, string> };
-  spec?: { hostNetwork?: boolean; serviceAccountName?: string; containers?: { ports?: { name?: string; containerPort?: number }[] }[] };
-  status?: { podIP?: string; podIPs?: { ip: string }[] };
-}
-
-/** Labels Cilium leaves out of identities by default (they differ per pod or per rollout). */
-const NON_IDENTITY_LABELS = /^(pod-template-hash|pod-template-generation|controller-revision-hash|controller-uid|job-name|batch\.kubernetes\.io\/.*|statefulset\.kubernetes\.io\/pod-name|apps\.kubernetes\.io\/pod-index)$/;
-
-function podDraft(pod: KubePod, name: string): Draft {
-  const namespace = pod.metadata?.namespace ?? 'default';
-  const own = Object.entries(pod.metadata?.labels ?? {}).filter(([k]) => !NON_IDENTITY_LABELS.test(k));
-  const labels: Record<string, string> = { ...Object.fromEntries(own), [NAMESPACE_LABEL]: namespace };
-  if (pod.spec?.serviceAccountName) labels['io.cilium.k8s.policy.serviceaccount'] = pod.spec.serviceAccountName;
-  const ipTexts = pod.status?.podIPs?.map((p) => p.ip) ?? (pod.status?.podIP ? [pod.status.podIP] : []);
-  const ips = ipTexts.map(parseIp).filter((x): x is IpAddr => x !== null);
-  const namedPorts: Record<string, number> = {};
-  for (const c of pod.spec?.containers ?? []) {
-    for (const p of c.ports ?? []) if (p.name && p.containerPort) namedPorts[p.name] = p.containerPort;
-  }
-  return { name, namespace, labels, ips, namedPorts, iface: null };
+function parseOneIp(r: Reader, node: YNode): IpAddr | null {
+  const s = r.string(node, 'ip');
+  const ip = s === null ? null : parseIp(s);
+  if (!ip && s !== null) r.error(node, `invalid IP address "${s}"`);
+  return ip;
 }

@@ -33,6 +33,46 @@ export const MAX_ALLOCATED_IDENTITY = 65535;
 
 export interface Inventory {
   readonly endpoints: readonly Endpoint[];
-  /** extra addresses with a reserved identity (host, remote-node, kube-apiserver) */
+  /**
+   * addresses with a reserved identity (host, remote-node, kube-apiserver): the `reserved:`
+   * list, then the nodes' addresses (the local node's as host, the others' as remote-node)
+   */
   readonly reserved: readonly { readonly entity: ReservedEntity; readonly ips: readonly IpAddr[] }[];
+  /** nodes, from `nodes:`, kubectl Node objects and host-network pods (absent: none known) */
+  readonly nodes?: readonly NodeInfo[];
+  /** pods with hostNetwork: true; their addresses are their node's */
+  readonly hostPods?: readonly HostPod[];
+  readonly services?: readonly Service[];
+}
+
+export interface NodeInfo {
+  readonly name: string;
+  readonly ips: readonly IpAddr[];
+  /** the node l7bpf runs on (its addresses are `host`; every other node's are `remote-node`) */
+  readonly local: boolean;
+}
+
+export interface HostPod {
+  readonly name: string;
+  readonly namespace: string;
+  /** spec.nodeName; null when the pod names none */
+  readonly node: string | null;
+  readonly ips: readonly IpAddr[];
+}
+
+export interface ServicePort {
+  readonly name: string | null;
+  readonly port: number;
+  /** a container port number, or a named port of the selected pods */
+  readonly targetPort: number | string;
+  readonly protocol: 'TCP' | 'UDP' | 'SCTP';
+}
+
+export interface Service {
+  readonly name: string;
+  readonly namespace: string;
+  /** spec.selector; null: a Service without selector (its Endpoints are not read) */
+  readonly selector: Readonly<Record<string, string>> | null;
+  readonly ports: readonly ServicePort[];
+  readonly clusterIps: readonly IpAddr[];
 }

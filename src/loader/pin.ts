@@ -62,7 +62,8 @@ export function bpffsMounted(path = BPFFS): boolean {
 /**
  * Mounts bpffs at /sys/fs/bpf when nothing is mounted there (fresh VMs, containers).
  * Returns true when it mounted. Note: `ip netns exec` remounts /sys in a private mount
- * namespace, so pins made there vanish with the command; use `nsenter --net=...` instead.
+ * namespace, so pins made there would vanish with the command: the CLI pins in the host's
+ * bpffs through /proc/<pid>/root instead (src/deploy/netns.ts), a root this does not mount.
  */
 export function ensureBpffs(root = pinRoot()): boolean {
   if (!root.startsWith(BPFFS + '/') || bpffsMounted(BPFFS)) return false;

@@ -27,9 +27,12 @@ function parseRule(r: Reader, node: Node, section: Section, ns: string | null): 
   const { dir, keys } = fields(section);
   const m = r.map(node, `${section} rule`, keys);
   if (!m) return null;
-  for (const k of [...UNSUPPORTED_PEERS.map((p) => dir + p), 'icmps', 'authentication']) {
+  for (const k of UNSUPPORTED_PEERS.map((p) => dir + p)) {
     if (m.has(k)) r.error(m.get(k), `"${k}" is not supported by l7bpf`, 'express the peer with endpoints, entities or CIDRs');
   }
+  // not peers: say what l7bpf does instead
+  if (m.has('icmps')) r.error(m.get('icmps'), '"icmps" is not supported by l7bpf: it does not match ICMP types; ICMP packets are judged by their peer alone', 'remove icmps; a rule with the peer and no toPorts allows the peer\'s ICMP (and every port)');
+  if (m.has('authentication')) r.error(m.get('authentication'), '"authentication" (mutual authentication) is not supported by l7bpf: it has no authentication handshake, a peer is known by its address', 'remove authentication; the rule then allows the peer without it');
   const peer = parsePeer(r, m, dir, ns, node);
   const toPorts = m.has('toPorts') ? parsePortRules(r, m.get('toPorts'), section) : null;
   const noPeerField = !['Endpoints', 'Entities', 'CIDR', 'CIDRSet'].some((k) => m.has(dir + k));
@@ -141,9 +144,12 @@ function parseL7(r: Reader, node: YNode, section: Section): HttpRule[] | null {
     r.error(node, `${section} rules cannot have L7 rules`, 'deny at L3/L4 here, or allow only the wanted requests in an allow section');
     return null;
   }
-  for (const k of ['kafka', 'dns', 'l7proto', 'l7']) {
+  if (m.has('dns')) r.error(m.get('dns'), 'rules.dns is not enforced by l7bpf: it judges HTTP and gRPC requests, not DNS queries (no DNS proxy, no toFQDNs)', 'to allow DNS, keep toPorts [{port: "53", protocol: UDP}] (and TCP) without rules');
+  for (const k of ['kafka', 'l7proto', 'l7']) {
     if (m.has(k)) r.error(m.get(k), `rules.${k} is not supported by l7bpf`, 'use rules.http or rules.grpc');
   }
+  // the port checks of L7 rules are about http and grpc: a dns (kafka, ...) rule alone gets none
+  if (!m.has('http') && !m.has('grpc') && ['dns', 'kafka', 'l7proto', 'l7'].some((k) => m.has(k))) return null;
   const http = m.has('http') ? parseHttpRules(r, m.get('http')) : [];
   const grpc = m.has('grpc') ? parseGrpcRules(r, m.get('grpc')) : [];
   return [...http, ...grpc];

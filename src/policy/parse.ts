@@ -24,6 +24,11 @@ const SPEC_FIELDS = [
   'description', 'labels', 'enableDefaultDeny',
 ];
 const SECTIONS: readonly Section[] = ['ingress', 'egress', 'ingressDeny', 'egressDeny'];
+/** Kubernetes NetworkPolicy's spec fields: a user writing them knows that schema, not Cilium's. */
+const NETWORK_POLICY_SPEC: Readonly<Record<string, string>> = {
+  podSelector: 'podSelector is Kubernetes NetworkPolicy\'s field; a CiliumNetworkPolicy selects its pods with endpointSelector (same matchLabels/matchExpressions)',
+  policyTypes: 'policyTypes is Kubernetes NetworkPolicy\'s field; in a CiliumNetworkPolicy an ingress or egress section turns default deny on for that direction (enableDefaultDeny tunes it)',
+};
 
 export function parsePolicies(text: string, file: string): ParseResult {
   const lines = new LineCounter();
@@ -110,10 +115,11 @@ function parseSpecs(r: Reader, m: Map<string, Node | null>, ns: string | null, n
 }
 
 function parseSpec(r: Reader, node: YNode, ns: string | null): PolicySpec | null {
-  const m = r.map(node, 'spec', SPEC_FIELDS);
+  const m = r.map(node, 'spec', SPEC_FIELDS, NETWORK_POLICY_SPEC);
   if (!m) return null;
   if (m.has('nodeSelector')) r.error(m.get('nodeSelector'), 'nodeSelector (host policies) is not supported by l7bpf', 'select pods with endpointSelector');
-  if (!m.has('endpointSelector')) r.error(node, 'spec has no endpointSelector', 'add endpointSelector: {} to select every endpoint');
+  // a podSelector was already told to be endpointSelector
+  if (!m.has('endpointSelector') && findKey(node, 'podSelector') === undefined) r.error(node, 'spec has no endpointSelector', 'add endpointSelector: {} to select every endpoint');
   const selector = parseSelector(r, m.get('endpointSelector') ?? null, 'endpointSelector');
   if (Object.keys(selector.matchLabels).some((k) => k.startsWith('reserved:'))) {
     r.error(m.get('endpointSelector'), 'selecting reserved identities (host policies) is not supported by l7bpf', 'select pods by their labels');

@@ -33,8 +33,11 @@ export class Reader {
     this.diagnostics.push({ severity: 'note', code, pos: this.pos(node), message });
   }
 
-  /** A mapping as key -> value node; unknown keys are errors (with a did-you-mean hint). */
-  map(node: YNode, what: string, allowed: readonly string[]): Map<string, Node | null> | null {
+  /**
+   * A mapping as key -> value node; unknown keys are errors (with a did-you-mean hint, or the
+   * `foreign` hint for a field another schema has: a near spelling would mislead there).
+   */
+  map(node: YNode, what: string, allowed: readonly string[], foreign: Readonly<Record<string, string>> = {}): Map<string, Node | null> | null {
     if (!isMap(node)) {
       this.error(node, `${what} must be a mapping`);
       return null;
@@ -47,7 +50,9 @@ export class Reader {
         continue;
       }
       if (!allowed.includes(key)) {
-        this.unknownField(item.key as Node, what, key, allowed);
+        const hint = Object.prototype.hasOwnProperty.call(foreign, key) ? foreign[key] : undefined;
+        if (hint !== undefined) this.error(item.key as Node, `unknown field "${key}" in ${what}`, hint);
+        else this.unknownField(item.key as Node, what, key, allowed);
         continue;
       }
       if (out.has(key)) this.error(item.key as Node, `${what}: duplicate field "${key}"`);

@@ -54,11 +54,12 @@ describe('kubectl get pods -A -o json', () => {
     for (const e of inv.endpoints) assert.ok(e.identity >= 256, `${e.name}: ${e.identity}`);
   });
 
-  it('finds endpoints by name, namespace/name and any address; a host-network address is world', () => {
+  it('finds endpoints by name, namespace/name and any address; a host-network address is a node\'s (remote-node: kube-proxy names no node)', () => {
     assert.equal(resolvePeer(inv, 'shop/backend-0').kind, 'endpoint');
     const v6 = resolvePeer(inv, 'fd00:10:244:1::a');
     assert.ok(v6.kind === 'endpoint' && v6.endpoint.name === 'frontend-7d9f8c6b5-abcde');
-    assert.equal(resolvePeer(inv, '192.168.0.10').kind, 'world');
+    const node = resolvePeer(inv, '192.168.0.10');
+    assert.ok(node.kind === 'reserved' && node.entity === 'remote-node', JSON.stringify(node));
     assert.throws(() => resolvePeer(inv, 'nope'), /unknown endpoint "nope"/);
   });
 });

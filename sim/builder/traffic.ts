@@ -8,6 +8,15 @@ import { TCP_ACK as ACK, TCP_FIN as FIN, TCP_PSH as PSH, TCP_SYN as SYN } from '
 export interface TrafficOptions {
   /** Stop after about this many file bytes. */
   readonly targetBytes: number;
+  /** Also stop after about this many packets (large benchmark captures are sized by packets). */
+  readonly targetPackets?: number;
+  /** Largest response body (default 6000; small ones make many packets per MB). */
+  readonly maxResponseBytes?: number;
+  /**
+   * Share of requests sent to a path of their own, `/admin/<n>` (denied by the benchmark's
+   * policy): as many distinct denied requests as such requests, for the summary's bounded tables.
+   */
+  readonly distinctDenied?: number;
   /** Concurrent connections (default 64). */
   readonly concurrency?: number;
   /** Requests per connection before it closes (default 100). */
@@ -65,14 +74,18 @@ export function generateTraffic(path: string, o: TrafficOptions): TrafficStats {
   const n = o.concurrency ?? 64;
   let next = 0;
   for (let i = 0; i < n; i++) flows.push(open(next++));
-  while (w.bytesWritten < o.targetBytes) {
+  const maxPackets = o.targetPackets ?? Infinity;
+  const maxResponse = o.maxResponseBytes ?? 6000;
+  while (w.bytesWritten < o.targetBytes && st.packets < maxPackets) {
     const k = Math.floor(rand() * flows.length);
     const f = flows[k]!;
     const body = rand() < 0.2 ? 'x'.repeat(Math.floor(rand() * 400)) : '';
     const method = body ? 'POST' : 'GET';
-    const head = `${method} ${pick(PATHS)} HTTP/1.1\r\nHost: api.example.com\r\nUser-Agent: ${pick(AGENTS)}\r\nAccept: application/json\r\nAccept-Encoding: gzip, deflate\r\nX-Request-Id: ${Math.floor(rand() * 1e12).toString(16)}\r\n${body ? `Content-Type: application/json\r\nContent-Length: ${body.length}\r\n` : ''}\r\n`;
+    // rand() is drawn for the new options only when they are set: default captures stay as they were
+    const path = o.distinctDenied && rand() < o.distinctDenied ? `/admin/${st.requests}` : pick(PATHS);
+    const head = `${method} ${path} HTTP/1.1\r\nHost: api.example.com\r\nUser-Agent: ${pick(AGENTS)}\r\nAccept: application/json\r\nAccept-Encoding: gzip, deflate\r\nX-Request-Id: ${Math.floor(rand() * 1e12).toString(16)}\r\n${body ? `Content-Type: application/json\r\nContent-Length: ${body.length}\r\n` : ''}\r\n`;
     emit(f, true, PSH | ACK, enc.encode(head + body));
-    const size = rand() < 0.7 ? Math.floor(rand() * 1200) : Math.floor(rand() * 6000);
+    const size = Math.min(maxResponse, rand() < 0.7 ? Math.floor(rand() * 1200) : Math.floor(rand() * 6000));
     const resp = enc.encode(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${size}\r\nDate: Thu, 01 Jan 2026 00:00:00 GMT\r\n\r\n${'y'.repeat(size)}`);
     for (let at = 0; at < resp.length; at += MSS) emit(f, false, PSH | ACK, resp.subarray(at, Math.min(resp.length, at + MSS)));
     emit(f, true, ACK, new Uint8Array(0));

@@ -15,7 +15,7 @@ import { ConnTable } from '../stream/table.ts';
 import { ResponseFramer } from '../http1/response-framer.ts';
 import { TRIM, grpcDenied, grpcDeniedKeep, http1Answer, type AnswerKind } from '../../src/net/answers.ts';
 import { Offsets } from '../stream/offsets.ts';
-import { Conn } from './conn.ts';
+import { Conn, Tombstone } from './conn.ts';
 import { DEFAULT_LIMITS as SEMANTIC_LIMITS } from '../../src/verdict/limits.ts';
 import type {
   AnswerSegments, CloseReason, PacketEvent, ConnVerdict, PacketActionKind, PacketReason, ReplayOptions, ReplaySummary, RequestEvent,
@@ -38,10 +38,10 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
   private readonly clientView: boolean;
   /** the current packet: from the client; the seq and ack it leaves with when stage 3 rewrites it */
   private fromClient = false;
-  private cur: Conn<CV> | undefined;
+  private cur: Conn<CV> | Tombstone | undefined;
   private rewrite: { seq: number; ack: number } | undefined;
   private readonly limit: number;
-  private readonly table: ConnTable<Conn<CV>>;
+  private readonly table: ConnTable<Conn<CV> | Tombstone>;
   private readonly v = new PacketView();
   private nextConnId = 1;
   private readonly shard: number;
@@ -51,16 +51,16 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
   /** The record being processed: its bigint ts is read only when a request or response needs it. */
   private curRec: CaptureRecord | null = null;
   private readonly emitRequest = (r: RequestRecord<CV, RV>): void => this.o.onRequest?.(r);
-  private readonly evict = (c: Conn<CV>): void => {
+  private readonly evict = (c: Conn<CV> | Tombstone): void => {
     if (c === this.last) this.last = undefined;
-    this.closeConn(c, 'evicted');
+    if (c instanceof Conn) this.closeConn(c, 'evicted');
   };
   /** The table entry of the last IPv4 packet and its endpoints (lower, higher): skips the lookup. */
-  private last: Conn<CV> | undefined = undefined;
+  private last: Conn<CV> | Tombstone | undefined = undefined;
   private lastLo = -1;
   private lastHi = -1;
 
-  private remember(c: Conn<CV> | undefined, lo: number, hi: number): void {
+  private remember(c: Conn<CV> | Tombstone | undefined, lo: number, hi: number): void {
     this.last = c;
     this.lastLo = lo;
     this.lastHi = hi;
@@ -100,7 +100,7 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
     let srcEp: number | string;
     let dstEp: number | string;
     let key: string;
-    let c: Conn<CV> | undefined;
+    let c: Conn<CV> | Tombstone | undefined;
     if (v.ipVersion === 4) {
       srcEp = v.src4 * 65536 + v.sport;
       dstEp = v.dst4 * 65536 + v.dport;
@@ -125,6 +125,11 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
     }
     // a SYN as the kernel tells it (RST does not matter)
     const syn = (v.flags & (TCP_SYN | TCP_ACK)) === TCP_SYN;
+    if (c instanceof Tombstone) {
+      // a late packet of a closed connection; a new SYN on its tuple opens a new one (reused)
+      if (!syn) return this.closedPacket(c, rec, index, srcEp === c.clientEp);
+      c = undefined;
+    }
     if (c && syn && (c.mode === 'l7' || c.mode === 'answer-due') && c.stream && !c.stream.closed) {
       // a live L7 connection: a SYN moves nothing (RFC 5961), but for the client's own sent again
       c.packets++;
@@ -151,7 +156,7 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
 
   /** Ends the replay: pending requests are emitted unanswered, connections closed. */
   finish(): ReplaySummary {
-    for (const c of this.table.map.values()) this.closeConn(c, 'end');
+    for (const c of this.table.map.values()) if (c instanceof Conn) this.closeConn(c, 'end');
     this.table.map.clear();
     this.last = undefined;
     return this.summary;
@@ -170,7 +175,7 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
       id: this.nextConnId++, proto: 'TCP' as const, ipVersion: v.ipVersion as 4 | 6,
       srcIp: srcIsClient ? src : dst, srcPort: srcIsClient ? v.sport : v.dport,
       dstIp: srcIsClient ? dst : src, dstPort: srcIsClient ? v.dport : v.sport,
-      midstream, guessed: midstream, startTs: ts,
+      midstream, guessed: midstream, startTs: ts, hash: flowHash(v),
     };
     const verdict = this.o.judge.connection(info);
     const clientIsn = srcIsClient && !midstream ? v.seq : synAck ? (v.ack - 1) >>> 0 : 0;
@@ -236,12 +241,7 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
       case 'l4-denied': return this.act(rec, index, 'drop', 'l4-denied', id);
       // the RST l7bpf sends the client after a deny passes (as in the kernel); nothing else does
       case 'denied': return !fromClient && v.flags & TCP_RST ? this.act(rec, index, 'pass', 'rst', id) : this.act(rec, index, 'drop', 'flow-denied', id);
-      case 'closed':
-        // stage 3's offsets outlive the close: the kernel's flow stays and translates (FIN, ACK)
-        if (!fromClient) this.serverToView(c);
-        // an inspected connection's client bytes after its close reach no one: dropped
-        if (c.stream && fromClient && v.payloadLen > 0 && !(v.flags & TCP_RST)) return this.act(rec, index, 'drop', 'flow-closed', id);
-        return this.act(rec, index, 'pass', 'closed', id);
+      case 'closed': return this.closedPacket(c, rec, index, fromClient);
       case 'l7': return fromClient ? this.l7Client(c, rec, index) : this.l7Server(c, rec, index);
       case 'answer-due': return fromClient ? this.answerDue(c, rec, index) : this.l7Server(c, rec, index);
       case 'answered': return this.answered(c, rec, index, fromClient);
@@ -297,7 +297,7 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
 
   /** A server packet of a connection with offsets into the client's view (l7_ofs_server): the
    * stream state and the framer read it. */
-  private serverToView(c: Conn<CV>): void {
+  private serverToView(c: { readonly ofs: Offsets | null }): void {
     const v = this.v;
     if (!c.ofs || this.clientView) return;
     v.seq = c.ofs.srvToView(v.seq);
@@ -376,7 +376,7 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
     this.act(rec, index, 'reset', reason, c.info.id);
     c.mode = 'denied';
     this.o.onConnection?.({ type: 'close', conn: c.info, reason: 'denied', packets: c.packets, requests: c.requests });
-    c.release();
+    c.shed();
   }
 
   /** The packet becomes the answer to the client and a reset to the server (l7_answer). */
@@ -389,7 +389,7 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
     c.mode = 'answered';
     c.session?.answerDenied?.(answerKind(c));
     this.o.onConnection?.({ type: 'close', conn: c.info, reason: 'denied', packets: c.packets, requests: c.requests });
-    c.release();
+    c.shed();
   }
 
   /**
@@ -546,7 +546,7 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
       return this.act(rec, index, data ? 'drop' : 'pass', data ? 'flow-denied' : v.flags & TCP_RST ? 'rst' : 'control', id);
     }
     if (v.flags & TCP_RST) return this.act(rec, index, 'pass', 'rst', id);
-    const ours = v.seq >>> 0 === c.framer!.end && v.payloadLen === (c.framer!.h2 ? grpcDenied(0, 0, answerKind(c)) : http1Answer(answerKind(c), false)).length && (v.flags & TCP_FIN) !== 0;
+    const ours = v.seq >>> 0 === c.ansEnd && v.payloadLen === (c.ansH2 ? grpcDenied(0, 0, answerKind(c)) : http1Answer(answerKind(c), false)).length && (v.flags & TCP_FIN) !== 0;
     this.act(rec, index, ours ? 'pass' : 'drop', ours ? 'answer' : 'flow-denied', id);
   }
 
@@ -602,11 +602,30 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
     if (c.c2s.fin && c.s2c.fin) this.closeConn(c, 'fin');
   }
 
+  /** A packet of a closed connection (a tombstone: its late ACK or FIN). */
+  private closedPacket(c: Conn<CV> | Tombstone, rec: CaptureRecord, index: number, fromClient: boolean): void {
+    const v = this.v;
+    this.cur = c;
+    this.curRec = rec;
+    this.curIndex = index;
+    this.rewrite = undefined;
+    this.fromClient = fromClient;
+    // stage 3's offsets outlive the close: the kernel's flow stays and translates (FIN, ACK)
+    if (!fromClient) this.serverToView(c);
+    // an inspected connection's client bytes after its close reach no one: dropped
+    const inspected = c instanceof Tombstone ? c.inspected : c.stream !== null;
+    if (inspected && fromClient && v.payloadLen > 0 && !(v.flags & TCP_RST)) return this.act(rec, index, 'drop', 'flow-closed', c.info.id);
+    return this.act(rec, index, 'pass', 'closed', c.info.id);
+  }
+
   private closeConn(c: Conn<CV>, reason: CloseReason): void {
     if (c.mode === 'closed') return;
     const wasDenied = c.mode === 'denied' || c.mode === 'answered';
-    c.release();
+    const tomb = c.toTombstone();
     c.mode = 'closed';
+    // the table keeps the tombstone in the connection's place (not when it evicted it)
+    if (this.table.map.get(c.key) === c) this.table.map.set(c.key, tomb);
+    if (this.last === c) this.last = tomb;
     if (reason === 'evicted') this.summary.evicted++;
     if (!wasDenied) this.o.onConnection?.({ type: 'close', conn: c.info, reason, packets: c.packets, requests: c.requests });
   }

@@ -54,6 +54,8 @@ export interface ConnInfo {
   /** Client/server guessed (lower port = server) because no SYN was seen. */
   readonly guessed: boolean;
   readonly startTs: bigint;
+  /** The flow's hash, the same both ways: a parallel replay's worker i takes hash % workers === i. */
+  readonly hash?: number;
 }
 
 export interface ConnVerdict {

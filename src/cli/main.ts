@@ -14,6 +14,8 @@ import { undeployCommand } from './undeploy.ts';
 import { statusCommand } from './status.ts';
 import { observeCommand } from './observe.ts';
 import { exitCodeOf } from './exit.ts';
+import { DEFAULT_HISTORY_BYTES, MIN_HISTORY_BYTES } from '../observe/history.ts';
+import { formatSize, parseSize, UnitError } from '../observe/units.ts';
 import { EXAMPLES, examples } from './examples.ts';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -30,6 +32,23 @@ function outputOption(formats: readonly string[], def: string, what = 'output fo
     return f;
   };
   return new Option('--output <format>', what).choices(formats).argParser(parse).default(def);
+}
+
+/** --history-size: bytes with an optional unit, at least MIN_HISTORY_BYTES. */
+function historySize(v: string): number {
+  try {
+    const n = parseSize(v);
+    if (n < MIN_HISTORY_BYTES) throw new UnitError(`${v}: the history needs at least ${formatSize(MIN_HISTORY_BYTES)}`);
+    return n;
+  } catch (e) {
+    throw new InvalidArgumentError(`${(e as Error).message}.`);
+  }
+}
+
+/** --last: a whole number from 0. */
+function wholeNumber(v: string): number {
+  if (!/^\d+$/.test(v)) throw new InvalidArgumentError('expected a whole number.');
+  return Number(v);
 }
 
 /** A positive whole number of bytes. */
@@ -59,13 +78,14 @@ export function buildCli(): Command {
     .requiredOption('--policy <file>', 'policy file (repeatable)', collect)
     .requiredOption('--endpoints <file>', 'inventory (YAML or kubectl get pods -A -o json)')
     .requiredOption('--from <pod>', 'source: name, namespace/name or IP')
-    .requiredOption('--to <pod:port>', 'destination and port')
+    .requiredOption('--to <pod:port>', 'destination and port: POD:PORT, svc:[NAMESPACE/]SERVICE:PORT (its pods on the targetPort), node:NODE:PORT or IP:PORT')
     .option('--protocol <proto>', 'TCP, UDP or SCTP', 'TCP')
     .option('--method <method>', 'HTTP method')
     .option('--path <path>', 'request-target, query included')
     .option('--host <host>', 'Host header')
     .option('--header <header>', "'Name: value' (repeatable)", collect)
     .option('--grpc <service/method>', 'a gRPC call (HTTP/2 POST /service/method)')
+    .option('--node-name <node>', "the node judged from: its addresses are the host entity, other nodes' remote-node (default: the inventory's only node)")
     .addOption(outputOption(['text', 'json'], 'text'))
     .addHelpText('after', examples('explain'))
     .action((o) => exit(explainCommand(o)));
@@ -83,8 +103,12 @@ export function buildCli(): Command {
     .addOption(inspectionLimit())
     .addOption(new Option('--deny-answer <mode>', 'how the deployment answers denials (deploy --deny-answer): the packets it rewrites').choices([...ANSWER_MODES]).default('auto'))
     .addOption(new Option('--capture-point <where>', "where the capture was taken: hook (as the tc program sees packets: the server's before a keep-alive 403's offsets) or client (the client's side, e.g. its pod or veth: the server's packets with them)").choices(['hook', 'client']).default('hook'))
+    .option('--workers <n>', 'threads replaying the capture, by flow hash (default: from 64 MiB of capture on, one per core; 1: one)', (v: string) => {
+      if (!/^[1-9][0-9]*$/.test(v)) throw new InvalidArgumentError('a whole number from 1.');
+      return Number(v);
+    })
     .addHelpText('after', examples('replay'))
-    .action((capture: string, o) => exit(replayCommand(capture, o)));
+    .action(async (capture: string, o) => exit(await replayCommand(capture, o)));
   program
     .command('compile')
     .description('compile policies into a verified-ready BPF object, its C header and manifest.json')
@@ -109,6 +133,8 @@ export function buildCli(): Command {
     .requiredOption('--endpoints <file>', 'inventory (YAML or kubectl get pods -A -o json); `iface:` names the host-side veth')
     .option('--iface-of <pod=iface>', 'host-side interface of an endpoint (repeatable)', collect)
     .option('--name <deployment>', 'deployment name (pins under /sys/fs/bpf/l7bpf/<name>)', 'default')
+    .option('--node-name <node>', "this node in the inventory's nodes: its addresses are the host entity, other nodes' remote-node (default: the hostname)")
+    .option('--history-size <size>', `budget of the flow history observe reads, on disk under the state directory (65536, 512KiB, 64MiB; default ${formatSize(DEFAULT_HISTORY_BYTES)}, or what the deployment had)`, historySize)
     .addOption(new Option('--deny-answer <mode>', 'how a denied request is answered: auto (the highest stage that works: HTTP/1 403 on a connection that goes on, the request cut; else 403 and FIN to the client, reset to the server), close (403 and FIN always), reset (RST both ways)').choices([...ANSWER_MODES]).default('auto'))
     .addHelpText('after', examples('deploy'))
     .action((dir: string, o) => exit(deployCommand(dir, o)));
@@ -125,13 +151,21 @@ export function buildCli(): Command {
     .action((o) => exit(undeployCommand(o)));
   program
     .command('observe')
-    .description('flow events from the kernel as Hubble jsonpb lines or the replay summary table')
+    .description("the deployment's flows (its on-disk history, fed from the kernel) as Hubble jsonpb lines or the replay summary table; filters as hubble observe's (repeated: any of them; different: all)")
     .option('--name <deployment>', 'deployment (default: the only one)')
-    .option('--follow', 'keep reading until interrupted')
+    .option('--follow', 'keep reading until interrupted (alone: only flows not yet in the history)')
+    .option('--since <time>', 'flows since a duration ago (5m, 1h30m) or an RFC 3339 time')
+    .option('--last <n>', 'the last N flows of the history (after filters)', wholeNumber)
     .addOption(outputOption(['jsonpb', 'text'], 'jsonpb', 'Hubble jsonpb lines or a summary table'))
-    .addOption(new Option('--verdict <verdict>', 'only allowed or denied').choices(['allowed', 'denied']))
-    .option('--pod <name>', 'only flows from or to this pod (name or namespace/name)')
-    .option('--method <method>', 'only requests with this method')
+    .option('--verdict <verdict>', 'FORWARDED, DROPPED, AUDIT, ... (Hubble\'s names; allowed = FORWARDED or AUDIT, denied = DROPPED)', collect)
+    .option('--type <type[:subtype]>', 'event type: l7, drop, policy-verdict, trace, ... or a number', collect)
+    .option('--from-pod <[ns/]pod>', 'source pod name prefix (no namespace: default; ns/ alone: the whole namespace)', collect)
+    .option('--to-pod <[ns/]pod>', 'destination pod name prefix, as --from-pod', collect)
+    .option('--pod <[ns/]pod>', 'source or destination pod, as --from-pod', collect)
+    .option('--http-status <code>', 'HTTP response status: 403, or a prefix 4+ / 40+', collect)
+    .option('--http-method <method>', 'HTTP method (any case)', collect)
+    .option('--method <method>', 'the older name of --http-method', collect)
+    .option('--http-path <regex>', 'HTTP path (RE2 regex, unanchored, query excluded)', collect)
     .option('--node-name <name>', 'node_name in flows')
     .addHelpText('after', examples('observe'))
     .action(async (o) => exit(await observeCommand(o)));

@@ -246,13 +246,46 @@ export function splitSummary(packets: readonly KernelPacket[]): string | null {
   return `kernel: ${parts.join('; ')}`;
 }
 
-export function compareActions(kernel: readonly KernelPacket[], sim: readonly PacketEvent[]): Disagreement[] {
-  const out: Disagreement[] = [];
+export interface KernelComparison {
+  readonly diffs: readonly Disagreement[];
+  /** packets on which the two differ after their connection ended (not disagreements) */
+  readonly afterEnd: { readonly packets: number; readonly connections: number };
+}
+
+/** The packet ends its connection on a node: denied at L3/L4, after an L7 denial, or reset.
+ * (A denied request's own drop does not: the answer to it still follows the connection.) */
+const ends = (s: PacketEvent, k: KernelPacket) =>
+  s.action === 'reset' || k.action === 'reset' || (s.action === 'drop' && (s.reason === 'l4-denied' || s.reason === 'flow-denied'));
+
+/**
+ * Packet by packet, the kernel's action against the simulator's. Once a packet ends its
+ * connection (denied at L3/L4, dropped after an L7 denial, or reset by either), the capture's
+ * later packets of that connection could not have happened on a node that enforced the policy
+ * (the server never saw the SYN, the client got a reset): a capture recorded without
+ * enforcement still holds them. The two still run them, but where they differ on one it is
+ * counted apart, not reported as a disagreement (docs/simulator.md). A disagreement on the
+ * ending packet itself is reported.
+ */
+export function compareActions(kernel: readonly KernelPacket[], sim: readonly PacketEvent[]): KernelComparison {
+  const diffs: Disagreement[] = [];
+  const ended = new Set<number>();
+  const differAfter = new Set<number>();
+  let packets = 0;
   for (const k of kernel) {
     const s = sim[k.index];
-    if (s && s.action !== k.action) out.push({ index: k.index, offset: k.offset, kernel: k.action, simulator: s.action, reason: s.reason });
+    if (!s) continue;
+    const after = s.connId !== 0 && ended.has(s.connId);
+    if (s.action !== k.action) {
+      if (after) {
+        packets++;
+        differAfter.add(s.connId);
+      } else {
+        diffs.push({ index: k.index, offset: k.offset, kernel: k.action, simulator: s.action, reason: s.reason });
+      }
+    }
+    if (s.connId !== 0 && ends(s, k)) ended.add(s.connId);
   }
-  return out;
+  return { diffs, afterEnd: { packets, connections: differAfter.size } };
 }
 
 /** The TCP header's offset in an Ethernet frame (IPv4 with options, IPv6 without extension headers). */

@@ -22,12 +22,22 @@ function directionOf(v: Verdict, cv: OracleConnVerdict): Direction {
   return v.deniedBy ?? cv.directions.find((d) => d.l7 !== null)?.direction ?? cv.directions.at(-1)?.direction ?? 'ingress';
 }
 
-export function connectionFlow(conn: ConnInfo, cv: OracleConnVerdict, nodeName: string): FlowRecord {
-  const v = cv.verdict;
-  return {
-    timeNs: conn.startTs, nodeName, ...sides(conn, cv), kind: 'l3l4', allowed: v.allowed, denyRule: v.reason === 'deny-rule',
-    direction: directionOf(v, cv), isReply: false, tcpFlags: { SYN: true }, policies: v.rules,
-  };
+/** Cilium's policy verdicts for a new connection: one per direction a policy governs (the
+ * source's egress, then the destination's ingress), as the datapath decides each on its own
+ * hook; none where no policy selects (Cilium sends no verdict there). A denial ends the list:
+ * the packet never reaches the next hook. */
+export function connectionFlows(conn: ConnInfo, cv: OracleConnVerdict, nodeName: string): FlowRecord[] {
+  const out: FlowRecord[] = [];
+  const order = [...cv.directions].sort((a, b) => (a.direction === b.direction ? 0 : a.direction === 'egress' ? -1 : 1));
+  for (const d of order) {
+    if (d.reason === 'no-policy') continue;
+    out.push({
+      timeNs: conn.startTs, nodeName, ...sides(conn, cv), kind: 'l3l4', allowed: d.allowed, denyRule: d.reason === 'deny-rule',
+      direction: d.direction, isReply: false, tcpFlags: { SYN: true }, policies: d.rules,
+    });
+    if (!d.allowed) break;
+  }
+  return out;
 }
 
 export function requestFlows(r: RequestRecord<OracleConnVerdict, OracleRequestVerdict>, nodeName: string): FlowRecord[] {

@@ -141,10 +141,10 @@ describe('e2e: legitimate traffic through the datapath (issue 10)', { skip: skip
   let be: Pod;
   const log = () => readFileSync(join(dir, 'backend.log'), 'utf8').split('\n').filter(Boolean);
   const host = (fam: Fam) => (fam === 4 ? be.v4 : be.v6!);
-  /** "allowed POST /x" per HTTP event of `l7bpf observe` since the last call (it drains the ring). */
+  /** "allowed POST /x" per HTTP event of `l7bpf observe` (the deployment's whole history). */
   const judgedByKernel = () => t.cli(['observe', '--output', 'jsonpb', '--pod', 'backend']).stdout.split('\n').filter(Boolean)
-    .map((l) => (JSON.parse(l) as { flow: { Type?: string; verdict?: string; l7?: { http?: { method: string; url: string } } } }).flow)
-    .filter((f) => f.Type === 'L7' && f.l7?.http)
+    .map((l) => (JSON.parse(l) as { flow: { Type?: string; verdict?: string; l7?: { type?: string; http?: { method: string; url: string } } } }).flow)
+    .filter((f) => f.Type === 'L7' && f.l7?.type !== 'RESPONSE' && f.l7?.http)
     .map((f) => `${f.verdict === 'FORWARDED' ? 'allowed' : 'denied'} ${f.l7!.http!.method} ${new URL(f.l7!.http!.url).pathname}`);
 
   before(async () => {

@@ -11,10 +11,14 @@ import assert from 'node:assert/strict';
 import { flowJsonLine, type FlowRecord } from '../../src/flow/build.ts';
 import type { PeerRef } from '../../src/verdict/peers.ts';
 import type { RuleRef } from '../../src/verdict/types.ts';
+import { ruleRef } from '../../src/verdict/refs.ts';
+import { parsePolicies } from '../../src/policy/index.ts';
+import { lower } from '../../codegen/ir/lower.ts';
 
 const endpoint = (name: string, app: string, identity: number): PeerRef => ({
   kind: 'endpoint',
   endpoint: { name, namespace: 'default', labels: { app, 'io.kubernetes.pod.namespace': 'default' }, ips: [], identity } as never,
+  ip: null,
 });
 const client = { ip: '10.0.0.1', port: 44006, peer: endpoint('frontend-1', 'frontend', 46682) };
 const server = { ip: '10.0.0.2', port: 8080, peer: endpoint('backend-1', 'backend', 63064) };
@@ -127,4 +131,24 @@ it('one URL form: the Host as sent, else the address with its port unless 80', (
   assert.equal(url(80), 'http://10.0.0.2/api/v1/users');
   assert.equal(url(8080), 'http://10.0.0.2:8080/api/v1/users');
   assert.equal(url(8080, 'fd00::2'), 'http://[fd00::2]:8080/api/v1/users');
+});
+
+it('policy_match_type follows the rule: peers and ports L3-L4, peers only L3-only, ports only L4-only, neither all', () => {
+  const { policies } = parsePolicies(`apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: m, namespace: default}
+spec:
+  endpointSelector: {matchLabels: {app: backend}}
+  ingress:
+    - fromEndpoints: [{matchLabels: {app: frontend}}]
+      toPorts: [{ports: [{port: "8080", protocol: TCP}]}]
+    - fromEndpoints: [{matchLabels: {app: frontend}}]
+    - toPorts: [{ports: [{port: "9090", protocol: TCP}]}]
+    - fromEntities: [all]
+`, 'm.yaml');
+  const p = policies[0]!;
+  const rules = p.specs[0]!.rules;
+  assert.deepEqual(rules.map((r) => ruleRef(p, r).match), [2, 1, 3, 1]);
+  // the kernel's rule table says the same (observe reads it from the deployment's state)
+  assert.deepEqual(lower(policies).rules.map((r) => r.match), [2, 1, 3, 1]);
 });

@@ -34,6 +34,28 @@ describe('replay --kernel', { skip }, () => {
     assert.match(r.out, /examples\/seed\/corrected-policy\.yaml:21/, 'rules cite the original policy file');
   });
 
+  it('a capture recorded without enforcement: after a connection ends (denied at its SYN) the packets where the two differ are counted apart, not disagreements (issue 15)', () => {
+    // a policy that opens another port: every connection of the capture is denied at its SYN,
+    // yet the capture goes on with the SYN-ACK, the requests and the FIN no node would have seen
+    const policy = join(dir, 'other-port.yaml');
+    writeFileSync(policy, `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: other-port}
+spec:
+  endpointSelector: {matchLabels: {app: server}}
+  ingress:
+    - toPorts: [{ports: [{port: "9090", protocol: TCP}]}]
+`);
+    const inv = join(dir, 'inv-deny.yaml');
+    writeFileSync(inv, 'endpoints:\n  - {name: client, labels: {app: client}, ips: [10.200.0.2]}\n  - {name: server, labels: {app: server}, ips: [10.200.0.1]}\n');
+    const out = join(dir, 'other-port');
+    assert.equal(l7bpf('compile', '--policy', policy, '-o', out).code, 0);
+    const r = l7bpf('replay', 'sim/fixtures/node-http.pcap', '--kernel', out, '--endpoints', inv);
+    assert.equal(r.code, 0, r.err + r.out);
+    assert.match(r.out, /kernel: 30 packet\(s\) run through the object, 16 agree with the simulator, 0 disagree/);
+    assert.match(r.out, /kernel: 14 packet\(s\) of 2 connection\(s\) differ after their connection ended \(denied or reset\)/);
+  });
+
   it('a recorded capture with keep-alive, pipelining and a chunked POST agrees too', () => {
     const policy = join(dir, 'any.yaml');
     writeFileSync(policy, `apiVersion: cilium.io/v2

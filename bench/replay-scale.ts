@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { generateTraffic, type TrafficOptions } from '../sim/builder/traffic.ts';
+import { generateTraffic, generatedTrafficPolicy, GENERATED_TRAFFIC_ENDPOINTS, type TrafficOptions } from '../sim/builder/traffic.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -27,22 +27,12 @@ const { values: flags } = parseArgs({
 });
 
 // the generator's clients (10.1.0.0/16) to its server 10.2.0.1:8080; /admin/<n> is denied
-const POLICY = `apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: {name: api-ingress, namespace: shop}
-spec:
-  endpointSelector: {matchLabels: {app: api}}
-  ingress:
-    - fromCIDR: [10.1.0.0/16]
-      toPorts:
-        - ports: [{port: "8080", protocol: TCP}]
-          rules:
-            http:
-              - {method: GET, path: "/api/v1/.*", host: "api\\\\.example\\\\.com"}
-              - {method: POST, path: "/api/v1/(users|orders/[0-9]+|search.*)", headers: ["Content-Type: application/json"]}
-              - {method: "GET|POST", path: "/(static/.*|healthz|index\\\\.html)"}
-`;
-const INVENTORY = 'endpoints:\n  - {name: api-1, namespace: shop, labels: {app: api}, ips: [10.2.0.1]}\n';
+const POLICY = generatedTrafficPolicy([
+  '{method: GET, path: "/api/v1/.*", host: "api\\\\.example\\\\.com"}',
+  '{method: POST, path: "/api/v1/(users|orders/[0-9]+|search.*)", headers: ["Content-Type: application/json"]}',
+  '{method: "GET|POST", path: "/(static/.*|healthz|index\\\\.html)"}',
+]);
+const INVENTORY = GENERATED_TRAFFIC_ENDPOINTS;
 const WORK = '.tmp/bench-scale';
 const CLI = join(WORK, 'l7bpf.mjs');
 

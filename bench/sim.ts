@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { readCapture } from '../sim/capture/read.ts';
 import { replayParallel, replaySync } from '../sim/replay/index.ts';
-import { generateTraffic } from '../sim/builder/traffic.ts';
+import { generateTraffic, generatedTrafficPolicy } from '../sim/builder/traffic.ts';
 import { parsePolicies } from '../src/policy/index.ts';
 import { parseInventory } from '../src/endpoints/index.ts';
 import { oracleJudge } from '../src/replay/judge.ts';
@@ -25,22 +25,12 @@ interface ReplayResult {
 }
 
 // Matches the generator's traffic (sim/builder/traffic.ts): clients 10.1.0.0/16 -> 10.2.0.1:8080.
-const POLICY = `apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: {name: api-ingress, namespace: shop}
-spec:
-  endpointSelector: {matchLabels: {app: api}}
-  ingress:
-    - fromCIDR: [10.1.0.0/16]
-      toPorts:
-        - ports: [{port: "8080", protocol: TCP}]
-          rules:
-            http:
-              - {method: GET, path: "/api/v1/.*", host: "api\\\\.example\\\\.com"}
-              - {method: POST, path: "/api/v1/(users|orders/[0-9]+|search.*)", headers: ["Content-Type: application/json"]}
-              - {method: "GET|POST", path: "/(static/.*|healthz|index\\\\.html)"}
-              - {method: DELETE, path: "/api/v1/orders/[0-9]+", headers: ["X-Admin"]}
-`;
+const POLICY = generatedTrafficPolicy([
+  '{method: GET, path: "/api/v1/.*", host: "api\\\\.example\\\\.com"}',
+  '{method: POST, path: "/api/v1/(users|orders/[0-9]+|search.*)", headers: ["Content-Type: application/json"]}',
+  '{method: "GET|POST", path: "/(static/.*|healthz|index\\\\.html)"}',
+  '{method: DELETE, path: "/api/v1/orders/[0-9]+", headers: ["X-Admin"]}',
+]);
 const INVENTORY = `endpoints:
   - {name: api-1, namespace: shop, labels: {app: api}, ips: [10.2.0.1]}
   - {name: web-1, namespace: shop, labels: {app: web}, ips: [10.3.0.1]}

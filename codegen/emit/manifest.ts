@@ -43,7 +43,9 @@ export function irJson(ir: PolicyIR): string {
  * gives the same object; rule sources go to the manifest only.
  */
 export function policyHash(ir: PolicyIR): string {
-  return sha256(irJson({ ...ir, rules: ir.rules.map((r) => ({ ...r, source: '' })) }));
+  // where the rules were written (file:line) is not what they are: the same policy from another
+  // path compiles to the same object
+  return sha256(irJson({ ...ir, rules: ir.rules.map((r) => ({ ...r, source: '' })), httpRules: ir.httpRules.map((h) => ({ ...h, source: '' })) }));
 }
 
 /** Sizes of the C structs in bpf-templates/l7_maps.h (checked against the kernel in test/kernel). */

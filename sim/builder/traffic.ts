@@ -101,3 +101,26 @@ export function generateTraffic(path: string, o: TrafficOptions): TrafficStats {
   st.bytes = w.bytesWritten;
   return st;
 }
+
+/**
+ * A policy for the generated traffic (clients 10.1.0.0/16 -> the server 10.2.0.1:8080, pod api-1
+ * of namespace shop): ingress from the clients' CIDR on 8080 with these http rules (YAML flow
+ * mappings, e.g. `{method: GET, path: "/api/v1/.*"}`). Benchmarks and tests replay with it.
+ */
+export function generatedTrafficPolicy(httpRules: readonly string[]): string {
+  return `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: api-ingress, namespace: shop}
+spec:
+  endpointSelector: {matchLabels: {app: api}}
+  ingress:
+    - fromCIDR: [10.1.0.0/16]
+      toPorts:
+        - ports: [{port: "8080", protocol: TCP}]
+          rules:
+            http:
+${httpRules.map((r) => `              - ${r}\n`).join('')}`;
+}
+
+/** The generated traffic's server as an inventory (its clients are world). */
+export const GENERATED_TRAFFIC_ENDPOINTS = 'endpoints:\n  - {name: api-1, namespace: shop, labels: {app: api}, ips: [10.2.0.1]}\n';

@@ -63,7 +63,8 @@ export async function replayCommand(capture: string, o: ReplayFlags): Promise<nu
   const expect = o.expect ? readExpectations(o.expect) : undefined;
   const common = {
     policies,
-    inventory: loadInventory(o.endpoints),
+    // the node the capture was taken on: its addresses are host, other nodes' remote-node
+    inventory: loadInventory(o.endpoints, o.nodeName ? { localNode: o.nodeName, localNodeFrom: '--node-name' } : {}),
     ...(o.inspectionLimit ? { inspectionLimit: o.inspectionLimit } : {}),
     ...(o.nodeName ? { nodeName: o.nodeName } : {}),
     answer: o.denyAnswer ?? 'auto',
@@ -88,6 +89,7 @@ export async function replayCommand(capture: string, o: ReplayFlags): Promise<nu
   }
   out.flush();
   for (const e of run.errors) process.stderr.write(`${capture}: ${e.message}\n`);
+  if (run.skippedCopies) process.stderr.write(`${capture}: ${run.skippedCopies} packet(s) skipped: copies of a flow's packets from another interface of the capture (the flow is replayed from the interface that saw it first)\n`);
   if (!jsonpb) process.stdout.write(run.summary.render() + `${run.packets} packet(s), ${run.connections} connection(s)\n`);
   const disagree = kernel ? reportKernel(kernel.packets, kernel.sim) : 0;
   return Math.max(exitCode(o, run.summary, run.expect, run.errors.length), disagree > 0 ? 1 : 0);

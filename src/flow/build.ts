@@ -1,8 +1,9 @@
 // Flow records (what l7bpf saw and decided) -> Hubble flow.Flow messages and jsonpb lines,
 // shaped like `hubble observe -o json` output so `hubble observe --input-file` can read them.
-import { create, toJson, type JsonObject } from '@bufbuild/protobuf';
+import { create } from '@bufbuild/protobuf';
+import { messageJson } from './json.ts';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
-import { FlowSchema, registryForJson, EVENT_TYPE, DROP_REASON, POLICY_MATCH } from './proto.ts';
+import { FlowSchema, EVENT_TYPE, DROP_REASON, POLICY_MATCH } from './proto.ts';
 import type { PeerRef } from '../verdict/peers.ts';
 import type { Direction, RuleRef } from '../verdict/types.ts';
 import type { HttpRequest } from '../verdict/http.ts';
@@ -43,7 +44,13 @@ export interface FlowRecord {
   readonly audit?: boolean;
 }
 
+/** The Hubble flow.Flow of a record. */
 export function flowMessage(r: FlowRecord) {
+  return create(FlowSchema, flowInit(r) as never);
+}
+
+/** The record as flow.Flow's init object (`create()`'s argument; json.ts prints it directly). */
+function flowInit(r: FlowRecord): Record<string, unknown> {
   const ms = Number(r.timeNs / 1_000_000n);
   const ts = timestampFromMs(ms);
   ts.nanos = Number(r.timeNs % 1_000_000_000n);
@@ -53,7 +60,7 @@ export function flowMessage(r: FlowRecord) {
   const deniedKey = r.direction === 'ingress' ? 'ingressDeniedBy' : 'egressDeniedBy';
   // Hubble writes a reply with the server as source (its proxy logs what it forwards)
   const [src, dst] = r.isReply ? [r.dst, r.src] : [r.src, r.dst];
-  return create(FlowSchema, {
+  return {
     time: ts,
     verdict: r.audit ? 4 : r.allowed ? 1 : 2,
     // Hubble's L7 flows carry no drop reason: the proxy, not the datapath, refused them
@@ -72,7 +79,7 @@ export function flowMessage(r: FlowRecord) {
     isReply: r.isReply,
     Summary: r.summary ?? summary(r),
     [r.allowed ? allowedKey : deniedKey]: policyList,
-  } as never);
+  };
 }
 
 /** Cilium's monitor event: an access-log record (L7), a policy verdict, or a drop whose sub-type is
@@ -190,6 +197,6 @@ function summary(r: FlowRecord): string {
 
 /** One `hubble observe -o json` line: {"flow":{...},"node_name":...,"time":...}. */
 export function flowJsonLine(r: FlowRecord): string {
-  const flow = toJson(FlowSchema, flowMessage(r), { useProtoFieldName: true, registry: registryForJson }) as JsonObject;
+  const flow = messageJson(FlowSchema, flowInit(r));
   return JSON.stringify({ flow, node_name: r.nodeName, time: flow['time'] });
 }

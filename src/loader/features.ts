@@ -21,6 +21,7 @@ export const REQUIRED: readonly KernelFeature[] = [
   { name: 'ring buffer map', kind: 'map', id: 27, since: '5.8' },
   { name: 'bpf_ringbuf_reserve', kind: 'helper', id: 131, since: '5.8' },
   { name: 'bpf_ringbuf_submit', kind: 'helper', id: 132, since: '5.8' },
+  { name: 'bpf_ringbuf_query', kind: 'helper', id: 134, since: '5.8' },
   { name: 'bpf_skb_adjust_room', kind: 'helper', id: 50, since: '4.13' },
   { name: 'LPM trie map', kind: 'map', id: 11, since: '4.11' },
   { name: 'LRU hash map', kind: 'map', id: 9, since: '4.10' },

@@ -7,7 +7,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { l7bpf } from '../helpers/cli.ts';
-import { generateTraffic } from '../../sim/builder/traffic.ts';
+import { generateTraffic, generatedTrafficPolicy, GENERATED_TRAFFIC_ENDPOINTS } from '../../sim/builder/traffic.ts';
 import { workerPlan } from '../../src/cli/replay.ts';
 import { parsePolicies } from '../../src/policy/index.ts';
 
@@ -18,21 +18,8 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 const capture = join(dir, 'cap.pcap');
 generateTraffic(capture, { targetBytes: Infinity, targetPackets: 10_000, concurrency: 12, requestsPerConn: 6, maxResponseBytes: 1500, distinctDenied: 0.1, seed: 11 });
 const endpoints = join(dir, 'endpoints.yaml');
-writeFileSync(endpoints, 'endpoints:\n  - {name: api-1, namespace: shop, labels: {app: api}, ips: [10.2.0.1]}\n');
-const policyText = (limit = '') => `apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: {name: api-ingress, namespace: shop}
-spec:
-  endpointSelector: {matchLabels: {app: api}}
-  ingress:
-    - fromCIDR: [10.1.0.0/16]
-      toPorts:
-        - ports: [{port: "8080", protocol: TCP}]
-          rules:
-            http:
-              - {method: GET, path: "/api/v1/.*"${limit}}
-              - {method: "GET|POST", path: "/(static/.*|healthz|index\\\\.html)"}
-`;
+writeFileSync(endpoints, GENERATED_TRAFFIC_ENDPOINTS);
+const policyText = (limit = '') => generatedTrafficPolicy([`{method: GET, path: "/api/v1/.*"${limit}}`, '{method: "GET|POST", path: "/(static/.*|healthz|index\\\\.html)"}']);
 const policyFile = (name: string, limit?: string) => {
   const f = join(dir, name);
   writeFileSync(f, policyText(limit));

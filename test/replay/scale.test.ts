@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { generateTraffic } from '../../sim/builder/traffic.ts';
+import { generateTraffic, generatedTrafficPolicy, GENERATED_TRAFFIC_ENDPOINTS } from '../../sim/builder/traffic.ts';
 import { readCapture } from '../../sim/capture/read.ts';
 import { ReplayEngine } from '../../sim/replay/index.ts';
 import type { ConnVerdict } from '../../sim/replay/types.ts';
@@ -25,20 +25,8 @@ const dir = mkdtempSync(join(tmpdir(), 'l7bpf-scale-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 // the generator's clients (10.1.x.y, one address per connection) are `world` peers, each its own pair
-const policies = parsePolicies(`apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: {name: api-ingress, namespace: shop}
-spec:
-  endpointSelector: {matchLabels: {app: api}}
-  ingress:
-    - fromCIDR: [10.1.0.0/16]
-      toPorts:
-        - ports: [{port: "8080", protocol: TCP}]
-          rules:
-            http:
-              - {method: "GET|POST", path: "/(api/v1/.*|static/.*|healthz|index\\\\.html)"}
-`, 'scale-policy.yaml').policies;
-const inventory = parseInventory('endpoints:\n  - {name: api-1, namespace: shop, labels: {app: api}, ips: [10.2.0.1]}\n', 'scale-inv.yaml').inventory;
+const policies = parsePolicies(generatedTrafficPolicy(['{method: "GET|POST", path: "/(api/v1/.*|static/.*|healthz|index\\\\.html)"}']), 'scale-policy.yaml').policies;
+const inventory = parseInventory(GENERATED_TRAFFIC_ENDPOINTS, 'scale-inv.yaml').inventory;
 
 // about 1,500 short connections, each from its own address, a third of the requests to a path
 // of their own (denied: `GET /admin/<n>`)

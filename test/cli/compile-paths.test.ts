@@ -9,11 +9,12 @@ import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { clangAvailable } from '../../codegen/emit/index.ts';
+import { cliArgv } from '../helpers/cli.ts';
 
 function compile(policy: string, out: string): string {
   // no object cache: clang itself must write the same bytes in both directories
   const { L7BPF_OBJECT_CACHE: _, ...env } = process.env;
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'compile', '--policy', policy, '-o', out], { encoding: 'utf8', env, timeout: 120_000 });
+  const r = spawnSync(process.execPath, [...cliArgv(), 'compile', '--policy', policy, '-o', out], { encoding: 'utf8', env, timeout: 120_000 });
   assert.equal(r.status, 0, r.stderr);
   return createHash('sha256').update(readFileSync(join(out, 'l7bpf.o'))).digest('hex');
 }

@@ -12,12 +12,13 @@ import { join } from 'node:path';
 import { pcapBytes, tcpConn } from '../../sim/index.ts';
 import { FLAG, FRAME, frame, headers, PREFACE, requestFields, settings } from '../helpers/h2-wire.ts';
 import { HpackEncoder } from '../helpers/hpack-encode.ts';
+import { cliArgv } from '../helpers/cli.ts';
 
 const seed = 'examples/seed';
 const base = ['--endpoints', `${seed}/endpoints.yaml`];
 
 function l7bpf(...args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [...cliArgv(), ...args], { encoding: 'utf8' });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 

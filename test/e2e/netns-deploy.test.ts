@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compilePolicies, e2eSkip, inventoryYaml, REPO, run, Topology } from '../helpers/netns.ts';
+import { cliArgv } from '../helpers/cli.ts';
 
 const skip = e2eSkip();
 if (skip) console.log(`# skipping e2e netns-deploy: ${skip}`);
@@ -36,7 +37,7 @@ r.on('timeout', () => { console.log('timeout'); r.destroy(); }); r.on('error', (
 
 /** The CLI in this (root) network namespace, with the topology's pin root and state dir. */
 function here(t: Topology, args: readonly string[]): { code: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli/main.ts'), ...args], { encoding: 'utf8', cwd: REPO, env: t.env(), timeout: 60_000 });
+  const r = spawnSync(process.execPath, [...cliArgv(), ...args], { encoding: 'utf8', cwd: REPO, env: t.env(), timeout: 60_000 });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -63,7 +64,7 @@ describe('e2e: deploy under ip netns exec, status and undeploy from the root nam
   });
 
   it('deploy under ip netns exec pins in the host bpffs and records the namespace', () => {
-    const r = spawnSync('ip', ['netns', 'exec', t.node, process.execPath, '--import', 'tsx', join(REPO, 'src/cli/main.ts'), 'deploy', join(dir, 'obj'), '--endpoints', join(dir, 'inventory.yaml'), '--node-name', 'node-local'], { encoding: 'utf8', cwd: REPO, env: t.env(), timeout: 60_000 });
+    const r = spawnSync('ip', ['netns', 'exec', t.node, process.execPath, ...cliArgv(), 'deploy', join(dir, 'obj'), '--endpoints', join(dir, 'inventory.yaml'), '--node-name', 'node-local'], { encoding: 'utf8', cwd: REPO, env: t.env(), timeout: 60_000 });
     assert.equal(r.status, 0, r.stderr + r.stdout);
     assert.match(r.stdout, new RegExp(`network namespace: ${t.node} \\[net:\\d+\\]`));
     // seen from here, after the deploying process (and its mount namespace) is gone

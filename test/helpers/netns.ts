@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { clangAvailable } from '../../codegen/emit/index.ts';
+import { cliArgv } from './cli.ts';
 
 export const PREFIX = 'l7bpf-e2e-';
 export const REPO = resolve(import.meta.dirname, '../..');
@@ -154,7 +155,7 @@ export class Topology {
    * the mount namespace, so /sys/fs/bpf pins stay visible to the next command.
    */
   cli(args: readonly string[], allowFail = false): { code: number; stdout: string; stderr: string } {
-    const r = spawnSync('nsenter', [`--net=/run/netns/${this.node}`, '--', process.execPath, '--import', 'tsx', join(REPO, 'src/cli/main.ts'), ...args], {
+    const r = spawnSync('nsenter', [`--net=/run/netns/${this.node}`, '--', process.execPath, ...cliArgv(), ...args], {
       encoding: 'utf8', cwd: REPO, env: this.env(), timeout: 60_000,
     });
     const out = { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
@@ -172,7 +173,7 @@ export class Topology {
 
   /** Same as spawnIn but with nsenter (keeps /sys/fs/bpf), for long-running CLI commands. */
   spawnCli(args: readonly string[]): ChildProcess {
-    const child = spawn('nsenter', [`--net=/run/netns/${this.node}`, '--', process.execPath, '--import', 'tsx', join(REPO, 'src/cli/main.ts'), ...args], { cwd: REPO, env: this.env(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('nsenter', [`--net=/run/netns/${this.node}`, '--', process.execPath, ...cliArgv(), ...args], { cwd: REPO, env: this.env(), stdio: ['ignore', 'pipe', 'pipe'] });
     this.children.add(child);
     child.once('exit', () => this.children.delete(child));
     return child;

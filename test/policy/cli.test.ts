@@ -3,12 +3,13 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { cliArgv } from '../helpers/cli.ts';
 
 const FIX = 'test/fixtures/policies';
 const SEED = 'examples/seed';
 
 function l7bpf(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(process.execPath, [...cliArgv(), ...args], { encoding: 'utf8', timeout: 30_000 });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 

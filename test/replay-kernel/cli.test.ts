@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { kernelSkip } from '../helpers/kernel.ts';
+import { cliArgv } from '../helpers/cli.ts';
 
 const skip = kernelSkip();
 const seed = 'examples/seed';
@@ -14,7 +15,7 @@ const corpora = resolve(process.cwd(), process.env.L7BPF_CORPORA ?? '../shared/c
 const corporaSkip = existsSync(corpora) ? false : `corpora not found at ${corpora} (set L7BPF_CORPORA)`;
 
 function l7bpf(...args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [...cliArgv(), ...args], { encoding: 'utf8' });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 

@@ -12,6 +12,7 @@ import { mergeByTime, pcapBytes, readCapture, reframe, tcpConn, tcpFrame, type F
 import { KernelReplayer, splitSummary, type KernelPacket } from '../../src/replay/kernel.ts';
 import { parseInventory } from '../../src/endpoints/parse.ts';
 import { openLibbpf, loadObject, PacketRunner, TEST_RUN_MAX_FRAME, TestRunError } from '../../src/loader/index.ts';
+import { cliArgv } from '../helpers/cli.ts';
 
 const skip = kernelSkip();
 const seed = 'examples/seed';
@@ -25,7 +26,7 @@ const DENIED = 'GET /api/v1/products HTTP/1.1\r\nHost: backend\r\n\r\n';
 const OK = 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n';
 
 function l7bpf(...args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [...cliArgv(), ...args], { encoding: 'utf8' });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 

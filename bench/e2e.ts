@@ -22,6 +22,7 @@ import { compilePolicies, e2eSkip, inventoryYaml, Topology, run } from '../test/
 import { enableBpfStats, hasBpftool, kernelReader, perRequest, workerReader, type Counters, type PerRequest, type Reader } from './cpu.ts';
 import { runClang } from '../codegen/emit/clang.ts';
 import { TEMPLATES_DIR } from '../codegen/emit/index.ts';
+import { nginxConf } from './nginx.ts';
 
 const DURATION = Number(process.env.L7BPF_BENCH_SECONDS ?? 4);
 const RULES = 10;
@@ -54,22 +55,6 @@ ${http}
 `;
 }
 
-/** One nginx with one worker, everything under `prefix`. */
-function nginxConf(prefix: string, servers: string): string {
-  return `daemon off;
-worker_processes 1;
-pid ${prefix}/nginx.pid;
-error_log ${prefix}/error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path ${prefix}/body; proxy_temp_path ${prefix}/proxy;
-  fastcgi_temp_path ${prefix}/fcgi; uwsgi_temp_path ${prefix}/uwsgi; scgi_temp_path ${prefix}/scgi;
-  keepalive_requests 1000000;
-${servers}
-}
-`;
-}
 
 /** The app: return 200 on 8080 and on 127.0.0.1:8082 (behind the sidecar). */
 const appServers = (server: string) => `  server { listen ${server}:8080; listen 127.0.0.1:8082; location / { return 200 "ok\\n"; } }`;

@@ -40,6 +40,7 @@ import { loadWorld, type KernelWorld } from '../test/helpers/kernel-world.ts';
 import { TcpConn } from '../sim/builder/tcp-conn.ts';
 import { compilePolicies, e2eSkip, inventoryYaml, run, Topology } from '../test/helpers/netns.ts';
 import { enableBpfStats, hasBpftool, kernelReader, perRequest, type PerRequest } from './cpu.ts';
+import { okServer } from './nginx.ts';
 
 const RUNS = Number(process.env.RUNS ?? 5000);
 const Q = Number(process.env.QUANTILE ?? 0.1);
@@ -236,19 +237,6 @@ function testRunPart(dir: string): void {
 
 // ---- 2. bpf_stats on real traffic ----
 
-const nginxConf = (prefix: string) => `daemon off;
-worker_processes 1;
-pid ${prefix}/nginx.pid;
-error_log ${prefix}/error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path ${prefix}/body; proxy_temp_path ${prefix}/proxy;
-  fastcgi_temp_path ${prefix}/fcgi; uwsgi_temp_path ${prefix}/uwsgi; scgi_temp_path ${prefix}/scgi;
-  keepalive_requests 1000000;
-  server { listen 10.0.0.2:8080; location / { return 200 "ok\\n"; } }
-}
-`;
 
 interface Wrk { readonly requests: number; readonly rps: number; readonly non2xx: number; readonly errors: string }
 
@@ -291,7 +279,7 @@ async function trafficPart(dir: string): Promise<void> {
     }
     const app = join(dir, 'nginx');
     mkdirSync(app);
-    writeFileSync(join(app, 'nginx.conf'), nginxConf(app));
+    writeFileSync(join(app, 'nginx.conf'), okServer(app));
     nginx = t.spawnIn(t.pod('server').netns, 'nginx', ['-c', join(app, 'nginx.conf'), '-p', app]);
     await waitFor(() => existsSync(join(app, 'nginx.pid')), 5000, () => `nginx did not start: ${existsSync(join(app, 'error.log')) ? readFileSync(join(app, 'error.log'), 'utf8') : ''}`);
     wrk(t); // warm-up

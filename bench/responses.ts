@@ -32,6 +32,7 @@ import { lower } from '../codegen/ir/lower.ts';
 import { TcpConn } from '../sim/builder/tcp-conn.ts';
 import { loadWorld, type KernelWorld } from '../test/helpers/kernel-world.ts';
 import { enableBpfStats, hasBpftool, kernelReader, perRequest, type PerRequest } from './cpu.ts';
+import { okServer } from './nginx.ts';
 
 const ROUNDS = Number(process.env.L7BPF_BENCH_ROUNDS ?? 5);
 const RUNS = Number(process.env.RUNS ?? 5000);
@@ -44,19 +45,6 @@ const PATH = '/api/v1/users';
 const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const fmt = (x: number, digits = 0) => x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
-const nginxConf = (prefix: string) => `daemon off;
-worker_processes 1;
-pid ${prefix}/nginx.pid;
-error_log ${prefix}/error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path ${prefix}/body; proxy_temp_path ${prefix}/proxy;
-  fastcgi_temp_path ${prefix}/fcgi; uwsgi_temp_path ${prefix}/uwsgi; scgi_temp_path ${prefix}/scgi;
-  keepalive_requests 1000000;
-  server { listen 10.0.0.2:8080; location / { return 200 "ok\\n"; } }
-}
-`;
 
 function wrk(t: Topology): { requests: number; rps: number } {
   const out = run('ip', ['netns', 'exec', t.pod('client').netns, 'wrk', '-t1', '-c16', `-d${SECONDS}s`, `http://10.0.0.2:8080${PATH}`]);
@@ -200,7 +188,7 @@ async function trafficPart(dir: string): Promise<void> {
     writeFileSync(join(dir, 'inventory.yaml'), inventoryYaml(t, { client: { app: 'frontend' }, server: { app: 'backend' } }));
     const app = join(dir, 'nginx');
     mkdirSync(app);
-    writeFileSync(join(app, 'nginx.conf'), nginxConf(app));
+    writeFileSync(join(app, 'nginx.conf'), okServer(app));
     nginx = t.spawnIn(t.pod('server').netns, 'nginx', ['-c', join(app, 'nginx.conf'), '-p', app]);
     await waitFor(() => existsSync(join(app, 'nginx.pid')), 5000, () => `nginx did not start: ${existsSync(join(app, 'error.log')) ? readFileSync(join(app, 'error.log'), 'utf8') : ''}`);
     wrk(t); // warm-up

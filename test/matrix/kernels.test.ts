@@ -63,7 +63,7 @@ test(`kernel matrix: ${FULL ? 'every kernel test' : 'verify + the guest suite'} 
   await t.test(`host ${host.release}`, () => check(host));
   const script = `cd '${CHECKOUT}'\nnode ${testArgs.join(' ')}`;
   // fewer generated upgrade variants under emulation (300 on the host)
-  const env = { L7BPF_OBJECT_CACHE: OBJECTS, CI: 'true', L7BPF_UPGRADE_RUNS: '100' };
+  const env = { L7BPF_OBJECT_CACHE: OBJECTS, CI: 'true', L7BPF_UPGRADE_RUNS: '100', L7BPF_MATRIX_GUEST: '1' };
   const guests = MATRIX.map((name) => {
     const k = guestKernel(name)!;
     return { name, release: k.release, run: runGuest(k, script, GUEST_MS, env) };

@@ -20,9 +20,24 @@ export class OneInterfacePerFlow {
   /** `active`: the capture can hold several interfaces (a pcapng); a pcap has one, nothing to decode */
   constructor(private readonly active: boolean) {}
 
-  /** A pcapng (its first block's type, 0x0A0D0D0A, reads the same in either byte order). */
-  static isPcapng(head: Uint8Array): boolean {
-    return head[0] === 0x0a && head[1] === 0x0d && head[2] === 0x0d && head[3] === 0x0a;
+  /** The capture holds several interfaces: a pcapng whose first blocks (`head`, its first bytes)
+   * describe two or more. A pcap, or a pcapng of one interface, has nothing to sort out, and
+   * replay then decodes nothing here. */
+  static severalInterfaces(head: Uint8Array): boolean {
+    if (head.length < 12 || head[0] !== 0x0a || head[1] !== 0x0d || head[2] !== 0x0d || head[3] !== 0x0a) return false;
+    const dv = new DataView(head.buffer, head.byteOffset, head.length);
+    const little = dv.getUint32(8, true) === 0x1a2b3c4d;
+    let interfaces = 0;
+    // interface description blocks (type 1) come before the packets that name them
+    for (let at = 0; at + 8 <= head.length;) {
+      const type = dv.getUint32(at, little);
+      const len = dv.getUint32(at + 4, little);
+      if (type === 1) interfaces++;
+      else if (type !== 0x0a0d0d0a) break;
+      if (len < 12) break;
+      at += len;
+    }
+    return interfaces > 1;
   }
 
   /** true: replay the record; false: a copy from another interface of its flow */

@@ -93,7 +93,7 @@ export function replayCapture(capture: string, o: ReplayCaptureOptions): ReplayR
   const kernel = o.kernelDir ? KernelReplayer.open(o.kernelDir, o.inventory, o.answer ?? 'auto') : null;
   const kernelPackets: KernelPacket[] = [];
   const records = readCapture(capture, { view: true, onError: (e) => errors.push(e) });
-  const copies = new OneInterfacePerFlow(OneInterfacePerFlow.isPcapng(fileHead(capture)));
+  const copies = new OneInterfacePerFlow(OneInterfacePerFlow.severalInterfaces(fileHead(capture)));
   try {
     // the reader's pull loop: no iterator result object per record
     let index = 0;
@@ -116,20 +116,20 @@ export function replayCapture(capture: string, o: ReplayCaptureOptions): ReplayR
   };
 }
 
-/** The capture's first bytes (its format), empty when unreadable (the reader reports why). */
+/** The capture's first 64 KiB (its format and pcapng interfaces), empty when unreadable (the
+ * reader reports why). */
 function fileHead(file: string): Uint8Array {
-  const head = new Uint8Array(4);
+  const head = new Uint8Array(64 << 10);
   try {
     const fd = openSync(file, 'r');
     try {
-      readSync(fd, head, 0, 4, 0);
+      return head.subarray(0, readSync(fd, head, 0, head.length, 0));
     } finally {
       closeSync(fd);
     }
   } catch {
     return new Uint8Array(0);
   }
-  return head;
 }
 
 function connReason(v: OracleConnVerdict): string {

@@ -3,7 +3,7 @@
 // count twice nor meet a connection their first copy ended (issue 15).
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -32,6 +32,13 @@ it('the copies from the second interface are skipped, whatever their delay', () 
     assert.equal(f.skipped, seed.length);
     assert.ok(kept.every((k) => k.iface === 0));
   }), { numRuns: 50 });
+});
+
+it('only a pcapng describing two or more interfaces is sorted out (a pcap or one interface decodes nothing)', () => {
+  const frames = doubled([0n]);
+  assert.equal(OneInterfacePerFlow.severalInterfaces(pcapngBytes([1, 1], frames)), true);
+  assert.equal(OneInterfacePerFlow.severalInterfaces(pcapngBytes([1], frames.filter((f) => f.iface === 0))), false);
+  assert.equal(OneInterfacePerFlow.severalInterfaces(readFileSync(`${SEED}/seed-traffic.pcap`)), false);
 });
 
 it('a pcap (one interface) decodes nothing and keeps everything', () => {

@@ -49,7 +49,9 @@ const STAGES = [
   ['src/observe'],
   ['src/deploy'],
   ['src/flow', 'src/replay'],
+  ['src/hubble'],
   ['src'],
+  ['src/agent', 'src/agent/kubernetes'],
   ['src/cli'],
 ];
 const stageOf = (folder) => STAGES.findIndex((s) => s.includes(folder));

@@ -26,6 +26,11 @@ const BY_COMMAND = {
     `sudo l7bpf deploy build/seed --endpoints INV --name shop --deny-answer reset`,
     `sudo ip netns exec NODE l7bpf deploy build/seed --endpoints INV --node-name node-a   # pins in the host bpffs; status/undeploy from anywhere`,
   ],
+  agent: [
+    `sudo l7bpf agent --dir /etc/l7bpf --node-name node-a          # policies/*.yaml, endpoints.yaml; edit and it swaps`,
+    `sudo l7bpf agent --kubernetes --config /etc/l7bpf/agent.yaml    # in the DaemonSet (deploy/kubernetes)`,
+    `curl -s localhost:9962/readyz; curl -s localhost:9962/metrics`,
+  ],
   observe: [
     `sudo l7bpf observe --follow --verdict denied`,
     `sudo l7bpf observe --name shop --output text`,

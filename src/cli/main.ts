@@ -13,6 +13,7 @@ import { ANSWER_MODES } from '../net/answers.ts';
 import { undeployCommand } from './undeploy.ts';
 import { statusCommand } from './status.ts';
 import { observeCommand } from './observe.ts';
+import { agentCommand, AGENT_DEFAULTS } from './agent.ts';
 import { exitCodeOf } from './exit.ts';
 import { DEFAULT_HISTORY_BYTES, MIN_HISTORY_BYTES } from '../observe/history.ts';
 import { formatSize, parseSize, UnitError } from '../observe/units.ts';
@@ -150,6 +151,24 @@ export function buildCli(): Command {
     .option('--name <deployment>', 'deployment name', 'default')
     .action((o) => exit(undeployCommand(o)));
   program
+    .command('agent')
+    .description('run on a node: watch a source of policies and endpoints, compile or reuse an object, swap it in atomically, keep the old program on any failure; serve metrics, health and Hubble\'s Observer API')
+    .option('--dir <dir>', 'directory source: policies/*.yaml, endpoints.yaml (the inventory, nodes too), interfaces.yaml (pod: host-side interface), watched')
+    .option('--kubernetes', 'Kubernetes API source: CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy, Pods, Nodes, Services (in-cluster config, or --kubeconfig)')
+    .option('--kubeconfig <file>', 'kubeconfig for --kubernetes outside a cluster')
+    .option('--config <file>', 'YAML settings with these options\' camelCase names (the command line wins)')
+    .option('--node-name <node>', 'this node (default: the hostname): its endpoints are enforced, its addresses are the host entity')
+    .option('--name <deployment>', 'deployment name (pins under /sys/fs/bpf/l7bpf/<name>)')
+    .option('--audit', 'audit the whole deployment: denials are reported with verdict AUDIT and the traffic passes')
+    .addOption(new Option('--deny-answer <mode>', 'how a denied request is answered (as deploy)').choices([...ANSWER_MODES]))
+    .option('--objects <dir>', 'CI-built objects (l7bpf compile output dirs): one whose manifest matches the policies is deployed without compiling')
+    .option('--history-size <size>', 'budget of the flow history (as deploy)')
+    .option('--debounce <duration>', `quiet time after a change before reconciling (default ${AGENT_DEFAULTS.debounce})`)
+    .option('--metrics <addr>', `host:port of /metrics, /healthz, /readyz (default ${AGENT_DEFAULTS.metrics}; "" for none)`)
+    .option('--interface-map <file>', 'YAML map pod (namespace/name) -> host-side interface, over the source\'s own')
+    .addHelpText('after', examples('agent'))
+    .action(async (o) => exit(await agentCommand(o)));
+  program
     .command('observe')
     .description("the deployment's flows (its on-disk history, fed from the kernel) as Hubble jsonpb lines or the replay summary table; filters as hubble observe's (repeated: any of them; different: all)")
     .option('--name <deployment>', 'deployment (default: the only one)')
@@ -167,6 +186,7 @@ export function buildCli(): Command {
     .option('--method <method>', 'the older name of --http-method', collect)
     .option('--http-path <regex>', 'HTTP path (RE2 regex, unanchored, query excluded)', collect)
     .option('--node-name <name>', 'node_name in flows')
+    .option('--server <address>', "a Hubble server to read jsonpb from (hubble's --server: unix:///path/hubble.sock or host:port); default: the agent's socket (/var/run/l7bpf/hubble.sock) when it answers and --name is not given. --output text always reads the history (the agent appends to it)")
     .addHelpText('after', examples('observe'))
     .action(async (o) => exit(await observeCommand(o)));
   return program;

@@ -1,0 +1,105 @@
+// `l7bpf agent`: one long-running process per node. A source (a directory or the Kubernetes
+// API) says what should be enforced; the reconciler compiles (or reuses an object) and swaps;
+// the flow pump moves the kernel's events into the history; the HTTP endpoint serves metrics
+// and health; the Hubble server serves the flows.
+import { join } from 'node:path';
+import type { Server } from 'node:http';
+import { openLibbpf, type Libbpf } from '../loader/index.ts';
+import { deploy, type DeployEnv } from '../deploy/deploy.ts';
+import { undeploy } from '../deploy/undeploy.ts';
+import { readState } from '../deploy/state.ts';
+import { deploymentStatus } from '../deploy/status.ts';
+import { deployEnv } from '../deploy/env.ts';
+import { emitObjectAsync, DEFAULT_LIMITS } from '../../codegen/emit/index.ts';
+import type { AnswerMode } from '../net/answers.ts';
+import type { AgentSource } from './types.ts';
+import { Reconciler, type Applier, type ApplyRequest } from './reconcile.ts';
+import { AgentMetrics, type DatapathSample } from './metrics.ts';
+import { FlowPump } from './flows.ts';
+import { startHttp } from './http.ts';
+
+export interface AgentOptions {
+  readonly source: AgentSource;
+  /** the deployment's name (default "default") */
+  readonly name: string;
+  readonly nodeName: string;
+  readonly audit: boolean;
+  readonly answer: AnswerMode;
+  readonly historyBytes?: number;
+  readonly objectsDir?: string;
+  readonly debounceMs: number;
+  /** host:port of /metrics, /healthz, /readyz (null: none) */
+  readonly metricsListen: string | null;
+  /** pod -> host-side interface over what the source says (--interface-map) */
+  readonly interfaceMap?: Readonly<Record<string, string>>;
+  readonly log: (line: string) => void;
+}
+
+export interface RunningAgent {
+  readonly metricsPort: number | null;
+  readonly reconciler: Reconciler;
+  readonly pump: FlowPump;
+  readonly metrics: AgentMetrics;
+  stop(): Promise<void>;
+}
+
+const FLOW_MAP_CAPACITY = 2 * 65536; // flows + l7flows (codegen/emit/manifest.ts mapLayout)
+
+export async function startAgent(o: AgentOptions, lib: Libbpf = openLibbpf(), env: DeployEnv = deployEnv()): Promise<RunningAgent> {
+  const pump = new FlowPump({ lib, pinRoot: env.pinRoot, stateDir: env.stateDir, nodeName: o.nodeName, onEntry: (e) => metrics.entry(e), warn: (m) => o.log(`warning: ${m}`) });
+  const applier = kernelApplier(lib, env, o, pump);
+  const reconciler = new Reconciler(applier, {
+    nodeName: o.nodeName, cacheDir: join(env.stateDir, 'agent', 'objects'), debounceMs: o.debounceMs,
+    deploySettings: JSON.stringify([o.audit, o.answer, o.historyBytes ?? null]), ...(o.objectsDir ? { objectsDir: o.objectsDir } : {}),
+  }, {
+    compiled: (s) => { metrics.compiled(s); o.log(`compiled in ${s.toFixed(2)} s`); },
+    swapped: (s, g, origin) => { metrics.swapped(s, origin); o.log(`generation ${g} in place in ${s.toFixed(2)} s (${origin} object)`); },
+    failed: (m) => { metrics.failed(m); o.log(`not applied, the running programs stay: ${m}`); },
+    // back to what already runs (a broken policy reverted): the error no longer stands
+    unchanged: () => metrics.succeeded(),
+    warning: (m) => o.log(m),
+  });
+  const metrics = new AgentMetrics(() => sample(lib, env, o.name), () => reconciler.status);
+  // an agent restarted over its own deployment goes on draining it before the first reconcile
+  const existing = readState(o.name, env.stateDir);
+  if (existing) pump.deployed(existing, true);
+  let http: { server: Server; port: number } | null = null;
+  if (o.metricsListen !== null) http = await startHttp(o.metricsListen, { metrics: () => metrics.text(), ready: () => reconciler.status });
+  const overrides = o.interfaceMap ?? {};
+  await o.source.start((s) => reconciler.offer({ ...s, ifaceOf: { ...s.ifaceOf, ...overrides } }), (reason) => { o.log(`source: ${reason}`); reconciler.sourceProblem(reason); });
+  o.log(`watching ${o.source.name}; deployment ${o.name} on node ${o.nodeName}${o.audit ? ' (audit: nothing is denied)' : ''}`);
+  return {
+    metricsPort: http?.port ?? null, reconciler, pump, metrics,
+    async stop() {
+      await o.source.stop();
+      reconciler.stop();
+      await reconciler.idle();
+      await pump.stop();
+      await new Promise<void>((r) => (http ? http.server.close(() => r()) : r()));
+    },
+  };
+}
+
+/** The reconciler's kernel side: clang, deploy (swap), undeploy; tells the pump. */
+function kernelApplier(lib: Libbpf, env: DeployEnv, o: AgentOptions, pump: FlowPump): Applier {
+  return {
+    compile: async (ir, outDir) => void (await emitObjectAsync(ir, outDir, DEFAULT_LIMITS)),
+    deploy: (req: ApplyRequest) => {
+      const r = deploy(lib, { ...req, name: o.name, answer: o.answer, ...(o.historyBytes ? { historyBytes: o.historyBytes } : {}) }, env);
+      pump.deployed(r.state, !r.swapped);
+      return { generation: r.state.generation };
+    },
+    undeploy: () => {
+      pump.undeployed();
+      undeploy(lib, o.name, env);
+    },
+    deployed: () => readState(o.name, env.stateDir) !== null,
+  };
+}
+
+function sample(lib: Libbpf, env: DeployEnv, name: string): DatapathSample | null {
+  const s = readState(name, env.stateDir);
+  if (!s) return null;
+  const d = deploymentStatus(lib, s, env);
+  return { eventsLost: d.counters?.eventsLost ?? 0, flowEntries: d.flows?.total ?? 0, flowCapacity: FLOW_MAP_CAPACITY, generation: d.generation };
+}

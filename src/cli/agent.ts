@@ -56,11 +56,13 @@ export function mergeConfig(cli: AgentCliOptions): AgentCliOptions {
   return { ...(doc as AgentCliOptions), ...defined };
 }
 
-function sourceOf(o: AgentCliOptions): AgentSource {
+async function sourceOf(o: AgentCliOptions, nodeName: string, interfaceMap: Readonly<Record<string, string>> | undefined): Promise<AgentSource> {
   if (o.dir && o.kubernetes) throw new BadInputError('--dir and --kubernetes: choose one source');
   if (o.dir) return new DirectorySource(o.dir);
-  if (o.kubernetes) throw new BadInputError('--kubernetes: not available in this build');
-  throw new BadInputError('no source: pass --dir DIR (policies/, endpoints.yaml) or --kubernetes');
+  if (!o.kubernetes) throw new BadInputError('no source: pass --dir DIR (policies/, endpoints.yaml) or --kubernetes');
+  // loaded only when chosen: @kubernetes/client-node takes most of a second to import
+  const { KubernetesSource, kubeConfigFrom } = await import('../agent/kubernetes/index.ts');
+  return new KubernetesSource({ kubeConfig: kubeConfigFrom(o.kubeconfig), nodeName, ...(interfaceMap ? { interfaceMap } : {}) });
 }
 
 function answerOf(v: string | undefined): AnswerMode {
@@ -89,12 +91,15 @@ export async function agentCommand(cli: AgentCliOptions): Promise<number> {
   let agent: Awaited<ReturnType<typeof startAgent>> | null = null;
   try {
     const o = mergeConfig(cli);
+    // the DaemonSet passes spec.nodeName as NODE_NAME (deploy/kubernetes/daemonset.yaml)
+    const nodeName = o.nodeName ?? process.env.NODE_NAME ?? hostname();
+    const interfaceMap = o.interfaceMap ? interfaceMapOf(o.interfaceMap) : undefined;
     agent = await startAgent({
-      source: sourceOf(o), name: o.name ?? DEFAULT_DEPLOYMENT, nodeName: o.nodeName ?? hostname(), audit: o.audit === true,
+      source: await sourceOf(o, nodeName, interfaceMap), name: o.name ?? DEFAULT_DEPLOYMENT, nodeName, audit: o.audit === true,
       answer: answerOf(o.denyAnswer), debounceMs: debounceMs(o.debounce ?? AGENT_DEFAULTS.debounce),
       metricsListen: o.metrics === '' ? null : o.metrics ?? AGENT_DEFAULTS.metrics, log,
       ...(o.objects ? { objectsDir: o.objects } : {}),
-      ...(o.interfaceMap ? { interfaceMap: interfaceMapOf(o.interfaceMap) } : {}),
+      ...(interfaceMap ? { interfaceMap } : {}),
       ...(o.historySize !== undefined ? { historyBytes: typeof o.historySize === 'number' ? o.historySize : parseSize(o.historySize) } : {}),
     });
     if (agent.metricsPort !== null) log(`metrics, healthz, readyz on port ${agent.metricsPort}`);

@@ -2,18 +2,21 @@
 // the deployment's flows as Hubble jsonpb lines or the replay summary table. Every run first
 // moves what the kernel's ring buffer holds into the deployment's history (when no other
 // observe does: src/observe/drain.ts), then prints from the history, so every run sees the
-// same flows (docs/deploy.md, observe).
-import { openLibbpf, pinPaths, openEvents, decodeEvent, EVENT_SIZE, EventsUnavailableError } from '../loader/index.ts';
+// same flows (docs/deploy.md, observe). When an agent runs (its Hubble socket answers) or
+// --server names a Hubble server, jsonpb comes from its Observer API instead (docs/hubble.md).
+import { openLibbpf, pinPaths, openEvents, EventsUnavailableError } from '../loader/index.ts';
 import { listStates, readState, inventoryFromState, type DeployState } from '../deploy/state.ts';
-import { clockOffsetNs, observe, type ObserveContext } from '../replay/observe-flow.ts';
-import { flowJsonLine } from '../flow/build.ts';
-import { Summary, type ConnRow } from '../replay/summary.ts';
-import type { RequestRow } from '../replay/records.ts';
+import { clockOffsetNs, type ObserveContext } from '../replay/observe-flow.ts';
+import { entryOf, type EntryRow } from '../replay/observe-entry.ts';
+import { Summary } from '../replay/summary.ts';
 import { DEFAULT_HISTORY_BYTES, History, historyDir, START, type Cursor, type HistoryEntry } from '../observe/history.ts';
 import { Drainer, type EventSource } from '../observe/drain.ts';
-import { buildFilter, FilterError } from '../observe/filters.ts';
+import { buildFilter, FilterError, type FilterFlags } from '../observe/filters.ts';
 import { readHistory, type FlowQuery, type Selected } from '../observe/query.ts';
 import { parseSince, UnitError } from '../observe/units.ts';
+import { defaultHubbleSocket, formatServerAddress, parseServerAddress, socketAnswers, type ServerAddress } from '../hubble/address.ts';
+import { requestOf, streamFlowLines } from '../hubble/client.ts';
+import { Code, ConnectError } from '@connectrpc/connect';
 import { deployEnv } from './deploy.ts';
 import { BadInputError, exitCodeOf } from './exit.ts';
 
@@ -34,10 +37,9 @@ export interface ObserveOptions {
   readonly method?: readonly string[];
   readonly httpPath?: readonly string[];
   readonly nodeName?: string;
+  /** a Hubble server (hubble's --server: unix:///path or host:port) to read jsonpb from */
+  readonly server?: string;
 }
-
-/** What an entry keeps for the text output: the summary row of the event, as read then. */
-type EntryRow = ({ kind: 'request' } & RequestRow) | ({ kind: 'connection' } & ConnRow) | { kind: 'drop'; allowed: false };
 
 const POLL_MS = 200;
 
@@ -55,10 +57,7 @@ function pickDeployment(name: string | undefined, dir: string): DeployState {
 /** The command line's since, last and filters; a bad value is bad input (exit 2). */
 export function queryOf(o: ObserveOptions, nowNs = BigInt(Date.now()) * 1_000_000n): FlowQuery {
   try {
-    const match = buildFilter({
-      verdict: o.verdict, type: o.type, pod: o.pod, fromPod: o.fromPod, toPod: o.toPod,
-      httpStatus: o.httpStatus, httpMethod: [...(o.httpMethod ?? []), ...(o.method ?? [])], httpPath: o.httpPath,
-    });
+    const match = buildFilter(filterFlagsOf(o));
     return { match, ...(o.since !== undefined ? { sinceNs: parseSince(o.since, nowNs) } : {}), ...(o.last !== undefined ? { last: o.last } : {}) };
   } catch (e) {
     if (e instanceof FilterError || e instanceof UnitError) throw new BadInputError(e.message);
@@ -66,15 +65,11 @@ export function queryOf(o: ObserveOptions, nowNs = BigInt(Date.now()) * 1_000_00
   }
 }
 
-/** One kernel event -> a history entry: its Hubble lines and summary row, rendered now with
- * this deployment's endpoints and rules (a later redeploy does not change them). */
-export function entryOf(ctx: ObserveContext, buf: Buffer): HistoryEntry | null {
-  if (buf.length < EVENT_SIZE) return null;
-  const o = observe(ctx, decodeEvent(buf));
-  // nothing Hubble would show (IPv6 neighbour discovery on the veth)
-  if (o.flows.length === 0) return null;
-  const row: EntryRow = o.kind === 'request' ? { kind: 'request', ...o.row } : o.kind === 'connection' ? { kind: 'connection', ...o.row } : { kind: 'drop', allowed: false };
-  return { t: String(o.record.timeNs), flows: o.flows.map(flowJsonLine), row };
+function filterFlagsOf(o: ObserveOptions): FilterFlags {
+  return {
+    verdict: o.verdict, type: o.type, pod: o.pod, fromPod: o.fromPod, toPod: o.toPod,
+    httpStatus: o.httpStatus, httpMethod: [...(o.httpMethod ?? []), ...(o.method ?? [])], httpPath: o.httpPath,
+  };
 }
 
 /** Prints selected flows: jsonpb lines as they are, or summary rows (one per event; while
@@ -121,6 +116,58 @@ function eventsOf(pinRoot: string, name: string): () => EventSource | null {
 }
 
 export async function observeCommand(opts: ObserveOptions): Promise<number> {
+  try {
+    const server = await hubbleServerOf(opts);
+    const fromServer = server ? await observeFromServer(server, opts) : null;
+    if (fromServer !== null) return fromServer;
+  } catch (e) {
+    console.error(`l7bpf observe: ${(e as Error).message}`);
+    return exitCodeOf(e);
+  }
+  return observeHistory(opts);
+}
+
+/** --server, else the agent's socket when it answers (jsonpb, no --name: the agent's flows). */
+async function hubbleServerOf(opts: ObserveOptions): Promise<ServerAddress | null> {
+  if (opts.server !== undefined) {
+    if (opts.output === 'text') throw new BadInputError('--server gives Hubble flows (--output jsonpb); --output text reads the history (drop --server)');
+    try {
+      return parseServerAddress(opts.server);
+    } catch (e) {
+      throw new BadInputError((e as Error).message);
+    }
+  }
+  if (opts.output === 'text' || opts.name !== undefined) return null;
+  const socket = defaultHubbleSocket();
+  return (await socketAnswers(socket)) ? { kind: 'unix', path: socket } : null;
+}
+
+/** jsonpb lines from GetFlows; null when the filters are not one GetFlows whitelist (--pod with
+ * --from-pod or --to-pod) and the server was not asked for: the history has the same flows. */
+async function observeFromServer(server: ServerAddress, opts: ObserveOptions): Promise<number | null> {
+  const query = queryOf(opts);
+  const req = requestOf({ filters: filterFlagsOf(opts), ...(query.sinceNs !== undefined ? { sinceNs: query.sinceNs } : {}), ...(opts.last !== undefined ? { last: opts.last } : {}), follow: opts.follow === true });
+  if (!req) {
+    if (opts.server === undefined) return null;
+    throw new BadInputError('--pod cannot be combined with --from-pod or --to-pod with --server (as hubble observe); without --server the history is read');
+  }
+  const abort = new AbortController();
+  const onSignal = () => abort.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    await streamFlowLines(server, req, abort.signal, (line) => process.stdout.write(line + '\n'));
+    return 0;
+  } catch (e) {
+    if (e instanceof ConnectError && e.code === Code.InvalidArgument) throw new BadInputError(`hubble server ${formatServerAddress(server)}: ${e.rawMessage}`);
+    throw new Error(`hubble server ${formatServerAddress(server)}: ${e instanceof ConnectError ? e.rawMessage : (e as Error).message}`);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+async function observeHistory(opts: ObserveOptions): Promise<number> {
   const env = deployEnv();
   const abort = new AbortController();
   const onSignal = () => abort.abort();

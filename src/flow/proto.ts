@@ -6,9 +6,11 @@ import {
   file_google_protobuf_timestamp, file_google_protobuf_wrappers,
 } from '@bufbuild/protobuf/wkt';
 
-type Field = [name: string, number: number, type: T, typeName?: string, repeated?: boolean, oneof?: number];
+/** [name, number, type, typeName, repeated, oneof index]: one field of a message descriptor */
+export type Field = [name: string, number: number, type: T, typeName?: string, repeated?: boolean, oneof?: number];
 
-function msg(name: string, fields: Field[], oneofs: string[] = []) {
+/** A DescriptorProto init (also for src/hubble's observer.proto). */
+export function msg(name: string, fields: Field[], oneofs: string[] = []) {
   return {
     name,
     oneofDecl: oneofs.map((n) => ({ name: n })),
@@ -21,7 +23,7 @@ function msg(name: string, fields: Field[], oneofs: string[] = []) {
   };
 }
 
-function enm(name: string, values: [string, number][]) {
+export function enm(name: string, values: [string, number][]) {
   return { name, value: values.map(([n, number]) => ({ name: n, number })) };
 }
 

@@ -13,6 +13,12 @@ export interface EventSource {
   close(): void;
 }
 
+/** Where drained entries go: the history itself, or something that appends to it and tells
+ * others (the agent's src/hubble FlowHub, which keeps recent entries in memory for GetFlows). */
+export interface EntrySink {
+  append(entries: readonly HistoryEntry[]): unknown;
+}
+
 const READ_ONLY = new Set(['EACCES', 'EPERM', 'EROFS']);
 
 export const lockPathOf = (history: History): string => join(history.dir, 'drain.lock');
@@ -23,12 +29,14 @@ export class Drainer {
   /** the events could not be opened here: read the history only */
   private unavailable = false;
 
-  /** `open` returns null when the events cannot be read from this process (it says why). */
+  /** `open` returns null when the events cannot be read from this process (it says why);
+   * `sink` receives the drained entries (default: the history) and must append them to it. */
   constructor(
     private readonly history: History,
     private readonly open: () => EventSource | null,
     private readonly toEntries: (records: readonly Buffer[]) => HistoryEntry[],
     private readonly lockEnv?: LockEnv,
+    private readonly sink: EntrySink = history,
   ) {}
 
   /** this process moves the events now */
@@ -46,7 +54,7 @@ export class Drainer {
     // records taken from the ring are appended even if the lock was lost meanwhile: once
     // consumed, they exist nowhere else
     const entries = this.toEntries(this.source.drain());
-    this.history.append(entries);
+    this.sink.append(entries);
     return entries.length;
   }
 

@@ -65,13 +65,15 @@ export class History {
     this.segmentBytes = Math.min(MAX_SEGMENT_BYTES, Math.max(1, Math.floor(budget / SEGMENTS_PER_BUDGET)));
   }
 
-  /** Appends entries (the drainer only), rotating segments and dropping the oldest to stay in budget. */
-  append(entries: readonly HistoryEntry[]): void {
-    if (entries.length === 0) return;
+  /** Appends entries (the drainer only), rotating segments and dropping the oldest to stay in
+   * budget. Returns the cursor after each entry (src/hubble's in-memory ring keeps them). */
+  append(entries: readonly HistoryEntry[]): Cursor[] {
+    if (entries.length === 0) return [];
     mkdirSync(this.dir, { recursive: true });
     let seg = this.segments().at(-1) ?? this.create(1);
     let size = seg.size;
     let chunk = '';
+    const after: Cursor[] = [];
     for (const e of entries) {
       const line = JSON.stringify(e) + '\n';
       const bytes = Buffer.byteLength(line);
@@ -84,9 +86,11 @@ export class History {
       }
       chunk += line;
       size += bytes;
+      after.push({ seq: seg.seq, offset: size });
     }
     this.write(seg, chunk);
     this.prune();
+    return after;
   }
 
   /** A crash mid-append leaves a last line without its "\n": cut it off (the drainer does this

@@ -17,6 +17,9 @@ import { Reconciler, type Applier, type ApplyRequest } from './reconcile.ts';
 import { AgentMetrics, type DatapathSample } from './metrics.ts';
 import { FlowPump } from './flows.ts';
 import { startHttp } from './http.ts';
+import { DEFAULT_HISTORY_BYTES, History, historyDir } from '../observe/history.ts';
+import { FlowHub } from '../hubble/hub.ts';
+import { startHubbleServer, type HubbleServer } from '../hubble/server.ts';
 
 export interface AgentOptions {
   readonly source: AgentSource;
@@ -30,6 +33,11 @@ export interface AgentOptions {
   readonly debounceMs: number;
   /** host:port of /metrics, /healthz, /readyz (null: none) */
   readonly metricsListen: string | null;
+  /** Hubble's Observer API: a unix socket and host:port (null: none) */
+  readonly hubbleSocket: string | null;
+  readonly hubbleListen: string | null;
+  /** ServerStatus and GetNodes say it */
+  readonly version: string;
   /** pod -> host-side interface over what the source says (--interface-map) */
   readonly interfaceMap?: Readonly<Record<string, string>>;
   readonly log: (line: string) => void;
@@ -37,6 +45,8 @@ export interface AgentOptions {
 
 export interface RunningAgent {
   readonly metricsPort: number | null;
+  readonly hubble: HubbleServer['address'] | null;
+  readonly hub: FlowHub;
   readonly reconciler: Reconciler;
   readonly pump: FlowPump;
   readonly metrics: AgentMetrics;
@@ -46,11 +56,16 @@ export interface RunningAgent {
 const FLOW_MAP_CAPACITY = 2 * 65536; // flows + l7flows (codegen/emit/manifest.ts mapLayout)
 
 export async function startAgent(o: AgentOptions, lib: Libbpf = openLibbpf(), env: DeployEnv = deployEnv()): Promise<RunningAgent> {
-  const pump = new FlowPump({ lib, pinRoot: env.pinRoot, stateDir: env.stateDir, nodeName: o.nodeName, onEntry: (e) => metrics.entry(e), warn: (m) => o.log(`warning: ${m}`) });
-  const applier = kernelApplier(lib, env, o, pump);
+  const warn = (m: string) => o.log(`warning: ${m}`);
+  // an agent restarted over its own deployment goes on with its history and drains it at once
+  const existing = readState(o.name, env.stateDir);
+  const historyBytes = o.historyBytes ?? existing?.historyBytes ?? DEFAULT_HISTORY_BYTES;
+  const hub = new FlowHub(new History(historyDir(env.stateDir, o.name), historyBytes, warn));
+  const pump = new FlowPump({ lib, pinRoot: env.pinRoot, nodeName: o.nodeName, onEntry: (e) => metrics.entry(e), warn }, hub);
+  const applier = kernelApplier(lib, env, { ...o, historyBytes }, pump);
   const reconciler = new Reconciler(applier, {
     nodeName: o.nodeName, cacheDir: join(env.stateDir, 'agent', 'objects'), debounceMs: o.debounceMs,
-    deploySettings: JSON.stringify([o.audit, o.answer, o.historyBytes ?? null]), ...(o.objectsDir ? { objectsDir: o.objectsDir } : {}),
+    deploySettings: JSON.stringify([o.audit, o.answer, historyBytes]), ...(o.objectsDir ? { objectsDir: o.objectsDir } : {}),
   }, {
     compiled: (s) => { metrics.compiled(s); o.log(`compiled in ${s.toFixed(2)} s`); },
     swapped: (s, g, origin) => { metrics.swapped(s, origin); o.log(`generation ${g} in place in ${s.toFixed(2)} s (${origin} object)`); },
@@ -60,38 +75,40 @@ export async function startAgent(o: AgentOptions, lib: Libbpf = openLibbpf(), en
     warning: (m) => o.log(m),
   });
   const metrics = new AgentMetrics(() => sample(lib, env, o.name), () => reconciler.status);
-  // an agent restarted over its own deployment goes on draining it before the first reconcile
-  const existing = readState(o.name, env.stateDir);
   if (existing) pump.deployed(existing, true);
   let http: { server: Server; port: number } | null = null;
   if (o.metricsListen !== null) http = await startHttp(o.metricsListen, { metrics: () => metrics.text(), ready: () => reconciler.status });
+  const hubble = o.hubbleSocket === null && o.hubbleListen === null ? null
+    : await startHubbleServer({ hub, nodeName: o.nodeName, version: o.version, socketPath: o.hubbleSocket ?? false, listen: o.hubbleListen ?? false });
   const overrides = o.interfaceMap ?? {};
   await o.source.start((s) => reconciler.offer({ ...s, ifaceOf: { ...s.ifaceOf, ...overrides } }), (reason) => { o.log(`source: ${reason}`); reconciler.sourceProblem(reason); });
   o.log(`watching ${o.source.name}; deployment ${o.name} on node ${o.nodeName}${o.audit ? ' (audit: nothing is denied)' : ''}`);
   return {
-    metricsPort: http?.port ?? null, reconciler, pump, metrics,
+    metricsPort: http?.port ?? null, hubble: hubble?.address ?? null, hub, reconciler, pump, metrics,
     async stop() {
       await o.source.stop();
       reconciler.stop();
       await reconciler.idle();
       await pump.stop();
+      await hubble?.close();
       await new Promise<void>((r) => (http ? http.server.close(() => r()) : r()));
     },
   };
 }
 
 /** The reconciler's kernel side: clang, deploy (swap), undeploy; tells the pump. */
-function kernelApplier(lib: Libbpf, env: DeployEnv, o: AgentOptions, pump: FlowPump): Applier {
+function kernelApplier(lib: Libbpf, env: DeployEnv, o: AgentOptions & { readonly historyBytes: number }, pump: FlowPump): Applier {
   return {
     compile: async (ir, outDir) => void (await emitObjectAsync(ir, outDir, DEFAULT_LIMITS)),
     deploy: (req: ApplyRequest) => {
-      const r = deploy(lib, { ...req, name: o.name, answer: o.answer, ...(o.historyBytes ? { historyBytes: o.historyBytes } : {}) }, env);
+      const r = deploy(lib, { ...req, name: o.name, answer: o.answer, historyBytes: o.historyBytes }, env);
       pump.deployed(r.state, !r.swapped);
       return { generation: r.state.generation };
     },
     undeploy: () => {
       pump.undeployed();
-      undeploy(lib, o.name, env);
+      // the flows stay: GetFlows and observe keep serving what happened before
+      undeploy(lib, o.name, env, { keepHistory: true });
     },
     deployed: () => readState(o.name, env.stateDir) !== null,
   };

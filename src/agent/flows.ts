@@ -1,21 +1,22 @@
 // The agent's flow pump: it holds the deployment's drain lock for as long as it runs and moves
-// the kernel's events into the flow history (src/observe), where `observe`, GetFlows and the
-// metrics read them. Events are rendered with the endpoints and rules of the generation they
-// were read under; a swap hands the pump the new state.
+// the kernel's events into the flow history (src/observe) through the FlowHub, where `observe`,
+// GetFlows and the metrics read them. Events are rendered with the endpoints and rules of the
+// generation they were read under; a swap hands the pump the new state. The history and the
+// hub live as long as the agent: a deployment removed and made again writes on into them.
 import type { Libbpf } from '../loader/index.ts';
 import { openEvents, pinPaths, EventsUnavailableError } from '../loader/index.ts';
 import { inventoryFromState, type DeployState } from '../deploy/state.ts';
-import { DEFAULT_HISTORY_BYTES, History, historyDir, type HistoryEntry } from '../observe/history.ts';
+import type { HistoryEntry } from '../observe/history.ts';
 import { Drainer, type EventSource } from '../observe/drain.ts';
 import { clockOffsetNs, type ObserveContext } from '../replay/observe-flow.ts';
 import { entryOf } from '../replay/observe-entry.ts';
+import type { FlowHub } from '../hubble/hub.ts';
 
 const POLL_MS = 200;
 
 export interface PumpEnv {
   readonly lib: Libbpf;
   readonly pinRoot: string;
-  readonly stateDir: string;
   readonly nodeName: string;
   /** every entry before it is appended (metrics) */
   readonly onEntry: (e: HistoryEntry) => void;
@@ -25,16 +26,10 @@ export interface PumpEnv {
 export class FlowPump {
   private drainer: Drainer | null = null;
   private ctx: ObserveContext | null = null;
-  private history: History | null = null;
   private stopped = false;
   private loop: Promise<void> | null = null;
 
-  constructor(private readonly env: PumpEnv) {}
-
-  /** The history flows go to (null before the first deploy). */
-  get current(): History | null {
-    return this.history;
-  }
+  constructor(private readonly env: PumpEnv, private readonly hub: FlowHub) {}
 
   /** A deploy or swap happened: render with its endpoints and rules; a fresh deployment (first,
    * or after an undeploy) has a new ring buffer, so the drainer opens it anew. */
@@ -42,8 +37,7 @@ export class FlowPump {
     this.ctx = { inventory: inventoryFromState(s.inventory), rules: s.rules, httpRules: s.httpRules, nodeName: this.env.nodeName, clockOffsetNs: clockOffsetNs() };
     if (this.drainer && !fresh) return;
     this.drainer?.close();
-    this.history = new History(historyDir(this.env.stateDir, s.name), s.historyBytes ?? DEFAULT_HISTORY_BYTES, this.env.warn);
-    this.drainer = new Drainer(this.history, () => this.openEvents(s.name), (bufs) => this.entries(bufs));
+    this.drainer = new Drainer(this.hub.history, () => this.openEvents(s.name), (bufs) => this.entries(bufs), undefined, this.hub);
     this.loop ??= this.run();
   }
 

@@ -11,6 +11,8 @@ import { ANSWER_MODES, type AnswerMode } from '../net/answers.ts';
 import { parseDurationNs, parseSize } from '../observe/units.ts';
 import { BadInputError, exitCodeOf } from './exit.ts';
 import { DEFAULT_DEPLOYMENT } from './deploy.ts';
+import { defaultHubbleSocket } from '../hubble/address.ts';
+import pkg from '../../package.json' with { type: 'json' };
 
 export interface AgentCliOptions {
   readonly config?: string;
@@ -33,6 +35,7 @@ export interface AgentCliOptions {
 export const AGENT_DEFAULTS = {
   debounce: '250ms',
   metrics: '0.0.0.0:9962',
+  /** defaultHubbleSocket() (env L7BPF_HUBBLE_SOCKET) */
   hubbleSocket: '/var/run/l7bpf/hubble.sock',
   hubbleListen: '0.0.0.0:4244',
 } as const;
@@ -98,11 +101,16 @@ export async function agentCommand(cli: AgentCliOptions): Promise<number> {
       source: await sourceOf(o, nodeName, interfaceMap), name: o.name ?? DEFAULT_DEPLOYMENT, nodeName, audit: o.audit === true,
       answer: answerOf(o.denyAnswer), debounceMs: debounceMs(o.debounce ?? AGENT_DEFAULTS.debounce),
       metricsListen: o.metrics === '' ? null : o.metrics ?? AGENT_DEFAULTS.metrics, log,
+      hubbleSocket: o.hubbleSocket === '' ? null : o.hubbleSocket ?? defaultHubbleSocket(),
+      hubbleListen: o.hubbleListen === '' ? null : o.hubbleListen ?? AGENT_DEFAULTS.hubbleListen,
+      version: `l7bpf ${pkg.version}`,
       ...(o.objects ? { objectsDir: o.objects } : {}),
       ...(interfaceMap ? { interfaceMap } : {}),
       ...(o.historySize !== undefined ? { historyBytes: typeof o.historySize === 'number' ? o.historySize : parseSize(o.historySize) } : {}),
     });
     if (agent.metricsPort !== null) log(`metrics, healthz, readyz on port ${agent.metricsPort}`);
+    if (agent.hubble?.socket) log(`Hubble Observer API on unix://${agent.hubble.socket}`);
+    if (agent.hubble?.tcp) log(`Hubble Observer API on ${agent.hubble.tcp.host}:${agent.hubble.tcp.port} (hubble observe --server)`);
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);

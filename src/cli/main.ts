@@ -166,6 +166,8 @@ export function buildCli(): Command {
     .option('--debounce <duration>', `quiet time after a change before reconciling (default ${AGENT_DEFAULTS.debounce})`)
     .option('--metrics <addr>', `host:port of /metrics, /healthz, /readyz (default ${AGENT_DEFAULTS.metrics}; "" for none)`)
     .option('--interface-map <file>', 'YAML map pod (namespace/name) -> host-side interface, over the source\'s own')
+    .option('--hubble-socket <path>', `Hubble's Observer API on a unix socket (default ${AGENT_DEFAULTS.hubbleSocket}; "" for none); observe reads through it`)
+    .option('--hubble-listen <addr>', `Hubble's Observer API on host:port for hubble observe --server (default ${AGENT_DEFAULTS.hubbleListen}; "" for none)`)
     .addHelpText('after', examples('agent'))
     .action(async (o) => exit(await agentCommand(o)));
   program

@@ -12,7 +12,8 @@ export interface UndeployResult {
   readonly removedQdiscs: readonly string[];
 }
 
-export function undeploy(lib: Libbpf, name: string, env: DeployEnv): UndeployResult {
+/** `keepHistory`: the agent keeps serving the flows a deployment had after removing it. */
+export function undeploy(lib: Libbpf, name: string, env: DeployEnv, opts: { readonly keepHistory?: boolean } = {}): UndeployResult {
   const s = readState(name, env.stateDir);
   if (!s) throw new DeployError(`no deployment named ${name}`, 'see l7bpf status');
   const present = s.ifaces.filter((i) => lib.ifIndex(i.iface) === i.ifindex);
@@ -20,6 +21,6 @@ export function undeploy(lib: Libbpf, name: string, env: DeployEnv): UndeployRes
   unpinDir(pinPaths(env.pinRoot, name).dir);
   removeState(name, env.stateDir);
   // the history is the deployment's: a later deployment of the same name starts empty
-  removeHistory(historyDir(env.stateDir, name));
+  if (!opts.keepHistory) removeHistory(historyDir(env.stateDir, name));
   return { name, detached: present.map((i) => i.iface), removedQdiscs: present.filter((i) => i.createdClsact).map((i) => i.iface) };
 }

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { compilePolicies, e2eSkip, inventoryYaml, run, Topology } from '../helpers/netns.ts';
+import { comparable, comparableLine, getFlows, observerClient } from '../hubble/fixtures.ts';
 
 const skip = e2eSkip();
 if (skip) console.log(`# skipping agent e2e: ${skip}`);
@@ -65,7 +66,8 @@ describe('e2e: l7bpf agent with a directory source', { skip: skip || undefined, 
       writeFileSync(join(dir, 'a.yaml'), FIRST);
       await compilePolicies([join(dir, 'a.yaml')], join(objects, 'a'));
     }
-    agent = t.spawnCli(['agent', '--dir', dir, '--node-name', 'node-a', '--metrics', '127.0.0.1:0', '--debounce', '100ms', '--objects', objects]);
+    agent = t.spawnCli(['agent', '--dir', dir, '--node-name', 'node-a', '--metrics', '127.0.0.1:0', '--debounce', '100ms', '--objects', objects,
+      '--hubble-socket', join(dir, 'hubble.sock'), '--hubble-listen', '']);
     agent.stderr!.on('data', (d) => (log += d));
     port = Number((await until('the metrics port', () => /on port (\d+)/.exec(log)))[1]);
   });
@@ -102,6 +104,21 @@ describe('e2e: l7bpf agent with a directory source', { skip: skip || undefined, 
     const names = scrape().map((f) => f.name);
     for (const n of ['l7bpf_drops_total', 'l7bpf_compile_duration_seconds', 'l7bpf_swap_duration_seconds', 'l7bpf_reconcile_failures_total', 'l7bpf_ringbuf_lost_events', 'l7bpf_flow_map_entries', 'l7bpf_ready']) {
       assert.ok(names.includes(n), `${n} missing from /metrics`);
+    }
+  });
+
+  it('serves GetFlows to a client built from Hubble\'s observer.proto: the flows observe prints, filtered', async () => {
+    const client = observerClient(`unix://${join(dir, 'hubble.sock')}`);
+    try {
+      const filter = ['--verdict', 'DROPPED', '--http-path', '^/api/v1/']; // hubble observe's flags
+      const viaGrpc = await getFlows(client, { whitelist: [{ verdict: ['DROPPED'], http_path: ['^/api/v1/'] }] });
+      const fromHistory = t.cli(['observe', '--name', 'default', '--output', 'jsonpb', ...filter]).stdout.trim().split('\n');
+      assert.ok(viaGrpc.length >= 3, `${viaGrpc.length} denied flows`);
+      assert.deepEqual(viaGrpc.map(comparable), fromHistory.map(comparableLine));
+      // observe through the agent's socket prints the same bytes as from the history
+      assert.equal(t.cli(['observe', '--server', `unix://${join(dir, 'hubble.sock')}`, '--output', 'jsonpb', ...filter]).stdout.trim(), fromHistory.join('\n'));
+    } finally {
+      client.close();
     }
   });
 

@@ -5,7 +5,7 @@
 // events. Every request is recorded (URL), so tests can check what the client asked for.
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server as NetServer } from 'node:net';
 import { join } from 'node:path';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures');
@@ -29,9 +29,12 @@ export class ReplayServer {
   private readonly watches = new Map<string, http.ServerResponse[]>();
   private readonly waiters: (() => void)[] = [];
 
-  async listen(): Promise<string> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  /** Listens on 127.0.0.1 (a free port), or on a socket made elsewhere (another network
+   * namespace's, handed over by test/e2e/fixtures/listen-in-netns.mjs); resolves with its URL. */
+  async listen(handle?: NetServer): Promise<string> {
+    await new Promise<void>((resolve) => (handle ? this.server.listen(handle, resolve) : this.server.listen(0, '127.0.0.1', resolve)));
+    const { address, port } = this.server.address() as AddressInfo;
+    return `http://${address}:${port}`;
   }
 
   async close(): Promise<void> {

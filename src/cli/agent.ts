@@ -111,10 +111,13 @@ export async function agentCommand(cli: AgentCliOptions): Promise<number> {
     if (agent.metricsPort !== null) log(`metrics, healthz, readyz on port ${agent.metricsPort}`);
     if (agent.hubble?.socket) log(`Hubble Observer API on unix://${agent.hubble.socket}`);
     if (agent.hubble?.tcp) log(`Hubble Observer API on ${agent.hubble.tcp.host}:${agent.hubble.tcp.port} (hubble observe --server)`);
+    // until signalled, even with nothing else pending (no listeners, no deployment yet)
+    const alive = setInterval(() => {}, 1 << 30);
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);
     });
+    clearInterval(alive);
     log('stopping (the programs stay attached; l7bpf undeploy removes them)');
     await agent.stop();
     return 0;

@@ -20,6 +20,7 @@ import { startHttp } from './http.ts';
 import { DEFAULT_HISTORY_BYTES, History, historyDir } from '../observe/history.ts';
 import { FlowHub } from '../hubble/hub.ts';
 import { startHubbleServer, type HubbleServer } from '../hubble/server.ts';
+import { nodePeers, PeerSet } from '../hubble/peers.ts';
 
 export interface AgentOptions {
   readonly source: AgentSource;
@@ -63,6 +64,8 @@ export async function startAgent(o: AgentOptions, lib: Libbpf = openLibbpf(), en
   const hub = new FlowHub(new History(historyDir(env.stateDir, o.name), historyBytes, warn));
   const pump = new FlowPump({ lib, pinRoot: env.pinRoot, nodeName: o.nodeName, onEntry: (e) => metrics.entry(e), warn }, hub);
   const applier = kernelApplier(lib, env, { ...o, historyBytes }, pump);
+  // Hubble Relay's view of the cluster (peer.Peer): the nodes of the last inventory that parsed
+  const peers = new PeerSet();
   const reconciler = new Reconciler(applier, {
     nodeName: o.nodeName, cacheDir: join(env.stateDir, 'agent', 'objects'), debounceMs: o.debounceMs,
     deploySettings: JSON.stringify([o.audit, o.answer, historyBytes]), ...(o.objectsDir ? { objectsDir: o.objectsDir } : {}),
@@ -73,13 +76,14 @@ export async function startAgent(o: AgentOptions, lib: Libbpf = openLibbpf(), en
     // back to what already runs (a broken policy reverted): the error no longer stands
     unchanged: () => metrics.succeeded(),
     warning: (m) => o.log(m),
+    inventory: (inv) => hubble?.address.tcp && peers.set(nodePeers(inv.nodes ?? [], hubble.address.tcp.port)),
   });
   const metrics = new AgentMetrics(() => sample(lib, env, o.name), () => reconciler.status);
   if (existing) pump.deployed(existing, true);
   let http: { server: Server; port: number } | null = null;
   if (o.metricsListen !== null) http = await startHttp(o.metricsListen, { metrics: () => metrics.text(), ready: () => reconciler.status });
   const hubble = o.hubbleSocket === null && o.hubbleListen === null ? null
-    : await startHubbleServer({ hub, nodeName: o.nodeName, version: o.version, socketPath: o.hubbleSocket ?? false, listen: o.hubbleListen ?? false });
+    : await startHubbleServer({ hub, nodeName: o.nodeName, version: o.version, socketPath: o.hubbleSocket ?? false, listen: o.hubbleListen ?? false, peers });
   const overrides = o.interfaceMap ?? {};
   await o.source.start((s) => reconciler.offer({ ...s, ifaceOf: { ...s.ifaceOf, ...overrides } }), (reason) => { o.log(`source: ${reason}`); reconciler.sourceProblem(reason); });
   o.log(`watching ${o.source.name}; deployment ${o.name} on node ${o.nodeName}${o.audit ? ' (audit: nothing is denied)' : ''}`);

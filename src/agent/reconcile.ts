@@ -64,6 +64,8 @@ export interface ReconcileEvents {
   failed?(message: string): void;
   unchanged?(): void;
   warning?(message: string): void;
+  /** the inventory of a snapshot that parsed without errors (the agent's Hubble peers) */
+  inventory?(inventory: Inventory): void;
 }
 
 export class ReconcileError extends Error {}
@@ -163,6 +165,7 @@ export class Reconciler {
     }
     if (hasErrors(diagnostics)) throw new ReconcileError(diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic).join('\n'));
     for (const d of diagnostics) this.events.warning?.(formatDiagnostic(d));
+    if (inventory) this.events.inventory?.(inventory);
     if (policies.length > 0 && !inventory) throw new ReconcileError('no inventory yet (the source has no endpoints)');
     return { policies, inventory };
   }

@@ -5,6 +5,7 @@
 // of GetFlows streams read.
 import { START, type Cursor, type History, type HistoryEntry } from '../observe/history.ts';
 import { readHistory, selectFlows, type FlowQuery, type Selected } from '../observe/query.ts';
+import { NamespaceTracker } from './namespaces.ts';
 
 /** Hubble's default ring (`hubble-buffer-capacity` 4095), counted here in entries (events). */
 export const DEFAULT_RING_ENTRIES = 4095;
@@ -41,6 +42,8 @@ export class FlowHub {
   /** the ring holds every entry the history ever had (it started empty and nothing left the ring) */
   private complete: boolean;
   private waiters = new Set<() => void>();
+  /** the namespaces of the flows appended in the last hour (GetNamespaces) */
+  readonly namespaces = new NamespaceTracker();
 
   /** `history` is the deployment's; `capacity` entries are kept in memory. */
   constructor(readonly history: History, readonly capacity = DEFAULT_RING_ENTRIES) {
@@ -53,7 +56,10 @@ export class FlowHub {
    * entries in the ring and wakes the followers. */
   append(entries: readonly HistoryEntry[]): void {
     const after = this.history.append(entries);
-    entries.forEach((entry, i) => this.push({ entry, after: after[i]! }));
+    entries.forEach((entry, i) => {
+      this.push({ entry, after: after[i]! });
+      this.namespaces.note(entry);
+    });
     this.seen += entries.reduce((n, e) => n + e.flows.length, 0);
     if (entries.length) this.wake();
   }

@@ -1,4 +1,5 @@
-// Hubble's Observer API (cilium api/v1/observer/observer.proto) and the flow filters it takes
+// Hubble's Observer API (cilium api/v1/observer/observer.proto), its peer service
+// (api/v1/peer/peer.proto) and the flow filters it takes
 // (FlowFilter, EventTypeFilter of api/v1/flow/flow.proto), the subset l7bpf serves, with
 // Hubble's package names, field names and numbers, built as descriptors at run time like
 // src/flow/proto.ts. FlowFilter is held in a file of its own in package `flow` so that
@@ -60,6 +61,10 @@ const observerFile = create(FileDescriptorProtoSchema, {
       ['tls', 5, M, '.observer.TLS'], ['uptime_ns', 6, T.UINT64], ['num_flows', 7, T.UINT64], ['max_flows', 8, T.UINT64], ['seen_flows', 9, T.UINT64],
     ]),
     msg('TLS', [['enabled', 1, T.BOOL], ['server_name', 2, T.STRING]]),
+    // GetNamespaces (a newer Hubble's, for Hubble UI's namespace list)
+    msg('GetNamespacesRequest', []),
+    msg('GetNamespacesResponse', [['namespaces', 1, M, '.observer.Namespace', true]]),
+    msg('Namespace', [['cluster', 1, T.STRING], ['namespace', 2, T.STRING]]),
   ],
   // relay.NodeState (api/v1/relay/relay.proto), held here: l7bpf serves no relay messages
   enumType: [enm('NodeState', [['UNKNOWN_NODE_STATE', 0], ['NODE_CONNECTED', 1], ['NODE_UNAVAILABLE', 2], ['NODE_GONE', 3], ['NODE_ERROR', 4]])],
@@ -68,9 +73,24 @@ const observerFile = create(FileDescriptorProtoSchema, {
     method: [
       { name: 'GetFlows', inputType: '.observer.GetFlowsRequest', outputType: '.observer.GetFlowsResponse', serverStreaming: true },
       { name: 'GetNodes', inputType: '.observer.GetNodesRequest', outputType: '.observer.GetNodesResponse' },
+      { name: 'GetNamespaces', inputType: '.observer.GetNamespacesRequest', outputType: '.observer.GetNamespacesResponse' },
       { name: 'ServerStatus', inputType: '.observer.ServerStatusRequest', outputType: '.observer.ServerStatusResponse' },
     ],
   }],
+});
+
+// Hubble's peer service (cilium api/v1/peer/peer.proto): how Hubble Relay finds the nodes
+const peerFile = create(FileDescriptorProtoSchema, {
+  name: 'peer/peer.proto',
+  package: 'peer',
+  syntax: 'proto3',
+  messageType: [
+    msg('NotifyRequest', []),
+    msg('ChangeNotification', [['name', 1, T.STRING], ['address', 2, T.STRING], ['type', 3, T.ENUM, '.peer.ChangeNotificationType'], ['tls', 4, M, '.peer.TLS']]),
+    msg('TLS', [['server_name', 1, T.STRING]]),
+  ],
+  enumType: [enm('ChangeNotificationType', [['UNKNOWN', 0], ['PEER_ADDED', 1], ['PEER_DELETED', 2], ['PEER_UPDATED', 3]])],
+  service: [{ name: 'Peer', method: [{ name: 'Notify', inputType: '.peer.NotifyRequest', outputType: '.peer.ChangeNotification', serverStreaming: true }] }],
 });
 
 const flowFile = registryForJson.getFile('flow/flow.proto');
@@ -80,10 +100,18 @@ const filters = createFileRegistry(filterFile, deps);
 /** flow.proto, the filters and observer.proto together (JSON of a GetFlowsResponse needs them all) */
 export const hubbleRegistry = createFileRegistry(observerFile, (name) => (name === 'flow/flow_filter.proto' ? filters.getFile(name) : deps(name)));
 
-function message(name: string): DescMessage {
-  const m = hubbleRegistry.getMessage(name);
-  if (!m) throw new Error(`observer.proto: no message ${name}`);
+const peerRegistry = createFileRegistry(peerFile, () => undefined);
+
+function message(name: string, registry = hubbleRegistry): DescMessage {
+  const m = registry.getMessage(name);
+  if (!m) throw new Error(`hubble protos: no message ${name}`);
   return m;
+}
+
+function service(name: string, registry = hubbleRegistry): DescService {
+  const s = registry.getService(name);
+  if (!s) throw new Error(`hubble protos: no service ${name}`);
+  return s;
 }
 
 export const FlowFilterSchema = message('flow.FlowFilter');
@@ -91,14 +119,16 @@ export const GetFlowsRequestSchema = message('observer.GetFlowsRequest');
 export const GetFlowsResponseSchema = message('observer.GetFlowsResponse');
 export const ServerStatusResponseSchema = message('observer.ServerStatusResponse');
 export const GetNodesResponseSchema = message('observer.GetNodesResponse');
-export const ObserverService: DescService = (() => {
-  const s = hubbleRegistry.getService('observer.Observer');
-  if (!s) throw new Error('observer.proto: no service Observer');
-  return s;
-})();
+export const GetNamespacesResponseSchema = message('observer.GetNamespacesResponse');
+export const ObserverService = service('observer.Observer');
+export const ChangeNotificationSchema = message('peer.ChangeNotification', peerRegistry);
+export const PeerService = service('peer.Peer', peerRegistry);
 
 /** relay.NodeState */
 export const NODE_STATE = { connected: 1 } as const;
+
+/** peer.ChangeNotificationType */
+export const PEER_CHANGE = { added: 1, deleted: 2, updated: 3 } as const;
 
 /** The messages as l7bpf reads and writes them (protobuf-es field names; 64-bit as bigint). */
 export interface Timestamp {

@@ -1,8 +1,9 @@
-// Hubble's Observer gRPC service (GetFlows, ServerStatus, GetNodes), served by the agent over
-// HTTP/2 cleartext on a unix socket and a TCP port, as cilium-agent serves it on
-// /var/run/cilium/hubble.sock and :4244, so `hubble observe --server ...` and Hubble Relay can
-// read an l7bpf node. connect-node speaks the gRPC protocol over node:http2; the flows come
-// from a FlowHub (hub.ts): the history's jsonpb lines, decoded and sent as binary.
+// Hubble's Observer gRPC service (GetFlows, ServerStatus, GetNodes, GetNamespaces) and its Peer
+// service (Notify), served by the agent over HTTP/2 cleartext on a unix socket and a TCP port,
+// as cilium-agent serves them on /var/run/cilium/hubble.sock and :4244, so `hubble observe
+// --server ...` and Hubble Relay can read l7bpf nodes. connect-node speaks the gRPC protocol
+// over node:http2; the flows come from a FlowHub (hub.ts): the history's jsonpb lines, decoded
+// and sent as binary; the peers from a PeerSource (peers.ts).
 import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { createServer, type Http2Server, type ServerHttp2Session } from 'node:http2';
 import type { AddressInfo } from 'node:net';
@@ -14,7 +15,11 @@ import { InvalidFilterError } from './filters.ts';
 import { planOf, selectFlows, type FlowsPlan } from './getflows.ts';
 import type { FlowHub } from './hub.ts';
 import { DEFAULT_HUBBLE_PORT, defaultHubbleSocket, parseHostPort, socketAnswers } from './address.ts';
-import { GetFlowsResponseSchema, GetNodesResponseSchema, hubbleRegistry, NODE_STATE, ObserverService, ServerStatusResponseSchema, type GetFlowsRequest } from './proto.ts';
+import { notifications, orSelf, selfPeer, type PeerSource } from './peers.ts';
+import {
+  ChangeNotificationSchema, GetFlowsResponseSchema, GetNamespacesResponseSchema, GetNodesResponseSchema, hubbleRegistry, NODE_STATE, ObserverService,
+  PEER_CHANGE, PeerService, ServerStatusResponseSchema, type GetFlowsRequest,
+} from './proto.ts';
 
 
 /** GetFlowsRequest fields a newer Hubble may send that only trim what is sent (field_mask 10,
@@ -33,6 +38,9 @@ export interface HubbleServerOptions {
   /** TCP `host:port`, `:port` (every address) or `host` (port 4244); default ":4244"; port 0:
    * an ephemeral one (see `address.tcp`); false: none */
   readonly listen?: string | false;
+  /** the nodes Hubble Relay should read (peer.Peer/Notify); default, and while it lists none:
+   * this node alone, at its TCP address (else its socket) */
+  readonly peers?: PeerSource;
 }
 
 export interface HubbleServer {
@@ -41,12 +49,14 @@ export interface HubbleServer {
   close(): Promise<void>;
 }
 
-/** Serves Observer on the socket and the TCP address; resolves once both listen. */
+/** Serves Observer and Peer on the socket and the TCP address; resolves once both listen. */
 export async function startHubbleServer(o: HubbleServerOptions): Promise<HubbleServer> {
   const startedNs = process.hrtime.bigint();
-  const handler = connectNodeAdapter({ routes: routes(o, startedNs), grpc: true, grpcWeb: false, connect: false });
-  const servers: Http2Server[] = [];
   const address: { socket?: string; tcp?: { host: string; port: number } } = {};
+  // this node's address is known once the listeners are up, before any call is served
+  const peers = orSelf(o.peers, () => selfPeer(o.nodeName, address.tcp, address.socket));
+  const handler = connectNodeAdapter({ routes: routes(o, peers, startedNs), grpc: true, grpcWeb: false, connect: false });
+  const servers: Http2Server[] = [];
   const close = () => Promise.all(servers.map(stop)).then(() => (address.socket ? removeSocket(address.socket) : undefined));
   try {
     const socket = o.socketPath === undefined ? defaultHubbleSocket() : o.socketPath;
@@ -61,14 +71,17 @@ export async function startHubbleServer(o: HubbleServerOptions): Promise<HubbleS
 
 type Handler = Parameters<typeof createServer>[1];
 
-function routes(o: HubbleServerOptions, startedNs: bigint) {
+/** Observer and Peer; the methods not listed (GetAgentEvents, GetDebugEvents) are UNIMPLEMENTED. */
+function routes(o: HubbleServerOptions, peers: PeerSource, startedNs: bigint) {
   const uptimeNs = () => process.hrtime.bigint() - startedNs;
   const counts = () => {
     const s = o.hub.stats();
     return { numFlows: BigInt(s.ringEntries), maxFlows: BigInt(s.ringCapacity), seenFlows: BigInt(s.seenFlows), flowsRate: s.lastMinuteFlows / 60 };
   };
   return (router: ConnectRouter) =>
-    router.service(ObserverService, {
+    router.service(PeerService, {
+      notify: (_req: Message, ctx: HandlerContext) => notify(peers, ctx.signal),
+    } as never).service(ObserverService, {
       getFlows: (req: Message, ctx: HandlerContext) => getFlows(o.hub, req as unknown as GetFlowsRequest, ctx.signal),
       serverStatus: () => {
         const { flowsRate, ...c } = counts();
@@ -79,7 +92,15 @@ function routes(o: HubbleServerOptions, startedNs: bigint) {
         const node = { name: o.nodeName, version: o.version, state: NODE_STATE.connected, tls: { enabled: false }, uptimeNs: uptimeNs(), ...c };
         return create(GetNodesResponseSchema, { nodes: [node] });
       },
+      getNamespaces: () => create(GetNamespacesResponseSchema, { namespaces: o.hub.namespaces.list() }),
     } as never);
+}
+
+/** peer.Peer/Notify: every peer as PEER_ADDED, then the changes, until the client cancels. */
+async function* notify(peers: PeerSource, signal: AbortSignal): AsyncGenerator<Message> {
+  for await (const c of notifications(peers, signal)) {
+    yield create(ChangeNotificationSchema, { name: c.name, address: c.address, type: PEER_CHANGE[c.type] });
+  }
 }
 
 /** The selected flows as GetFlowsResponse messages; a bad request is InvalidArgument. */

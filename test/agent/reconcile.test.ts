@@ -156,6 +156,20 @@ describe('agent reconciler', () => {
     done();
   });
 
+  it('hands on the inventory of a snapshot that parses, never of one that does not', async () => {
+    const cacheDir = mkdtempSync(join(tmpdir(), 'l7bpf-reconcile-'));
+    const seen: string[][] = [];
+    const r = new Reconciler(new FakeApplier(), { nodeName: 'node-a', cacheDir, debounceMs: 1, deploySettings: '' }, { inventory: (inv) => seen.push(inv.endpoints.map((e) => e.name)) });
+    const offer = async (inventory: string) => {
+      r.offer({ policies: [{ name: 'p.yaml', text: USERS }], inventory: { name: 'endpoints.yaml', text: inventory }, ifaceOf: {}, describe: '' });
+      await r.idle();
+    };
+    await offer(INVENTORY);
+    await offer(INVENTORY.replace('ips: [10.0.0.2]', 'ips: [not-an-ip]'));
+    assert.deepEqual(seen, [['frontend', 'backend']]);
+    rmSync(cacheDir, { recursive: true, force: true });
+  });
+
   it('says when policies come before any inventory', async () => {
     const { r, snap, apply, done } = setup();
     await apply(snap([USERS], null));

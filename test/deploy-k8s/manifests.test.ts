@@ -2,8 +2,9 @@
 // against the Kubernetes API's OpenAPI schemas (kubernetes-models' validators, plus a strict
 // pass for unknown fields from @kubernetes/client-node's models, as `kubectl apply`'s strict
 // field validation would reject them), the references between the files (the ConfigMap's
-// settings through the agent's own --config reader, ports against its defaults), read-only
-// RBAC, and the image build file through dockerfile-utils' linter. docs/deploy.md, "Kubernetes".
+// settings through the agent's own --config reader, ports against its defaults, the hubble-peer
+// Service against the DaemonSet, the CRDs against what the agent watches), read-only RBAC, and
+// the image build file through dockerfile-utils' linter. docs/deploy.md, "Kubernetes".
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,11 +16,15 @@ import { validate as lintDockerfile, ValidationSeverity } from 'dockerfile-utils
 // the generated models alone (the package's index also loads its API clients: seconds)
 import * as k8s from '@kubernetes/client-node/dist/gen/models/ObjectSerializer.js';
 import { AGENT_DEFAULTS, mergeConfig, type AgentCliOptions } from '../../src/cli/agent.ts';
+import { CCNP, CNP } from '../../src/agent/kubernetes/kinds.ts';
 import { ANSWER_MODES } from '../../src/net/answers.ts';
 import { parseDurationNs, parseSize } from '../../src/observe/units.ts';
 
 const DIR = 'deploy/kubernetes';
 const DOCKERFILE = join(DIR, 'Dockerfile');
+/** applied on its own (kubectl apply -f), never by the kustomization: it would replace Cilium's CRDs */
+const CRDS = 'crds.yaml';
+const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition']);
 const READ_ONLY_VERBS = new Set(['get', 'list', 'watch']);
 
 type Obj = Record<string, any>; // manifests are untyped YAML; the schemas type them
@@ -114,8 +119,9 @@ function agentSettings(text: string): AgentCliOptions {
 describe('deploy/kubernetes manifests: Kubernetes API schemas (offline)', () => {
   it('every document has a schema for its apiVersion/kind and validates against it', async () => {
     assert.deepEqual(docs.map((d) => `${d.obj.apiVersion} ${d.obj.kind}`).sort(), [
+      'apiextensions.k8s.io/v1 CustomResourceDefinition', 'apiextensions.k8s.io/v1 CustomResourceDefinition',
       'apps/v1 DaemonSet', 'rbac.authorization.k8s.io/v1 ClusterRole', 'rbac.authorization.k8s.io/v1 ClusterRoleBinding',
-      'v1 ConfigMap', 'v1 Namespace', 'v1 ServiceAccount',
+      'v1 ConfigMap', 'v1 Namespace', 'v1 Service', 'v1 ServiceAccount',
     ]);
     for (const d of docs) {
       assert.equal(await schemaErrors(d.obj), null, `${d.file} document ${d.index + 1} (${d.obj.kind})`);
@@ -133,6 +139,12 @@ describe('deploy/kubernetes manifests: Kubernetes API schemas (offline)', () => 
     const typo = structuredClone(daemonSet);
     typo.spec.template.spec.containers[0].volumeMounts[0].mountPropogation = 'HostToContainer';
     assert.deepEqual(strictErrors(typo), ['DaemonSet.spec.template.spec.containers[0].volumeMounts[0].mountPropogation']);
+    const noPlural = structuredClone(named('CustomResourceDefinition')[0]!);
+    delete noPlural.spec.names.plural;
+    assert.match((await schemaErrors(noPlural)) ?? 'passed', /plural/);
+    const crdTypo = structuredClone(named('CustomResourceDefinition')[0]!);
+    crdTypo.spec.versions[0].schema.openAPIV3Schema.properties.spec['x-kubernetes-preserve-unknown-field'] = true;
+    assert.deepEqual(strictErrors(crdTypo), ['CustomResourceDefinition.spec.versions[0].schema.openAPIV3Schema.properties.spec.x-kubernetes-preserve-unknown-field']);
     await assert.rejects(modelOf({ apiVersion: 'apps/v1', kind: 'DeamonSet' }), /no Kubernetes API schema/);
     await assert.rejects(modelOf({ apiVersion: 'cilium.io/v2', kind: 'CiliumNetworkPolicy' }), /no Kubernetes API schema/);
   });
@@ -142,7 +154,7 @@ describe('deploy/kubernetes manifests: references between them', () => {
   const namespace = one('Namespace').metadata.name as string;
 
   it('every namespaced object, binding subject and the kustomization use the one namespace', () => {
-    for (const o of docs.map((d) => d.obj).filter((o) => !['Namespace', 'ClusterRole', 'ClusterRoleBinding'].includes(o.kind))) {
+    for (const o of docs.map((d) => d.obj).filter((o) => !CLUSTER_SCOPED.has(o.kind))) {
       assert.equal(o.metadata.namespace, namespace, `${o.kind} ${o.metadata.name}`);
     }
     for (const s of one('ClusterRoleBinding').subjects as Obj[]) assert.equal(s.namespace, namespace);
@@ -224,10 +236,44 @@ describe('deploy/kubernetes manifests: references between them', () => {
     assert.ok(agent.resources.requests.cpu && agent.resources.requests.memory && agent.resources.limits.memory);
   });
 
-  it('kustomization.yaml lists every manifest and names the DaemonSet\'s image', () => {
+  it('the hubble-peer Service selects the agent pods and reaches their Hubble port, node-local, as Cilium\'s', () => {
+    const service = one('Service');
+    assert.equal(service.metadata.name, 'hubble-peer', 'the name Hubble Relay\'s --peer-service is given for Cilium too');
+    assert.deepEqual(service.spec.selector, daemonSet.spec.selector.matchLabels, 'selects exactly the DaemonSet\'s pods');
+    for (const [k, v] of Object.entries(service.spec.selector as Obj)) assert.equal(daemonSet.spec.template.metadata.labels[k], v);
+    const [port, ...more] = service.spec.ports as Obj[];
+    assert.deepEqual(more, [], 'one port');
+    const hubble = portOf('hubble');
+    assert.ok(port!.targetPort === hubble.containerPort || port!.targetPort === hubble.name, `targetPort ${port!.targetPort} is the agent's Hubble port ${hubble.containerPort}`);
+    assert.deepEqual([port!.port, port!.protocol], [80, 'TCP'], 'plaintext: port 80, as Cilium\'s chart without Hubble TLS');
+    assert.equal(service.spec.internalTrafficPolicy, 'Local', 'Relay asks the agent on its own node');
+    assert.equal(service.spec.type, 'ClusterIP');
+  });
+
+  it('the CRDs define what the agent watches and RBAC grants, with the spec left to the agent', () => {
+    const crds = named('CustomResourceDefinition');
+    for (const [kind, scope, shortName] of [[CNP, 'Namespaced', 'cnp'], [CCNP, 'Cluster', 'ccnp']] as const) {
+      const crd = crds.find((c) => c.spec.names.kind === kind.kind);
+      assert.ok(crd, `no CRD for ${kind.kind}`);
+      const [version, ...others] = crd.spec.versions as Obj[];
+      assert.deepEqual(others, [], `${kind.kind}: one version`);
+      assert.equal(`/apis/${crd.spec.group}/${version!.name}/${crd.spec.names.plural}`, kind.path, `${kind.kind}: the path the agent lists and watches`);
+      assert.equal(crd.metadata.name, `${crd.spec.names.plural}.${crd.spec.group}`);
+      assert.deepEqual([crd.spec.scope, version!.served, version!.storage], [scope, true, true]);
+      assert.ok((crd.spec.names.shortNames as string[]).includes(shortName));
+      const props = version!.schema.openAPIV3Schema.properties as Obj;
+      assert.equal(props.spec['x-kubernetes-preserve-unknown-fields'], true, 'spec is the agent\'s to check');
+      assert.equal(props.specs.items['x-kubernetes-preserve-unknown-fields'], true);
+    }
+    const granted = (one('ClusterRole').rules as Obj[]).filter((r) => r.apiGroups.includes('cilium.io')).flatMap((r) => r.resources as string[]);
+    assert.deepEqual(crds.map((c) => c.spec.names.plural).sort(), [...granted].sort(), 'RBAC grants the resources the CRDs define');
+    assert.ok(docs.filter((d) => d.obj.kind === 'CustomResourceDefinition').every((d) => d.file === CRDS), `CRDs only in ${CRDS}`);
+  });
+
+  it('kustomization.yaml lists every manifest but the CRDs and names the DaemonSet\'s image', () => {
     const kustomization = parse(readFileSync(join(DIR, 'kustomization.yaml'), 'utf8')) as Obj;
     assert.deepEqual([kustomization.apiVersion, kustomization.kind], ['kustomize.config.k8s.io/v1beta1', 'Kustomization']);
-    assert.deepEqual([...kustomization.resources].sort(), [...new Set(docs.map((d) => d.file))].sort());
+    assert.deepEqual([...kustomization.resources].sort(), [...new Set(docs.map((d) => d.file))].filter((f) => f !== CRDS).sort());
     const image = String(agent.image).replace(/:[^:/]+$/, '');
     assert.ok((kustomization.images as Obj[]).some((i) => i.name === image), `no images: entry for ${image}`);
   });

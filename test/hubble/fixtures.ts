@@ -1,6 +1,6 @@
 // Flows for the Hubble API tests: history entries whose jsonpb lines src/flow/build.ts renders
 // from varied flow records (pods, verdicts, kinds, codes, methods, paths, ports, times), the
-// test proto loaded by @grpc/proto-loader, and a grpc-js client of Observer.
+// test protos loaded by @grpc/proto-loader, and grpc-js clients of Observer and Peer.
 import { join } from 'node:path';
 import fc from 'fast-check';
 import * as grpc from '@grpc/grpc-js';
@@ -46,16 +46,31 @@ export function sampleEntries(n: number, seed = 7, from = 0): HistoryEntry[] {
   return Array.from({ length: n }, (_, i) => fc.sample(entryAt(from + i), { numRuns: 1, seed: seed + from + i })[0]!);
 }
 
-// the test's own Observer client, from test/hubble/*.proto (Hubble's subset)
-const definition = loader.loadSync(join(import.meta.dirname, 'observer.proto'), {
+// the test's own Observer and Peer clients, from test/hubble/*.proto (Hubble's subset)
+const load = (file: string) => grpc.loadPackageDefinition(loader.loadSync(join(import.meta.dirname, file), {
   keepCase: true, longs: String, enums: String, defaults: false, oneofs: false, includeDirs: [import.meta.dirname],
-});
-const ObserverClient = (grpc.loadPackageDefinition(definition) as unknown as { observer: { Observer: grpc.ServiceClientConstructor } }).observer.Observer;
+}));
+const ObserverClient = (load('observer.proto') as unknown as { observer: { Observer: grpc.ServiceClientConstructor } }).observer.Observer;
+const PeerClient = (load('peer.proto') as unknown as { peer: { Peer: grpc.ServiceClientConstructor } }).peer.Peer;
 
 export interface ObserverStub extends grpc.Client {
   GetFlows(req: object): grpc.ClientReadableStream<GrpcResponse>;
   ServerStatus(req: object, cb: (e: grpc.ServiceError | null, r: Record<string, unknown>) => void): void;
   GetNodes(req: object, cb: (e: grpc.ServiceError | null, r: { nodes: Record<string, unknown>[] }) => void): void;
+  GetNamespaces(req: object, cb: (e: grpc.ServiceError | null, r: { namespaces?: { cluster?: string; namespace?: string }[] }) => void): void;
+  GetAgentEvents(req: object): grpc.ClientReadableStream<unknown>;
+}
+
+/** peer.ChangeNotification as grpc-js decodes it (enums as names, unset fields absent) */
+export interface ChangeNotification {
+  readonly name?: string;
+  readonly address?: string;
+  readonly type?: 'PEER_ADDED' | 'PEER_DELETED' | 'PEER_UPDATED';
+  readonly tls?: { server_name?: string };
+}
+
+export interface PeerStub extends grpc.Client {
+  Notify(req: object): grpc.ClientReadableStream<ChangeNotification>;
 }
 
 export interface GrpcResponse {
@@ -66,6 +81,7 @@ export interface GrpcResponse {
 
 /** `target` as grpc-js takes it: unix:///path or host:port */
 export const observerClient = (target: string): ObserverStub => new ObserverClient(target, grpc.credentials.createInsecure()) as unknown as ObserverStub;
+export const peerClient = (target: string): PeerStub => new PeerClient(target, grpc.credentials.createInsecure()) as unknown as PeerStub;
 
 /** Every response of a GetFlows call that ends by itself. */
 export function getFlows(client: ObserverStub, req: object): Promise<GrpcResponse[]> {

@@ -10,6 +10,7 @@ import { History, START, type Cursor } from '../../src/observe/history.ts';
 import { readHistory, type FlowQuery } from '../../src/observe/query.ts';
 import { buildFilter } from '../../src/observe/filters.ts';
 import { FlowHub } from '../../src/hubble/hub.ts';
+import { NAMESPACE_TTL_MS, NamespaceTracker } from '../../src/hubble/namespaces.ts';
 import { sampleEntries } from './fixtures.ts';
 
 describe('FlowHub', () => {
@@ -124,5 +125,18 @@ describe('FlowHub', () => {
     assert.equal(s.seenFlows, entries.reduce((n, e) => n + e.flows.length, 0));
     assert.equal(s.ringFlows, entries.slice(-3).reduce((n, e) => n + e.flows.length, 0));
     assert.equal(s.ringCapacity, 3);
+  });
+
+  it('notes the flows\' namespaces for GetNamespaces, each kept for an hour after its last flow, sorted', () => {
+    let now = 1_000_000;
+    const t = new NamespaceTracker(() => now);
+    const flow = (src: string, dst?: string) => JSON.stringify({ flow: { source: { namespace: src }, ...(dst ? { destination: { namespace: dst } } : {}) } });
+    t.note({ t: '1', flows: [flow('shop', 'default'), flow('', 'kube-system'), 'not json'] });
+    assert.deepEqual(t.list().map((n) => n.namespace), ['default', 'kube-system', 'shop']);
+    assert.ok(t.list().every((n) => n.cluster === ''), 'no cluster name, as Hubble with the default one');
+    now += NAMESPACE_TTL_MS / 2;
+    t.note({ t: '2', flows: [flow('shop')] });
+    now += NAMESPACE_TTL_MS / 2 + 1;
+    assert.deepEqual(t.list().map((n) => n.namespace), ['shop'], 'the others\' last flow is more than an hour old');
   });
 });

@@ -1,7 +1,8 @@
 // The Observer service (src/hubble/server.ts) through an independent gRPC client: grpc-js with
 // test/hubble/observer.proto (Hubble's own names and numbers), on the unix socket and on TCP.
 // GetFlows' number/first/since/until/follow as Hubble's local observer has them, filters and
-// what is refused, ServerStatus, GetNodes, the socket's housekeeping.
+// what is refused, ServerStatus, GetNodes, GetNamespaces, what is not served, the socket's
+// housekeeping.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -153,6 +154,26 @@ describe('Observer over gRPC', () => {
     assert.equal(nodes[0]!.name, 'node-a');
     assert.equal(nodes[0]!.state, 'NODE_CONNECTED');
     assert.equal(nodes[0]!.seen_flows, String(all.length));
+  });
+
+  it('GetNamespaces: the source and destination namespaces of the flows seen, sorted, no cluster name', async () => {
+    const namespaces = (l: string) => {
+      const f = (JSON.parse(l) as { flow: { source?: { namespace?: string }; destination?: { namespace?: string } } }).flow;
+      return [f.source?.namespace, f.destination?.namespace].filter((n): n is string => !!n);
+    };
+    const want = [...new Set(all.flatMap(namespaces))].sort();
+    assert.ok(want.length >= 2, 'the fixtures name several namespaces');
+    const { namespaces: got } = await unary<{ namespaces?: { cluster?: string; namespace?: string }[] }>(tcp.GetNamespaces.bind(tcp));
+    assert.deepEqual(got, want.map((namespace) => ({ namespace })), 'cluster "" (unset), as Hubble sends it with the default cluster name');
+  });
+
+  it('GetAgentEvents (and GetDebugEvents) are UNIMPLEMENTED', async () => {
+    const code = await new Promise<number>((resolve) => {
+      const call = unix.GetAgentEvents({});
+      call.on('data', () => {});
+      call.on('error', (e: { code: number }) => resolve(e.code));
+    });
+    assert.equal(code, grpcStatus.UNIMPLEMENTED);
   });
 
   it('the socket is 0660, a stale one is replaced, a live one is not taken over', async () => {

@@ -12,6 +12,7 @@
 #define L7_VERDICT_DROPPED 1 /* TC_ACT_SHOT */
 #define L7_VERDICT_RESET 2 /* rewritten into RSTs to both ends */
 #define L7_VERDICT_ANSWERED 3 /* denied and answered: 403 and FIN to the client, RST to the server */
+#define L7_VERDICT_AUDIT 4 /* denied in audit mode: the packet passed (Hubble verdict AUDIT), reason and rule are the denial's */
 
 #define L7_DIR_INGRESS 1 /* the local endpoint receives (tc egress on its host veth) */
 #define L7_DIR_EGRESS 2 /* the local endpoint sends (tc ingress on its host veth) */

@@ -84,7 +84,7 @@ __attribute__((noinline)) int l7_emit_req(struct __sk_buff *skb, struct l7_flow 
 	ev->http_rule = sc->http_rule;
 	/* the index its response will carry (l7_resp_expect counts it after this event) */
 	ev->msg = f->rs.reqs;
-	l7_ev_submit(ev, L7_EV_HTTP, sc->stop ? sc->deny_verdict : L7_VERDICT_FORWARDED, sc->reason);
+	l7_ev_submit(ev, L7_EV_HTTP, sc->deny_verdict, sc->reason);
 	return 0;
 }
 
@@ -196,13 +196,18 @@ static __always_inline int l7_slow_byte(struct __sk_buff *skb, struct l7_flow *f
 	rule = l7_rl_split(r, &why);
 	sc->http_rule = rule;
 	if (rule < 0 || (r & L7_RL_LIMITED)) {
-		sc->stop = 1;
-		sc->reason = why;
-		return 1;
+		if (!f->audit) {
+			sc->stop = 1;
+			sc->reason = why;
+			return 1;
+		}
+		/* audit: reported, and judged on as if allowed */
+		sc->deny_verdict = L7_VERDICT_AUDIT;
 	}
 	sc->reason = why;	/* a shadow limit's pass is reported */
 	l7_emit_req(skb, f, sc, sc->payload_off + (h->req_seq - sc->pkt_seq));
 	sc->reason = L7_REASON_NONE;
+	sc->deny_verdict = L7_VERDICT_FORWARDED;
 	l7_resp_expect(f, !(h->flags & HF_NOT_HEAD));
 	return l7_h1_after_head(h) == STEP_BODY;
 }

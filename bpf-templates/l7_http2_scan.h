@@ -62,7 +62,7 @@ __attribute__((noinline)) int l7_emit_h2(struct __sk_buff *skb, struct l7_flow *
 	ev->version = 2;
 	ev->stream = x->fstream;
 	ev->http_rule = sc->http_rule;
-	l7_ev_submit(ev, L7_EV_HTTP, sc->stop ? sc->deny_verdict : L7_VERDICT_FORWARDED, sc->reason);
+	l7_ev_submit(ev, L7_EV_HTTP, sc->deny_verdict, sc->reason);
 	return 0;
 }
 
@@ -82,16 +82,23 @@ static __always_inline int l7_h2_after(struct __sk_buff *skb, struct l7_flow *f,
 		rule = l7_rl_split(r2, &why);
 		sc->http_rule = rule;
 		if (rule < 0 || (r2 & L7_RL_LIMITED)) {
-			sc->stop = 1;
-			sc->reason = rule < 0 ? x->why : why;
-			/* the stream's own fields, read whole: its answer can go on the stream (a block
-			 * that could not be decoded leaves the tables unknown: the connection's) */
-			sc->deny_stream = x->why != L7_REASON_H2_HPACK && x->why != L7_REASON_H2_BLOCK_TOO_LONG;
-			return 1;
+			/* audit: a stream the rules deny (no rule, a rate limit) is reported and judged
+			 * on as if allowed; a strict rule stops the scan (l7_audit_stop) */
+			if (f->audit && (rule >= 0 || x->why == L7_REASON_L7_NO_RULE)) {
+				sc->deny_verdict = L7_VERDICT_AUDIT;
+			} else {
+				sc->stop = 1;
+				sc->reason = rule < 0 ? x->why : why;
+				/* the stream's own fields, read whole: its answer can go on the stream (a
+				 * block that could not be decoded leaves the tables unknown: the connection's) */
+				sc->deny_stream = x->why != L7_REASON_H2_HPACK && x->why != L7_REASON_H2_BLOCK_TOO_LONG;
+				return 1;
+			}
 		}
 		sc->reason = why;	/* a shadow limit's pass is reported */
 		l7_emit_h2(skb, f, sc, x);
 		sc->reason = L7_REASON_NONE;
+		sc->deny_verdict = L7_VERDICT_FORWARDED;
 		return 0;
 	case H2_ERROR:
 		sc->stop = 1;

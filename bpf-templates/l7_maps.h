@@ -155,7 +155,8 @@ struct l7_flow {
 	__u32 ans_rst;
 	__u32 ans_ack;
 	__u16 ans_reason;
-	__u16 ans_pad;
+	__u8 audit;	/* audited (q->audit at the decision): denials pass, reported (VERDICT_AUDIT) */
+	__u8 ans_pad;
 	__u32 ans_stream;	/* http/2: the denied stream */
 	struct l7_ofs ofs;
 };
@@ -235,7 +236,7 @@ struct l7_conn_q {
 	__u32 local_id;
 	__u32 peer_id;
 	__u8 kind;	/* L7_FLOW_ALLOW / L7 / DENY */
-	__u8 pad;
+	__u8 audit;	/* the local endpoint-direction is audited: a denial passes, reported */
 	__u16 reason;
 	__s32 rule;
 	__u32 seen;	/* 4 deny, 2 allow, 1 l7 matched */
@@ -253,7 +254,8 @@ struct l7_scratch {
 	__u32 seq;	/* seq of the byte at `off` */
 	__u16 reason;	/* L7_REASON_* when the scan stopped on a deny */
 	__u8 stop;	/* 1 = stop, decision in reason */
-	__u8 deny_verdict;	/* the denied request's event verdict (answered, dropped while due, reset) */
+	__u8 deny_verdict;	/* the request event's verdict: a denied one's (answered, dropped while due, reset,
+				 * audit), else forwarded */
 	__s32 http_rule;	/* last allowed http rule */
 	__u32 pkt_seq;
 	__u32 payload_off;	/* skb offset of this packet's tcp payload */

@@ -62,11 +62,60 @@ static __always_inline void l7_fold(const struct l7_port_entry *e, struct l7_con
 	asm volatile("" ::: "memory");
 }
 
+/* whether the local endpoint matches one of n selectors (n a constant: 0 costs nothing) */
+static __always_inline __u32 l7_any_bit(const struct l7_sel_bits *lb, const __u16 *sel, __u32 n)
+{
+	__u32 any = 0, i;
+
+#pragma clang loop unroll(disable)
+	for (i = 0; i < n; i++)
+		any |= l7_has_bit(lb, sel[i]);
+	return any;
+}
+
+/* folds the matching entries [from, to) of a direction's port table */
+static __always_inline void l7_fold_range(const struct l7_port_entry *entries, __u32 from, __u32 to,
+					  const struct l7_sel_bits *lb, const struct l7_sel_bits *pb, struct l7_conn_q *q)
+{
+	__u32 i;
+
+#pragma clang loop unroll(disable)
+	for (i = from; i < to; i++)
+		if (l7_entry_matches(&entries[i], lb, pb, q))
+			l7_fold(&entries[i], q);
+}
+
+/* deploy --audit (the deploy's l7cfg): every denial passes, reported */
+static __always_inline __u8 l7_audit_on(void)
+{
+	__u32 zero = 0;
+	const struct l7_config *c = bpf_map_lookup_elem(&l7cfg, &zero);
+
+	return c && c->audit;
+}
+
+/* one direction's decision inputs. audit mode (docs/semantics.md): the endpoint-direction is
+ * audited when only audited policies select it there; where an enforced policy selects it, the
+ * audited policies' entries (the table's tail, from NUM_ENFORCING on) are left out */
+#define L7_DECIDE_DIR(D, d)                                                                                \
+	do {                                                                                              \
+		__u32 strict = L7_##D##_NUM_AUDITED && l7_any_bit(lb, l7_##d##_strict, L7_##D##_NUM_STRICT); \
+		__u8 audited = L7_##D##_NUM_AUDITED && !strict &&                                       \
+			       l7_any_bit(lb, l7_##d##_audited, L7_##D##_NUM_AUDITED);                  \
+		q->enforced = l7_any_bit(lb, l7_##d##_enforced, L7_##D##_NUM_ENFORCED);                  \
+		if (audited)                                                                              \
+			q->enforced |= l7_any_bit(lb, l7_##d##_audit_enforced, L7_##D##_NUM_AUDIT_ENFORCED); \
+		q->audit |= audited;                                                                      \
+		l7_fold_range(l7_##d##_entries, 0, L7_##D##_NUM_ENFORCING, lb, pb, q);                   \
+		if (!strict)                                                                              \
+			l7_fold_range(l7_##d##_entries, L7_##D##_NUM_ENFORCING, L7_##D##_NUM_ENTRIES, lb, pb, q); \
+	} while (0)
+
 /* global (non-static) so the verifier checks it once, not per call site */
 __attribute__((noinline)) int l7_decide_conn(struct l7_conn_q *q)
 {
 	const struct l7_sel_bits *lb, *pb;
-	__u32 i, local_id, peer_id;
+	__u32 local_id, peer_id;
 
 	if (!q)
 		return 0;
@@ -86,6 +135,7 @@ __attribute__((noinline)) int l7_decide_conn(struct l7_conn_q *q)
 	q->reason = L7_REASON_NONE;
 	q->seen = 0;
 	q->enforced = 0;
+	q->audit = l7_audit_on();
 #pragma unroll
 	for (int w = 0; w < L7_RULE_WORDS; w++)
 		q->rules[w] = 0;
@@ -94,23 +144,10 @@ __attribute__((noinline)) int l7_decide_conn(struct l7_conn_q *q)
 		q->kind = L7_FLOW_ALLOW;
 		return 0;
 	}
-	if (q->dir == L7_DIR_INGRESS) {
-#pragma clang loop unroll(disable)
-		for (i = 0; i < L7_INGRESS_NUM_ENFORCED; i++)
-			q->enforced |= l7_has_bit(lb, l7_ingress_enforced[i]);
-#pragma clang loop unroll(disable)
-		for (i = 0; i < L7_INGRESS_NUM_ENTRIES; i++)
-			if (l7_entry_matches(&l7_ingress_entries[i], lb, pb, q))
-				l7_fold(&l7_ingress_entries[i], q);
-	} else {
-#pragma clang loop unroll(disable)
-		for (i = 0; i < L7_EGRESS_NUM_ENFORCED; i++)
-			q->enforced |= l7_has_bit(lb, l7_egress_enforced[i]);
-#pragma clang loop unroll(disable)
-		for (i = 0; i < L7_EGRESS_NUM_ENTRIES; i++)
-			if (l7_entry_matches(&l7_egress_entries[i], lb, pb, q))
-				l7_fold(&l7_egress_entries[i], q);
-	}
+	if (q->dir == L7_DIR_INGRESS)
+		L7_DECIDE_DIR(INGRESS, ingress);
+	else
+		L7_DECIDE_DIR(EGRESS, egress);
 	if (q->seen & 4) {
 		q->kind = L7_FLOW_DENY;
 		q->reason = L7_REASON_POLICY_DENY;

@@ -32,6 +32,12 @@ char LICENSE[] SEC("license") = "GPL";
 /* l7_new_flow: the packet opened an l7 flow and carries data (tcp fast open): judge it */
 #define L7_GO_ON (-1)
 
+/* a denial's event verdict: audit mode lets the packet pass, reported */
+static __always_inline __u8 l7_deny_verdict(__u8 audit)
+{
+	return audit ? L7_VERDICT_AUDIT : L7_VERDICT_DROPPED;
+}
+
 /* egress: the local endpoint sends the packet; ingress: it receives it */
 static __always_inline void l7_key(struct l7_flow_key *k, const struct l7_pkt *p, __u8 dir)
 {
@@ -137,15 +143,19 @@ static __attribute__((noinline)) int l7_new_flow(struct __sk_buff *skb, const st
 	__builtin_memset(qp, 0, sizeof(*qp));
 	l7_ask(qp, p, dir);
 	if (qp->kind == L7_FLOW_DENY) {
-		l7_ev_conn(skb, p, dir, qp, L7_VERDICT_DROPPED, qp->reason);
-		return l7_syn_denied(p, key, syn);
+		l7_ev_conn(skb, p, dir, qp, l7_deny_verdict(qp->audit), qp->reason);
+		if (!qp->audit)
+			return l7_syn_denied(p, key, syn);
+		/* audit: it passes as if allowed (without l7 rules) */
+		qp->kind = L7_FLOW_ALLOW;
+	} else if (qp->kind == L7_FLOW_L7 && (p->odd || p->proto != IPPROTO_TCP || !syn)) {
+		/* no l4 header, or l7 rules without the stream from its start: fail closed (audit:
+		 * it passes, judged alone) */
+		l7_ev_conn(skb, p, dir, qp, l7_deny_verdict(qp->audit), p->odd ? L7_REASON_UNSUPPORTED : L7_REASON_NO_FLOW_STATE);
+		return qp->audit ? TC_ACT_OK : l7_syn_denied(p, key, syn);
+	} else {
+		l7_ev_conn(skb, p, dir, qp, L7_VERDICT_FORWARDED, L7_REASON_NONE);
 	}
-	/* no l4 header, or l7 rules without the stream from its start: fail closed */
-	if (qp->kind == L7_FLOW_L7 && (p->odd || p->proto != IPPROTO_TCP || !syn)) {
-		l7_ev_conn(skb, p, dir, qp, L7_VERDICT_DROPPED, p->odd ? L7_REASON_UNSUPPORTED : L7_REASON_NO_FLOW_STATE);
-		return l7_syn_denied(p, key, syn);
-	}
-	l7_ev_conn(skb, p, dir, qp, L7_VERDICT_FORWARDED, L7_REASON_NONE);
 	/* only a syn opens tcp state: a mid-stream packet (or a syn-ack nobody asked
 	 * for) is judged alone, so it cannot make the peer's packets look like replies */
 	if (p->odd || (p->proto == IPPROTO_TCP && !syn))
@@ -160,6 +170,7 @@ static __attribute__((noinline)) int l7_new_flow(struct __sk_buff *skb, const st
 	f->rule = qp->rule;
 	f->policy = L7_POLICY_ID;
 	f->ifindex = skb->ifindex;
+	f->audit = qp->audit;
 	if (syn)
 		l7_tcp_open(f, p);
 	if (qp->kind == L7_FLOW_L7 && l7_answers_on())
@@ -236,6 +247,20 @@ static __always_inline int l7_keep(struct __sk_buff *skb, struct l7_flow *f, con
 	return l7_reset(skb, p, l7_cli_to_srv(&f->ofs, dseq), f->srv_nxt, dir);
 }
 
+/* audit: what fails closed (a strict rule, a parser limit, lost parser state) passes,
+ * reported; the parser cannot go on past it, so the connection is no longer judged. (the
+ * rules' denials do not stop the scan in audit: l7_slow_byte, l7_h2_after) */
+static __always_inline int l7_audit_stop(struct __sk_buff *skb, struct l7_flow *f, struct l7_scratch *sc, struct l7_h2 *x)
+{
+	sc->deny_verdict = L7_VERDICT_AUDIT;
+	if (f->h1.st >= H_H2_NEW)
+		l7_emit_h2(skb, f, sc, x);
+	else
+		l7_emit_req(skb, f, sc, sc->payload_off + (f->h1.req_seq - sc->pkt_seq));
+	f->kind = L7_FLOW_ALLOW;
+	return TC_ACT_OK;
+}
+
 /* client bytes of an l7 flow: what the receiver accepts, the stream rule, the framer */
 static __always_inline int l7_stream(struct __sk_buff *skb, struct l7_flow *f, const struct l7_pkt *p, __u8 dir,
 				     const struct l7_flow_key *key)
@@ -307,6 +332,7 @@ static __always_inline int l7_stream(struct __sk_buff *skb, struct l7_flow *f, c
 	sc->reason = L7_REASON_NONE;
 	sc->http_rule = -1;
 	sc->deny_stream = 0;
+	sc->deny_verdict = L7_VERDICT_FORWARDED;
 #ifdef L7_TEST_CLOCK
 	sc->now = skb->tstamp;
 #endif
@@ -317,6 +343,8 @@ static __always_inline int l7_stream(struct __sk_buff *skb, struct l7_flow *f, c
 		l7_tcp_client_ctl(f, p);
 		return TC_ACT_OK;
 	}
+	if (f->audit)
+		return l7_audit_stop(skb, f, sc, c.x);
 	/* denied: none of the packet's new bytes (nor its flags) reach the server, which still
 	 * expects `start` (an answer that waits for the responses relies on it) */
 	if (p->flags & L7_TH_SYN)
@@ -551,20 +579,24 @@ static __attribute__((noinline)) int l7_repolicy(struct __sk_buff *skb, const st
 		qp->kind = L7_FLOW_DENY;
 		qp->reason = L7_REASON_NO_FLOW_STATE;
 	}
+	if (qp->kind == L7_FLOW_DENY) {
+		l7_ev_conn(skb, p, dir, qp, l7_deny_verdict(qp->audit), qp->reason);
+		/* audit: it passes, no longer judged */
+		if (qp->audit)
+			qp->kind = L7_FLOW_ALLOW;
+	} else {
+		l7_ev_conn(skb, p, dir, qp, L7_VERDICT_FORWARDED, L7_REASON_NONE);
+	}
 	f->kind = qp->kind;
 	f->local_id = qp->local_id;
 	f->peer_id = qp->peer_id;
 	f->rule = qp->rule;
 	f->policy = L7_POLICY_ID;
+	f->audit = qp->audit;
 #pragma unroll
 	for (int w = 0; w < L7_RULE_WORDS; w++)
 		f->l7rules[w] = qp->rules[w];
-	if (qp->kind == L7_FLOW_DENY) {
-		l7_ev_conn(skb, p, dir, qp, L7_VERDICT_DROPPED, qp->reason);
-		return TC_ACT_SHOT;
-	}
-	l7_ev_conn(skb, p, dir, qp, L7_VERDICT_FORWARDED, L7_REASON_NONE);
-	return -1;
+	return qp->kind == L7_FLOW_DENY ? TC_ACT_SHOT : -1;
 }
 
 /* a syn on a tuple with a flow: a new connection only once the old one is over. on a

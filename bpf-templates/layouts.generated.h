@@ -45,7 +45,8 @@ _Static_assert(sizeof(struct l7_port_entry) == 16, "l7_port_entry layout");
 struct l7_config {
 	__u32 answer; /* +0 how a denial is answered: L7_ANSWER_* (src/net/answers.ts) */
 	__u32 split; /* +4 replay --kernel runs pieces of a frame a node would see whole: no trim (it would apply to one piece) */
+	__u32 audit; /* +8 deploy --audit: every denial passes, reported with verdict AUDIT */
 };
-_Static_assert(sizeof(struct l7_config) == 8, "l7_config layout");
+_Static_assert(sizeof(struct l7_config) == 12, "l7_config layout");
 
 #endif

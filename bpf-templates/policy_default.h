@@ -28,6 +28,22 @@ const __u16 l7_ingress_enforced[1] = { 0 };
 const struct l7_port_entry l7_ingress_entries[1] = { { 0 } };
 const __u16 l7_egress_enforced[1] = { 0 };
 const struct l7_port_entry l7_egress_entries[1] = { { 0 } };
+/* audit mode (l7_policy.h): entries of enforced policies come first, NUM_ENFORCING of them;
+ * selectors of audited specs, their default-deny ones, and enforced specs' (strict) */
+#define L7_INGRESS_NUM_ENFORCING 0
+#define L7_EGRESS_NUM_ENFORCING 0
+#define L7_INGRESS_NUM_AUDITED 0
+#define L7_INGRESS_NUM_AUDIT_ENFORCED 0
+#define L7_INGRESS_NUM_STRICT 0
+#define L7_EGRESS_NUM_AUDITED 0
+#define L7_EGRESS_NUM_AUDIT_ENFORCED 0
+#define L7_EGRESS_NUM_STRICT 0
+const __u16 l7_ingress_audited[1] = { 0 };
+const __u16 l7_ingress_audit_enforced[1] = { 0 };
+const __u16 l7_ingress_strict[1] = { 0 };
+const __u16 l7_egress_audited[1] = { 0 };
+const __u16 l7_egress_audit_enforced[1] = { 0 };
+const __u16 l7_egress_strict[1] = { 0 };
 
 /* per l7 set: rule bitset */
 const __u64 l7_set_rules[1][L7_RULE_WORDS] = { { 0 } };

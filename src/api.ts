@@ -10,6 +10,8 @@ import { loadPolicies } from './policy/index.ts';
 import { savePolicySources } from './replay/object.ts';
 import { lower } from '../codegen/ir/lower.ts';
 import { emitObject, DEFAULT_LIMITS, type EmitResult, type Limits } from '../codegen/emit/index.ts';
+import { auditOverridden } from './check/audit.ts';
+import type { Diagnostic } from './source/diagnostics.ts';
 
 export { loadPolicies, parsePolicies, readPolicyFiles, PolicyError, formatDiagnostic, type Policy } from './policy/index.ts';
 export { loadInventory, parseInventory, type Inventory } from './endpoints/index.ts';
@@ -33,10 +35,12 @@ export interface CompileOptions {
   readonly testClock?: boolean;
 }
 
-/** Policy files -> the object, its header and manifest.json in `out`, and the policy sources beside them. */
-export function compile(policyFiles: readonly string[], out: string, opts: CompileOptions = {}): EmitResult {
+/** Policy files -> the object, its header and manifest.json in `out`, and the policy sources
+ * beside them; `warnings`: audited policies an enforced one overrides (src/check/audit.ts). */
+export function compile(policyFiles: readonly string[], out: string, opts: CompileOptions = {}): EmitResult & { readonly warnings: readonly Diagnostic[] } {
   const limits: Limits = { ...DEFAULT_LIMITS, ...(opts.inspectWindow ? { inspectWindow: opts.inspectWindow } : {}), ...(opts.testClock ? { testClock: true } : {}) };
-  const r = emitObject(lower(loadPolicies(policyFiles)), out, limits);
+  const policies = loadPolicies(policyFiles);
+  const r = emitObject(lower(policies), out, limits);
   savePolicySources(policyFiles, out);
-  return r;
+  return { ...r, warnings: auditOverridden(policies) };
 }

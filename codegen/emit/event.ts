@@ -60,6 +60,7 @@ export const VERDICT = [
   ['DROPPED', 1, 'TC_ACT_SHOT'],
   ['RESET', 2, 'rewritten into RSTs to both ends'],
   ['ANSWERED', 3, 'denied and answered: 403 and FIN to the client, RST to the server'],
+  ['AUDIT', 4, 'denied in audit mode: the packet passed (Hubble verdict AUDIT), reason and rule are the denial\'s'],
 ] as const;
 
 export const POLICY_DIR = [

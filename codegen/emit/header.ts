@@ -44,9 +44,14 @@ const __u64 l7_${name}_accept[${t.numStates * words}] = {${cList(acceptWords64(t
 `;
 }
 
+/** Port entries, enforced policies' first: the datapath leaves the audited ones (the tail, from
+ * L7_*_NUM_ENFORCING on) out where an enforced policy selects the endpoint. Order within each
+ * part is kept: the first entry of the strongest kind names the rule. */
 function direction(name: 'ingress' | 'egress', d: DirectionIR): string {
   const up = name.toUpperCase();
-  const rows = d.entries.map((e) => {
+  const entries = [...d.entries.filter((e) => !e.audit), ...d.entries.filter((e) => e.audit)];
+  const a = d.audit ?? { selectors: [], enforced: [], strict: [] };
+  const rows = entries.map((e) => {
     const row: Record<string, number> = {
       local: e.local, peer: e.peer, port_lo: e.portLo, port_hi: e.portHi, proto: PROTO[e.proto],
       kind: ACT[e.action.kind], set: e.action.kind === 'l7' ? e.action.set : 0, rule: e.rule,
@@ -55,9 +60,17 @@ function direction(name: 'ingress' | 'egress', d: DirectionIR): string {
     return `\t{ ${PORT_ENTRY.fields.map((f) => row[f.name]).join(', ')} },`;
   });
   return `#define L7_${up}_NUM_ENFORCED ${d.enforced.length}
-#define L7_${up}_NUM_ENTRIES ${d.entries.length}
+#define L7_${up}_NUM_ENTRIES ${entries.length}
+#define L7_${up}_NUM_ENFORCING ${entries.filter((e) => !e.audit).length}
 const __u16 l7_${name}_enforced[${Math.max(1, d.enforced.length)}] = {${cList(d.enforced)}};
-const struct l7_port_entry l7_${name}_entries[${Math.max(1, d.entries.length)}] = {${rows.length ? '\n' + rows.join('\n') + '\n' : ' { 0 } '}};
+const struct l7_port_entry l7_${name}_entries[${Math.max(1, entries.length)}] = {${rows.length ? '\n' + rows.join('\n') + '\n' : ' { 0 } '}};
+${selectorList(name, 'audited', a.selectors)}${selectorList(name, 'audit_enforced', a.enforced)}${selectorList(name, 'strict', a.strict)}`;
+}
+
+/** A selector index list and its length (audit mode, l7_policy.h). */
+function selectorList(dir: string, what: string, sel: readonly number[]): string {
+  return `#define L7_${dir.toUpperCase()}_NUM_${what.toUpperCase()} ${sel.length}
+const __u16 l7_${dir}_${what}[${Math.max(1, sel.length)}] = {${cList(sel)}};
 `;
 }
 

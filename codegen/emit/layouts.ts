@@ -71,6 +71,7 @@ export const CONFIG: StructLayout = {
   fields: [
     { name: 'answer', type: 'u32', doc: 'how a denial is answered: L7_ANSWER_* (src/net/answers.ts)' },
     { name: 'split', type: 'u32', doc: 'replay --kernel runs pieces of a frame a node would see whole: no trim (it would apply to one piece)' },
+    { name: 'audit', type: 'u32', doc: 'deploy --audit: every denial passes, reported with verdict AUDIT' },
   ],
 };
 

@@ -65,7 +65,7 @@ export function mapLayout(ir: PolicyIR): MapLayout[] {
     // per-cpu u64 counters, index L7_CNT_* (0: events lost to a full ring buffer)
     { name: 'counters', type: 'percpu_array', keySize: 4, valueSize: 8, maxEntries: 4 },
     // deploy-time settings (struct l7_config): how denials are answered
-    { name: 'l7cfg', type: 'array', keySize: 4, valueSize: 8, maxEntries: 1 },
+    { name: 'l7cfg', type: 'array', keySize: 4, valueSize: 12, maxEntries: 1 },
     // rate-limit buckets: (rule id, subject) -> arrival time in ns; shared by every generation
     { name: 'buckets', type: 'lru_hash', keySize: 16, valueSize: 8, maxEntries: 65536 },
     // per-cpu, per rate-limited rule: limited, shadow passes

@@ -7,7 +7,10 @@ import type { HttpRequest } from '../../src/verdict/http.ts';
 import type { Entity } from '../../src/policy/types.ts';
 import type { Direction, PolicyIR, Protocol, SelectorIR } from './types.ts';
 
-export type IrDecision = { readonly kind: 'deny' } | { readonly kind: 'allow' } | { readonly kind: 'l7'; readonly httpRules: readonly number[] };
+export type IrDecision = ({ readonly kind: 'deny' } | { readonly kind: 'allow' } | { readonly kind: 'l7'; readonly httpRules: readonly number[] }) & {
+  /** the local endpoint is audited in this direction (l7_decide_conn's q->audit) */
+  readonly audit?: boolean;
+};
 
 export function selectorMatchesPeer(s: SelectorIR, peer: PeerRef): boolean {
   switch (s.match.kind) {
@@ -25,11 +28,28 @@ export function selectorBits(ir: PolicyIR, peer: PeerRef): Set<number> {
   return new Set(ir.selectors.filter((s) => selectorMatchesPeer(s, peer)).map((s) => s.index));
 }
 
-export function decideIR(ir: PolicyIR, dir: Direction, local: ReadonlySet<number>, peer: ReadonlySet<number>, port: number, proto: Exclude<Protocol, 'ANY'>): IrDecision {
+/** `deployAudit`: the deployment is in audit mode (l7cfg) */
+export function decideIR(ir: PolicyIR, dir: Direction, local: ReadonlySet<number>, peer: ReadonlySet<number>, port: number, proto: Exclude<Protocol, 'ANY'>, deployAudit = false): IrDecision {
+  const d = decideTable(ir, dir, local, peer, port, proto);
+  const audit = deployAudit || auditOf(ir[dir], local) === 'audited';
+  return audit ? { ...d, audit } : d;
+}
+
+/** An endpoint-direction under audited policies only, or one an enforced policy selects (its
+ * audited entries are left out), or none of them. */
+function auditOf(table: PolicyIR['ingress'], local: ReadonlySet<number>): 'audited' | 'strict' | 'none' {
+  const a = table.audit;
+  if (!a) return 'none';
+  if (a.strict.some((i) => local.has(i))) return 'strict';
+  return a.selectors.some((i) => local.has(i)) ? 'audited' : 'none';
+}
+
+function decideTable(ir: PolicyIR, dir: Direction, local: ReadonlySet<number>, peer: ReadonlySet<number>, port: number, proto: Exclude<Protocol, 'ANY'>): IrDecision {
   const table = ir[dir];
-  const enforced = table.enforced.some((i) => local.has(i));
+  const mode = auditOf(table, local);
+  const enforced = table.enforced.some((i) => local.has(i)) || (mode === 'audited' && table.audit!.enforced.some((i) => local.has(i)));
   const hits = table.entries.filter(
-    (e) => local.has(e.local) && (e.peer < 0 || peer.has(e.peer)) && port >= e.portLo && port <= e.portHi && (e.proto === 'ANY' || e.proto === proto),
+    (e) => !(e.audit && mode === 'strict') && local.has(e.local) && (e.peer < 0 || peer.has(e.peer)) && port >= e.portLo && port <= e.portHi && (e.proto === 'ANY' || e.proto === proto),
   );
   if (hits.some((e) => e.action.kind === 'deny')) return { kind: 'deny' };
   if (hits.some((e) => e.action.kind === 'allow')) return { kind: 'allow' };

@@ -4,8 +4,9 @@
 import { compile, TooManyStatesError } from '../regex/index.ts';
 import { describeSelector } from '../../src/policy/selectors.ts';
 import type { HttpRule, Policy, PolicySpec, PortProtocol, Rule, SelectorSpec } from '../../src/policy/types.ts';
+import { selectsFor } from '../../src/verdict/direction.ts';
 import type {
-  ActionIR, Direction, HeaderReqIR, HttpRuleIR, L7SetIR, MatchersIR, PolicyIR, PortEntryIR, RuleRefIR, SelectorIR,
+  ActionIR, AuditIR, Direction, DirectionIR, HeaderReqIR, HttpRuleIR, L7SetIR, MatchersIR, PolicyIR, PortEntryIR, RuleRefIR, SelectorIR,
 } from './types.ts';
 import { DEFAULT_IR_LIMITS, LowerError, type IrLimits } from './limits.ts';
 import { intervalNs, toleranceNs } from '../../src/verdict/ratelimit.ts';
@@ -16,6 +17,8 @@ class Builder {
   private readonly selectorIndex = new Map<string, number>();
   readonly entries: Record<Direction, PortEntryIR[]> = { ingress: [], egress: [] };
   readonly enforced: Record<Direction, Set<number>> = { ingress: new Set(), egress: new Set() };
+  /** per direction: audited specs' selectors, their default-deny ones, enforced specs' selectors */
+  readonly audit: Record<Direction, Record<keyof AuditIR, Set<number>>> = { ingress: auditSets(), egress: auditSets() };
   readonly httpRules: HttpRuleIR[] = [];
   readonly headerReqs: HeaderReqIR[] = [];
   private readonly headerIndex = new Map<string, number>();
@@ -50,8 +53,8 @@ export function lower(policies: readonly Policy[], limits: IrLimits = DEFAULT_IR
   for (const policy of policies) for (const spec of policy.specs) lowerSpec(b, policy, spec);
   return {
     selectors: b.selectors,
-    ingress: { enforced: [...b.enforced.ingress].sort((x, y) => x - y), entries: b.entries.ingress },
-    egress: { enforced: [...b.enforced.egress].sort((x, y) => x - y), entries: b.entries.egress },
+    ingress: directionIR(b, 'ingress'),
+    egress: directionIR(b, 'egress'),
     httpRules: b.httpRules,
     headerReqs: b.headerReqs,
     l7Sets: b.l7Sets,
@@ -60,13 +63,28 @@ export function lower(policies: readonly Policy[], limits: IrLimits = DEFAULT_IR
   };
 }
 
+const auditSets = (): Record<keyof AuditIR, Set<number>> => ({ selectors: new Set(), enforced: new Set(), strict: new Set() });
+const sorted = (s: ReadonlySet<number>): number[] => [...s].sort((x, y) => x - y);
+
+function directionIR(b: Builder, dir: Direction): DirectionIR {
+  const a = b.audit[dir];
+  const base = { enforced: sorted(b.enforced[dir]), entries: b.entries[dir] };
+  if (a.selectors.size === 0) return base;
+  return { ...base, audit: { selectors: sorted(a.selectors), enforced: sorted(a.enforced), strict: sorted(a.strict) } };
+}
+
 function labelsSelector(b: Builder, s: SelectorSpec): number {
   return b.selector({ kind: 'labels', selector: s }, describeSelector(s));
 }
 
 function lowerSpec(b: Builder, policy: Policy, spec: PolicySpec): void {
   const local = labelsSelector(b, spec.endpointSelector);
-  for (const dir of ['ingress', 'egress'] as const) if (spec.defaultDeny[dir]) b.enforced[dir].add(local);
+  for (const dir of ['ingress', 'egress'] as const) {
+    if (!selectsFor(spec, dir)) continue;
+    const a = b.audit[dir];
+    (policy.audit ? a.selectors : a.strict).add(local);
+    if (spec.defaultDeny[dir]) (policy.audit ? a.enforced : b.enforced[dir]).add(local);
+  }
   for (const rule of spec.rules) lowerRule(b, policy, rule, local);
 }
 
@@ -77,7 +95,7 @@ function lowerRule(b: Builder, policy: Policy, rule: Rule, local: number): void 
   const peers = peerSelectors(b, rule);
   const deny = rule.section.endsWith('Deny');
   const add = (peer: number, lo: number, hi: number, proto: PortEntryIR['proto'], action: ActionIR) =>
-    b.entries[dir].push({ local, peer, portLo: lo, portHi: hi, proto, action, rule: ruleIndex });
+    b.entries[dir].push({ local, peer, portLo: lo, portHi: hi, proto, action, rule: ruleIndex, ...(policy.audit ? { audit: true } : {}) });
   for (const pr of rule.toPorts ?? [null]) {
     const action: ActionIR = deny ? { kind: 'deny' } : !pr || pr.http === null ? { kind: 'allow' } : { kind: 'l7', set: l7Set(b, pr.http, ruleIndex) };
     const ranges = pr && pr.ports.length ? pr.ports.map(portRange) : [{ lo: 0, hi: 65535, proto: 'ANY' as const }];

@@ -41,12 +41,32 @@ export interface PortEntryIR {
   readonly action: ActionIR;
   /** index into PolicyIR.rules */
   readonly rule: number;
+  /** the rule is an audited policy's: left out where an enforced policy selects the local endpoint */
+  readonly audit?: boolean;
 }
 
 export interface DirectionIR {
-  /** selector indices: a local endpoint matching any of them is default-deny in this direction */
+  /** selector indices: a local endpoint matching any of them is default-deny in this direction
+   * (enforced policies'; audited ones' are in `audit.enforced`) */
   readonly enforced: readonly number[];
   readonly entries: readonly PortEntryIR[];
+  /** absent when no audited policy has this direction */
+  readonly audit?: AuditIR;
+}
+
+/**
+ * Audit mode of a direction (docs/semantics.md, "Audit mode"), as selector indices. A local
+ * endpoint matching some `selectors` and none of `strict` is audited: a denial passes,
+ * reported; `enforced` then turns its default deny on. Matching some of `strict` (an enforced
+ * policy selects it), the audited entries and selectors are left out for it.
+ */
+export interface AuditIR {
+  /** audited policies' specs with this direction */
+  readonly selectors: readonly number[];
+  /** ... that turn default deny on */
+  readonly enforced: readonly number[];
+  /** enforced policies' specs with this direction */
+  readonly strict: readonly number[];
 }
 
 /** One http rule (or grpc rule lowered to one). Fields are ANDed; null = any. */

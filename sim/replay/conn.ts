@@ -35,6 +35,8 @@ export class Conn<CV extends ConnVerdict> {
   ansAck = 0;
   /** the latest denial was over a rate limit: its answer is the 429 (src/net/answers.ts) */
   limited = false;
+  /** audit mode let a broken stream pass (RequestVerdict.audited 'stream'): no longer judged */
+  auditStop = false;
   /** the client data packet being judged: its first byte's sequence number, length, FIN */
   pktSeq = 0;
   pktLen = 0;

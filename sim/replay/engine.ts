@@ -204,7 +204,8 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
     const judge = this.o.judge;
     const host: SessionHost<RequestEvent, RequestRecord<CV, RV>> = {
       judge: (ev) => this.judgeRequest(c, ev),
-      allowed: (r) => r.verdict.allowed,
+      // a broken stream audit mode lets pass stops the session as a denial would (inspect())
+      allowed: (r) => r.verdict.allowed && r.verdict.audited !== 'stream',
       ruleDenied: (r) => r.verdict.ruleDenied === true,
       emit: this.emitRequest,
       answered: (r, a) => this.emitRequest({
@@ -214,7 +215,9 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
       now: () => this.curRec!.ts,
     };
     const partial = judge.partial ? (head: Uint8Array) => {
-      const ok = judge.partial?.(c.info, head, c.verdict)?.allowed !== false;
+      const v = judge.partial?.(c.info, head, c.verdict);
+      // audit: the head broke a rule all the same; its record says it passed
+      const ok = !v || (v.allowed && v.audited === undefined);
       if (!ok) c.limited = false;
       return ok;
     } : null;
@@ -226,6 +229,7 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
 
   private judgeRequest(c: Conn<CV>, ev: RequestEvent): RequestRecord<CV, RV> {
     const verdict = this.o.judge.request(c.info, ev, c.verdict, this.curRec!.ts);
+    if (verdict.audited === 'stream') c.auditStop = true;
     // the denial's kind, kept until the next denial as the kernel keeps f->ans_reason: a resent
     // cut request after later allowed ones is answered (and its answer known) as it was
     if (!verdict.allowed) c.limited = verdict.limited === true;
@@ -328,7 +332,8 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
     const s = c.stream;
     const len = v.payloadLen;
     const syn = (v.flags & TCP_SYN) !== 0;
-    if (!s) return this.act(rec, index, 'drop', 'no-flow-state', id);
+    // without its start the stream cannot be followed: fail closed, or (audit) pass judged alone
+    if (!s) return c.verdict.audited ? this.act(rec, index, 'pass', 'audited', id) : this.act(rec, index, 'drop', 'no-flow-state', id);
     if (syn && len === 0) return this.act(rec, index, 'pass', 'handshake', id);
     if (v.flags & TCP_URG) return this.deny(c, rec, index, 'urgent-data');
     if (len === 0 || v.flags & TCP_RST) {
@@ -557,6 +562,13 @@ export class ReplayEngine<CV extends ConnVerdict = ConnVerdict, RV extends Reque
     if (session.state === 'opaque') return this.act(rec, index, 'pass', 'opaque', id), -1;
     if (session.state === 'dead') return this.act(rec, index, 'pass', 'unparsed', id), -1;
     session.client(this.v.data, start, end);
+    if (session.denied && c.auditStop) {
+      // audit: the broken stream passes; nothing after it is judged (the kernel's ALLOW)
+      this.act(rec, index, 'pass', 'audited', id);
+      c.mode = 'opaque';
+      c.stream = null;
+      return -1;
+    }
     if (session.denied && fastOpen) {
       // fast-open data denied: no connection yet to reset; the flow is forgotten (the
       // client sends its SYN again without data)

@@ -28,6 +28,7 @@ export type PacketReason =
   | 'opaque'          // after an accepted upgrade / CONNECT: not HTTP any more
   | 'unparsed'        // after a parse error the judge allowed: nothing left to parse
   | 'midstream'       // connection seen without its SYN: not judged at L7
+  | 'audited'         // a denial audit mode let pass (reported AUDIT)
   | 'closed'          // segment of a connection already closed (late ACK)
   // stream integrity (docs/datapath.md, "What the datapath trusts"): dropped or reset
   | 'no-flow-state'   // client packet of an L7 connection seen without its SYN
@@ -64,6 +65,9 @@ export interface ConnVerdict {
   readonly inspect: boolean;
   /** The client's own egress policy inspects (before the node forwards: TTL <= 1 is dropped). */
   readonly inspectsBeforeForwarding?: boolean;
+  /** Every direction that inspects is in audit mode: what fails closed (no flow state, a strict
+   * rule, a parser limit) passes, reported, and the connection is no longer judged. */
+  readonly audited?: boolean;
 }
 
 export interface RequestVerdict {
@@ -73,6 +77,10 @@ export interface RequestVerdict {
   readonly ruleDenied?: boolean;
   /** Denied over a rate limit: its answer is 429 / RESOURCE_EXHAUSTED. */
   readonly limited?: boolean;
+  /** A denial audit mode let pass (allowed is true): 'request', the rules denied it and the
+   * connection goes on as if they had allowed it; 'stream', the stream itself failed (a strict
+   * rule, a parser limit): its bytes pass unjudged from here (the datapath's ALLOW). */
+  readonly audited?: 'request' | 'stream';
 }
 
 export type { BodyFraming, HttpRequest, HttpParseError, ViolationCode, HttpViolation, Http1Event } from '../http1/types.ts';

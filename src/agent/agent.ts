@@ -105,7 +105,7 @@ function kernelApplier(lib: Libbpf, env: DeployEnv, o: AgentOptions & { readonly
   return {
     compile: async (ir, outDir) => void (await emitObjectAsync(ir, outDir, DEFAULT_LIMITS)),
     deploy: (req: ApplyRequest) => {
-      const r = deploy(lib, { ...req, name: o.name, answer: o.answer, historyBytes: o.historyBytes }, env);
+      const r = deploy(lib, { ...req, name: o.name, answer: o.answer, historyBytes: o.historyBytes, audit: o.audit }, env);
       // the programs are in place now: a failure past this point is the flows', not the swap's
       try {
         pump.deployed(r.state, !r.swapped);

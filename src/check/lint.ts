@@ -1,6 +1,7 @@
 // `l7bpf check` lints: classic mistakes that are valid policy but rarely what was meant.
 import type { Endpoint } from '../endpoints/types.ts';
 import { selectorMatches } from '../verdict/peers.ts';
+import { auditOverridden } from './audit.ts';
 import { describeSelector } from '../policy/selectors.ts';
 import type { Diagnostic } from '../source/diagnostics.ts';
 import { lower } from '../../codegen/ir/lower.ts';
@@ -22,6 +23,7 @@ export function lintPolicies(policies: readonly Policy[], endpoints?: readonly E
     }
   }
   out.push(...duplicateNames(policies));
+  out.push(...auditOverridden(policies, endpoints));
   if (wholeSet) out.push(...kernelFit(policies));
   return out;
 }

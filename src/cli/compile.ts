@@ -1,6 +1,7 @@
 // `l7bpf compile --policy FILE... -o DIR`: the library's compile (src/api.ts) and a summary.
 import { compile } from '../api.ts';
 import { exitCodeOf } from './exit.ts';
+import { formatDiagnostic } from '../source/diagnostics.ts';
 
 export interface CompileFlags {
   readonly policy: readonly string[];
@@ -17,6 +18,7 @@ export function compileCommand(flags: CompileFlags): number {
     const limit = flags.inspectionLimit ?? flags.inspectWindow;
     const r = compile(flags.policy, flags.out, { ...(limit ? { inspectWindow: limit } : {}), ...(flags.testClock ? { testClock: true } : {}) });
     const m = r.manifest;
+    for (const w of r.warnings) console.error(formatDiagnostic(w));
     console.log([
       `wrote ${r.objectPath}, ${r.headerPath}, ${r.manifestPath}`,
       `  ${m.selectors.length} selectors, ${m.rules.length} rules, ${m.httpRules.length} http rules`,

@@ -20,6 +20,8 @@ export interface DeployOptions {
   readonly nodeName?: string;
   /** budget of the flow history in bytes (default: what the deployment had, else 16 MiB) */
   readonly historySize?: number;
+  /** audit mode: every denial passes, reported with verdict AUDIT */
+  readonly audit?: boolean;
 }
 
 export const DEFAULT_DEPLOYMENT = 'default';
@@ -54,12 +56,12 @@ export function deployCommand(dir: string, o: DeployOptions): number {
   try {
     const inventory = loadInventory(o.endpoints, { localNode: o.nodeName ?? hostname(), localNodeFrom: o.nodeName ? '--node-name' : 'the hostname; pass --node-name' });
     const env = deployEnv();
-    const r = deploy(openLibbpf(), { dir, inventory, ifaceOf: parseIfaceOf(o.ifaceOf ?? []), name, answer: o.denyAnswer ?? 'auto', ...(o.historySize ? { historyBytes: o.historySize } : {}) }, env);
+    const r = deploy(openLibbpf(), { dir, inventory, ifaceOf: parseIfaceOf(o.ifaceOf ?? []), name, answer: o.denyAnswer ?? 'auto', ...(o.audit ? { audit: true } : {}), ...(o.historySize ? { historyBytes: o.historySize } : {}) }, env);
     const s = r.state;
     if (r.mountedBpffs) console.log('mounted bpffs at /sys/fs/bpf');
     if (env.pinRoot.startsWith('/proc/')) console.log(`pinned in the host's bpffs through ${env.pinRoot} (this process has its own mount namespace)`);
     console.log(`${r.swapped ? 'swapped' : 'deployed'} ${name} generation ${s.generation}: ${s.objectPath} (sha256 ${s.objectSha256})`);
-    console.log(`  denials: ${answerText(s.answer)}`);
+    console.log(`  denials: ${s.audit ? 'audit mode (--audit): every denial passes, reported with verdict AUDIT' : answerText(s.answer)}`);
     console.log(`  flow history: ${formatSize(s.historyBytes ?? DEFAULT_HISTORY_BYTES)} at most, in ${historyDir(env.stateDir, name)} (observe reads it)`);
     console.log(`  network namespace: ${describeNetns(s.netns)}`);
     for (const i of s.ifaces) console.log(`  ${i.iface} (${i.pod}): tc ingress l7_from_pod, tc egress l7_to_pod`);

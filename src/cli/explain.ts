@@ -5,7 +5,7 @@ import { loadInventory, type Inventory } from '../endpoints/index.ts';
 import { selectorMatches } from '../verdict/peers.ts';
 import type { Policy } from '../policy/types.ts';
 import { resolvePeer, resolveTo, type ServiceTarget } from './explain-target.ts';
-import { decide, describePeer, parseRequestHead, h2Request, type PeerRef, type L7Input, type Protocol, type Verdict } from '../verdict/index.ts';
+import { decide, describePeer, reasonText, parseRequestHead, h2Request, type PeerRef, type L7Input, type Protocol, type Verdict } from '../verdict/index.ts';
 import { BadInputError, EXIT_NO, EXIT_OK } from './exit.ts';
 
 export interface ExplainOptions {
@@ -22,6 +22,8 @@ export interface ExplainOptions {
   readonly output?: string;
   /** the node judged from (its addresses are `host`); default: the inventory's only node */
   readonly nodeName?: string;
+  /** judge as a deployment in audit mode (`deploy --audit`) */
+  readonly audit?: boolean;
 }
 
 export function explainCommand(opts: ExplainOptions): number {
@@ -31,7 +33,7 @@ export function explainCommand(opts: ExplainOptions): number {
   const { service, targets } = resolveTo(inv, opts.to, protocol);
   const input = requestInput(opts);
   const src = resolvePeer(inv, opts.from);
-  const verdicts = targets.map((t) => ({ ...t, verdict: decide(policies, { src, dst: t.dst, dstPort: t.port, protocol }, input) }));
+  const verdicts = targets.map((t) => ({ ...t, verdict: decide(policies, { src, dst: t.dst, dstPort: t.port, protocol }, input, { audit: opts.audit === true }) }));
   const selects = policySelections(policies, inv);
   const allowed = verdicts.every((v) => v.verdict.allowed);
   if (service === null) {
@@ -56,7 +58,10 @@ function serviceJson(s: ServiceTarget) {
 function serviceText(s: ServiceTarget, verdicts: readonly { dst: PeerRef; port: number; verdict: Verdict }[]): string {
   const name = `service ${s.service.namespace}/${s.service.name} port ${s.port.port}/${s.port.protocol}`;
   const denied = verdicts.filter((v) => !v.verdict.allowed).length;
-  const head = denied === 0 ? `ALLOWED: every backend of ${name} (${verdicts.length}) allows it` : `DENIED: ${denied} of ${verdicts.length} backends of ${name} deny it`;
+  const audited = verdicts.filter((v) => v.verdict.audit).length;
+  const head = denied > 0 ? `DENIED: ${denied} of ${verdicts.length} backends of ${name} deny it`
+    : audited > 0 ? `AUDIT: ${audited} of ${verdicts.length} backends of ${name} would deny it (audit mode: it passes)`
+      : `ALLOWED: every backend of ${name} (${verdicts.length}) allows it`;
   const blocks = verdicts.map((v) => `backend ${describePeer(v.dst)}:${v.port} (targetPort ${s.port.targetPort}):\n` + toText(v.verdict).trimEnd().replace(/^/gm, '  '));
   return [head, ...blocks].join('\n') + '\n';
 }
@@ -99,21 +104,31 @@ function requestInput(o: ExplainOptions): L7Input | undefined {
 }
 
 function toText(v: Verdict): string {
-  const lines = [headline(v), ...v.chain.map((c) => `  - ${c}`)];
+  const lines = [headline(v), ...connectionAudit(v), ...v.chain.map((c) => `  - ${c}`)];
   if (v.rules.length) lines.push('rules:', ...v.rules.map((r) => `  ${r.source}  ${r.namespace ? `${r.namespace}/` : ''}${r.policy}  ${r.text}`));
   return lines.join('\n') + '\n';
 }
 
-/** `DENIED: POST /x matched no http rule`, `DENIED at L3/L4 (ingress): ...`: the verdict word once. */
+/** `DENIED: POST /x matched no http rule`, `DENIED at L3/L4 (ingress): ...`: the verdict word once;
+ * `AUDIT (would be denied: ...)` for a denial audit mode lets pass. */
 function headline(v: Verdict): string {
+  if (v.audit) return `AUDIT (would be ${v.summary}): passes, reported with Hubble verdict AUDIT`;
   const word = v.allowed ? 'allowed' : 'denied';
   const rest = v.summary.startsWith(word) ? v.summary.slice(word.length) : `: ${v.summary}`;
   return word.toUpperCase() + rest;
 }
 
+/** A request judged on a connection one direction would deny at L3/L4 in audit mode: the
+ * connection's AUDIT (the request's verdict is the other direction's). */
+function connectionAudit(v: Verdict): string[] {
+  if (v.audit) return [];
+  return v.directions.filter((d) => d.audit && !d.allowed).map((d) => `AUDIT (the connection would be denied at L3/L4 (${d.direction}): ${reasonText(d.reason)}): passes, reported with Hubble verdict AUDIT`);
+}
+
 function toJson(v: Verdict, src: PeerRef, dst: PeerRef, port: number, protocol: string) {
   return {
     allowed: v.allowed,
+    audit: v.audit,
     reason: v.reason,
     summary: v.summary,
     deniedBy: v.deniedBy,

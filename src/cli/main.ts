@@ -87,6 +87,7 @@ export function buildCli(): Command {
     .option('--header <header>', "'Name: value' (repeatable)", collect)
     .option('--grpc <service/method>', 'a gRPC call (HTTP/2 POST /service/method)')
     .option('--node-name <node>', "the node judged from: its addresses are the host entity, other nodes' remote-node (default: the inventory's only node)")
+    .option('--audit', 'judge as a deployment in audit mode (deploy --audit): a denial passes, reported with verdict AUDIT')
     .addOption(outputOption(['text', 'json'], 'text'))
     .addHelpText('after', examples('explain'))
     .action((o) => exit(explainCommand(o)));
@@ -103,6 +104,7 @@ export function buildCli(): Command {
     .option('--node-name <name>', 'node_name in flows')
     .addOption(inspectionLimit())
     .addOption(new Option('--deny-answer <mode>', 'how the deployment answers denials (deploy --deny-answer): the packets it rewrites').choices([...ANSWER_MODES]).default('auto'))
+    .option('--audit', 'the deployment is in audit mode (deploy --audit): every denial passes, reported with verdict AUDIT')
     .addOption(new Option('--capture-point <where>', "where the capture was taken: hook (as the tc program sees packets: the server's before a keep-alive 403's offsets) or client (the client's side, e.g. its pod or veth: the server's packets with them)").choices(['hook', 'client']).default('hook'))
     .option('--workers <n>', 'threads replaying the capture, by flow hash (default: from 64 MiB of capture on, one per core; 1: one)', (v: string) => {
       if (!/^[1-9][0-9]*$/.test(v)) throw new InvalidArgumentError('a whole number from 1.');
@@ -137,6 +139,7 @@ export function buildCli(): Command {
     .option('--node-name <node>', "this node in the inventory's nodes: its addresses are the host entity, other nodes' remote-node (default: the hostname)")
     .option('--history-size <size>', `budget of the flow history observe reads, on disk under the state directory (65536, 512KiB, 64MiB; default ${formatSize(DEFAULT_HISTORY_BYTES)}, or what the deployment had)`, historySize)
     .addOption(new Option('--deny-answer <mode>', 'how a denied request is answered: auto (the highest stage that works: HTTP/1 403 on a connection that goes on, the request cut; else 403 and FIN to the client, reset to the server), close (403 and FIN always), reset (RST both ways)').choices([...ANSWER_MODES]).default('auto'))
+    .option('--audit', 'audit mode: every denial passes and is reported with verdict AUDIT (a setting of the deployment: no recompile; deploy again without it to enforce)')
     .addHelpText('after', examples('deploy'))
     .action((dir: string, o) => exit(deployCommand(dir, o)));
   program

@@ -32,6 +32,8 @@ export interface ReplayFlags {
   readonly inspectionLimit?: number;
   readonly denyAnswer?: AnswerMode;
   readonly capturePoint?: 'hook' | 'client';
+  /** the deployment is in audit mode (deploy --audit) */
+  readonly audit?: boolean;
   /** threads replaying the capture (1: one); default by capture size and cores (workerPlan) */
   readonly workers?: number;
 }
@@ -69,6 +71,7 @@ export async function replayCommand(capture: string, o: ReplayFlags): Promise<nu
     ...(o.nodeName ? { nodeName: o.nodeName } : {}),
     answer: o.denyAnswer ?? 'auto',
     ...(o.capturePoint ? { capturePoint: o.capturePoint } : {}),
+    ...(o.audit ? { audit: true } : {}),
     ...(expect ? { expect } : {}),
     onProgress: progress,
   } satisfies Partial<ReplayCaptureOptions>;

@@ -34,6 +34,9 @@ export interface DeployRequest {
   readonly answer?: AnswerMode;
   /** budget of the flow history (src/observe/history.ts); default: what the deployment had, else DEFAULT_HISTORY_BYTES */
   readonly historyBytes?: number;
+  /** audit mode (`--audit`, the agent's audit): every denial passes, reported with verdict AUDIT;
+   * a setting in l7cfg, not in the object: deploying without it enforces again */
+  readonly audit?: boolean;
 }
 
 export interface DeployEnv {
@@ -88,7 +91,7 @@ export function deploy(lib: Libbpf, req: DeployRequest, env: DeployEnv): DeployR
     // source validation; objects built before it existed have no such map
     if (obj.maps.has('ifaces')) fillIfaces(obj, targets.map((t) => ({ ifindex: t.ifindex, addrs: t.addrs })));
     // objects built before answers existed reset: say so rather than claim an answer
-    const answer = fillConfig(obj, req.answer ?? 'auto') ? req.answer ?? 'auto' : 'reset';
+    const answer = fillConfig(obj, req.answer ?? 'auto', false, req.audit === true) ? req.answer ?? 'auto' : 'reset';
     pinGeneration(lib, obj, paths, generation);
     const ifaces = attachAll(lib, obj, targets, old, paths);
     const state: DeployState = {
@@ -97,6 +100,7 @@ export function deploy(lib: Libbpf, req: DeployRequest, env: DeployEnv): DeployR
       rules: manifest.rules, httpRules: manifest.httpRules.map((h) => ({ index: h.index, rule: h.rule, method: h.method, path: h.path, ...(h.source ? { source: h.source } : {}), ...(h.rateLimit ? { rateLimit: h.rateLimit } : {}) })),
       inventory: inventoryToState(req.inventory), deployedAt: new Date().toISOString(), flowsReused: load.reused.includes('flows'), answer,
       ...(env.netns ? { netns: env.netns } : {}),
+      ...(req.audit ? { audit: true } : {}),
       historyBytes: req.historyBytes ?? old?.historyBytes ?? DEFAULT_HISTORY_BYTES,
     };
     if (old) retire(lib, old, ifaces, paths);

@@ -51,6 +51,8 @@ export interface DeployState {
   readonly flowsReused: boolean;
   /** how denials are answered (`deploy --deny-answer`); absent in states written before it: reset */
   readonly answer: AnswerMode;
+  /** audit mode (`deploy --audit`): denials pass, reported with verdict AUDIT; absent: enforced */
+  readonly audit?: boolean;
   /** the network namespace the filters were attached in; absent in records written before it */
   readonly netns?: NetnsId;
   /** budget of the flow history in bytes (`deploy --history-size`); absent in records written before it: the default */

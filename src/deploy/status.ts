@@ -34,6 +34,8 @@ export interface DeploymentStatus {
   readonly deployedAt: string;
   /** how denials are answered */
   readonly answer: AnswerMode;
+  /** audit mode (deploy --audit): denials pass, reported AUDIT */
+  readonly audit: boolean;
   readonly hooks: readonly HookStatus[];
   readonly flows: { readonly total: number; readonly byKind: Readonly<Record<string, number>> } | null;
   /** records ever written to the ring buffer, and not yet read by an observer */
@@ -87,7 +89,7 @@ export function deploymentStatus(lib: Libbpf, s: DeployState, env: DeployEnv): D
     }
   }
   return {
-    name: s.name, generation: s.generation, objectSha256: s.objectSha256, objectPath: s.objectPath, deployedAt: s.deployedAt, answer: s.answer ?? 'reset',
+    name: s.name, generation: s.generation, objectSha256: s.objectSha256, objectPath: s.objectPath, deployedAt: s.deployedAt, answer: s.answer ?? 'reset', audit: s.audit === true,
     hooks, flows: mergeCounts(flowCounts(lib, paths.flows), flowCounts(lib, paths.l7flows)), events: eventCounts(lib, paths.events),
     counters: pinnedCounters(lib, paths.generation(s.generation).map('counters')),
     rateLimits: rateLimitStatus(lib, s, paths.buckets, paths.generation(s.generation).map('rl_counts')),
@@ -241,7 +243,7 @@ export function formatStatus(list: readonly DeploymentStatus[]): string {
   for (const d of list) {
     out.push(`deployment ${d.name} (generation ${d.generation}, deployed ${d.deployedAt})`);
     if (d.netns) out.push(`  netns ${d.netns}`);
-    out.push(`  object ${d.objectPath}`, `  sha256 ${d.objectSha256}`, `  denials ${d.answer === 'reset' ? 'reset both ways' : `answered (${d.answer})`}`);
+    out.push(`  object ${d.objectPath}`, `  sha256 ${d.objectSha256}`, `  denials ${d.audit ? 'audit mode: they pass, reported with verdict AUDIT' : d.answer === 'reset' ? 'reset both ways' : `answered (${d.answer})`}`);
     for (const h of d.hooks) {
       const what = h.attachedId === 0 ? 'NOT ATTACHED' : h.ours ? `prog id ${h.attachedId}` : `prog id ${h.attachedId} (NOT OURS)`;
       out.push(`  ${h.iface.padEnd(15)} tc ${h.hook.padEnd(7)} ${h.program.padEnd(12)} ${what}  (${h.pod})`);

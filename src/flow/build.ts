@@ -40,7 +40,8 @@ export interface FlowRecord {
   readonly summary?: string;
   /** Hubble DropReason when not a policy's (stream integrity drops); default from denyRule. */
   readonly dropReason?: number;
-  /** allowed, but the policy would have denied it (a shadow rate limit): Hubble's AUDIT verdict */
+  /** Hubble's AUDIT verdict: allowed, but a shadow rate limit would have denied it; or, with
+   * allowed false, a denial audit mode let pass (reported as the denial: reason, *_denied_by) */
   readonly audit?: boolean;
 }
 
@@ -83,10 +84,11 @@ function flowInit(r: FlowRecord): Record<string, unknown> {
 }
 
 /** Cilium's monitor event: an access-log record (L7), a policy verdict, or a drop whose sub-type is
- * its drop reason (as Cilium's datapath writes it). */
+ * its drop reason (as Cilium's datapath writes it). An audited denial dropped nothing: a policy
+ * verdict, as Cilium's audit mode sends. */
 function eventType(r: FlowRecord) {
   if (r.kind !== 'l3l4') return { type: EVENT_TYPE.l7 };
-  if (r.allowed) return { type: EVENT_TYPE.policyVerdict };
+  if (r.allowed || r.audit) return { type: EVENT_TYPE.policyVerdict };
   return { type: EVENT_TYPE.drop, subType: dropCode(r) };
 }
 

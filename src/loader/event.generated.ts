@@ -30,12 +30,15 @@ export const VERDICT = {
   RESET: 2,
   /** denied and answered: 403 and FIN to the client, RST to the server */
   ANSWERED: 3,
+  /** denied in audit mode: the packet passed (Hubble verdict AUDIT), reason and rule are the denial's */
+  AUDIT: 4,
 } as const;
 export const VERDICT_NAMES: Readonly<Record<number, string>> = {
   0: 'FORWARDED',
   1: 'DROPPED',
   2: 'RESET',
   3: 'ANSWERED',
+  4: 'AUDIT',
 };
 
 export const POLICY_DIR = {

@@ -94,7 +94,7 @@ export function encodePortEntry(v: PortEntry, size = PORT_ENTRY_SIZE): Buffer {
   return b;
 }
 
-export const CONFIG_SIZE = 8;
+export const CONFIG_SIZE = 12;
 
 /** struct l7_config: deploy-time settings of an object (map l7cfg, one entry; zero = defaults) */
 export interface Config {
@@ -102,13 +102,16 @@ export interface Config {
   readonly answer: number;
   /** replay --kernel runs pieces of a frame a node would see whole: no trim (it would apply to one piece) */
   readonly split: number;
+  /** deploy --audit: every denial passes, reported with verdict AUDIT */
+  readonly audit: number;
 }
 
 /** struct l7_config in host (little-endian) order, zero-filled to `size` (the map's, when larger). */
 export function encodeConfig(v: Config, size = CONFIG_SIZE): Buffer {
-  if (size < CONFIG_SIZE) throw new Error(`l7_config: ${size} bytes, the layout needs 8 (object built from other templates?)`);
+  if (size < CONFIG_SIZE) throw new Error(`l7_config: ${size} bytes, the layout needs 12 (object built from other templates?)`);
   const b = Buffer.alloc(size);
   b.writeUInt32LE(v.answer, 0);
   b.writeUInt32LE(v.split, 4);
+  b.writeUInt32LE(v.audit, 8);
   return b;
 }

@@ -4,7 +4,7 @@
 import { isIPv4 } from 'node:net';
 import { parseIp } from '../net/ip.ts';
 import type { Libbpf } from './types.ts';
-import { encodeConfig, encodeIface, encodeIpcacheKey, encodeIpcacheVal, IFACE_ADDRS } from './layouts.generated.ts';
+import { CONFIG_SIZE, encodeConfig, encodeIface, encodeIpcacheKey, encodeIpcacheVal, IFACE_ADDRS } from './layouts.generated.ts';
 import { ANSWER_MODE_VALUE, type AnswerMode } from '../net/answers.ts';
 import type { IpcacheEntry, SelectorBits } from '../plan/plan.ts';
 
@@ -88,12 +88,15 @@ export function fillIfaces(obj: LoadedObject, entries: readonly IfaceAddrs[]): v
   for (const e of entries) update(obj.lib, m.fd, u32(e.ifindex), ifaceValue(e.addrs, m.valueSize), `ifaces ${e.ifindex}`);
 }
 
-/** Deploy-time settings (map l7cfg): how denials are answered. Objects built before it have no
- * such map and reset (false is returned). */
-export function fillConfig(obj: LoadedObject, answer: AnswerMode, split = false): boolean {
-  if (!obj.maps.has('l7cfg')) return false;
-  const m = mapOf(obj, 'l7cfg');
-  update(obj.lib, m.fd, u32(0), encodeConfig({ answer: ANSWER_MODE_VALUE[answer], split: split ? 1 : 0 }, m.valueSize), 'l7cfg 0');
+/** Deploy-time settings (map l7cfg): how denials are answered, audit mode. Objects built before
+ * it have no such map and reset (false is returned); objects built before audit mode have its
+ * first fields only, and cannot audit. */
+export function fillConfig(obj: LoadedObject, answer: AnswerMode, split = false, audit = false): boolean {
+  const m = obj.maps.has('l7cfg') ? mapOf(obj, 'l7cfg') : null;
+  if (audit && (m === null || m.valueSize < CONFIG_SIZE)) throw new Error('this object was built before audit mode: compile it again to deploy it with --audit');
+  if (m === null) return false;
+  const value = encodeConfig({ answer: ANSWER_MODE_VALUE[answer], split: split ? 1 : 0, audit: audit ? 1 : 0 }, Math.max(m.valueSize, CONFIG_SIZE));
+  update(obj.lib, m.fd, u32(0), value.subarray(0, m.valueSize), 'l7cfg 0');
   return true;
 }
 

@@ -1,12 +1,12 @@
 // YAML text -> Policy AST. Multi-document YAML and `kind: List`; every problem of a file
 // is reported (file:line:col) in one pass; a policy with errors is left out of the result.
 import { assignRateLimitIds } from './ratelimit.ts';
-import { LineCounter, parseAllDocuments, type Node } from 'yaml';
+import { isMap, isScalar, LineCounter, parseAllDocuments, type Node } from 'yaml';
 import type { Diagnostic } from '../source/diagnostics.ts';
 import { Reader, yamlMessage, type YNode } from '../source/yaml-reader.ts';
 import { parseRules } from './parse-rules.ts';
 import { parseSelector, scopeLocalSelector } from './selectors.ts';
-import type { Policy, PolicyKind, PolicySpec, Rule, Section } from './types.ts';
+import { AUDIT_ANNOTATION, type Policy, type PolicyKind, type PolicySpec, type Rule, type Section } from './types.ts';
 
 export interface ParseResult {
   readonly policies: readonly Policy[];
@@ -80,10 +80,28 @@ function parsePolicy(r: Reader, node: YNode): Policy | null {
   if (clusterwide && nsNode) r.error(nsNode, 'a CiliumClusterwideNetworkPolicy has no namespace');
   const namespace = clusterwide ? null : nsNode ? r.string(nsNode, 'metadata.namespace') : 'default';
   const specs = parseSpecs(r, m, clusterwide ? null : namespace ?? 'default', node);
+  const audit = parseAudit(r, meta?.get('annotations'));
   if (name === null) return null;
-  const policy: Policy = { kind: kind as PolicyKind, name, namespace, specs, pos: r.pos(node) };
+  const policy: Policy = { kind: kind as PolicyKind, name, namespace, specs, audit, pos: r.pos(node) };
   assignRateLimitIds(policy);
   return policy;
+}
+
+/** `metadata.annotations["l7bpf.io/audit"]`: "true" audits, "false" or absent enforces. */
+function parseAudit(r: Reader, annotations: YNode): boolean {
+  if (annotations === undefined || annotations === null) return false;
+  if (!isMap(annotations)) {
+    r.error(annotations, 'metadata.annotations must be a mapping of strings');
+    return false;
+  }
+  const v = findKey(annotations, AUDIT_ANNOTATION);
+  if (v === undefined) return false;
+  const value = isScalar(v) ? v.value : undefined;
+  if (value === 'true' || value === 'false') return value === 'true';
+  // Kubernetes annotations are strings: an unquoted true is a YAML boolean the API server rejects
+  const hint = typeof value === 'boolean' ? `quote it: ${AUDIT_ANNOTATION}: "${value}" (annotations are strings)` : '"true" reports denials and lets them pass; "false" (or no annotation) enforces';
+  r.error(v, `annotation ${AUDIT_ANNOTATION} must be "true" or "false", got ${typeof value === 'string' ? JSON.stringify(value) : r.scalarSource(v) ?? 'a mapping or list'}`, hint);
+  return false;
 }
 
 function checkApiVersion(r: Reader, v: YNode, node: YNode): void {

@@ -114,7 +114,13 @@ export interface Policy {
   /** null for the clusterwide kind */
   readonly namespace: string | null;
   readonly specs: readonly PolicySpec[];
+  /** annotation `l7bpf.io/audit: "true"`: what it denies passes and is reported (Hubble AUDIT);
+   * an enforced policy selecting the same endpoint-direction decides alone (docs/semantics.md) */
+  readonly audit: boolean;
   readonly pos: SourcePos;
 }
+
+/** The annotation that puts a policy in audit mode. */
+export const AUDIT_ANNOTATION = 'l7bpf.io/audit';
 
 export const NAMESPACE_LABEL = 'io.kubernetes.pod.namespace';

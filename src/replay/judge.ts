@@ -3,7 +3,7 @@
 // judged into flow records.
 import type { Inventory } from '../endpoints/types.ts';
 import type { Policy } from '../policy/types.ts';
-import { verdictFor, decideConnection, h2Request, headerValues, parseRequestHead, resolveIp, type DirectionDecision, type L7Input, type Verdict } from '../verdict/index.ts';
+import { verdictFor, decideConnection, type DecideOptions, h2Request, headerValues, parseRequestHead, resolveIp, type DirectionDecision, type L7Input, type Verdict } from '../verdict/index.ts';
 import type { PeerRef } from '../verdict/peers.ts';
 import { Buckets } from '../verdict/ratelimit.ts';
 import type { ConnInfo, Judge, RequestEvent } from '../../sim/index.ts';
@@ -12,6 +12,7 @@ export interface OracleConnVerdict {
   readonly allowed: boolean;
   readonly inspect: boolean;
   readonly inspectsBeforeForwarding?: boolean;
+  readonly audited?: boolean;
   readonly src: PeerRef;
   readonly dst: PeerRef;
   readonly directions: readonly DirectionDecision[];
@@ -22,35 +23,44 @@ export interface OracleRequestVerdict {
   readonly allowed: boolean;
   readonly ruleDenied: boolean;
   readonly limited: boolean;
+  readonly audited?: 'request' | 'stream';
   readonly verdict: Verdict;
   readonly input: L7Input;
 }
 
-/** `buckets`: the rate limits' state, driven by the capture's timestamps (one per replay). */
-export function oracleJudge(policies: readonly Policy[], inv: Inventory, limit?: number, buckets = new Buckets()): Judge<OracleConnVerdict, OracleRequestVerdict> {
+/** `buckets`: the rate limits' state, driven by the capture's timestamps (one per replay);
+ * `opts.audit`: the deployment is in audit mode (replay --audit). */
+export function oracleJudge(policies: readonly Policy[], inv: Inventory, limit?: number, buckets = new Buckets(), opts: DecideOptions = {}): Judge<OracleConnVerdict, OracleRequestVerdict> {
   return {
     connection(conn: ConnInfo): OracleConnVerdict {
       const src = resolveIp(inv, conn.srcIp);
       const dst = resolveIp(inv, conn.dstIp);
       const flow = { src, dst, dstPort: conn.dstPort, protocol: 'TCP' as const };
-      const directions = decideConnection(policies, flow);
+      const directions = decideConnection(policies, flow, opts);
       const verdict = verdictFor(flow, directions);
       const inspect = verdict.allowed && directions.some((d) => d.l7 !== null);
       const inspectsBeforeForwarding = inspect && directions.some((d) => d.l7 !== null && d.direction === 'egress');
-      return { allowed: verdict.allowed, inspect, inspectsBeforeForwarding, src, dst, directions, verdict };
+      const audited = inspect && directions.every((d) => d.l7 === null || d.audit);
+      return { allowed: verdict.allowed, inspect, inspectsBeforeForwarding, ...(audited ? { audited } : {}), src, dst, directions, verdict };
     },
     partial(conn: ConnInfo, head: Uint8Array, cv: OracleConnVerdict): OracleRequestVerdict | null {
       const h = parseRequestHead(head, limit);
       if (h.kind !== 'violation') return null;
       const input: L7Input = { kind: 'violation', violation: h.violation };
-      return { allowed: false, ruleDenied: false, limited: false, verdict: verdictFor({ src: cv.src, dst: cv.dst, dstPort: conn.dstPort, protocol: 'TCP' }, cv.directions, input, false), input };
+      const verdict = verdictFor({ src: cv.src, dst: cv.dst, dstPort: conn.dstPort, protocol: 'TCP' }, cv.directions, input, false);
+      return { allowed: verdict.allowed, ruleDenied: false, limited: false, ...auditOf(verdict, input), verdict, input };
     },
     request(conn: ConnInfo, req: RequestEvent, cv: OracleConnVerdict, ts: bigint): OracleRequestVerdict {
       const input = l7InputOf(req, limit);
       const verdict = verdictFor({ src: cv.src, dst: cv.dst, dstPort: conn.dstPort, protocol: 'TCP' }, cv.directions, input, false, { buckets, now: ts, conn: conn.id });
-      return { allowed: verdict.allowed, ruleDenied: !verdict.allowed && input.kind === 'request', limited: verdict.reason === 'rate-limited', verdict, input };
+      return { allowed: verdict.allowed, ruleDenied: !verdict.allowed && input.kind === 'request', limited: verdict.reason === 'rate-limited', ...auditOf(verdict, input), verdict, input };
     },
   };
+}
+
+/** What audit mode let pass: a request the rules denied, or a stream that broke a strict rule. */
+function auditOf(v: Verdict, input: L7Input): { audited?: 'request' | 'stream' } {
+  return v.audit ? { audited: input.kind === 'request' ? 'request' : 'stream' } : {};
 }
 
 /** What the oracle judges for a request event: our strict parse of the raw head decides. */

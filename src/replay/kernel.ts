@@ -52,18 +52,18 @@ export class KernelReplayer {
   private readonly runner: PacketRunner;
   private readonly view = new PacketView();
 
-  constructor(private readonly obj: ReturnType<typeof loadObject>, private readonly inv: Inventory, private readonly answer: AnswerMode = 'auto') {
+  constructor(private readonly obj: ReturnType<typeof loadObject>, private readonly inv: Inventory, private readonly answer: AnswerMode = 'auto', private readonly audit = false) {
     this.runner = new PacketRunner(obj);
   }
 
-  static open(dir: string, inv: Inventory, answer: AnswerMode = 'auto'): KernelReplayer {
+  static open(dir: string, inv: Inventory, answer: AnswerMode = 'auto', audit = false): KernelReplayer {
     const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { selectors: SelectorIR[] };
     const obj = loadObject(openLibbpf(), join(dir, 'l7bpf.o'));
     const plan = planMaps(manifest.selectors, inv);
     fillIpcache(obj, plan.ipcache);
     fillSelectors(obj, plan.selectors);
-    fillConfig(obj, answer);
-    return new KernelReplayer(obj, inv, answer);
+    fillConfig(obj, answer, false, audit);
+    return new KernelReplayer(obj, inv, answer, audit);
   }
 
   /** Runs one captured frame through the programs of the endpoints it leaves and enters. */
@@ -76,13 +76,13 @@ export class KernelReplayer {
     // pieces of one frame: no trim, which would cut one piece of what the node sees whole (a
     // frame split here is over 3712 bytes; a trim keeps at most 1448 and cuts at most 4096)
     const split = fed.frames.length > 1;
-    if (split) fillConfig(this.obj, this.answer, true);
+    if (split) fillConfig(this.obj, this.answer, true, this.audit);
     try {
       return { index, offset: r.offset, programs, action: this.runAll(programs, fed.frames, r.ts), pieces: fed.frames.length, cut: fed.cut };
     } catch (e) {
       throw e instanceof TestRunError ? e.at(`packet #${index + 1} (capture offset ${r.offset}): `) : e;
     } finally {
-      if (split) fillConfig(this.obj, this.answer);
+      if (split) fillConfig(this.obj, this.answer, false, this.audit);
     }
   }
 

@@ -97,13 +97,16 @@ export function observe(ctx: ObserveContext, ev: RawEvent): Observed {
   const src: PeerRef = resolveIp(ctx.inventory, srcIp);
   const dst: PeerRef = resolveIp(ctx.inventory, dstIp);
   const allowed = ev.verdict === VERDICT.FORWARDED;
+  // audit mode: the packet passed; the event is the denial's (reason, rule), Hubble's AUDIT
+  const audit = ev.verdict === VERDICT.AUDIT;
   const policies = ruleRefs(ctx, ev, allowed);
   const base = {
     timeNs: ev.ts_ns + ctx.clockOffsetNs, nodeName: ctx.nodeName,
     src: { ip: srcIp, port: ev.sport, peer: src }, dst: { ip: dstIp, port: ev.dport, peer: dst },
     allowed, denyRule: ev.reason === REASON.POLICY_DENY, direction: ev.dir === POLICY_DIR.EGRESS ? 'egress' : 'ingress',
-    protocol: protocolOf(ev.proto), ...(ev.proto === 6 ? { tcpFlags: tcpFlagsOf(ev.tcp_flags) } : {}), policies,
+    protocol: protocolOf(ev.proto), ...(ev.proto === 6 ? { tcpFlags: tcpFlagsOf(ev.tcp_flags) } : {}), policies, ...(audit ? { audit } : {}),
   } as const;
+  const auditRow = audit ? { audit } : {};
   const pair = `${describePeer(src)} -> ${describePeer(dst)}:${ev.dport}`;
   const source = policies.map((p) => p.source).join(',') || '-';
   if (ev.kind === EVENT_KIND.HTTP) {
@@ -111,13 +114,13 @@ export function observe(ctx: ObserveContext, ev: RawEvent): Observed {
     const line = request ? `${request.method} ${request.target}` : '<request>';
     const { tcpFlags: _, ...l7 } = base;
     const shadow = allowed && ev.reason === REASON.RATE_LIMITED;
-    const record: FlowRecord = { ...l7, kind: 'l7-request', isReply: false, ...(request ? { request } : {}), ...(shadow ? { audit: true } : {}) };
+    const record: FlowRecord = { ...l7, kind: 'l7-request', isReply: false, ...(request ? { request } : {}), ...(shadow || audit ? { audit: true } : {}) };
     // answered at once: the client got the answer with this packet; else it is due once the
     // responses before it ended (an ANSWER event), which names it through this memo
     const answer = ev.verdict === VERDICT.ANSWERED ? [answerFlow(record, ev, 0n)] : [];
     if (ev.verdict === VERDICT.DROPPED) answersDue(ctx).set(`${srcIp}:${ev.sport}>${dstIp}:${ev.dport}`, { record, tsNs: ev.ts_ns });
     noteRequest(ctx, ev, record); // its response pairs with it (observe-response.ts)
-    return { kind: 'request', record, flows: [record, ...answer], event: ev, row: { pair, line, allowed, reason: allowed ? 'allowed' : reasonName(ev.reason), rule: source } };
+    return { kind: 'request', record, flows: [record, ...answer], event: ev, row: { pair, line, allowed: allowed || audit, ...auditRow, reason: allowed ? 'allowed' : reasonName(ev.reason), rule: source } };
   }
   if (ev.kind === EVENT_KIND.RESPONSE) return { kind: 'response', ...responseFlow(ctx, ev, base), event: ev };
   if (ev.kind === EVENT_KIND.ANSWER) {
@@ -137,7 +140,7 @@ export function observe(ctx: ObserveContext, ev: RawEvent): Observed {
   // a connection no policy governs in this direction has no policy verdict (nor in Cilium)
   const ungoverned = ev.kind === EVENT_KIND.CONN && allowed && ev.rule < 0;
   const flows = housekeeping(ev, srcIp, dstIp) || ungoverned ? [] : [record];
-  if (ev.kind === EVENT_KIND.CONN) return { kind: 'connection', record, flows, event: ev, row: { pair, allowed, reason: allowed ? 'allowed' : reasonName(ev.reason) } };
+  if (ev.kind === EVENT_KIND.CONN) return { kind: 'connection', record, flows, event: ev, row: { pair, allowed: allowed || audit, ...auditRow, reason: allowed ? 'allowed' : reasonName(ev.reason) } };
   return { kind: 'drop', record: { ...record, allowed: false }, flows: flows.map((f) => ({ ...f, allowed: false })), event: ev };
 }
 

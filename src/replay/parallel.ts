@@ -19,6 +19,8 @@ export interface ParallelReplayOptions {
   readonly nodeName?: string;
   readonly answer?: AnswerMode;
   readonly capturePoint?: 'hook' | 'client';
+  /** the deployment is in audit mode (replay --audit) */
+  readonly audit?: boolean;
   readonly expect?: ReadonlyMap<string, number>;
   /** jsonpb: batches of whole lines (each ends with a newline), a worker's in capture order */
   readonly onFlowLines?: (text: string) => void;
@@ -46,6 +48,7 @@ export interface ReplayWorkerInput {
   readonly nodeName?: string;
   readonly answer?: AnswerMode;
   readonly capturePoint?: 'hook' | 'client';
+  readonly audit?: boolean;
   readonly expect?: readonly (readonly [string, number])[];
   readonly jsonpb: boolean;
   /** Int32 [0]: batches posted and not yet written; the worker waits above MAX_IN_FLIGHT */
@@ -102,6 +105,7 @@ function startWorker(capture: string, shard: { index: number; count: number }, o
     ...(o.nodeName ? { nodeName: o.nodeName } : {}),
     ...(o.answer ? { answer: o.answer } : {}),
     ...(o.capturePoint ? { capturePoint: o.capturePoint } : {}),
+    ...(o.audit ? { audit: true } : {}),
     ...(o.expect ? { expect: [...o.expect] } : {}),
   };
   const w = new Worker(workerUrl(), { workerData: input, resourceLimits: workerLimits(shard.count) });

@@ -9,7 +9,9 @@ import type { OracleConnVerdict, OracleRequestVerdict } from './judge.ts';
 export interface RequestRow {
   readonly pair: string;
   readonly line: string;
+  /** passed (true for a denial audit mode let pass: then `audit`, and reason names the denial) */
   readonly allowed: boolean;
+  readonly audit?: boolean;
   readonly reason: string;
   readonly rule: string;
 }
@@ -31,11 +33,12 @@ export function connectionFlows(conn: ConnInfo, cv: OracleConnVerdict, nodeName:
   const order = [...cv.directions].sort((a, b) => (a.direction === b.direction ? 0 : a.direction === 'egress' ? -1 : 1));
   for (const d of order) {
     if (d.reason === 'no-policy') continue;
+    const audit = !d.allowed && d.audit;
     out.push({
       timeNs: conn.startTs, nodeName, ...sides(conn, cv), kind: 'l3l4', allowed: d.allowed, denyRule: d.reason === 'deny-rule',
-      direction: d.direction, isReply: false, tcpFlags: { SYN: true }, policies: d.rules,
+      direction: d.direction, isReply: false, tcpFlags: { SYN: true }, policies: d.rules, ...(audit ? { audit } : {}),
     });
-    if (!d.allowed) break;
+    if (!d.allowed && !audit) break;
   }
   return out;
 }
@@ -44,15 +47,16 @@ export function requestFlows(r: RequestRecord<OracleConnVerdict, OracleRequestVe
   const v = r.verdict.verdict;
   const req = requestOf(r);
   const base = { nodeName, ...sides(r.conn, r.connVerdict), denyRule: false, direction: directionOf(v, r.connVerdict), ...(req ? { request: req } : {}) };
-  // a shadow limit's request passes; Hubble's AUDIT says the policy would have dropped it
-  const audit = v.allowed && v.limit?.outcome === 'shadow' ? { audit: true } : {};
-  const out: FlowRecord[] = [{ ...base, policies: v.rules, timeNs: r.ts, kind: 'l7-request', allowed: v.allowed, isReply: false, ...audit }];
+  // a shadow limit's request passes, and so does a denial in audit mode: Hubble's AUDIT says the
+  // policy would have dropped it (audit mode reports it as the denial)
+  const audit = v.audit || (v.allowed && v.limit?.outcome === 'shadow') ? { audit: true } : {};
+  const out: FlowRecord[] = [{ ...base, policies: v.rules, timeNs: r.ts, kind: 'l7-request', allowed: v.allowed && !v.audit, isReply: false, ...audit }];
   if (r.response) {
     // the server's response, or the answer to a denied request (403, 429, a gRPC status): no
     // policy allowed that one, the datapath wrote it
     const headers = r.response.headers;
     out.push({
-      ...base, policies: v.allowed ? v.rules : [], timeNs: r.ts + r.response.latencyNs, kind: 'l7-response', allowed: true, isReply: true,
+      ...base, policies: v.allowed && !v.audit ? v.rules : [], timeNs: r.ts + r.response.latencyNs, kind: 'l7-response', allowed: true, isReply: true,
       status: r.response.status, latencyNs: r.response.latencyNs, ...(headers ? { responseHeaders: headers } : {}),
     });
   }
@@ -102,6 +106,7 @@ export function requestRow(r: RequestRecord<OracleConnVerdict, OracleRequestVerd
     pair: `${describePeer(r.connVerdict.src)} -> ${describePeer(r.connVerdict.dst)}:${r.conn.dstPort}`,
     line,
     allowed: v.allowed,
+    ...(v.audit ? { audit: true } : {}),
     reason: requestReason(v),
     rule: v.rules.map((x) => x.source).join(',') || '-',
   };

@@ -27,6 +27,8 @@ export interface ReplayCaptureOptions {
   readonly answer?: AnswerMode;
   /** where the capture was taken (ReplayOptions.capturePoint; default hook) */
   readonly capturePoint?: 'hook' | 'client';
+  /** the deployment is in audit mode (`--audit`): every denial passes, reported AUDIT */
+  readonly audit?: boolean;
   /** a directory written by `l7bpf compile`: every packet also runs through its object */
   readonly kernelDir?: string;
   /** each flow as a Hubble jsonpb line, in capture order */
@@ -68,7 +70,7 @@ export function replayCapture(capture: string, o: ReplayCaptureOptions): ReplayR
   const errors: CaptureError[] = [];
   const simPackets: PacketEvent[] = [];
   const engine = new ReplayEngine({
-    judge: oracleJudge(o.policies, o.inventory, o.inspectionLimit),
+    judge: oracleJudge(o.policies, o.inventory, o.inspectionLimit, undefined, { audit: o.audit === true }),
     ...(o.inspectionLimit ? { inspectionLimit: o.inspectionLimit } : {}),
     answers: (o.answer ?? 'auto') !== 'reset',
     keepAlive: (o.answer ?? 'auto') === 'auto',
@@ -80,7 +82,7 @@ export function replayCapture(capture: string, o: ReplayCaptureOptions): ReplayR
     onConnection: (e) => {
       if (e.type !== 'open') return;
       if (o.onFlowLine) for (const f of connectionFlows(e.conn, e.verdict, nodeName)) o.onFlowLine(flowJsonLine(f));
-      summary.addConnection({ pair: `${describePeer(e.verdict.src)} -> ${describePeer(e.verdict.dst)}:${e.conn.dstPort}`, allowed: e.verdict.allowed, reason: connReason(e.verdict) });
+      summary.addConnection({ pair: `${describePeer(e.verdict.src)} -> ${describePeer(e.verdict.dst)}:${e.conn.dstPort}`, allowed: e.verdict.allowed, ...(e.verdict.verdict.audit ? { audit: true } : {}), reason: connReason(e.verdict) });
     },
     onRequest: (r) => {
       const row = requestRow(r);
@@ -90,7 +92,7 @@ export function replayCapture(capture: string, o: ReplayCaptureOptions): ReplayR
       if (o.onFlowLine) for (const f of requestFlows(r, nodeName)) o.onFlowLine(flowJsonLine(f));
     },
   });
-  const kernel = o.kernelDir ? KernelReplayer.open(o.kernelDir, o.inventory, o.answer ?? 'auto') : null;
+  const kernel = o.kernelDir ? KernelReplayer.open(o.kernelDir, o.inventory, o.answer ?? 'auto', o.audit === true) : null;
   const kernelPackets: KernelPacket[] = [];
   const records = readCapture(capture, { view: true, onError: (e) => errors.push(e) });
   const copies = new OneInterfacePerFlow(OneInterfacePerFlow.severalInterfaces(fileHead(capture)));
@@ -133,6 +135,8 @@ function fileHead(file: string): Uint8Array {
 }
 
 function connReason(v: OracleConnVerdict): string {
+  // audit: the reason it would have been denied (an L3/L4 denial audit mode let pass)
+  if (v.verdict.audit) return `${reasonText(v.verdict.reason)} (${v.verdict.deniedBy})${v.inspect ? '; requests inspected' : ''}`;
   if (v.inspect) return 'requests inspected (http rules)';
   if (v.verdict.reason === 'no-policy') return `not inspected: ${v.directions.map((d) => `${d.direction} of ${d.endpoint.namespace}/${d.endpoint.name}`).join(' and ') || 'these peers'} unrestricted (no policy selects)`;
   return reasonText(v.verdict.reason);

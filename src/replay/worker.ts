@@ -45,6 +45,7 @@ const run = replayCapture(input.capture, {
   ...(input.nodeName ? { nodeName: input.nodeName } : {}),
   ...(input.answer ? { answer: input.answer } : {}),
   ...(input.capturePoint ? { capturePoint: input.capturePoint } : {}),
+  ...(input.audit ? { audit: true } : {}),
   ...(input.expect ? { expect: new Map(input.expect) } : {}),
   ...(input.jsonpb ? { onFlowLine } : {}),
   onProgress: (offset) => {

@@ -2,7 +2,7 @@
 // selecting policy has that section; deny wins; an L4-only allow wildcards L7; otherwise
 // the union of applicable http rules).
 import type { Endpoint } from '../endpoints/types.ts';
-import type { Policy, PolicySpec, PortProtocol, PortRule, Rule } from '../policy/types.ts';
+import { AUDIT_ANNOTATION, type Policy, type PolicySpec, type PortProtocol, type PortRule, type Rule } from '../policy/types.ts';
 import { describePeer, peerMatches, selectorMatches, type PeerRef } from './peers.ts';
 import { ruleRef, httpRef, portsText } from './refs.ts';
 import type { ApplicableHttpRule, Direction, DirectionDecision, Protocol, RuleRef } from './types.ts';
@@ -21,18 +21,23 @@ export interface DirectionQuery {
   readonly protocol: Protocol;
   /** the endpoint that owns named ports (the destination) */
   readonly portOwner: Endpoint | null;
+  /** the deployment is in audit mode (`--audit`): every denial passes, reported */
+  readonly audit?: boolean;
 }
 
 export function decideDirection(policies: readonly Policy[], q: DirectionQuery): DirectionDecision {
   const who = `${q.direction} ${q.direction === 'ingress' ? 'to' : 'from'} ${q.local.namespace}/${q.local.name}`;
   const selected = selecting(policies, q.local);
-  const base = { direction: q.direction, endpoint: q.local };
-  const relevant = selected.filter((s) => s.spec.rules.some((r) => sectionDir(r) === q.direction) || s.spec.defaultDeny[q.direction]);
+  const all = selected.filter((s) => selectsFor(s.spec, q.direction));
+  const { relevant, audit, left } = auditSplit(all, q.audit === true);
+  const base = { direction: q.direction, endpoint: q.local, audit };
   if (relevant.length === 0) {
     return { ...base, allowed: true, reason: 'no-policy', l7: null, rules: [], chain: [`${who}: no policy selects it for ${q.direction} (default allow)`] };
   }
   const enforced = relevant.some((s) => s.spec.defaultDeny[q.direction]);
   const chain = [`${who}: selected by ${relevant.map((s) => policyName(s.policy)).join(', ')}; ${enforced ? `default deny for ${q.direction}` : 'enableDefaultDeny is off (default allow)'}`];
+  if (left.length) chain.push(`audited ${left.map(policyName).join(', ')} left out: the enforced policies decide ${q.direction} alone`);
+  if (audit) chain.push(`${q.direction} is in audit mode (${q.audit ? '--audit' : `${AUDIT_ANNOTATION}: "true"`}): a denial passes, reported with verdict AUDIT`);
   const rules = relevant.flatMap((s) => s.spec.rules.filter((r) => sectionDir(r) === q.direction).map((r) => ({ s, r })));
 
   const denies = rules.filter(({ r }) => r.section.endsWith('Deny') && matchesL4(r, q));
@@ -77,6 +82,23 @@ export function decideDirection(policies: readonly Policy[], q: DirectionQuery):
   chain.push(`no ${q.direction} rule allows ${describePeer(q.peer)} on ${q.port}/${q.protocol}`);
   const refs = rules.map(({ s, r }) => ruleRef(s.policy, r));
   return { ...base, allowed: false, reason: 'default-deny', l7: null, rules: refs, chain };
+}
+
+/**
+ * Audit mode of an endpoint-direction: audited when every policy selecting it there is (or the
+ * deployment is). Audited and enforced policies together: the enforced ones decide alone, as
+ * allows are a union and an audited policy must never loosen an enforced one.
+ */
+function auditSplit(all: readonly Selected[], deployment: boolean): { relevant: readonly Selected[]; audit: boolean; left: readonly Policy[] } {
+  const enforcing = all.filter((s) => !s.policy.audit);
+  if (enforcing.length === 0) return { relevant: all, audit: deployment || all.length > 0, left: [] };
+  const left = [...new Set(all.filter((s) => s.policy.audit).map((s) => s.policy))];
+  return { relevant: enforcing, audit: deployment, left };
+}
+
+/** Whether a spec selecting an endpoint governs its `dir` (a rule there, or default deny). */
+export function selectsFor(spec: PolicySpec, dir: Direction): boolean {
+  return spec.rules.some((r) => sectionDir(r) === dir) || spec.defaultDeny[dir];
 }
 
 function selecting(policies: readonly Policy[], ep: Endpoint): Selected[] {

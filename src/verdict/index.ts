@@ -1,5 +1,5 @@
 export * from './types.ts';
-export { decide, decideConnection, verdictFor, reasonText } from './decide.ts';
+export { decide, decideConnection, verdictFor, reasonText, type DecideOptions } from './decide.ts';
 export { matchHttpRule } from './match.ts';
 export { parseRequestHead, STRICT_RULES, type StrictRule, type StrictViolation, type HeadResult, type BodyFraming } from './http1-strict.ts';
 export { resolveIp, describePeer, selectorMatches, peerMatches, entityMatches, type PeerRef } from './peers.ts';

@@ -64,6 +64,9 @@ export interface DirectionDecision {
   readonly endpoint: Endpoint;
   readonly allowed: boolean;
   readonly reason: Reason;
+  /** in audit mode (every policy selecting it here is audited, or the deployment is): a denial
+   * passes, reported with Hubble's verdict AUDIT */
+  readonly audit: boolean;
   /** http rules requests must match (null: no L7 enforcement in this direction) */
   readonly l7: readonly ApplicableHttpRule[] | null;
   readonly rules: readonly RuleRef[];
@@ -80,14 +83,18 @@ export interface LimitOutcome {
 }
 
 export interface Verdict {
+  /** whether the traffic passes (true for a denial audit mode lets pass) */
   readonly allowed: boolean;
+  /** a denial audit mode let pass: reason, rules, deniedBy, summary, violation and limit are the
+   * denial's, reported with Hubble's verdict AUDIT */
+  readonly audit: boolean;
   readonly reason: Reason;
   /** one line, e.g. `denied: POST /api/v1/users matched no http rule of backend-allow-frontend-users` */
   readonly summary: string;
   /** the reasoning, step by step */
   readonly chain: readonly string[];
   readonly rules: readonly RuleRef[];
-  /** the direction that denied (null when allowed) */
+  /** the direction that denied (null when allowed; the audited direction when audit) */
   readonly deniedBy: Direction | null;
   /** whether requests on this connection are parsed (L7 enforcement in some direction) */
   readonly inspected: boolean;

@@ -159,4 +159,22 @@ describe('e2e: l7bpf agent with a directory source', { skip: skip || undefined, 
     assert.doesNotMatch(node('/metrics'), /^l7bpf_last_reconcile_error\{/m, 'the error clears with the fix');
   });
 
+  it('audits: with the annotation, denied requests pass and are reported as AUDIT', async () => {
+    policy(AUDITED);
+    await until('generation 3', () => /enforcing generation 3/.test(readyz().body));
+    assert.equal(status('POST', '/api/v1/users'), '200', 'the policy would deny it; audit lets it through');
+    assert.equal(status('GET', '/api/v1/products'), '200');
+    const audited = () => t.cli(['observe', '--name', 'default', '--output', 'jsonpb', '--verdict', 'AUDIT', '--type', 'l7']).stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l).flow);
+    const flows = await until('AUDIT flows', () => { const f = audited().filter((x) => x.l7?.type === 'REQUEST'); return f.length >= 2 ? f : null; });
+    assert.deepEqual(flows.map((f) => `${f.l7.http.method} ${new URL(f.l7.http.url).pathname}`).sort(), ['GET /api/v1/products', 'POST /api/v1/users']);
+    assert.ok(flows.every((f) => f.ingress_denied_by?.[0]?.name === 'backend-allow-frontend-users'), 'reported as the denial it would have been');
+    const audits = parsePrometheusTextFormat(node('/metrics').replace(/\n\d+$/, '\n')).find((f) => f.name === 'l7bpf_requests_total')?.metrics.filter((m) => m.labels?.verdict === 'audited') ?? [];
+    assert.equal(audits.reduce((a, m) => a + Number(m.value), 0), 2, 'l7bpf_requests_total{verdict="audited"}');
+    assert.ok(audits.every((m) => m.labels?.policy === 'default/backend-allow-frontend-users'));
+    // turning audit off is a policy change like any other
+    policy(USERS);
+    await until('generation 4', () => /enforcing generation 4/.test(readyz().body));
+    assert.equal(status('POST', '/api/v1/users'), '403');
+  });
+
 });

@@ -167,10 +167,11 @@ export interface SimRun {
   readonly packets: PacketEvent[];
 }
 
-export function runSim(policies: readonly Policy[], inv: Inventory, packets: readonly FixturePacket[], answers = true, keepAlive = true): SimRun {
+/** `audit`: the deployment is in audit mode (deploy --audit; fillConfig's audit on the kernel side) */
+export function runSim(policies: readonly Policy[], inv: Inventory, packets: readonly FixturePacket[], answers = true, keepAlive = true, audit = false): SimRun {
   const out: SimRun = { actions: [], requests: [], packets: [] };
   replaySync(records(packets), {
-    judge: oracleJudge(policies, inv),
+    judge: oracleJudge(policies, inv, undefined, undefined, { audit }),
     answers,
     keepAlive,
     onRequest: (r) => out.requests.push(r.verdict),
@@ -205,16 +206,23 @@ export function wireDisagreement(packets: readonly FixturePacket[], kernel: Kern
 
 /**
  * The kernel's verdict in the oracle's words (verdictText of spec-eval): `allowed`, or
- * `denied deny-rule | default-deny | l7-denied | strict:<rule>`.
+ * `denied deny-rule | default-deny | l7-denied | strict:<rule>`; a denial audit mode let pass
+ * (an AUDIT event) is `audited <reason>` when nothing denied.
  */
 export function kernelVerdict(run: KernelRun): string {
-  const deny = run.events.find((e) => e.reason !== REASON.NONE && (e.kind === EVENT_KIND.CONN || e.kind === EVENT_KIND.HTTP));
-  if (!deny) return 'allowed';
-  if (deny.reason === REASON.POLICY_DENY) return 'denied deny-rule';
-  if (deny.reason === REASON.NO_MATCH) return 'denied default-deny';
-  if (deny.reason === REASON.L7_NO_RULE) return 'denied l7-denied';
-  const rule = strictRuleOf(deny.reason);
-  return rule ? `denied strict:${rule}` : `denied kernel:${deny.reason}`;
+  const judged = run.events.filter((e) => e.reason !== REASON.NONE && (e.kind === EVENT_KIND.CONN || e.kind === EVENT_KIND.HTTP));
+  const deny = judged.find((e) => e.verdict !== VERDICT.AUDIT);
+  if (deny) return `denied ${reasonWords(deny.reason)}`;
+  const audit = judged[0];
+  return audit ? `audited ${reasonWords(audit.reason)}` : 'allowed';
+}
+
+function reasonWords(reason: number): string {
+  if (reason === REASON.POLICY_DENY) return 'deny-rule';
+  if (reason === REASON.NO_MATCH) return 'default-deny';
+  if (reason === REASON.L7_NO_RULE) return 'l7-denied';
+  const rule = strictRuleOf(reason);
+  return rule ? `strict:${rule}` : `kernel:${reason}`;
 }
 
 /** Request lines of allowed requests, from the HTTP events (first 64 bytes of the line). */

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { kernelSkip } from '../helpers/kernel.ts';
+import { fillConfig } from '../../src/loader/index.ts';
 import { lower } from '../../codegen/ir/lower.ts';
 import type { PolicyIR } from '../../codegen/ir/types.ts';
 import { parsePolicies, hasErrors, formatDiagnostic, type Policy } from '../../src/policy/index.ts';
@@ -72,18 +73,27 @@ function streamDetection(packets: readonly FixturePacket[], bytes: Uint8Array, s
  * first checked against the design: the oracle fed growing prefixes names the same rule, and the
  * simulator resets on the packet where that rule is first broken.
  */
-function designActions(policies: readonly Policy[], client: PeerRef, server: PeerRef, port: number, req: GenRequest, packets: readonly FixturePacket[], sim: readonly Action[]): Expected {
+function designActions(policies: readonly Policy[], client: PeerRef, server: PeerRef, port: number, req: GenRequest, packets: readonly FixturePacket[], sim: readonly Action[], audit: boolean): Expected {
   const head = parseRequestHead(req.bytes);
   const input: L7Input | undefined = head.kind === 'ok' ? { kind: 'request', request: head.request } : head.kind === 'violation' ? { kind: 'violation', violation: head.violation } : undefined;
-  const oracle = decide(policies, { src: client, dst: server, dstPort: port, protocol: 'TCP' }, input);
-  const strict = oracle.reason === 'strict' && oracle.violation !== null;
+  const oracle = decide(policies, { src: client, dst: server, dstPort: port, protocol: 'TCP' }, input, { audit });
+  const strict = oracle.reason === 'strict' && oracle.violation !== null && !oracle.audit;
   const det = strict ? streamDetection(packets, req.bytes, mssCuts(req)) : null;
-  if (!strict || !det) return { verdict: oracle.allowed ? 'allowed' : verdictText(oracle), actions: [...sim], oracle };
+  if (!strict || !det) return { verdict: expectedText(oracle), actions: [...sim], oracle };
   // the oracle on the whole head names the rule a streaming parser meets first, and the
   // simulator resets on the packet where it is met (docs/datapath.md, stream rule: the decision point)
   assert.equal(det.rule, oracle.violation!.rule, 'the oracle names the first rule a streaming parser meets');
   assert.equal(sim.findIndex((a) => a === 'reset' || a === 'answer' || a === 'trim'), det.packet, 'the simulator denies where a streaming parser detects the rule');
   return { verdict: `denied strict:${det.rule}`, actions: [...sim], oracle };
+}
+
+/** The oracle's verdict as kernelVerdict words it: a denial; else an audited one, the
+ * connection's (an L3/L4 denial an audited direction let pass, met first) before the request's. */
+function expectedText(oracle: Verdict): string {
+  if (!oracle.allowed) return verdictText(oracle);
+  const l4 = oracle.directions.find((d) => d.audit && !d.allowed);
+  if (l4) return `audited ${l4.reason}`;
+  return oracle.audit ? verdictText(oracle).replace(/^allowed/, 'audited') : 'allowed';
 }
 
 /** The segment boundaries connPackets uses (the request's cuts plus MSS cuts). */
@@ -114,24 +124,36 @@ ${DIFF_ENDPOINTS}
 `;
 }
 
-function check(w: KernelWorld, yaml: string, policies: readonly Policy[], conn: { client: PeerName; server: PeerName; port: number; v6: boolean }, req: GenRequest): void {
+function check(w: KernelWorld, yaml: string, policies: readonly Policy[], conn: { client: PeerName; server: PeerName; port: number; v6: boolean }, req: GenRequest, audit: boolean): void {
   const client = peerOf(conn.client, conn.v6);
   const server = peerOf(conn.server, conn.v6);
   const packets = connPackets(client, server, conn.port, req.bytes, conn.v6, req.splitAt)!;
   w.reset();
   const kernel = runKernel(w, client, server, packets);
-  const sim = runSim(policies, inv, packets);
-  const want = designActions(policies, client, server, conn.port, req, packets, sim.actions);
+  const sim = runSim(policies, inv, packets, true, true, audit);
+  const want = designActions(policies, client, server, conn.port, req, packets, sim.actions, audit);
   const got = kernelVerdict(kernel);
   seen.set(want.verdict, (seen.get(want.verdict) ?? 0) + 1);
   const same = got === want.verdict && actionsAgree(kernel.actions, want.actions, comparable(packets, kernel.actions));
   if (!same) {
-    assert.fail(`kernel ${got}, oracle ${want.verdict} (${want.oracle.summary}); per packet:\n${describeActions(packets, kernel.actions, sim.actions, want.actions)}\n\n${specCase(yaml, conn, req, want.verdict)}`);
+    assert.fail(`kernel ${got}, oracle ${want.verdict} (${want.oracle.summary})${audit ? '; the deployment in audit mode (deploy --audit)' : ''}; per packet:\n${describeActions(packets, kernel.actions, sim.actions, want.actions)}\n\n${specCase(yaml, conn, req, want.verdict)}`);
   }
 }
 
+/** The audit dimension: which of a set's policies carry the audit annotation, and whether the
+ * deployment audits (l7cfg); sampled apart from the policies, so their sample stays as it was. */
+const someAudit = fc.record({ annotate: fc.uniqueArray(fc.integer({ min: 0, max: 2 }), { maxLength: 3 }), deploy: fc.boolean() }, { requiredKeys: [] })
+  .map((a) => ({ annotate: a.annotate ?? [], deploy: a.deploy === true }));
+// one policy set in three has an audit dimension: the others keep the enforced denials' share
+const auditArb = fc.oneof({ weight: 2, arbitrary: fc.constant({ annotate: [] as number[], deploy: false }) }, { weight: 1, arbitrary: someAudit });
+
+function annotated(yaml: string, docs: readonly number[]): string {
+  return yaml.replace(/metadata: \{name: p(\d+), namespace: default\}/g, (m, i: string) => (docs.includes(Number(i)) ? `metadata: {name: p${i}, namespace: default, annotations: {l7bpf.io/audit: "true"}}` : m));
+}
+
 describe('differential: kernel == simulator == oracle on random policies and requests', { skip }, () => {
-  const yamls = fc.sample(policyYaml, { seed: SEED, numRuns: POLICIES });
+  const audits = fc.sample(auditArb, { seed: SEED + 1, numRuns: POLICIES });
+  const yamls = fc.sample(policyYaml, { seed: SEED, numRuns: POLICIES }).map((y, i) => annotated(y, audits[i]!.annotate));
   const policies = yamls.map(parse);
   const irs: PolicyIR[] = policies.map((p) => lower(p));
   const tmp = mkdtempSync(join(tmpdir(), 'l7bpf-diff-'));
@@ -146,8 +168,10 @@ describe('differential: kernel == simulator == oracle on random policies and req
   yamls.forEach((yaml, i) => {
     it(`policy ${i}`, () => {
       const w = loadWorld(irs[i]!, paths[i]!, inv, [WORLD_V4, WORLD_V6]);
+      const audit = audits[i]!.deploy;
+      if (audit) fillConfig(w.obj, 'auto', false, true);
       try {
-        fc.assert(fc.property(connsFor(policies[i]!), requestArb, (conn, req) => check(w, yaml, policies[i]!, conn, req)), { seed: SEED + i, numRuns: REQUESTS });
+        fc.assert(fc.property(connsFor(policies[i]!), requestArb, (conn, req) => check(w, yaml, policies[i]!, conn, req, audit)), { seed: SEED + i, numRuns: REQUESTS });
       } finally {
         w.close();
       }

@@ -20,17 +20,31 @@
 
 #define L7_INGRESS_NUM_ENFORCED 1
 #define L7_INGRESS_NUM_ENTRIES 1
+#define L7_INGRESS_NUM_ENFORCING 1
 const __u16 l7_ingress_enforced[1] = {
 	0
 };
 const struct l7_port_entry l7_ingress_entries[1] = {
 	{ 0, 1, 8080, 8080, 6, 2, 0, 0 },
 };
+#define L7_INGRESS_NUM_AUDITED 0
+const __u16 l7_ingress_audited[1] = {0};
+#define L7_INGRESS_NUM_AUDIT_ENFORCED 0
+const __u16 l7_ingress_audit_enforced[1] = {0};
+#define L7_INGRESS_NUM_STRICT 0
+const __u16 l7_ingress_strict[1] = {0};
 
 #define L7_EGRESS_NUM_ENFORCED 0
 #define L7_EGRESS_NUM_ENTRIES 0
+#define L7_EGRESS_NUM_ENFORCING 0
 const __u16 l7_egress_enforced[1] = {0};
 const struct l7_port_entry l7_egress_entries[1] = { { 0 } };
+#define L7_EGRESS_NUM_AUDITED 0
+const __u16 l7_egress_audited[1] = {0};
+#define L7_EGRESS_NUM_AUDIT_ENFORCED 0
+const __u16 l7_egress_audit_enforced[1] = {0};
+#define L7_EGRESS_NUM_STRICT 0
+const __u16 l7_egress_strict[1] = {0};
 
 const __u64 l7_set_rules[1][L7_RULE_WORDS] = {
 	{ 0x1ULL },

@@ -20,6 +20,7 @@
 
 #define L7_INGRESS_NUM_ENFORCED 1
 #define L7_INGRESS_NUM_ENTRIES 2
+#define L7_INGRESS_NUM_ENFORCING 2
 const __u16 l7_ingress_enforced[1] = {
 	0
 };
@@ -27,11 +28,24 @@ const struct l7_port_entry l7_ingress_entries[2] = {
 	{ 0, 1, 80, 80, 6, 1, 0, 0 },
 	{ 0, 2, 0, 65535, 6, 0, 0, 1 },
 };
+#define L7_INGRESS_NUM_AUDITED 0
+const __u16 l7_ingress_audited[1] = {0};
+#define L7_INGRESS_NUM_AUDIT_ENFORCED 0
+const __u16 l7_ingress_audit_enforced[1] = {0};
+#define L7_INGRESS_NUM_STRICT 0
+const __u16 l7_ingress_strict[1] = {0};
 
 #define L7_EGRESS_NUM_ENFORCED 0
 #define L7_EGRESS_NUM_ENTRIES 0
+#define L7_EGRESS_NUM_ENFORCING 0
 const __u16 l7_egress_enforced[1] = {0};
 const struct l7_port_entry l7_egress_entries[1] = { { 0 } };
+#define L7_EGRESS_NUM_AUDITED 0
+const __u16 l7_egress_audited[1] = {0};
+#define L7_EGRESS_NUM_AUDIT_ENFORCED 0
+const __u16 l7_egress_audit_enforced[1] = {0};
+#define L7_EGRESS_NUM_STRICT 0
+const __u16 l7_egress_strict[1] = {0};
 
 const __u64 l7_set_rules[1][L7_RULE_WORDS] = { { 0 } };
 const __u64 l7_h1_rules[L7_RULE_WORDS] = { 0x0ULL };

@@ -124,13 +124,13 @@ describe('e2e: l7bpf agent with a directory source', { skip: skip || undefined, 
 
   it('swaps under wrk load with no failed allowed request', async () => {
     const wrk = new Promise<string>((resolve, reject) => {
-      const child = t.spawnIn(t.pod('frontend').netns, 'wrk', ['-t1', '-c4', '-d4s', '--timeout', '2s', 'http://10.0.0.2:8080/api/v1/users']);
+      const child = t.spawnIn(t.pod('frontend').netns, 'wrk', ['-t1', '-c4', '-d3s', '--timeout', '2s', 'http://10.0.0.2:8080/api/v1/users']);
       let out = '';
       child.stdout!.on('data', (d) => (out += d));
       child.stderr!.on('data', (d) => (out += d));
       child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`wrk exited ${code}: ${out}`))));
     });
-    await sleep(1000);
+    await sleep(700);
     policy(USERS_AND_PRODUCTS);
     await until('generation 2', () => /enforcing generation 2/.test(readyz().body));
     await until('the swap logged', () => /generation 2 in place in [\d.]+ s \(CI-built object\)/.test(log));

@@ -38,29 +38,32 @@ static __always_inline struct l7_h2 *l7_h2_state(struct l7_scan_ctx *c)
 	return x;
 }
 
-/* a stream's request event: its ":method :path" as decoded */
+/* a stream's request event: its ":method :path" as decoded. without the http/2 state (x
+ * NULL: evicted, NO_FLOW_STATE) the event names no stream, but is still the decision's report */
 __attribute__((noinline)) int l7_emit_h2(struct __sk_buff *skb, struct l7_flow *f, struct l7_scratch *sc,
 					 struct l7_h2 *x)
 {
 	struct l7_event *ev;
 	__u32 n;
 
-	if (!skb || !f || !sc || !x)
+	if (!skb || !f || !sc)
 		return 0;
 	ev = l7_ev_open(skb, &sc->pkt, sc->dir, f->local_id, f->peer_id, f->rule, sc->pkt_seq);
 	if (!ev)
 		return 0;
-	n = x->line_len;
-	if (n > EVENT_LINE_BYTES)
-		n = EVENT_LINE_BYTES;
-	for (__u32 i = 0; i < EVENT_LINE_BYTES; i++) {
-		if (i >= n)
-			break;
-		ev->line[i] = x->line[i];
-	}
-	ev->line_len = n;
 	ev->version = 2;
-	ev->stream = x->fstream;
+	if (x) {
+		n = x->line_len;
+		if (n > EVENT_LINE_BYTES)
+			n = EVENT_LINE_BYTES;
+		for (__u32 i = 0; i < EVENT_LINE_BYTES; i++) {
+			if (i >= n)
+				break;
+			ev->line[i] = x->line[i];
+		}
+		ev->line_len = n;
+		ev->stream = x->fstream;
+	}
 	ev->http_rule = sc->http_rule;
 	l7_ev_submit(ev, L7_EV_HTTP, sc->deny_verdict, sc->reason);
 	return 0;

@@ -29,6 +29,13 @@ spec:
 `;
 }
 
+/** `yaml` with the audit annotation on the policies `names` (metadata in flow style, as the
+ * differential tests' generated policies write it). */
+export function annotateAudit(yaml: string, names: readonly string[]): string {
+  return yaml.replace(/metadata: \{name: ([\w-]+), namespace: default\}/g, (m, name: string) =>
+    (names.includes(name) ? `metadata: {name: ${name}, namespace: default, annotations: {l7bpf.io/audit: "true"}}` : m));
+}
+
 export function parseAll(yaml: string, file = 'audit.yaml'): Policy[] {
   const r = parsePolicies(yaml, file);
   if (hasErrors(r.diagnostics)) throw new Error(r.diagnostics.map(formatDiagnostic).join('\n'));

@@ -121,6 +121,13 @@ export function verdictText(v: Verdict): string {
   return `${v.allowed ? 'allowed' : 'denied'} ${reason}`;
 }
 
+/** A verdict as kernelVerdict (test/helpers/kernel-world.ts) words it: a denial; a denial audit
+ * mode let pass `audited <reason>`; else `allowed`. */
+export function judgedText(v: Verdict): string {
+  if (!v.allowed) return verdictText(v);
+  return v.audit ? verdictText(v).replace(/^allowed/, 'audited') : 'allowed';
+}
+
 export function caseMatches(c: SpecCase, v: Verdict): boolean {
   if (v.allowed !== c.expect.allowed) return false;
   if (c.expect.reason === null) return true;

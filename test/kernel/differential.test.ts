@@ -17,7 +17,8 @@ import type { PolicyIR } from '../../codegen/ir/types.ts';
 import { parsePolicies, hasErrors, formatDiagnostic, type Policy } from '../../src/policy/index.ts';
 import { decide, parseRequestHead, type L7Input, type Verdict } from '../../src/verdict/index.ts';
 import type { PeerRef } from '../../src/verdict/peers.ts';
-import { verdictText } from '../helpers/spec-eval.ts';
+import { judgedText } from '../helpers/spec-eval.ts';
+import { annotateAudit } from '../helpers/audit-world.ts';
 import {
   actionsAgree, buildObjects, comparable, connPackets, describeActions, kernelVerdict, loadWorld, runKernel, runSim, type Action, type KernelWorld,
 } from '../helpers/kernel-world.ts';
@@ -90,10 +91,8 @@ function designActions(policies: readonly Policy[], client: PeerRef, server: Pee
 /** The oracle's verdict as kernelVerdict words it: a denial; else an audited one, the
  * connection's (an L3/L4 denial an audited direction let pass, met first) before the request's. */
 function expectedText(oracle: Verdict): string {
-  if (!oracle.allowed) return verdictText(oracle);
-  const l4 = oracle.directions.find((d) => d.audit && !d.allowed);
-  if (l4) return `audited ${l4.reason}`;
-  return oracle.audit ? verdictText(oracle).replace(/^allowed/, 'audited') : 'allowed';
+  const l4 = oracle.allowed && oracle.directions.find((d) => d.audit && !d.allowed);
+  return l4 ? `audited ${l4.reason}` : judgedText(oracle);
 }
 
 /** The segment boundaries connPackets uses (the request's cuts plus MSS cuts). */
@@ -147,13 +146,9 @@ const someAudit = fc.record({ annotate: fc.uniqueArray(fc.integer({ min: 0, max:
 // one policy set in three has an audit dimension: the others keep the enforced denials' share
 const auditArb = fc.oneof({ weight: 2, arbitrary: fc.constant({ annotate: [] as number[], deploy: false }) }, { weight: 1, arbitrary: someAudit });
 
-function annotated(yaml: string, docs: readonly number[]): string {
-  return yaml.replace(/metadata: \{name: p(\d+), namespace: default\}/g, (m, i: string) => (docs.includes(Number(i)) ? `metadata: {name: p${i}, namespace: default, annotations: {l7bpf.io/audit: "true"}}` : m));
-}
-
 describe('differential: kernel == simulator == oracle on random policies and requests', { skip }, () => {
   const audits = fc.sample(auditArb, { seed: SEED + 1, numRuns: POLICIES });
-  const yamls = fc.sample(policyYaml, { seed: SEED, numRuns: POLICIES }).map((y, i) => annotated(y, audits[i]!.annotate));
+  const yamls = fc.sample(policyYaml, { seed: SEED, numRuns: POLICIES }).map((y, i) => annotateAudit(y, audits[i]!.annotate.map((k) => `p${k}`)));
   const policies = yamls.map(parse);
   const irs: PolicyIR[] = policies.map((p) => lower(p));
   const tmp = mkdtempSync(join(tmpdir(), 'l7bpf-diff-'));

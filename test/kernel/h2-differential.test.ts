@@ -4,8 +4,10 @@
 // actions equal the simulator's; per stream the simulator decodes the field lists that were
 // encoded and the kernel allows the same streams; the verdict (strict rule names included)
 // is the oracle's on those field lists. Damaged copies (bytes overwritten, inserted, removed)
-// hold kernel == simulator on framing and decoding errors. L7BPF_H2_RUNS sets the number of
-// connections.
+// hold kernel == simulator on framing and decoding errors. One connection in three (generated
+// and damaged) is judged in audit mode: the policy annotated, the deployment's l7cfg, or both;
+// what would be denied passes, reported AUDIT (docs/semantics.md, "Audit mode"). L7BPF_H2_RUNS
+// sets the number of connections.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -18,7 +20,10 @@ import { parsePolicies, hasErrors, formatDiagnostic } from '../../src/policy/ind
 import { decide, h2Request, type L7Input } from '../../src/verdict/index.ts';
 import { oracleJudge } from '../../src/replay/judge.ts';
 import { replaySync, type PacketEvent, type RequestRecord } from '../../sim/index.ts';
-import { verdictText } from '../helpers/spec-eval.ts';
+import { judgedText, verdictText } from '../helpers/spec-eval.ts';
+import { annotateAudit } from '../helpers/audit-world.ts';
+import { fillConfig } from '../../src/loader/index.ts';
+import type { Policy } from '../../src/policy/types.ts';
 import { records } from '../helpers/spec-packets.ts';
 import { actionsAgree, addressOf, buildObjects, comparable, connPackets, describeActions, kernelVerdict, loadWorld, runKernel, runSim, wireDisagreement, type Action, type KernelWorld } from '../helpers/kernel-world.ts';
 import { FLAG, FRAME, PREFACE, frame, headers, settings } from '../helpers/h2-wire.ts';
@@ -33,33 +38,67 @@ const skip = kernelSkip();
 const RUNS = Number(process.env.L7BPF_H2_RUNS ?? 2000);
 const SEED = 20261203;
 
-const parsed = parsePolicies(H2_POLICY, 'h2-differential.yaml');
-if (hasErrors(parsed.diagnostics)) throw new Error(parsed.diagnostics.map(formatDiagnostic).join('\n'));
-const policies = [...parsed.policies];
+function parse(yaml: string): Policy[] {
+  const r = parsePolicies(yaml, 'h2-differential.yaml');
+  if (hasErrors(r.diagnostics)) throw new Error(r.diagnostics.map(formatDiagnostic).join('\n'));
+  return [...r.policies];
+}
+const policies = parse(H2_POLICY);
+/** the same policy annotated l7bpf.io/audit: "true" (its own object) */
+const auditedPolicies = parse(annotateAudit(H2_POLICY, ['backend-h2']));
+
+/**
+ * How a connection is judged: by the policy as written or annotated (`annotate`), the deployment
+ * in audit mode or not (`deploy`, l7cfg: the same object). One connection in three audits.
+ */
+interface AuditMode { readonly annotate: boolean; readonly deploy: boolean }
+const ENFORCED: AuditMode = { annotate: false, deploy: false };
+const auditArb: fc.Arbitrary<AuditMode> = fc.oneof({ weight: 2, arbitrary: fc.constant(ENFORCED) },
+  { weight: 1, arbitrary: fc.constantFrom({ annotate: true, deploy: false }, { annotate: false, deploy: true }, { annotate: true, deploy: true }) });
+/** the modes of a property's runs, sampled with their own seed: the connections' sample stays as it was */
+const auditModes = (seed: number, runs: number): readonly AuditMode[] => fc.sample(auditArb, { seed, numRuns: runs });
+const modeWords = (m: AuditMode): string => [m.annotate ? 'the policy annotated audit' : '', m.deploy ? 'the deployment in audit mode' : ''].filter(Boolean).join(', ');
+
+/** A world loaded for each policy (as written, annotated), set to judge in one audit mode. */
+interface Judge { readonly w: KernelWorld; readonly policies: readonly Policy[]; readonly audit: boolean; readonly mode: AuditMode }
+function judgeIn(worlds: { readonly enforced: KernelWorld; readonly annotated: KernelWorld }, mode: AuditMode): Judge {
+  const w = mode.annotate ? worlds.annotated : worlds.enforced;
+  fillConfig(w.obj, 'auto', false, mode.deploy);
+  return { w, policies: mode.annotate ? auditedPolicies : policies, audit: mode.deploy, mode };
+}
 const seen = new Map<string, number>();
 /** An empty SETTINGS frame: what an HTTP/2 server sends first. */
 const SERVER_SETTINGS = Uint8Array.from([0, 0, 0, 4, 0, 0, 0, 0, 0]);
 
-/** The oracle on the encoded field lists: the first denied stream's verdict, and how many were allowed before it. */
-function oracleOf(judged: ReturnType<typeof encodeConn>['judged'], v6: boolean): { verdict: string; allowed: number } {
+/**
+ * The oracle on the encoded field lists: the first denied stream's verdict, and how many were
+ * allowed before it. In audit mode the first audited stream's, `audited <reason>`: the rules'
+ * denials are judged on, a broken stream ends the judging (the parser cannot go on).
+ */
+function oracleOf(judged: ReturnType<typeof encodeConn>['judged'], v6: boolean, j: Judge): { verdict: string; allowed: number } {
   const flow = { src: peerOf('a-1', v6), dst: peerOf('b-1', v6), dstPort: 8080, protocol: 'TCP' as const };
   let allowed = 0;
-  for (const j of judged) {
-    let input: L7Input;
-    if (j === 'hpack') {
-      input = { kind: 'violation', violation: { rule: 'h2-hpack', detail: 'size update above the mirrored table', offset: 0 } };
-    } else {
-      const r = h2Request(j);
-      input = r.kind === 'ok' ? { kind: 'request', request: r.request } : { kind: 'violation', violation: r.violation };
-    }
-    const v = decide(policies, flow, input);
+  let audited: string | null = null;
+  for (const fields of judged) {
+    const input = l7InputOfFields(fields);
+    const v = decide(j.policies, flow, input, { audit: j.audit });
     if (!v.allowed) return { verdict: verdictText(v), allowed };
-    allowed++;
+    if (!v.audit) allowed++;
+    else audited ??= judgedText(v);
+    if (v.audit && input.kind === 'violation') break;
   }
-  return { verdict: 'allowed', allowed };
+  return { verdict: audited ?? 'allowed', allowed };
 }
 
-function check(w: KernelWorld, c: GenConn, v6: boolean): void {
+/** A stream's input to the oracle: its field list, or the decoder's limit it broke. */
+function l7InputOfFields(j: ReturnType<typeof encodeConn>['judged'][number]): L7Input {
+  if (j === 'hpack') return { kind: 'violation', violation: { rule: 'h2-hpack', detail: 'size update above the mirrored table', offset: 0 } };
+  const r = h2Request(j);
+  return r.kind === 'ok' ? { kind: 'request', request: r.request } : { kind: 'violation', violation: r.violation };
+}
+
+function check(j: Judge, c: GenConn, v6: boolean): void {
+  const w = j.w;
   const e = encodeConn(c);
   const client = peerOf('a-1', v6);
   const server = peerOf('b-1', v6);
@@ -73,19 +112,20 @@ function check(w: KernelWorld, c: GenConn, v6: boolean): void {
   const simPackets: PacketEvent[] = [];
   const decoded: RequestRecord[] = [];
   replaySync(records(packets), {
-    judge: oracleJudge(policies, diffInventory),
+    judge: oracleJudge(j.policies, diffInventory, undefined, undefined, { audit: j.audit }),
     onPacket: (p) => {
       sim.push(p.action);
       simPackets.push(p);
     },
     onRequest: (r) => decoded.push(r),
   });
-  const want = oracleOf(e.judged, v6);
+  const want = oracleOf(e.judged, v6, j);
   // stage 3: a denied stream cut, the connection going on (its later streams judged too)
   const kept = simPackets.some((p) => p.answer?.keep);
   if (kept) seen.set('stage 3 answered', (seen.get('stage 3 answered') ?? 0) + 1);
   seen.set(want.verdict, (seen.get(want.verdict) ?? 0) + 1);
-  const where = `bytes ${Buffer.from(e.bytes).toString('hex')} split at ${e.splitAt.join(',')}${v6 ? ' (IPv6)' : ''}`;
+  countMode(j.mode);
+  const where = `bytes ${Buffer.from(e.bytes).toString('hex')} split at ${e.splitAt.join(',')}${v6 ? ' (IPv6)' : ''}${j.mode === ENFORCED ? '' : `; ${modeWords(j.mode)}`}`;
   // the simulator decodes what was encoded, stream by stream (up to the first denied one)
   const fields = decoded.flatMap((r) => (r.request.kind === 'h2-request' ? [{ stream: r.request.stream, fields: r.request.fields }] : [])).sort((a, b) => a.stream - b.stream);
   fields.forEach((f) => {
@@ -175,7 +215,8 @@ function damaged(bytes: Uint8Array, edits: readonly { at: number; kind: string; 
 }
 
 /** Damaged streams: no oracle (the framing is the parsers'), but kernel == simulator per packet and in the rule named. */
-function checkDamaged(w: KernelWorld, c: GenConn, edits: readonly { at: number; kind: string; byte: number }[]): void {
+function checkDamaged(j: Judge, c: GenConn, edits: readonly { at: number; kind: string; byte: number }[]): void {
+  const w = j.w;
   const e = encodeConn(c);
   const bytes = damaged(e.bytes, edits);
   const client = peerOf('a-1', false);
@@ -186,62 +227,78 @@ function checkDamaged(w: KernelWorld, c: GenConn, edits: readonly { at: number; 
   const sim: Action[] = [];
   const verdicts: string[] = [];
   replaySync(records(packets), {
-    judge: oracleJudge(policies, diffInventory), onPacket: (p) => sim.push(p.action),
-    onRequest: (r) => { if (!r.verdict.allowed) verdicts.push(verdictText(r.verdict.verdict)); },
+    judge: oracleJudge(j.policies, diffInventory, undefined, undefined, { audit: j.audit }), onPacket: (p) => sim.push(p.action),
+    onRequest: (r) => { if (!r.verdict.allowed || r.verdict.audited) verdicts.push(judgedText(r.verdict.verdict)); },
   });
-  const where = `bytes ${Buffer.from(bytes).toString('hex')} split at ${e.splitAt.join(',')}`;
+  const where = `bytes ${Buffer.from(bytes).toString('hex')} split at ${e.splitAt.join(',')}${j.mode === ENFORCED ? '' : `; ${modeWords(j.mode)}`}`;
   assert.ok(actionsAgree(kernel.actions, sim, comparable(packets, kernel.actions)), `kernel and simulator differ per packet (${where}):\n${describeActions(packets, kernel.actions, sim)}`);
-  const simVerdict = verdicts[0] ?? 'allowed';
+  // as kernelVerdict has it: the first denial, else the first stream audit mode let pass
+  const simVerdict = verdicts.find((v) => v.startsWith('denied')) ?? verdicts[0] ?? 'allowed';
   seen.set(`damaged ${simVerdict}`, (seen.get(`damaged ${simVerdict}`) ?? 0) + 1);
   assert.equal(kernelVerdict(kernel), simVerdict, `kernel ${kernelVerdict(kernel)}, simulator ${simVerdict}; ${where}`);
 }
 
+/** Counts the connections judged in each audit mode (printed). */
+function countMode(m: AuditMode): void {
+  if (m === ENFORCED) return;
+  const k = `audit mode ${[m.annotate ? 'annotated' : '', m.deploy ? 'deploy' : ''].filter(Boolean).join('+')}`;
+  seen.set(k, (seen.get(k) ?? 0) + 1);
+}
+
+const shown = (prefix: string) => [...seen].filter(([k]) => k.startsWith(prefix)).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k.slice(prefix.length)}: ${n}`).join(', ');
+
 describe('HTTP/2 differential: kernel == simulator == oracle on generated client connections', { skip }, () => {
   const tmp = mkdtempSync(join(tmpdir(), 'l7bpf-h2diff-'));
-  const ir = lower(policies);
-  let path = '';
+  const irs = [lower(policies), lower(auditedPolicies)] as const;
+  // each object loaded once (a load verifies it: about a second), for all three properties
+  let worlds: { enforced: KernelWorld; annotated: KernelWorld } | undefined;
   before(async () => {
-    path = (await buildObjects([ir], tmp))[0]!;
+    const [enforced, annotated] = await buildObjects(irs, tmp);
+    worlds = { enforced: loadWorld(irs[0], enforced!, diffInventory), annotated: loadWorld(irs[1], annotated!, diffInventory) };
   });
-  after(() => rmSync(tmp, { recursive: true, force: true }));
+  after(() => {
+    worlds?.enforced.close();
+    worlds?.annotated.close();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  /** Runs `prop` with the audit mode of each run; the enforced world is left enforcing. */
+  function inModes<T>(seed: number, runs: number, arb: fc.Arbitrary<T>, prop: (j: Judge, value: T) => void): void {
+    const modes = auditModes(seed + 100, runs);
+    let run = 0; // endOnFailure: no shrinking, so runs and modes stay in step
+    try {
+      fc.assert(fc.property(arb, (value) => prop(judgeIn(worlds!, modes[run++]!), value)), { numRuns: runs, seed, endOnFailure: true });
+    } finally {
+      judgeIn(worlds!, ENFORCED);
+    }
+  }
 
   it(`${RUNS} connections`, () => {
-    const w = loadWorld(ir, path, diffInventory);
-    try {
-      fc.assert(fc.property(connArb, fc.boolean(), (c, v6) => check(w, c, v6)), { numRuns: RUNS, seed: SEED, endOnFailure: true });
-    } finally {
-      w.close();
-    }
-    const show = [...seen].filter(([k]) => !k.startsWith('damaged')).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k}: ${n}`).join(', ');
+    inModes(SEED, RUNS, fc.tuple(connArb, fc.boolean()), (j, [c, v6]) => check(j, c, v6));
+    const show = [...seen].filter(([k]) => !k.startsWith('damaged') && !k.startsWith('audit')).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k}: ${n}`).join(', ');
     console.log(`h2 differential verdicts: ${show}`);
+    console.log(`h2 differential in audit mode: ${shown('audit mode ')}; audited verdicts reached: ${shown('audited ')}`);
     // the generator reaches allowed streams, policy denials and several strict rules
     assert.ok((seen.get('allowed') ?? 0) > RUNS / 20, show);
     assert.ok((seen.get('denied l7-denied') ?? 0) > RUNS / 20, show);
     // denied streams answered on the stream (stage 2), where the server spoke first
     assert.ok((seen.get('answered') ?? 0) > RUNS / 40, show);
     assert.ok([...seen.keys()].filter((k) => k.startsWith('denied strict:h2-')).length >= 5, show);
+    // audit mode reaches the rules' denials (judged on) and broken streams (the judging ends)
+    assert.ok((seen.get('audited l7-denied') ?? 0) > RUNS / 50, shown('audited '));
+    assert.ok([...seen.keys()].filter((k) => k.startsWith('audited strict:h2-')).length >= 3, shown('audited '));
   });
 
   it(`${Math.ceil(RUNS / 4)} warm connections through stage 3: kernel == simulator per packet, numbers included`, () => {
-    const w = loadWorld(ir, path, diffInventory);
-    try {
-      fc.assert(fc.property(stage3Arb, fc.boolean(), (calls, v6) => checkStage3(w, calls, v6)), { numRuns: Math.ceil(RUNS / 4), seed: SEED + 2, endOnFailure: true });
-    } finally {
-      w.close();
-    }
+    // (enforced only: the generated wire has the server miss the denied calls)
+    fc.assert(fc.property(stage3Arb, fc.boolean(), (calls, v6) => checkStage3(worlds!.enforced, calls, v6)), { numRuns: Math.ceil(RUNS / 4), seed: SEED + 2, endOnFailure: true });
     const show = [...seen].filter(([k]) => k.startsWith('stage 3')).map(([k, n]) => `${k}: ${n}`).join(', ');
     console.log(`h2 stage 3: ${show}`);
     for (const k of ['stage 3 cut', 'stage 3 two cuts', 'stage 3 call after a cut', 'stage 3 refused: stage 2']) assert.ok((seen.get(k) ?? 0) > RUNS / 200, show);
   });
 
   it(`${Math.ceil(RUNS / 4)} damaged connections: kernel == simulator on framing and decoding errors`, () => {
-    const w = loadWorld(ir, path, diffInventory);
-    try {
-      fc.assert(fc.property(damageArb, ({ conn, edits }) => checkDamaged(w, conn, edits)), { numRuns: Math.ceil(RUNS / 4), seed: SEED + 1, endOnFailure: true });
-    } finally {
-      w.close();
-    }
-    const show = [...seen].filter(([k]) => k.startsWith('damaged')).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k.slice(8)}: ${n}`).join(', ');
-    console.log(`h2 damaged verdicts: ${show}`);
+    inModes(SEED + 1, Math.ceil(RUNS / 4), damageArb, (j, { conn, edits }) => checkDamaged(j, conn, edits));
+    console.log(`h2 damaged verdicts: ${shown('damaged ')}`);
   });
 });

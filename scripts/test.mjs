@@ -36,7 +36,9 @@ let matrixOut = '';
 const side = matrix.length && rest.length ? run(matrix, ['ignore', 'pipe', 'pipe']) : null;
 side?.stdout.on('data', (d) => (matrixOut += d));
 side?.stderr.on('data', (d) => (matrixOut += d));
+// its exit is awaited from now: a matrix that ends before the other files must not be missed
+const sideExit = side ? exited(side) : Promise.resolve(0);
 const status = await exited(run(side ? rest : files, 'inherit'));
-const sideStatus = side ? await exited(side) : 0;
+const sideStatus = await sideExit;
 if (side) process.stdout.write(`\n# kernel matrix (ran beside the files above)\n${matrixOut}`);
 process.exit(status || sideStatus);

@@ -1,10 +1,10 @@
 // `l7bpf deploy DIR --endpoints INV [--iface-of POD=IFACE ...] [--name NAME]`: attach (or
 // atomically swap) a compiled object on the endpoints' host-side veths.
 import { loadInventory } from '../endpoints/index.ts';
-import { openLibbpf, pinRoot } from '../loader/index.ts';
-import { deploy, type DeployEnv } from '../deploy/deploy.ts';
-import { stateDir } from '../deploy/state.ts';
-import { currentNetns, describeNetns, hostBpffs, hostPinRoot } from '../deploy/netns.ts';
+import { openLibbpf } from '../loader/index.ts';
+import { deploy } from '../deploy/deploy.ts';
+import { describeNetns } from '../deploy/netns.ts';
+import { deployEnv } from '../deploy/env.ts';
 import { hostname } from 'node:os';
 import type { AnswerMode } from '../net/answers.ts';
 import { BadInputError, exitCodeOf } from './exit.ts';
@@ -26,11 +26,8 @@ export interface DeployOptions {
 
 export const DEFAULT_DEPLOYMENT = 'default';
 
-/** Pins in the host's bpffs even under `ip netns exec` (src/deploy/netns.ts); the netns is recorded. */
-export function deployEnv(): DeployEnv {
-  const host = hostBpffs();
-  return { pinRoot: hostPinRoot(pinRoot(), host), stateDir: stateDir(), netns: currentNetns(), privateBpffs: host.private };
-}
+/** Pins in the host's bpffs even under `ip netns exec` (src/deploy/env.ts); the netns is recorded. */
+export { deployEnv } from '../deploy/env.ts';
 
 export function parseIfaceOf(pairs: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};

@@ -62,7 +62,7 @@ export async function startAgent(o: AgentOptions, lib: Libbpf = openLibbpf(), en
   const existing = readState(o.name, env.stateDir);
   const historyBytes = o.historyBytes ?? existing?.historyBytes ?? DEFAULT_HISTORY_BYTES;
   const hub = new FlowHub(new History(historyDir(env.stateDir, o.name), historyBytes, warn));
-  const pump = new FlowPump({ lib, pinRoot: env.pinRoot, nodeName: o.nodeName, onEntry: (e) => metrics.entry(e), warn }, hub);
+  const pump = new FlowPump({ lib, pinRoot: env.pinRoot, nodeName: o.nodeName, onEntry: (e, records) => metrics.entry(e, records), warn }, hub);
   const applier = kernelApplier(lib, env, { ...o, historyBytes }, pump);
   // Hubble Relay's view of the cluster (peer.Peer): the nodes of the last inventory that parsed
   const peers = new PeerSet();

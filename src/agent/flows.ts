@@ -7,9 +7,10 @@ import type { Libbpf } from '../loader/index.ts';
 import { openEvents, pinPaths, EventsUnavailableError } from '../loader/index.ts';
 import { inventoryFromState, type DeployState } from '../deploy/state.ts';
 import type { HistoryEntry } from '../observe/history.ts';
+import type { FlowRecord } from '../flow/build.ts';
 import { Drainer, type EventSource } from '../observe/drain.ts';
 import { clockOffsetNs, type ObserveContext } from '../replay/observe-flow.ts';
-import { entryOf } from '../replay/observe-entry.ts';
+import { observedEntry } from '../replay/observe-entry.ts';
 import type { FlowHub } from '../hubble/hub.ts';
 
 const POLL_MS = 200;
@@ -18,8 +19,8 @@ export interface PumpEnv {
   readonly lib: Libbpf;
   readonly pinRoot: string;
   readonly nodeName: string;
-  /** every entry before it is appended (metrics) */
-  readonly onEntry: (e: HistoryEntry) => void;
+  /** every entry before it is appended, with the records its lines were written from (metrics) */
+  readonly onEntry: (e: HistoryEntry, records: readonly FlowRecord[]) => void;
   readonly warn: (msg: string) => void;
 }
 
@@ -72,9 +73,12 @@ export class FlowPump {
   private entries(bufs: readonly Buffer[]): HistoryEntry[] {
     const ctx = this.ctx;
     if (!ctx) return [];
-    const out = bufs.flatMap((b) => entryOf(ctx, b) ?? []);
-    for (const e of out) this.env.onEntry(e);
-    return out;
+    return bufs.flatMap((b) => {
+      const o = observedEntry(ctx, b);
+      if (!o) return [];
+      this.env.onEntry(o.entry, o.records);
+      return [o.entry];
+    });
   }
 
   private openEvents(name: string): EventSource | null {

@@ -6,6 +6,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { HistoryEntry } from '../observe/history.ts';
 import type { EntryRow } from '../replay/observe-entry.ts';
+import { flowVerdict, type FlowRecord } from '../flow/build.ts';
 import type { ObjectOrigin, ReconcileState } from './reconcile.ts';
 
 /** What a scrape reads from the kernel (null: nothing deployed). */
@@ -16,24 +17,7 @@ export interface DatapathSample {
   readonly generation: number;
 }
 
-interface JsonFlow {
-  verdict?: string;
-  Type?: string;
-  l7?: { type?: string };
-  is_reply?: boolean;
-  drop_reason_desc?: string;
-  ingress_allowed_by?: JsonPolicy[];
-  egress_allowed_by?: JsonPolicy[];
-  ingress_denied_by?: JsonPolicy[];
-  egress_denied_by?: JsonPolicy[];
-}
-
-interface JsonPolicy {
-  name?: string;
-  namespace?: string;
-}
-
-const VERDICT_LABEL: Readonly<Record<string, string>> = { FORWARDED: 'allowed', DROPPED: 'denied', AUDIT: 'audited' };
+const VERDICT_LABEL = { FORWARDED: 'allowed', DROPPED: 'denied', AUDIT: 'audited' } as const;
 
 export class AgentMetrics {
   readonly registry = new Registry();
@@ -69,19 +53,17 @@ export class AgentMetrics {
     datapath('l7bpf_generation', 'generation of the deployed object', (s) => s.generation);
   }
 
-  /** Counts a history entry's flows (the agent calls this for every entry it appends). */
-  entry(e: HistoryEntry): void {
+  /** Counts a history entry's flows from the records its lines were written from. */
+  entry(e: HistoryEntry, records: readonly FlowRecord[]): void {
     const row = e.row as EntryRow | undefined;
     // one drop per event: a denied request's flows are the request and the answer sent for it
-    if (row && !row.allowed) this.drops.inc({ reason: row.kind === 'drop' ? parseFlow(e.flows[0] ?? '')?.drop_reason_desc ?? 'unknown' : row.reason });
-    for (const line of e.flows) {
-      const flow = parseFlow(line);
-      if (!flow) continue;
-      const verdict = flow.verdict ?? 'VERDICT_UNKNOWN';
-      this.flows.inc({ verdict, type: flow.Type ?? 'UNKNOWN_TYPE' });
-      if (flow.l7?.type === 'REQUEST' && !flow.is_reply) {
+    if (row && !row.allowed) this.drops.inc({ reason: row.reason ?? 'unknown' });
+    for (const r of records) {
+      const verdict = flowVerdict(r);
+      this.flows.inc({ verdict, type: r.kind === 'l3l4' ? 'L3_L4' : 'L7' });
+      if (r.kind === 'l7-request' && !r.isReply) {
         const rule = row?.kind === 'request' ? row.rule : '';
-        this.requests.inc({ verdict: VERDICT_LABEL[verdict] ?? verdict, policy: policyOf(flow), rule });
+        this.requests.inc({ verdict: VERDICT_LABEL[verdict], policy: policyOf(r), rule });
       }
     }
   }
@@ -116,16 +98,9 @@ export class AgentMetrics {
   }
 }
 
-function parseFlow(line: string): JsonFlow | null {
-  try {
-    return (JSON.parse(line) as { flow?: JsonFlow }).flow ?? null;
-  } catch {
-    return null;
-  }
-}
-
-function policyOf(f: JsonFlow): string {
-  const p = [...(f.ingress_allowed_by ?? []), ...(f.egress_allowed_by ?? []), ...(f.ingress_denied_by ?? []), ...(f.egress_denied_by ?? [])][0];
+/** The first policy of the flow (its `*_allowed_by` / `*_denied_by`), as namespace/name. */
+function policyOf(r: FlowRecord): string {
+  const p = r.policies[0];
   if (!p) return '';
-  return p.namespace ? `${p.namespace}/${p.name ?? ''}` : p.name ?? '';
+  return p.namespace ? `${p.namespace}/${p.policy}` : p.policy;
 }

@@ -45,6 +45,13 @@ export interface FlowRecord {
   readonly audit?: boolean;
 }
 
+/** Hubble's verdict of a record (flow.Verdict's name). */
+export function flowVerdict(r: Pick<FlowRecord, 'audit' | 'allowed'>): 'AUDIT' | 'FORWARDED' | 'DROPPED' {
+  return r.audit ? 'AUDIT' : r.allowed ? 'FORWARDED' : 'DROPPED';
+}
+
+const VERDICT_NUMBER = { FORWARDED: 1, DROPPED: 2, AUDIT: 4 } as const;
+
 /** The Hubble flow.Flow of a record. */
 export function flowMessage(r: FlowRecord) {
   return create(FlowSchema, flowInit(r) as never);
@@ -63,7 +70,7 @@ function flowInit(r: FlowRecord): Record<string, unknown> {
   const [src, dst] = r.isReply ? [r.dst, r.src] : [r.src, r.dst];
   return {
     time: ts,
-    verdict: r.audit ? 4 : r.allowed ? 1 : 2,
+    verdict: VERDICT_NUMBER[flowVerdict(r)],
     // Hubble's L7 flows carry no drop reason: the proxy, not the datapath, refused them
     ...(r.allowed || l7 ? {} : dropReason(r)),
     IP: { source: src.ip, destination: dst.ip, ipVersion: src.ip.includes(':') ? 2 : 1 },

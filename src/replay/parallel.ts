@@ -5,22 +5,15 @@
 // summary's tables do not depend on row order (bounded.ts), so the merged summary is the
 // single-threaded one. Flow lines come out in batches, each worker's in capture order.
 import { Worker } from 'node:worker_threads';
-import type { Policy } from '../policy/types.ts';
-import type { Inventory } from '../endpoints/types.ts';
-import type { AnswerMode } from '../net/answers.ts';
+import type { ReplayCaptureOptions } from './run.ts';
 import { Summary, type SummaryData } from './summary.ts';
 import { ExpectTally, type ExpectTallyData } from './expect.ts';
 
-export interface ParallelReplayOptions {
+/** What a shard's replay is judged with: the single-threaded replay's own settings. */
+type JudgeSettings = Pick<ReplayCaptureOptions, 'policies' | 'inventory' | 'inspectionLimit' | 'nodeName' | 'answer' | 'capturePoint' | 'audit'>;
+
+export interface ParallelReplayOptions extends JudgeSettings {
   readonly workers: number;
-  readonly policies: readonly Policy[];
-  readonly inventory: Inventory;
-  readonly inspectionLimit?: number;
-  readonly nodeName?: string;
-  readonly answer?: AnswerMode;
-  readonly capturePoint?: 'hook' | 'client';
-  /** the deployment is in audit mode (replay --audit) */
-  readonly audit?: boolean;
   readonly expect?: ReadonlyMap<string, number>;
   /** jsonpb: batches of whole lines (each ends with a newline), a worker's in capture order */
   readonly onFlowLines?: (text: string) => void;
@@ -39,16 +32,9 @@ export interface ParallelReplayRun {
 }
 
 /** What a worker gets (worker.ts). Policies and inventory are plain data: they clone. */
-export interface ReplayWorkerInput {
+export interface ReplayWorkerInput extends JudgeSettings {
   readonly capture: string;
   readonly shard: { readonly index: number; readonly count: number };
-  readonly policies: readonly Policy[];
-  readonly inventory: Inventory;
-  readonly inspectionLimit?: number;
-  readonly nodeName?: string;
-  readonly answer?: AnswerMode;
-  readonly capturePoint?: 'hook' | 'client';
-  readonly audit?: boolean;
   readonly expect?: readonly (readonly [string, number])[];
   readonly jsonpb: boolean;
   /** Int32 [0]: batches posted and not yet written; the worker waits above MAX_IN_FLIGHT */
